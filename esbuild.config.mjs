@@ -1,0 +1,53 @@
+// Two bundles: the extension (Node, CommonJS, `vscode` external) and the
+// settings webview (browser). sql.js's wasm is copied next to the extension.
+import * as esbuild from 'esbuild';
+import { copyFileSync, mkdirSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+/** ssh2 tries optional native add-ons inside try/catch and falls back to pure JS. */
+const optionalNative = {
+  name: 'optional-native',
+  setup(build) {
+    build.onResolve({ filter: /\.node$|^cpu-features$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+const common = {
+  bundle: true,
+  minify: production,
+  sourcemap: true,
+  sourcesContent: false,
+  logLevel: 'info',
+};
+
+const extension = {
+  ...common,
+  entryPoints: ['src/extension.ts'],
+  outfile: 'dist/extension.js',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode'],
+  plugins: [optionalNative],
+};
+
+const webview = {
+  ...common,
+  entryPoints: ['webview/main.ts'],
+  outfile: 'dist/webview.js',
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+};
+
+mkdirSync('dist', { recursive: true });
+copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
+
+if (watch) {
+  const contexts = await Promise.all([esbuild.context(extension), esbuild.context(webview)]);
+  await Promise.all(contexts.map((c) => c.watch()));
+} else {
+  await Promise.all([esbuild.build(extension), esbuild.build(webview)]);
+}

@@ -1,0 +1,201 @@
+// Entities and their validation. Every value a user can type passes through one
+// of these schemas before it is stored or reaches a shell; messages say what is
+// wrong and how to fix it.
+import { z } from 'zod';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+// Hostnames (RFC 1123 labels), IPv4, or bracket-free IPv6. No leading '-', so a
+// host can never be read as an option by ssh or a shell tool.
+const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]{2,45}$/;
+const USER_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+// Absolute POSIX path of safe characters: it is quoted anyway, but a path with
+// quotes, spaces or newlines in a backup dir is almost always a mistake.
+const REMOTE_DIR_RE = /^\/[A-Za-z0-9._/-]*$/;
+
+export const serverName = z
+  .string()
+  .trim()
+  .regex(NAME_RE, 'Server name may use letters, digits, . _ - (max 63), starting with a letter or digit');
+
+export const hostName = z
+  .string()
+  .trim()
+  .min(1, 'Host is required: a hostname or IP address, e.g. web-1.example.com or 203.0.113.7')
+  .max(253, 'Host must be at most 253 characters')
+  .refine(
+    (h) => HOST_RE.test(h) || (h.includes(':') && IPV6_RE.test(h)),
+    'Host must be a hostname or IP address (letters, digits, dots and hyphens; no spaces or user@)',
+  );
+
+export const port = z.coerce
+  .number({ message: 'Port must be a number from 1 to 65535' })
+  .int('Port must be a whole number from 1 to 65535')
+  .min(1, 'Port must be 1–65535')
+  .max(65535, 'Port must be 1–65535');
+
+export const userName = z
+  .string()
+  .trim()
+  .regex(USER_RE, 'User may use letters, digits, _ . - (max 32), starting with a letter or _');
+
+export const remoteDir = z
+  .string()
+  .trim()
+  .regex(REMOTE_DIR_RE, 'Backup directory must be an absolute path of letters, digits, . _ - /, e.g. /opt/infrakt/backups')
+  .refine((p) => !p.split('/').includes('..'), 'Backup directory must not contain ".."')
+  .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
+
+export const AUTH_METHODS = ['key', 'agent', 'password'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+export const DEFAULT_BACKUP_DIR = '/opt/infrakt/backups';
+
+export const serverInput = z
+  .object({
+    name: serverName,
+    host: hostName,
+    port: port.default(22),
+    user: userName,
+    auth: z.enum(AUTH_METHODS, { message: 'Authentication must be key, agent or password' }),
+    keyPath: z.string().trim().optional(),
+    backupDir: remoteDir.default(DEFAULT_BACKUP_DIR),
+  })
+  .superRefine((s, ctx) => {
+    if (s.auth === 'key' && !s.keyPath) {
+      ctx.addIssue({ code: 'custom', path: ['keyPath'], message: 'Choose a private key file for key authentication' });
+    }
+  });
+export type ServerInput = z.input<typeof serverInput>;
+
+export interface Server {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  auth: AuthMethod;
+  keyPath?: string;
+  backupDir: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const ENGINES = ['postgres', 'mysql', 'redis', 'mongodb'] as const;
+export type Engine = (typeof ENGINES)[number];
+export const ENGINE_LABELS: Record<Engine, string> = {
+  postgres: 'PostgreSQL',
+  mysql: 'MySQL / MariaDB',
+  redis: 'Redis',
+  mongodb: 'MongoDB',
+};
+export const DEFAULT_PORTS: Record<Engine, number> = { postgres: 5432, mysql: 3306, redis: 6379, mongodb: 27017 };
+
+export const DB_MODES = ['container', 'host'] as const;
+export type DatabaseMode = (typeof DB_MODES)[number];
+
+export const databaseName = z
+  .string()
+  .trim()
+  .regex(
+    NAME_RE,
+    'Database name may use letters, digits, . _ - (max 63), starting with a letter or digit — it becomes part of file names and shell commands',
+  );
+
+const containerName = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'Container name may use letters, digits, _ . - (as Docker allows)');
+
+export const databaseInput = z
+  .object({
+    serverId: z.string().min(1),
+    name: databaseName,
+    engine: z.enum(ENGINES, { message: 'Engine must be postgres, mysql, redis or mongodb' }),
+    mode: z.enum(DB_MODES, { message: 'Mode must be container or host' }),
+    container: containerName.optional(),
+    dbHost: hostName.optional(),
+    dbPort: port.optional(),
+    dbUser: userName.optional(),
+    dbName: databaseName.optional(),
+  })
+  .transform((d) => {
+    if (d.mode === 'container') {
+      return { ...d, container: d.container ?? `infrakt-db-${d.name}`, dbHost: undefined, dbPort: undefined };
+    }
+    return {
+      ...d,
+      container: undefined,
+      dbHost: d.dbHost ?? '127.0.0.1',
+      dbPort: d.dbPort ?? DEFAULT_PORTS[d.engine],
+      dbName: d.dbName ?? (d.engine === 'redis' ? undefined : d.name),
+    };
+  });
+export type DatabaseInput = z.input<typeof databaseInput>;
+
+export interface Database {
+  id: string;
+  serverId: string;
+  name: string;
+  engine: Engine;
+  mode: DatabaseMode;
+  container?: string;
+  dbHost?: string;
+  dbPort?: number;
+  dbUser?: string;
+  dbName?: string;
+  createdAt: string;
+}
+
+export interface S3Settings {
+  endpointUrl: string;
+  bucket: string;
+  region: string;
+  accessKey: string;
+  prefix: string;
+  provider: string;
+  pathStyle: boolean;
+  checksumWhenRequired: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type S3SettingsFields = Omit<S3Settings, 'createdAt' | 'updatedAt'>;
+
+export interface KnownHost {
+  host: string;
+  port: number;
+  keyType: string;
+  /** "SHA256:<base64>" as ssh-keygen prints it. */
+  fingerprint: string;
+  addedAt: string;
+}
+
+export const BACKUP_LOCATIONS = ['local', 's3', 'both'] as const;
+export type BackupLocation = (typeof BACKUP_LOCATIONS)[number];
+
+export interface BackupRecord {
+  id: number;
+  databaseId: string;
+  filename: string;
+  sizeBytes: number;
+  sha256?: string;
+  location: BackupLocation;
+  ok: boolean;
+  error?: string;
+  createdAt: string;
+}
+
+/** First validation message of a zod error, for an input box or a notification. */
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? issue.message : 'Invalid value';
+}
+
+/** Validator for a single field, shaped for `InputBox.validateInput`. */
+export function fieldValidator<T>(schema: z.ZodType<T>): (value: string) => string | undefined {
+  return (value: string) => {
+    const r = schema.safeParse(value);
+    return r.success ? undefined : firstIssue(r.error);
+  };
+}

@@ -1,0 +1,66 @@
+// Forward-only schema migrations. migrations[i] takes user_version i to i+1.
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE servers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL DEFAULT 22,
+    user TEXT NOT NULL,
+    auth TEXT NOT NULL CHECK (auth IN ('key', 'agent', 'password')),
+    key_path TEXT,
+    backup_dir TEXT NOT NULL DEFAULT '/opt/infrakt/backups',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE databases (
+    id TEXT PRIMARY KEY,
+    server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    engine TEXT NOT NULL CHECK (engine IN ('postgres', 'mysql', 'redis', 'mongodb')),
+    mode TEXT NOT NULL CHECK (mode IN ('container', 'host')),
+    container TEXT,
+    db_host TEXT,
+    db_port INTEGER,
+    db_user TEXT,
+    db_name TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (server_id, name)
+  );
+  CREATE TABLE s3_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    endpoint_url TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    region TEXT NOT NULL DEFAULT '',
+    access_key TEXT NOT NULL,
+    prefix TEXT NOT NULL DEFAULT '',
+    provider TEXT NOT NULL DEFAULT 'other',
+    path_style INTEGER NOT NULL DEFAULT 0,
+    checksum_when_required INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE known_hosts (
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    key_type TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (host, port)
+  );
+  CREATE TABLE backup_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    database_id TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT,
+    location TEXT NOT NULL CHECK (location IN ('local', 's3', 'both')),
+    ok INTEGER NOT NULL,
+    error TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX backup_history_db ON backup_history (database_id, created_at);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

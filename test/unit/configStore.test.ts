@@ -1,0 +1,253 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { ConfigStore, StoreError } from '../../src/store/configStore';
+import { SCHEMA_VERSION } from '../../src/store/migrations';
+import type { S3SettingsFields } from '../../src/core/model';
+import { WASM_PATH, tempDir } from '../support/paths';
+
+const WORKER = path.join(__dirname, '..', 'support', 'storeWorker.js');
+
+function s3(fields: Partial<S3SettingsFields> = {}): S3SettingsFields {
+  return {
+    endpointUrl: 'https://s3.amazonaws.com',
+    bucket: 'my-backups',
+    region: 'us-east-1',
+    accessKey: 'AKIAIOSFODNN7EXAMPLE',
+    prefix: 'infrakt/',
+    provider: 'aws',
+    pathStyle: false,
+    checksumWhenRequired: false,
+    ...fields,
+  };
+}
+
+describe('ConfigStore', () => {
+  let dir: string;
+  let cleanup: () => void;
+  let file: string;
+  const open = (f = file) => ConfigStore.open(f, { wasmPath: WASM_PATH });
+
+  beforeEach(() => {
+    ({ dir, cleanup } = tempDir());
+    file = path.join(dir, 'infrakt.sqlite');
+  });
+  afterEach(() => cleanup());
+
+  describe('S3 settings model (seed Task 1)', () => {
+    it('creates S3 settings', async () => {
+      const { store } = await open();
+      const saved = store.saveS3Settings(s3());
+      assert.equal(saved.bucket, 'my-backups');
+      assert.ok(saved.createdAt);
+      store.dispose();
+    });
+
+    it('reads S3 settings back from a reopened file', async () => {
+      const { store } = await open();
+      store.saveS3Settings(s3({ endpointUrl: 'https://nyc3.digitaloceanspaces.com', bucket: 'backups', region: 'nyc3', accessKey: 'DO_KEY', prefix: '' }));
+      store.dispose();
+      const { store: again } = await open();
+      const found = again.getS3Settings();
+      assert.ok(found);
+      assert.equal(found.endpointUrl, 'https://nyc3.digitaloceanspaces.com');
+      assert.equal(found.bucket, 'backups');
+      again.dispose();
+    });
+
+    it('prefix defaults to ""', async () => {
+      const { store } = await open();
+      const { prefix: _omit, ...withoutPrefix } = s3();
+      const saved = store.saveS3Settings(withoutPrefix as S3SettingsFields);
+      assert.equal(saved.prefix, '');
+      store.dispose();
+    });
+
+    it('keeps a single row: a second save updates it', async () => {
+      const { store } = await open();
+      store.saveS3Settings(s3({ bucket: 'old-bucket' }));
+      store.saveS3Settings(s3({ bucket: 'new-bucket', region: 'us-west-2' }));
+      assert.equal(store.getS3Settings()?.bucket, 'new-bucket');
+      assert.equal(store.getS3Settings()?.region, 'us-west-2');
+      store.removeS3Settings();
+      assert.equal(store.getS3Settings(), undefined);
+      store.removeS3Settings(); // removing when nothing is configured is not an error
+      store.dispose();
+    });
+
+    it('has no column that could hold a secret', async () => {
+      const { store } = await open();
+      store.saveS3Settings(s3());
+      store.dispose();
+      const bytes = fs.readFileSync(file).toString('latin1');
+      assert.doesNotMatch(bytes, /secret/i);
+    });
+  });
+
+  describe('schema', () => {
+    it('sets PRAGMA user_version to the latest migration', async () => {
+      const { store } = await open();
+      store.dispose();
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const db = new SQL.Database(fs.readFileSync(file));
+      assert.equal(db.exec('PRAGMA user_version')[0].values[0][0], SCHEMA_VERSION);
+      db.close();
+    });
+
+    it('refuses a file from a newer schema and leaves it untouched', async () => {
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const db = new SQL.Database();
+      db.run(`PRAGMA user_version = ${SCHEMA_VERSION + 5}`);
+      fs.writeFileSync(file, db.export());
+      const before = fs.readFileSync(file);
+      await assert.rejects(open(), (err: Error) => err instanceof StoreError && /newer version/.test(err.message));
+      assert.deepEqual(fs.readFileSync(file), before);
+    });
+  });
+
+  describe('servers and databases', () => {
+    it('validates servers with messages a person understands', async () => {
+      const { store } = await open();
+      assert.throws(() => store.addServer({ name: 'web 1', host: 'h', user: 'root', auth: 'agent' }), /Server name may use letters, digits, \. _ -/);
+      assert.throws(() => store.addServer({ name: 'web-1', host: 'h', port: 70000, user: 'root', auth: 'agent' }), /Port must be 1–65535/);
+      assert.throws(() => store.addServer({ name: 'web-1', host: 'root@h', user: 'root', auth: 'agent' }), /Host must be a hostname or IP/);
+      assert.throws(() => store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'key' }), /Choose a private key file/);
+      const s = store.addServer({ name: 'web-1', host: 'web-1.example.com', user: 'deploy', auth: 'agent' });
+      assert.equal(s.port, 22);
+      assert.equal(s.backupDir, '/opt/infrakt/backups');
+      assert.throws(() => store.addServer({ name: 'WEB-1', host: 'h', user: 'root', auth: 'agent' }), /already exists/);
+      store.dispose();
+    });
+
+    it('refuses a database name that would reach a shell unsafely', async () => {
+      const { store } = await open();
+      const s = store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
+      assert.throws(
+        () => store.addDatabase({ serverId: s.id, name: 'x; touch /tmp/pwned', engine: 'postgres', mode: 'host' }),
+        /Database name may use letters, digits/,
+      );
+      assert.equal(store.listDatabases(s.id).length, 0);
+      store.dispose();
+    });
+
+    it('fills container and host defaults, and removing a server removes its databases', async () => {
+      const { store } = await open();
+      const s = store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
+      const c = store.addDatabase({ serverId: s.id, name: 'app', engine: 'postgres', mode: 'container' });
+      assert.equal(c.container, 'infrakt-db-app');
+      const h = store.addDatabase({ serverId: s.id, name: 'cache', engine: 'redis', mode: 'host' });
+      assert.equal(h.dbPort, 6379);
+      assert.equal(h.dbHost, '127.0.0.1');
+      const removed = store.removeServer(s.id);
+      assert.deepEqual(removed.databaseIds.sort(), [c.id, h.id].sort());
+      assert.equal(store.listDatabases().length, 0);
+      store.dispose();
+    });
+  });
+
+  describe('durability', () => {
+    it('a failure mid-save leaves the previous file intact and no temp file behind', async () => {
+      const { store } = await open();
+      store.addServer({ name: 'keep-me', host: 'h', user: 'root', auth: 'agent' });
+      store.dispose();
+      const before = fs.readFileSync(file);
+
+      const { store: crashing } = await ConfigStore.open(file, {
+        wasmPath: WASM_PATH,
+        writeHooks: {
+          beforeRename: () => {
+            throw new Error('simulated crash before rename');
+          },
+        },
+      });
+      assert.throws(() => crashing.addServer({ name: 'lost', host: 'h', user: 'root', auth: 'agent' }), /simulated crash/);
+      // memory matches disk again: the failed change is not visible
+      assert.deepEqual(crashing.listServers().map((s) => s.name), ['keep-me']);
+      crashing.dispose();
+
+      assert.deepEqual(fs.readFileSync(file), before);
+      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+    });
+
+    it('a process killed while saving in a loop leaves a readable file', async function () {
+      this.timeout(20_000);
+      const { store } = await open();
+      store.addServer({ name: 'survivor', host: 'h', user: 'root', auth: 'agent' });
+      store.dispose();
+      for (let round = 0; round < 3; round++) {
+        const child = spawn(process.execPath, [WORKER, file, 'churn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.once('data', () => resolve());
+          child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+        });
+        await new Promise((r) => setTimeout(r, 150 + round * 70));
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+        const { store: after, movedAside } = await open();
+        assert.equal(movedAside, undefined, 'the file must never need to be moved aside after a crash');
+        assert.deepEqual(after.listServers().map((s) => s.name), ['survivor']);
+        assert.equal(after.getS3Settings()?.bucket, 'churn-bucket');
+        after.dispose();
+      }
+    });
+
+    it('two windows: A adds a server, B saves S3 settings — both survive', async () => {
+      const { store: a } = await open();
+      const { store: b } = await open();
+      a.addServer({ name: 'from-window-a', host: 'h', user: 'root', auth: 'agent' });
+      b.saveS3Settings(s3({ bucket: 'from-window-b' })); // B loaded before A's write
+      a.addDatabase({ serverId: a.listServers()[0].id, name: 'appdb', engine: 'postgres', mode: 'host' });
+      const { store: c } = await open();
+      assert.deepEqual(c.listServers().map((s) => s.name), ['from-window-a']);
+      assert.equal(c.getS3Settings()?.bucket, 'from-window-b');
+      assert.equal(c.listDatabases().length, 1);
+      // B sees A's work without reopening
+      assert.deepEqual(b.listServers().map((s) => s.name), ['from-window-a']);
+      a.dispose();
+      b.dispose();
+      c.dispose();
+    });
+
+    it('two processes writing at once lose nothing', async function () {
+      this.timeout(30_000);
+      const { store } = await open();
+      store.dispose();
+      const run = (prefix: string) =>
+        new Promise<number>((resolve) => {
+          const child = spawn(process.execPath, [WORKER, file, 'add-servers', prefix, '15'], { stdio: 'inherit' });
+          child.once('exit', (code) => resolve(code ?? -1));
+        });
+      const codes = await Promise.all([run('alpha'), run('beta')]);
+      assert.deepEqual(codes, [0, 0]);
+      const { store: after } = await open();
+      assert.equal(after.listServers().length, 30);
+      after.dispose();
+    });
+
+    for (const [label, damage] of [
+      ['garbage', (f: string) => fs.writeFileSync(f, 'this is not a database at all, just some text')],
+      ['truncated', (f: string) => fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2))],
+      ['empty', (f: string) => fs.writeFileSync(f, '')],
+    ] as const) {
+      it(`a ${label} file is moved aside (kept), and a fresh store starts`, async () => {
+        const { store } = await open();
+        for (let i = 0; i < 40; i++) store.addServer({ name: `srv-${i}`, host: 'h', user: 'root', auth: 'agent' });
+        store.dispose();
+        damage(file);
+        const damaged = fs.readFileSync(file);
+        const { store: fresh, movedAside } = await open();
+        assert.ok(movedAside, 'the user must be told where the old file went');
+        assert.ok(fs.existsSync(movedAside.path));
+        assert.deepEqual(fs.readFileSync(movedAside.path), damaged);
+        assert.equal(fresh.listServers().length, 0);
+        fresh.addServer({ name: 'new', host: 'h', user: 'root', auth: 'agent' });
+        fresh.dispose();
+        const check = spawnSync('ls', [dir]);
+        assert.match(check.stdout.toString(), /infrakt\.sqlite\.corrupt-/);
+      });
+    }
+  });
+});

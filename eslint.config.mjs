@@ -26,7 +26,10 @@ export default tseslint.config(
         {
           paths: [noVscode],
           patterns: [
-            layer(['../store/*', '../ssh/*', '../platform/*', '../ui/*', '../store', '../ssh'], 'core/shared import nothing of ours but core/shared.'),
+            layer(
+              ['../store/*', '../ssh/*', '../platform/*', '../ui/*', '../store', '../ssh'],
+              'core/shared import nothing of ours but core/shared.',
+            ),
           ],
         },
       ],
@@ -37,7 +40,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [noVscode], patterns: [layer(['../platform/*', '../ui/*'], 'store/ssh may import core only.')] },
+        {
+          paths: [noVscode],
+          patterns: [layer(['../platform/*', '../ui/*'], 'store/ssh may import core only.')],
+        },
       ],
     },
   },
@@ -48,7 +54,12 @@ export default tseslint.config(
         'error',
         {
           paths: [noVscode],
-          patterns: [layer(['../src/core/*', '../src/store/*', '../src/ssh/*', '../src/platform/*', '../src/ui/*'], 'The webview imports only src/shared.')],
+          patterns: [
+            layer(
+              ['../src/core/*', '../src/store/*', '../src/ssh/*', '../src/platform/*', '../src/ui/*'],
+              'The webview imports only src/shared.',
+            ),
+          ],
         },
       ],
     },
@@ -60,7 +71,17 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly', Buffer: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+      },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -6,7 +6,8 @@ import { z } from 'zod';
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 // Hostnames (RFC 1123 labels), IPv4, or bracket-free IPv6. No leading '-', so a
 // host can never be read as an option by ssh or a shell tool.
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOST_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]{2,45}$/;
 const USER_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 // Absolute POSIX path of safe characters: it is quoted anyway, but a path with
@@ -42,7 +43,10 @@ export const userName = z
 export const remoteDir = z
   .string()
   .trim()
-  .regex(REMOTE_DIR_RE, 'Backup directory must be an absolute path of letters, digits, . _ - /, e.g. /opt/infrakt/backups')
+  .regex(
+    REMOTE_DIR_RE,
+    'Backup directory must be an absolute path of letters, digits, . _ - /, e.g. /opt/infrakt/backups',
+  )
   .refine((p) => !p.split('/').includes('..'), 'Backup directory must not contain ".."')
   .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
 
@@ -63,7 +67,11 @@ export const serverInput = z
   })
   .superRefine((s, ctx) => {
     if (s.auth === 'key' && !s.keyPath) {
-      ctx.addIssue({ code: 'custom', path: ['keyPath'], message: 'Choose a private key file for key authentication' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keyPath'],
+        message: 'Choose a private key file for key authentication',
+      });
     }
   });
 export type ServerInput = z.input<typeof serverInput>;
@@ -89,7 +97,12 @@ export const ENGINE_LABELS: Record<Engine, string> = {
   redis: 'Redis',
   mongodb: 'MongoDB',
 };
-export const DEFAULT_PORTS: Record<Engine, number> = { postgres: 5432, mysql: 3306, redis: 6379, mongodb: 27017 };
+export const DEFAULT_PORTS: Record<Engine, number> = {
+  postgres: 5432,
+  mysql: 3306,
+  redis: 6379,
+  mongodb: 27017,
+};
 
 export const DB_MODES = ['container', 'host'] as const;
 export type DatabaseMode = (typeof DB_MODES)[number];
@@ -105,7 +118,10 @@ export const databaseName = z
 const containerName = z
   .string()
   .trim()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'Container name may use letters, digits, _ . - (as Docker allows)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+    'Container name may use letters, digits, _ . - (as Docker allows)',
+  );
 
 export const databaseInput = z
   .object({

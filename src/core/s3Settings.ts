@@ -33,7 +33,10 @@ export const regionName = z
   .string()
   .trim()
   .max(32, 'Region must be at most 32 characters')
-  .regex(/^([a-z0-9]+(-[a-z0-9]+)*)?$/, 'Region looks like us-east-1, eu-central-003 or auto: lowercase letters, digits and single hyphens');
+  .regex(
+    /^([a-z0-9]+(-[a-z0-9]+)*)?$/,
+    'Region looks like us-east-1, eu-central-003 or auto: lowercase letters, digits and single hyphens',
+  );
 
 const credential = (label: string) =>
   z

@@ -12,7 +12,10 @@ export interface AtomicWriteHooks {
 
 export function writeFileAtomic(target: string, data: Uint8Array, hooks: AtomicWriteHooks = {}): void {
   const dir = path.dirname(target);
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = path.join(
+    dir,
+    `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   const fd = fs.openSync(temp, 'wx', 0o600);
   try {
     try {

@@ -266,11 +266,15 @@ export class ConfigStore {
   // ---- servers ------------------------------------------------------------
 
   listServers(): Server[] {
-    return this.read((db) => ConfigStore.all(db, 'SELECT * FROM servers ORDER BY name COLLATE NOCASE').map(toServer));
+    return this.read((db) =>
+      ConfigStore.all(db, 'SELECT * FROM servers ORDER BY name COLLATE NOCASE').map(toServer),
+    );
   }
 
   getServer(id: string): Server | undefined {
-    return this.read((db) => ConfigStore.all(db, 'SELECT * FROM servers WHERE id = ?', [id]).map(toServer)[0]);
+    return this.read(
+      (db) => ConfigStore.all(db, 'SELECT * FROM servers WHERE id = ?', [id]).map(toServer)[0],
+    );
   }
 
   addServer(input: ServerInput): Server {
@@ -321,14 +325,18 @@ export class ConfigStore {
   listDatabases(serverId?: string): Database[] {
     return this.read((db) =>
       (serverId
-        ? ConfigStore.all(db, 'SELECT * FROM databases WHERE server_id = ? ORDER BY name COLLATE NOCASE', [serverId])
+        ? ConfigStore.all(db, 'SELECT * FROM databases WHERE server_id = ? ORDER BY name COLLATE NOCASE', [
+            serverId,
+          ])
         : ConfigStore.all(db, 'SELECT * FROM databases ORDER BY name COLLATE NOCASE')
       ).map(toDatabase),
     );
   }
 
   getDatabase(id: string): Database | undefined {
-    return this.read((db) => ConfigStore.all(db, 'SELECT * FROM databases WHERE id = ?', [id]).map(toDatabase)[0]);
+    return this.read(
+      (db) => ConfigStore.all(db, 'SELECT * FROM databases WHERE id = ?', [id]).map(toDatabase)[0],
+    );
   }
 
   addDatabase(input: DatabaseInput): Database {
@@ -337,8 +345,13 @@ export class ConfigStore {
       if (ConfigStore.all(db, 'SELECT id FROM servers WHERE id = ?', [d.serverId]).length === 0) {
         throw new StoreError('That server no longer exists (it may have been removed in another window).');
       }
-      if (ConfigStore.all(db, 'SELECT id FROM databases WHERE server_id = ? AND name = ?', [d.serverId, d.name]).length) {
-        throw new StoreError(`A database named "${d.name}" already exists on this server; choose another name.`);
+      if (
+        ConfigStore.all(db, 'SELECT id FROM databases WHERE server_id = ? AND name = ?', [d.serverId, d.name])
+          .length
+      ) {
+        throw new StoreError(
+          `A database named "${d.name}" already exists on this server; choose another name.`,
+        );
       }
       const id = randomUUID();
       db.run(
@@ -409,7 +422,10 @@ export class ConfigStore {
 
   getKnownHost(host: string, port: number): KnownHost | undefined {
     return this.read(
-      (db) => ConfigStore.all(db, 'SELECT * FROM known_hosts WHERE host = ? AND port = ?', [host, port]).map(toKnownHost)[0],
+      (db) =>
+        ConfigStore.all(db, 'SELECT * FROM known_hosts WHERE host = ? AND port = ?', [host, port]).map(
+          toKnownHost,
+        )[0],
     );
   }
 
@@ -434,7 +450,16 @@ export class ConfigStore {
       db.run(
         `INSERT INTO backup_history (database_id, filename, size_bytes, sha256, location, ok, error, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [r.databaseId, r.filename, r.sizeBytes, r.sha256 ?? null, r.location, r.ok ? 1 : 0, r.error ?? null, now()],
+        [
+          r.databaseId,
+          r.filename,
+          r.sizeBytes,
+          r.sha256 ?? null,
+          r.location,
+          r.ok ? 1 : 0,
+          r.error ?? null,
+          now(),
+        ],
       );
       const id = Number(db.exec('SELECT last_insert_rowid()')[0].values[0][0]);
       return toBackup(ConfigStore.all(db, 'SELECT * FROM backup_history WHERE id = ?', [id])[0]);

@@ -48,7 +48,9 @@ export function withFileLock<T>(lockPath: string, fn: () => T, opts: LockOptions
         continue;
       }
       if (Date.now() > deadline) {
-        throw new Error(`The infrakt store is locked by another process (${lockPath}); try again, or delete the lock file if no VS Code window is running.`);
+        throw new Error(
+          `The infrakt store is locked by another process (${lockPath}); try again, or delete the lock file if no VS Code window is running.`,
+        );
       }
       sleepSync(10 + Math.floor(Math.random() * 15));
     }

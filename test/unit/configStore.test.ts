@@ -46,7 +46,15 @@ describe('ConfigStore', () => {
 
     it('reads S3 settings back from a reopened file', async () => {
       const { store } = await open();
-      store.saveS3Settings(s3({ endpointUrl: 'https://nyc3.digitaloceanspaces.com', bucket: 'backups', region: 'nyc3', accessKey: 'DO_KEY', prefix: '' }));
+      store.saveS3Settings(
+        s3({
+          endpointUrl: 'https://nyc3.digitaloceanspaces.com',
+          bucket: 'backups',
+          region: 'nyc3',
+          accessKey: 'DO_KEY',
+          prefix: '',
+        }),
+      );
       store.dispose();
       const { store: again } = await open();
       const found = again.getS3Settings();
@@ -103,7 +111,10 @@ describe('ConfigStore', () => {
       db.run(`PRAGMA user_version = ${SCHEMA_VERSION + 5}`);
       fs.writeFileSync(file, db.export());
       const before = fs.readFileSync(file);
-      await assert.rejects(open(), (err: Error) => err instanceof StoreError && /newer version/.test(err.message));
+      await assert.rejects(
+        open(),
+        (err: Error) => err instanceof StoreError && /newer version/.test(err.message),
+      );
       assert.deepEqual(fs.readFileSync(file), before);
     });
   });
@@ -111,14 +122,29 @@ describe('ConfigStore', () => {
   describe('servers and databases', () => {
     it('validates servers with messages a person understands', async () => {
       const { store } = await open();
-      assert.throws(() => store.addServer({ name: 'web 1', host: 'h', user: 'root', auth: 'agent' }), /Server name may use letters, digits, \. _ -/);
-      assert.throws(() => store.addServer({ name: 'web-1', host: 'h', port: 70000, user: 'root', auth: 'agent' }), /Port must be 1–65535/);
-      assert.throws(() => store.addServer({ name: 'web-1', host: 'root@h', user: 'root', auth: 'agent' }), /Host must be a hostname or IP/);
-      assert.throws(() => store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'key' }), /Choose a private key file/);
+      assert.throws(
+        () => store.addServer({ name: 'web 1', host: 'h', user: 'root', auth: 'agent' }),
+        /Server name may use letters, digits, \. _ -/,
+      );
+      assert.throws(
+        () => store.addServer({ name: 'web-1', host: 'h', port: 70000, user: 'root', auth: 'agent' }),
+        /Port must be 1–65535/,
+      );
+      assert.throws(
+        () => store.addServer({ name: 'web-1', host: 'root@h', user: 'root', auth: 'agent' }),
+        /Host must be a hostname or IP/,
+      );
+      assert.throws(
+        () => store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'key' }),
+        /Choose a private key file/,
+      );
       const s = store.addServer({ name: 'web-1', host: 'web-1.example.com', user: 'deploy', auth: 'agent' });
       assert.equal(s.port, 22);
       assert.equal(s.backupDir, '/opt/infrakt/backups');
-      assert.throws(() => store.addServer({ name: 'WEB-1', host: 'h', user: 'root', auth: 'agent' }), /already exists/);
+      assert.throws(
+        () => store.addServer({ name: 'WEB-1', host: 'h', user: 'root', auth: 'agent' }),
+        /already exists/,
+      );
       store.dispose();
     });
 
@@ -126,7 +152,13 @@ describe('ConfigStore', () => {
       const { store } = await open();
       const s = store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
       assert.throws(
-        () => store.addDatabase({ serverId: s.id, name: 'x; touch /tmp/pwned', engine: 'postgres', mode: 'host' }),
+        () =>
+          store.addDatabase({
+            serverId: s.id,
+            name: 'x; touch /tmp/pwned',
+            engine: 'postgres',
+            mode: 'host',
+          }),
         /Database name may use letters, digits/,
       );
       assert.equal(store.listDatabases(s.id).length, 0);
@@ -163,13 +195,22 @@ describe('ConfigStore', () => {
           },
         },
       });
-      assert.throws(() => crashing.addServer({ name: 'lost', host: 'h', user: 'root', auth: 'agent' }), /simulated crash/);
+      assert.throws(
+        () => crashing.addServer({ name: 'lost', host: 'h', user: 'root', auth: 'agent' }),
+        /simulated crash/,
+      );
       // memory matches disk again: the failed change is not visible
-      assert.deepEqual(crashing.listServers().map((s) => s.name), ['keep-me']);
+      assert.deepEqual(
+        crashing.listServers().map((s) => s.name),
+        ['keep-me'],
+      );
       crashing.dispose();
 
       assert.deepEqual(fs.readFileSync(file), before);
-      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+      assert.deepEqual(
+        fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+        [],
+      );
     });
 
     it('a process killed while saving in a loop leaves a readable file', async function () {
@@ -188,7 +229,10 @@ describe('ConfigStore', () => {
         await new Promise((r) => child.once('exit', r));
         const { store: after, movedAside } = await open();
         assert.equal(movedAside, undefined, 'the file must never need to be moved aside after a crash');
-        assert.deepEqual(after.listServers().map((s) => s.name), ['survivor']);
+        assert.deepEqual(
+          after.listServers().map((s) => s.name),
+          ['survivor'],
+        );
         assert.equal(after.getS3Settings()?.bucket, 'churn-bucket');
         after.dispose();
       }
@@ -201,11 +245,17 @@ describe('ConfigStore', () => {
       b.saveS3Settings(s3({ bucket: 'from-window-b' })); // B loaded before A's write
       a.addDatabase({ serverId: a.listServers()[0].id, name: 'appdb', engine: 'postgres', mode: 'host' });
       const { store: c } = await open();
-      assert.deepEqual(c.listServers().map((s) => s.name), ['from-window-a']);
+      assert.deepEqual(
+        c.listServers().map((s) => s.name),
+        ['from-window-a'],
+      );
       assert.equal(c.getS3Settings()?.bucket, 'from-window-b');
       assert.equal(c.listDatabases().length, 1);
       // B sees A's work without reopening
-      assert.deepEqual(b.listServers().map((s) => s.name), ['from-window-a']);
+      assert.deepEqual(
+        b.listServers().map((s) => s.name),
+        ['from-window-a'],
+      );
       a.dispose();
       b.dispose();
       c.dispose();
@@ -217,7 +267,9 @@ describe('ConfigStore', () => {
       store.dispose();
       const run = (prefix: string) =>
         new Promise<number>((resolve) => {
-          const child = spawn(process.execPath, [WORKER, file, 'add-servers', prefix, '15'], { stdio: 'inherit' });
+          const child = spawn(process.execPath, [WORKER, file, 'add-servers', prefix, '15'], {
+            stdio: 'inherit',
+          });
           child.once('exit', (code) => resolve(code ?? -1));
         });
       const codes = await Promise.all([run('alpha'), run('beta')]);
@@ -234,7 +286,8 @@ describe('ConfigStore', () => {
     ] as const) {
       it(`a ${label} file is moved aside (kept), and a fresh store starts`, async () => {
         const { store } = await open();
-        for (let i = 0; i < 40; i++) store.addServer({ name: `srv-${i}`, host: 'h', user: 'root', auth: 'agent' });
+        for (let i = 0; i < 40; i++)
+          store.addServer({ name: `srv-${i}`, host: 'h', user: 'root', auth: 'agent' });
         store.dispose();
         damage(file);
         const damaged = fs.readFileSync(file);

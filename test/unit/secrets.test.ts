@@ -11,7 +11,10 @@ describe('Secrets', () => {
     await secrets.set(secretKeys.server('s2', 'password'), 'other');
     await secrets.set(secretKeys.s3Secret(), 's3');
     await secrets.deleteServerSecrets('s1', ['d1']);
-    assert.deepEqual([...backend.values.keys()].sort(), [secretKeys.s3Secret(), secretKeys.server('s2', 'password')].sort());
+    assert.deepEqual(
+      [...backend.values.keys()].sort(),
+      [secretKeys.s3Secret(), secretKeys.server('s2', 'password')].sort(),
+    );
   });
 
   it('treats an empty stored value as absent', async () => {

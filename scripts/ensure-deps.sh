@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the README's commands need and is missing:
+#   npm dependencies (npm ci) always; Debian packages when asked (--debian),
+#   installed when run as root, otherwise printed as one apt-get line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(openssh-server awscli postgresql mariadb-server redis-server cron zstd ripgrep libkrb5-dev chromium unzip)
+
+if [ "${1:-}" = "--debian" ]; then
+  missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "Installing Debian packages: ${missing[*]}"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+      # The packages' own services are not used: tests start their own instances on free ports.
+      for svc in postgresql mariadb redis-server ssh cron; do service "$svc" stop >/dev/null 2>&1 || true; done
+    else
+      echo "Missing Debian packages. Install them once with:"
+      echo "  sudo apt-get install -y ${missing[*]}"
+      exit 1
+    fi
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "Installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The README's test command. Installs what is missing, then runs every suite
+# (or those named: unit integration vsix e2e) and ends with one line:
+#   tests: N passed, N failed[, N skipped]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit integration vsix e2e)
+needs_debian=0
+for s in "${suites[@]}"; do case "$s" in integration|e2e) needs_debian=1 ;; esac; done
+
+if [ "$needs_debian" = 1 ]; then bash scripts/ensure-deps.sh --debian || exit 1; else bash scripts/ensure-deps.sh || exit 1; fi
+
+mkdir -p test-results
+stats="$(mktemp)"
+trap 'rm -f "$stats"' EXIT
+export INFRAKT_STATS_FILE="$stats"
+status=0
+reporter=(--reporter ./test/support/summary-reporter.cjs)
+
+echo "== compile"
+npx tsc -p tsconfig.json || { echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1; }
+
+for suite in "${suites[@]}"; do
+  echo "== $suite"
+  case "$suite" in
+    lint)
+      if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p webview/tsconfig.json; then
+        echo '{"passed":1,"failed":0,"skipped":0}' >>"$stats"
+      else
+        echo "lint failed (run: npm run lint)"; echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1
+      fi
+      ;;
+    unit)
+      npx mocha "${reporter[@]}" 'out/test/unit/**/*.test.js' || status=1 ;;
+    integration)
+      npx mocha "${reporter[@]}" --timeout 120000 'out/test/integration/**/*.test.js' || status=1 ;;
+    vsix)
+      npm run --silent package >test-results/package.log 2>&1 || { cat test-results/package.log; status=1; }
+      npx mocha "${reporter[@]}" 'out/test/package/**/*.test.js' || status=1 ;;
+    e2e)
+      if [ -f out/test/e2e/run.js ]; then node out/test/e2e/run.js || status=1; else echo "(no e2e suite yet)"; fi ;;
+    *) echo "unknown suite: $suite (use: lint unit integration vsix e2e)"; status=1 ;;
+  esac
+done
+
+node -e '
+const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const t = lines.reduce((a, c) => ({ passed: a.passed + c.passed, failed: a.failed + c.failed, skipped: a.skipped + c.skipped }), { passed: 0, failed: 0, skipped: 0 });
+console.log(`tests: ${t.passed} passed, ${t.failed} failed` + (t.skipped ? `, ${t.skipped} skipped` : ""));
+process.exit(t.failed > 0 ? 1 : 0);
+' "$stats" || status=1
+exit $status

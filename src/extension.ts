@@ -1,0 +1,35 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Secrets } from './core/secrets';
+import { createLog } from './platform/log';
+import { ConfigStore } from './store/configStore';
+import { COMMANDS } from './ui/commands';
+import { registerCommands } from './ui/commands/registry';
+import { ServersTree } from './ui/tree/serversTree';
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const started = Date.now();
+  const log = createLog();
+  context.subscriptions.push(log);
+
+  const file = path.join(context.globalStorageUri.fsPath, 'infrakt.sqlite');
+  const { store, movedAside } = await ConfigStore.open(file, {
+    wasmPath: context.asAbsolutePath('dist/sql-wasm.wasm'),
+  });
+  store.watch();
+  context.subscriptions.push({ dispose: () => store.dispose() });
+  if (movedAside) {
+    log.warn(`Store could not be read (${movedAside.reason}); moved aside to ${movedAside.path}`);
+    void vscode.window.showWarningMessage(
+      `The infrakt settings file could not be read (${movedAside.reason}). It was kept at ${movedAside.path} and a fresh one was started.`,
+    );
+  }
+
+  const tree = new ServersTree(store);
+  context.subscriptions.push(tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
+  registerCommands(context, { context, store, secrets: new Secrets(context.secrets), log, tree }, COMMANDS);
+
+  log.info(`infrakt activated in ${Date.now() - started} ms (store: ${file})`);
+}
+
+export function deactivate(): void {}

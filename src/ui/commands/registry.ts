@@ -1,0 +1,33 @@
+// One place wraps every command handler: it logs, stays silent when the user
+// cancels, and shows any other error with its cause and a "Show Log" button.
+import * as vscode from 'vscode';
+import type { Services } from '../services';
+import { isCancellation, messageOf } from '../errors';
+
+export type Handler = (services: Services, ...args: unknown[]) => unknown;
+
+export function registerCommands(
+  context: vscode.ExtensionContext,
+  services: Services,
+  handlers: Readonly<Record<string, Handler>>,
+): void {
+  for (const [id, handler] of Object.entries(handlers)) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await handler(services, ...args);
+        } catch (err) {
+          if (isCancellation(err)) {
+            services.log.info(`${id}: cancelled`);
+            return undefined;
+          }
+          const message = messageOf(err);
+          services.log.error(`${id}: ${message}`);
+          const choice = await vscode.window.showErrorMessage(message, 'Show Log');
+          if (choice === 'Show Log') services.log.show(true);
+          return undefined;
+        }
+      }),
+    );
+  }
+}

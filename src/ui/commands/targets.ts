@@ -1,0 +1,50 @@
+// A command can be run on a tree row or from the palette; with no row, ask.
+import type { Database, Server } from '../../core/model';
+import type { TreeNode } from '../../core/treeRows';
+import { ENGINE_LABELS } from '../../core/model';
+import type { Services } from '../services';
+import { pickOne } from '../input';
+
+function isNode(arg: unknown): arg is TreeNode {
+  return typeof arg === 'object' && arg !== null && 'kind' in arg;
+}
+
+export async function resolveServer(services: Services, arg: unknown, title: string): Promise<Server> {
+  if (isNode(arg) && (arg.kind === 'server' || arg.kind === 'database')) {
+    const fresh = services.store.getServer(arg.server.id);
+    if (fresh) return fresh;
+  }
+  const servers = services.store.listServers();
+  if (servers.length === 0) throw new Error('No servers yet — run "Infrakt: Add Server" first.');
+  const picked = await pickOne(
+    servers.map((s) => ({ label: s.name, description: `${s.user}@${s.host}:${s.port}`, server: s })),
+    { title, placeHolder: 'Choose a server' },
+  );
+  return picked.server;
+}
+
+export async function resolveDatabase(
+  services: Services,
+  arg: unknown,
+  title: string,
+): Promise<{ server: Server; database: Database }> {
+  if (isNode(arg) && arg.kind === 'database') {
+    const database = services.store.getDatabase(arg.database.id);
+    const server = services.store.getServer(arg.server.id);
+    if (database && server) return { server, database };
+  }
+  const servers = new Map(services.store.listServers().map((s) => [s.id, s]));
+  const databases = services.store.listDatabases();
+  if (databases.length === 0) throw new Error('No databases yet — run "Infrakt: Add Database" first.');
+  const picked = await pickOne(
+    databases.map((d) => ({
+      label: d.name,
+      description: `${ENGINE_LABELS[d.engine]} on ${servers.get(d.serverId)?.name ?? '?'}`,
+      database: d,
+    })),
+    { title, placeHolder: 'Choose a database' },
+  );
+  const server = servers.get(picked.database.serverId);
+  if (!server) throw new Error('That database’s server no longer exists.');
+  return { server, database: picked.database };
+}

@@ -1,0 +1,2 @@
+// Placeholder until the settings page lands.
+export {};

@@ -1,0 +1,108 @@
+import * as assert from 'node:assert/strict';
+import {
+  databaseInput,
+  fieldValidator,
+  hostName,
+  port,
+  remoteDir,
+  serverInput,
+  serverName,
+} from '../../src/core/model';
+import { rowFor, type TreeNode } from '../../src/core/treeRows';
+
+describe('model validation', () => {
+  it('gives field messages a person can act on', () => {
+    assert.equal(fieldValidator(port)('0'), 'Port must be 1–65535');
+    assert.equal(fieldValidator(port)('abc'), 'Port must be a number from 1 to 65535');
+    assert.equal(fieldValidator(port)('22'), undefined);
+    assert.match(fieldValidator(serverName)('web 1') ?? '', /letters, digits, \. _ - \(max 63\)/);
+    assert.match(fieldValidator(serverName)('a'.repeat(64)) ?? '', /max 63/);
+    assert.match(fieldValidator(hostName)('-oProxyCommand=x') ?? '', /hostname or IP/);
+    assert.equal(fieldValidator(hostName)('2001:db8::1'), undefined);
+    assert.equal(fieldValidator(hostName)('203.0.113.7'), undefined);
+    assert.match(fieldValidator(remoteDir)('backups') ?? '', /absolute path/);
+    assert.match(fieldValidator(remoteDir)('/opt/../etc') ?? '', /\.\./);
+    assert.match(fieldValidator(remoteDir)("/opt/it's") ?? '', /absolute path of letters/);
+  });
+
+  it('trims pasted whitespace and strips a trailing slash from the backup dir', () => {
+    const s = serverInput.parse({
+      name: ' web-1 ',
+      host: ' example.com ',
+      user: 'root',
+      auth: 'agent',
+      backupDir: '/srv/b/',
+    });
+    assert.equal(s.name, 'web-1');
+    assert.equal(s.host, 'example.com');
+    assert.equal(s.backupDir, '/srv/b');
+    assert.equal(s.port, 22);
+  });
+
+  it('refuses shell metacharacters in every database field that reaches a shell', () => {
+    for (const bad of ['x; touch /tmp/pwned', '$(id)', '`id`', 'a b', "a'b", 'a\nb', '-rf']) {
+      assert.equal(
+        databaseInput.safeParse({ serverId: 's', name: bad, engine: 'postgres', mode: 'host' }).success,
+        false,
+        bad,
+      );
+      assert.equal(
+        databaseInput.safeParse({
+          serverId: 's',
+          name: 'ok',
+          engine: 'postgres',
+          mode: 'container',
+          container: bad,
+        }).success,
+        false,
+        bad,
+      );
+    }
+  });
+});
+
+describe('tree rows', () => {
+  const server = {
+    id: 's1',
+    name: 'web-1',
+    host: 'web-1.example.com',
+    port: 2222,
+    user: 'deploy',
+    auth: 'key' as const,
+    keyPath: '/home/me/.ssh/id_ed25519',
+    backupDir: '/opt/infrakt/backups',
+    createdAt: '',
+    updatedAt: '',
+  };
+
+  it('a server row shows user@host:port, its state, and the last error in the tooltip', () => {
+    const row = rowFor({ kind: 'server', server, state: { kind: 'error', message: 'Connection refused' } });
+    assert.equal(row.label, 'web-1');
+    assert.equal(row.description, 'deploy@web-1.example.com:2222');
+    assert.equal(row.contextValue, 'infrakt.server.error');
+    assert.match(row.tooltip, /Host: web-1\.example\.com:2222/);
+    assert.match(row.tooltip, /User: deploy/);
+    assert.match(row.tooltip, /Last error: Connection refused/);
+    assert.equal(row.id, 'server:s1');
+  });
+
+  it('a database row names its engine and how it is reached', () => {
+    const node: TreeNode = {
+      kind: 'database',
+      server,
+      database: {
+        id: 'd1',
+        serverId: 's1',
+        name: 'app',
+        engine: 'postgres',
+        mode: 'container',
+        container: 'infrakt-db-app',
+        createdAt: '',
+      },
+    };
+    const row = rowFor(node);
+    assert.equal(row.description, 'PostgreSQL · container');
+    assert.match(row.tooltip, /container infrakt-db-app/);
+    assert.equal(row.contextValue, 'infrakt.database.postgres');
+  });
+});

@@ -19,6 +19,19 @@ export INFRAKT_STATS_FILE="$stats"
 status=0
 reporter=(--reporter ./test/support/summary-reporter.cjs)
 
+# Runs a suite; a suite that fails without reporting counts (crash, no files) counts as one failure.
+run_counted() {
+  local before after
+  before=$(wc -l <"$stats")
+  "$@"
+  local rc=$?
+  after=$(wc -l <"$stats")
+  if [ "$rc" != 0 ]; then
+    status=1
+    [ "$after" -gt "$before" ] || echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"
+  fi
+}
+
 echo "== compile"
 npx tsc -p tsconfig.json || { echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1; }
 
@@ -33,14 +46,14 @@ for suite in "${suites[@]}"; do
       fi
       ;;
     unit)
-      npx mocha "${reporter[@]}" 'out/test/unit/**/*.test.js' || status=1 ;;
+      run_counted npx mocha "${reporter[@]}" 'out/test/unit/**/*.test.js' ;;
     integration)
-      npx mocha "${reporter[@]}" --timeout 120000 'out/test/integration/**/*.test.js' || status=1 ;;
+      run_counted npx mocha "${reporter[@]}" --timeout 120000 'out/test/integration/**/*.test.js' ;;
     vsix)
-      npm run --silent package >test-results/package.log 2>&1 || { cat test-results/package.log; status=1; }
-      npx mocha "${reporter[@]}" 'out/test/package/**/*.test.js' || status=1 ;;
+      npm run --silent package >test-results/package.log 2>&1 || cat test-results/package.log
+      run_counted npx mocha "${reporter[@]}" 'out/test/package/**/*.test.js' ;;
     e2e)
-      if [ -f out/test/e2e/run.js ]; then node out/test/e2e/run.js || status=1; else echo "(no e2e suite yet)"; fi ;;
+      run_counted node out/test/e2e/run.js ;;
     *) echo "unknown suite: $suite (use: lint unit integration vsix e2e)"; status=1 ;;
   esac
 done

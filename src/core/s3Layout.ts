@@ -1,0 +1,97 @@
+// Where backups live on S3 (the seed's key layout) and how a server's local
+// listing and its S3 listing merge into one list with a location per backup.
+import { z } from 'zod';
+import type { BackupLocation } from './model';
+
+/** s3://<bucket>/<prefix><db>/<filename> — prefix is already normalised ("" or ending in "/"). */
+export function s3Key(prefix: string, databaseName: string, filename: string): string {
+  return `${prefix}${databaseName}/${filename}`;
+}
+
+export function s3DatabasePrefix(prefix: string, databaseName: string): string {
+  return `${prefix}${databaseName}/`;
+}
+
+export interface S3Object {
+  key: string;
+  filename: string;
+  sizeBytes: number;
+  modified: Date;
+}
+
+const listPage = z.object({
+  Contents: z
+    .array(z.object({ Key: z.string(), Size: z.number(), LastModified: z.string() }).loose())
+    .optional()
+    .default([]),
+});
+
+/**
+ * Parses `aws s3api list-objects-v2 --output json` (one page, or the merged
+ * pages awscli prints). Empty output means an empty prefix.
+ */
+export function parseListObjectsV2(json: string, keyPrefix: string): S3Object[] {
+  if (json.trim() === '') return [];
+  const page = listPage.parse(JSON.parse(json));
+  return page.Contents.filter((o) => o.Key.startsWith(keyPrefix) && !o.Key.endsWith('/'))
+    .map((o) => ({
+      key: o.Key,
+      filename: o.Key.slice(keyPrefix.length),
+      sizeBytes: o.Size,
+      modified: new Date(o.LastModified),
+    }))
+    .filter((o) => o.filename.length > 0 && !o.filename.includes('/'));
+}
+
+export interface LocalBackupFile {
+  filename: string;
+  sizeBytes: number;
+  modified: Date;
+  hasChecksum: boolean;
+}
+
+export interface BackupEntry {
+  filename: string;
+  sizeBytes: number;
+  modified: Date;
+  location: BackupLocation;
+  hasChecksum: boolean;
+}
+
+const CHECKSUM_SUFFIX = '.sha256';
+
+/** Seed Task 5: merge by filename into local | s3 | both; newest first. Checksum objects are not backups. */
+export function mergeBackupLocations(
+  local: readonly LocalBackupFile[],
+  s3: readonly S3Object[],
+): BackupEntry[] {
+  const s3Backups = s3.filter((o) => !o.filename.endsWith(CHECKSUM_SUFFIX));
+  const s3Sums = new Set(s3.filter((o) => o.filename.endsWith(CHECKSUM_SUFFIX)).map((o) => o.filename));
+  const byName = new Map<string, BackupEntry>();
+  for (const f of local) {
+    byName.set(f.filename, { ...f, location: 'local' });
+  }
+  for (const o of s3Backups) {
+    const existing = byName.get(o.filename);
+    if (existing) {
+      existing.location = 'both';
+    } else {
+      byName.set(o.filename, {
+        filename: o.filename,
+        sizeBytes: o.sizeBytes,
+        modified: o.modified,
+        location: 's3',
+        hasChecksum: s3Sums.has(`${o.filename}${CHECKSUM_SUFFIX}`),
+      });
+    }
+  }
+  return [...byName.values()].sort(
+    (a, b) => b.modified.getTime() - a.modified.getTime() || b.filename.localeCompare(a.filename),
+  );
+}
+
+export const LOCATION_LABELS: Record<BackupLocation, string> = {
+  local: 'Local',
+  s3: 'S3',
+  both: 'S3 + Local',
+};

@@ -1,0 +1,68 @@
+import * as assert from 'node:assert/strict';
+import { mergeBackupLocations, parseListObjectsV2, s3Key } from '../../src/core/s3Layout';
+
+describe('S3 layout and listing', () => {
+  it('uses the seed key layout <prefix><db>/<filename>', () => {
+    assert.equal(
+      s3Key('infrakt/', 'mydb', 'mydb_20260228_020000.sql.gz'),
+      'infrakt/mydb/mydb_20260228_020000.sql.gz',
+    );
+    assert.equal(s3Key('', 'mydb', 'f.gz'), 'mydb/f.gz');
+  });
+
+  it('parses list-objects-v2 JSON (seed Task 3: two files, names and sizes)', () => {
+    const json = JSON.stringify({
+      Contents: [
+        {
+          Key: 'infrakt/mydb/mydb_20260228_020000.sql.gz',
+          Size: 2516582,
+          LastModified: '2026-02-28T02:00:00.000Z',
+        },
+        {
+          Key: 'infrakt/mydb/mydb_20260227_020000.sql.gz',
+          Size: 2202009,
+          LastModified: '2026-02-27T02:00:00.000Z',
+        },
+      ],
+      KeyCount: 2,
+    });
+    const results = parseListObjectsV2(json, 'infrakt/mydb/');
+    assert.equal(results.length, 2);
+    assert.equal(results[0].filename, 'mydb_20260228_020000.sql.gz');
+    assert.equal(results[0].sizeBytes, 2516582);
+  });
+
+  it('returns [] for an empty prefix (seed Task 3) and keeps names with spaces intact', () => {
+    assert.deepEqual(parseListObjectsV2('', 'p/'), []);
+    assert.deepEqual(parseListObjectsV2('{"KeyCount":0}', 'p/'), []);
+    const spaced = parseListObjectsV2(
+      JSON.stringify({ Contents: [{ Key: 'p/db/a b.gz', Size: 1, LastModified: '2026-01-01T00:00:00Z' }] }),
+      'p/db/',
+    );
+    assert.equal(spaced[0].filename, 'a b.gz');
+  });
+
+  it('merges local and S3 into local | s3 | both, newest first (seed Task 5)', () => {
+    const d = (s: string) => new Date(s);
+    const merged = mergeBackupLocations(
+      [
+        { filename: 'a', sizeBytes: 1, modified: d('2026-01-01T00:00:00Z'), hasChecksum: true },
+        { filename: 'b', sizeBytes: 2, modified: d('2026-01-02T00:00:00Z'), hasChecksum: true },
+      ],
+      [
+        { key: 'x/b', filename: 'b', sizeBytes: 2, modified: d('2026-01-02T00:00:01Z') },
+        { key: 'x/b.sha256', filename: 'b.sha256', sizeBytes: 64, modified: d('2026-01-02T00:00:01Z') },
+        { key: 'x/c', filename: 'c', sizeBytes: 3, modified: d('2026-01-03T00:00:00Z') },
+        { key: 'x/c.sha256', filename: 'c.sha256', sizeBytes: 64, modified: d('2026-01-03T00:00:00Z') },
+      ],
+    );
+    assert.deepEqual(
+      merged.map((m) => [m.filename, m.location, m.hasChecksum]),
+      [
+        ['c', 's3', true],
+        ['b', 'both', true],
+        ['a', 'local', true],
+      ],
+    );
+  });
+});

@@ -1,0 +1,196 @@
+// Remote S3 work runs awscli on the server. Credentials travel only as
+// exported variables inside the stdin script (never argv, never a file); the
+// non-secret compatibility options go in a config file inside a private
+// `mktemp -d` that a trap removes.
+import type { S3Settings } from './model';
+import { s3DatabasePrefix, s3Key } from './s3Layout';
+
+export const S3_STEP_MARK = '@@infrakt:s3step';
+
+export interface S3Credentials {
+  settings: Pick<
+    S3Settings,
+    'endpointUrl' | 'bucket' | 'region' | 'accessKey' | 'prefix' | 'pathStyle' | 'checksumWhenRequired'
+  >;
+  secretKey: string;
+}
+
+function q(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Script lines that make `awsx` a ready awscli invocation. Fails with exit 127
+ * and a clear message when awscli is missing.
+ */
+export function awsPreamble(c: S3Credentials): string[] {
+  const s = c.settings;
+  const config = ['[default]'];
+  if (s.pathStyle) config.push('s3 =', '    addressing_style = path');
+  if (s.checksumWhenRequired) {
+    config.push(
+      'request_checksum_calculation = when_required',
+      'response_checksum_validation = when_required',
+    );
+  }
+  return [
+    `export AWS_ACCESS_KEY_ID=${q(s.accessKey)}`,
+    `export AWS_SECRET_ACCESS_KEY=${q(c.secretKey)}`,
+    `export AWS_DEFAULT_REGION=${q(s.region || 'us-east-1')}`,
+    'export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""',
+    'unset AWS_PROFILE AWS_SESSION_TOKEN',
+    'if ! command -v aws >/dev/null 2>&1; then echo "infrakt: awscli (aws) not found on this server" >&2; exit 127; fi',
+    'infrakt_aws_dir=$(mktemp -d)',
+    'trap \'rm -rf "$infrakt_aws_dir"\' EXIT',
+    "trap 'exit 130' INT TERM HUP",
+    `printf '%s\\n' ${config.map(q).join(' ')} > "$infrakt_aws_dir/config"`,
+    'export AWS_CONFIG_FILE="$infrakt_aws_dir/config" AWS_SHARED_CREDENTIALS_FILE=/dev/null',
+    `infrakt_endpoint=${q(s.endpointUrl)}`,
+    'awsx() { aws --endpoint-url "$infrakt_endpoint" "$@"; }',
+    `infrakt_bucket=${q(s.bucket)}`,
+    'echo "infrakt: using $(aws --version 2>&1 | head -n1)" >&2',
+  ];
+}
+
+/** Round trip run on the server with the same client and credentials real uploads use. */
+export function testConnectionScript(c: S3Credentials, probeName: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(probeName)) throw new Error('probe name must be a plain file name');
+  const key = `${c.settings.prefix}${probeName}`;
+  const mark = (step: string, status: 'ok' | 'fail', detail: string) =>
+    `printf '${S3_STEP_MARK} %s %s %s\\n' ${step} ${status} "${detail}"`;
+  return [
+    'set -u',
+    ...awsPreamble(c),
+    `key=${q(key)}`,
+    'probe="$infrakt_aws_dir/probe"',
+    `printf 'infrakt connection test %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$probe"`,
+    'sum=$(sha256sum "$probe" | cut -d" " -f1)',
+    'size=$(wc -c < "$probe" | tr -d " ")',
+    'err="$infrakt_aws_dir/err"',
+    "fail() { printf '%s %s fail %s\\n' \"" +
+      S3_STEP_MARK +
+      '" "$1" "$(tr \'\\n\' \' \' < "$err" | cut -c1-400)"; }',
+    `if awsx s3api put-object --bucket "$infrakt_bucket" --key "$key" --body "$probe" --metadata sha256="$sum" >/dev/null 2>"$err"; then ${mark('put', 'ok', '$key')}; else fail put; exit 10; fi`,
+    `if head=$(awsx s3api head-object --bucket "$infrakt_bucket" --key "$key" --query ContentLength --output text 2>"$err") && [ "$head" = "$size" ]; then ${mark('head', 'ok', '$head bytes')}`,
+    `else [ -s "$err" ] || echo "size $head, expected $size" > "$err"; fail head; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit 11; fi`,
+    `if awsx s3api get-object --bucket "$infrakt_bucket" --key "$key" "$probe.back" >/dev/null 2>"$err" && [ "$(sha256sum "$probe.back" | cut -d" " -f1)" = "$sum" ]; then ${mark('get', 'ok', 'sha256 matches')}`,
+    `else [ -s "$err" ] || echo "downloaded bytes differ from what was uploaded (sha256 mismatch)" > "$err"; fail get; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit 12; fi`,
+    `if n=$(awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$key" --query 'length(Contents[])' --output text 2>"$err") && [ "$n" -ge 1 ] 2>/dev/null; then ${mark('list', 'ok', 'probe listed')}`,
+    `else [ -s "$err" ] || echo "the probe object was not listed" > "$err"; fail list; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit 13; fi`,
+    `if awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>"$err"; then ${mark('delete', 'ok', 'probe removed')}; else fail delete; exit 14; fi`,
+    'exit 0',
+    '',
+  ].join('\n');
+}
+
+/** Lists every backup object of the given databases in one script: one JSON document per database. */
+export function listS3Script(c: S3Credentials, databaseNames: readonly string[]): string {
+  return [
+    'set -u',
+    ...awsPreamble(c),
+    ...databaseNames.flatMap((db) => {
+      const prefix = s3DatabasePrefix(c.settings.prefix, db);
+      return [
+        `printf '@@infrakt:s3list %s\\n' ${q(db)}`,
+        `awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${q(prefix)} --output json || exit $?`,
+        `printf '\\n@@infrakt:s3end\\n'`,
+      ];
+    }),
+    '',
+  ].join('\n');
+}
+
+/** Splits listS3Script output into the JSON text per database name. */
+export function splitS3Listing(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const re = /@@infrakt:s3list (\S+)\n([\s\S]*?)\n@@infrakt:s3end/g;
+  for (let m = re.exec(stdout); m; m = re.exec(stdout)) out.set(m[1], m[2]);
+  return out;
+}
+
+export function s3ObjectUri(c: S3Credentials, databaseName: string, filename: string): string {
+  return `s3://${c.settings.bucket}/${s3Key(c.settings.prefix, databaseName, filename)}`;
+}
+
+export interface S3StepResult {
+  step: string;
+  ok: boolean;
+  detail: string;
+}
+
+export function parseS3Steps(stdout: string): S3StepResult[] {
+  const steps: S3StepResult[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith(`${S3_STEP_MARK} `)) continue;
+    const [step, status, ...rest] = line.slice(S3_STEP_MARK.length + 1).split(' ');
+    steps.push({ step, ok: status === 'ok', detail: rest.join(' ') });
+  }
+  return steps;
+}
+
+export interface S3Diagnosis {
+  cause: string;
+  next: string;
+}
+
+/** Maps awscli's error text to a cause and a next step a person can take. */
+export function diagnoseS3Error(text: string, serverName: string, step?: string): S3Diagnosis {
+  const t = text;
+  if (/awscli \(aws\) not found|aws: (command )?not found/.test(t)) {
+    return { cause: `awscli not found on ${serverName}`, next: 'run Provision Server' };
+  }
+  if (/InvalidAccessKeyId/.test(t))
+    return {
+      cause: 'the access key is not known to the storage provider',
+      next: 'check the access key in S3 Settings',
+    };
+  if (/SignatureDoesNotMatch/.test(t)) {
+    return {
+      cause: 'the request signature was rejected',
+      next: 'check the secret key, the region, and the provider preset (path-style addressing)',
+    };
+  }
+  if (/NoSuchBucket/.test(t))
+    return {
+      cause: 'the bucket does not exist at this endpoint',
+      next: 'check the bucket name and endpoint URL',
+    };
+  if (/AccessDenied|Forbidden|403/.test(t)) {
+    return step === 'put'
+      ? {
+          cause: 'the key is not allowed to write to this bucket',
+          next: 'grant the key write (PutObject) access to the bucket and prefix',
+        }
+      : { cause: 'access denied', next: 'check the key’s permissions on this bucket and prefix' };
+  }
+  if (/NotImplemented|\b501\b/.test(t)) {
+    return {
+      cause: 'the provider rejected awscli’s checksum headers',
+      next: 'choose your provider’s preset in S3 Settings (it sets when_required checksums)',
+    };
+  }
+  if (/Could not connect to the endpoint URL|Connection refused|Connect timeout|timed out/i.test(t)) {
+    return {
+      cause: `${serverName} cannot reach the S3 endpoint`,
+      next: 'check the endpoint URL and the server’s outbound network/firewall',
+    };
+  }
+  if (/Name or service not known|Could not resolve|getaddrinfo|nodename nor servname/i.test(t)) {
+    return {
+      cause: `${serverName} cannot resolve the endpoint’s host name`,
+      next: 'check the endpoint URL and the server’s DNS',
+    };
+  }
+  if (/SSL|certificate/i.test(t)) {
+    return {
+      cause: 'TLS to the endpoint failed',
+      next: 'check the endpoint URL (https) and the server’s CA certificates',
+    };
+  }
+  const firstLine =
+    t
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? 'unknown error';
+  return { cause: firstLine.slice(0, 300), next: 'see the Infrakt log for the full output' };
+}

@@ -1,0 +1,106 @@
+// The S3 scripts run by bash against a real S3 server (s3rver) on 127.0.0.1,
+// with the machine's real awscli. (Run locally here; the same text goes over SSH in the product.)
+import * as assert from 'node:assert/strict';
+import {
+  awsPreamble,
+  diagnoseS3Error,
+  listS3Script,
+  parseS3Steps,
+  splitS3Listing,
+  testConnectionScript,
+  type S3Credentials,
+} from '../../src/core/s3Scripts';
+import { parseListObjectsV2, s3DatabasePrefix } from '../../src/core/s3Layout';
+import { S3RVER_KEY, startS3, stopS3AndRemove, type S3World } from '../world/s3';
+import { runLocalScript } from '../support/localShell';
+
+describe('S3 scripts with awscli against s3rver (local bash)', function () {
+  this.timeout(120_000);
+  let s3: S3World;
+  const creds = (over: Partial<S3Credentials['settings']> = {}, secretKey = 'S3RVER'): S3Credentials => ({
+    settings: {
+      endpointUrl: s3.endpointUrl,
+      bucket: s3.bucket,
+      region: 'us-east-1',
+      accessKey: S3RVER_KEY,
+      prefix: 'infrakt/backups/',
+      pathStyle: true,
+      checksumWhenRequired: true,
+      ...over,
+    },
+    secretKey,
+  });
+
+  before(async () => {
+    s3 = await startS3();
+  });
+  after(async () => {
+    await stopS3AndRemove(s3);
+  });
+
+  it('Test Connection: put, head, get + sha256, list, delete all succeed and leave nothing behind', async () => {
+    const r = await runLocalScript(testConnectionScript(creds(), 'infrakt-probe-1.txt'));
+    const steps = parseS3Steps(r.stdout);
+    assert.deepEqual(
+      steps.map((s) => `${s.step}:${s.ok}`),
+      ['put:true', 'head:true', 'get:true', 'list:true', 'delete:true'],
+      r.stderr,
+    );
+    assert.equal(r.code, 0);
+    assert.deepEqual(s3.listKeys(), []);
+  });
+
+  it('a wrong access key fails at put with a mapped cause', async () => {
+    const r = await runLocalScript(testConnectionScript(creds({ accessKey: 'WRONGKEY' }), 'p.txt'));
+    const steps = parseS3Steps(r.stdout);
+    assert.equal(steps[0].step, 'put');
+    assert.equal(steps[0].ok, false);
+    assert.notEqual(r.code, 0);
+    assert.match(diagnoseS3Error(steps[0].detail, 'web-1', 'put').cause, /access key is not known/);
+  });
+
+  it('a missing bucket is reported as such', async () => {
+    const r = await runLocalScript(testConnectionScript(creds({ bucket: 'no-such-bucket' }), 'p.txt'));
+    const [put] = parseS3Steps(r.stdout);
+    assert.equal(put.ok, false);
+    assert.match(diagnoseS3Error(put.detail, 'web-1', 'put').cause, /bucket does not exist/);
+  });
+
+  it('a stopped server is reported as unreachable', async () => {
+    await s3.stop();
+    try {
+      const r = await runLocalScript(testConnectionScript(creds(), 'p.txt'));
+      const [put] = parseS3Steps(r.stdout);
+      assert.equal(put.ok, false);
+      assert.match(diagnoseS3Error(put.detail, 'web-1', 'put').cause, /cannot reach the S3 endpoint/);
+    } finally {
+      await s3.restart();
+    }
+  });
+
+  it('the secret is never written to disk or argv by the script (it is only exported)', () => {
+    const script = testConnectionScript(creds({}, 'CANARY-SECRET-123'), 'p.txt');
+    const lines = script.split('\n').filter((l) => l.includes('CANARY-SECRET-123'));
+    assert.deepEqual(lines, ["export AWS_SECRET_ACCESS_KEY='CANARY-SECRET-123'"]);
+  });
+
+  it('lists several databases in one script run', async () => {
+    const seed = [
+      'set -eu',
+      ...awsPreamble(creds()),
+      'echo hello > "$infrakt_aws_dir/f"',
+      `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app_1.dump.zst" >/dev/null`,
+      `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app 2.dump.zst" >/dev/null`,
+      `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/cache/cache_1.rdb.zst" >/dev/null`,
+    ].join('\n');
+    const seeded = await runLocalScript(seed);
+    assert.equal(seeded.code, 0, seeded.stderr);
+    const r = await runLocalScript(listS3Script(creds(), ['app', 'cache', 'empty']));
+    assert.equal(r.code, 0, r.stderr);
+    const parts = splitS3Listing(r.stdout);
+    const app = parseListObjectsV2(parts.get('app') ?? '', s3DatabasePrefix('infrakt/backups/', 'app'));
+    assert.deepEqual(app.map((o) => o.filename).sort(), ['app 2.dump.zst', 'app_1.dump.zst']);
+    assert.equal(parseListObjectsV2(parts.get('cache') ?? '', 'infrakt/backups/cache/').length, 1);
+    assert.deepEqual(parseListObjectsV2(parts.get('empty') ?? '', 'infrakt/backups/empty/'), []);
+  });
+});

@@ -1,0 +1,181 @@
+// Scheduled backups: cron expressions (validated, described, with presets),
+// the crontab entry with its marker, and the run-status records that the
+// installed script writes on the server.
+import { z } from 'zod';
+
+export const CRON_PRESETS = [
+  { label: 'Daily at 02:00', expression: '0 2 * * *' },
+  { label: 'Every 6 hours', expression: '0 */6 * * *' },
+  { label: 'Hourly', expression: '0 * * * *' },
+  { label: 'Weekly (Sunday 02:00)', expression: '0 2 * * 0' },
+] as const;
+
+const FIELDS = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12 },
+  { name: 'day of week', min: 0, max: 7 },
+] as const;
+
+type FieldSet = Set<number>;
+
+function parseField(text: string, f: (typeof FIELDS)[number]): FieldSet | string {
+  const out: FieldSet = new Set();
+  for (const part of text.split(',')) {
+    const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!m)
+      return `"${part}" is not valid in the ${f.name} field (use numbers, ranges a-b, lists a,b, steps */n)`;
+    const step = m[4] ? Number(m[4]) : 1;
+    const lo = m[1] === '*' ? f.min : Number(m[2]);
+    const hi = m[1] === '*' ? f.max : m[3] !== undefined ? Number(m[3]) : m[4] ? f.max : lo;
+    if (lo < f.min || hi > f.max || lo > hi) return `${f.name} must be within ${f.min}–${f.max}`;
+    if (step < 1) return `the step in the ${f.name} field must be at least 1`;
+    for (let v = lo; v <= hi; v += step) out.add(f.name === 'day of week' && v === 7 ? 0 : v);
+  }
+  return out;
+}
+
+export interface CronSchedule {
+  expression: string;
+  fields: FieldSet[];
+  domStar: boolean;
+  dowStar: boolean;
+}
+
+export function parseCron(expression: string): CronSchedule | string {
+  const parts = expression.trim().split(/\s+/);
+  if (parts.length !== 5) {
+    return 'A cron expression has 5 fields: minute hour day-of-month month day-of-week, e.g. "0 2 * * *"';
+  }
+  const fields: FieldSet[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = parseField(parts[i], FIELDS[i]);
+    if (typeof r === 'string') return r;
+    fields.push(r);
+  }
+  return { expression: parts.join(' '), fields, domStar: parts[2] === '*', dowStar: parts[4] === '*' };
+}
+
+export const cronExpression = z
+  .string()
+  .trim()
+  .superRefine((v, ctx) => {
+    const r = parseCron(v);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+  })
+  .transform((v) => v.split(/\s+/).join(' '));
+
+function matches(s: CronSchedule, d: Date): boolean {
+  const [min, hour, dom, mon, dow] = s.fields;
+  if (!min.has(d.getUTCMinutes()) || !hour.has(d.getUTCHours()) || !mon.has(d.getUTCMonth() + 1))
+    return false;
+  const domOk = dom.has(d.getUTCDate());
+  const dowOk = dow.has(d.getUTCDay());
+  // cron's rule: when both day fields are restricted, either may match.
+  if (!s.domStar && !s.dowStar) return domOk || dowOk;
+  return domOk && dowOk;
+}
+
+/** Next run strictly after `from` (minute resolution, UTC as on most servers), within ~4 years. */
+export function nextRun(s: CronSchedule, from: Date): Date | undefined {
+  const d = new Date(Math.floor(from.getTime() / 60_000) * 60_000 + 60_000);
+  for (let i = 0; i < 4 * 366 * 24 * 60; i++) {
+    if (matches(s, d)) return d;
+    d.setTime(d.getTime() + 60_000);
+  }
+  return undefined;
+}
+
+/** "daily 02:00", "every 6 hours", "hourly", "weekly Sun 02:00", or the expression itself. */
+export function describeCron(expression: string): string {
+  const e = expression.trim().split(/\s+/).join(' ');
+  let m = /^(\d+) (\d+) \* \* \*$/.exec(e);
+  if (m) return `daily ${m[2].padStart(2, '0')}:${m[1].padStart(2, '0')}`;
+  m = /^(\d+) \*\/(\d+) \* \* \*$/.exec(e);
+  if (m) return `every ${m[2]} hours`;
+  if (/^\d+ \* \* \* \*$/.test(e)) return 'hourly';
+  m = /^(\d+) (\d+) \* \* ([0-7])$/.exec(e);
+  if (m) {
+    const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][Number(m[3])];
+    return `weekly ${day} ${m[2].padStart(2, '0')}:${m[1].padStart(2, '0')}`;
+  }
+  return `cron ${e}`;
+}
+
+/** The marker that identifies this database's crontab line, so install and remove are idempotent. */
+export function cronMarker(databaseId: string): string {
+  if (!/^[A-Za-z0-9-]+$/.test(databaseId)) throw new Error('database id must be alphanumeric');
+  return `# infrakt:backup:${databaseId}`;
+}
+
+function q(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Replaces (or adds) this database's crontab line; other lines are kept as they are. */
+export function installCronLines(opts: {
+  databaseId: string;
+  expression: string;
+  scriptPath: string;
+  logPath: string;
+}): string[] {
+  const expression = cronExpression.parse(opts.expression);
+  const marker = cronMarker(opts.databaseId);
+  const line = `${expression} ${opts.scriptPath} >> ${opts.logPath} 2>&1 ${marker}`;
+  return [
+    'command -v crontab >/dev/null 2>&1 || { echo "infrakt: crontab not found on this server — run Provision Server" >&2; exit 127; }',
+    `{ crontab -l 2>/dev/null | grep -vF ${q(marker)}; printf '%s\\n' ${q(line)}; } | crontab -`,
+    `crontab -l | grep -qF ${q(marker)}`,
+  ];
+}
+
+export function removeCronLines(databaseId: string): string[] {
+  const marker = cronMarker(databaseId);
+  return [
+    'if command -v crontab >/dev/null 2>&1 && crontab -l 2>/dev/null | grep -qF ' + q(marker) + '; then',
+    `  crontab -l 2>/dev/null | grep -vF ${q(marker)} | crontab -`,
+    'fi',
+  ];
+}
+
+export const runStatus = z.object({
+  started: z.string(),
+  finished: z.string().optional(),
+  ok: z.boolean(),
+  file: z.string().optional(),
+  size: z.number().optional(),
+  uploaded: z.boolean().optional(),
+  error: z.string().optional(),
+});
+export type RunStatus = z.infer<typeof runStatus>;
+
+export type ScheduleHealth =
+  | { kind: 'never-run' }
+  | { kind: 'ok'; at: Date }
+  | { kind: 'failed'; at: Date; error: string }
+  | { kind: 'stale'; lastSuccess?: Date };
+
+/**
+ * ok / failed from the last run; stale when no success within two intervals
+ * of the schedule (a missed or silently broken cron).
+ */
+export function scheduleHealth(
+  expression: string,
+  status: RunStatus | undefined,
+  lastSuccess: Date | undefined,
+  now: Date,
+): ScheduleHealth {
+  const s = parseCron(expression);
+  if (typeof s !== 'string') {
+    const reference = lastSuccess ?? (status ? new Date(status.started) : undefined);
+    if (reference) {
+      const first = nextRun(s, reference);
+      const second = first ? nextRun(s, first) : undefined;
+      if (second && now.getTime() > second.getTime() + 15 * 60_000) return { kind: 'stale', lastSuccess };
+    }
+  }
+  if (!status) return { kind: 'never-run' };
+  const at = new Date(status.finished ?? status.started);
+  return status.ok ? { kind: 'ok', at } : { kind: 'failed', at, error: status.error ?? 'unknown error' };
+}

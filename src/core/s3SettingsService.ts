@@ -1,0 +1,111 @@
+// The S3 settings as the settings page sees them: the seed's Task 2 (GET, PUT,
+// DELETE /api/settings/s3) without HTTP. The row lives in the config store,
+// the secret in SecretStorage; no reply ever carries the secret.
+import type { S3Settings, S3SettingsFields } from './model';
+import { unfilledPlaceholders } from './s3Presets';
+import { type FieldErrors, type S3SettingsParsed, endpointWarning, validateS3Save } from './s3Settings';
+import { type Secrets, secretKeys } from './secrets';
+
+export const S3_SAVED_MESSAGE = 'S3 configuration saved';
+export const S3_REMOVED_MESSAGE = 'S3 configuration removed';
+
+/** The part of the config store this service needs (ConfigStore satisfies it). */
+export interface S3SettingsRepository {
+  getS3Settings(): S3Settings | undefined;
+  saveS3Settings(fields: S3SettingsFields): S3Settings;
+  removeS3Settings(): void;
+}
+
+/** Every stored field except the secret; `hasSecretKey` says whether one is stored. */
+export type ConfiguredS3View = S3SettingsFields & { configured: true; hasSecretKey: boolean };
+export type S3SettingsView = { configured: false } | ConfiguredS3View;
+
+export interface S3Validation {
+  errors: FieldErrors;
+  /** Not an error: e.g. plain http to a non-loopback host. */
+  warning?: string;
+}
+
+export type S3SaveResult =
+  | { ok: true; message: string; settings: ConfiguredS3View; warning?: string }
+  | ({ ok: false } & S3Validation);
+
+export class S3SettingsService {
+  constructor(
+    private readonly store: S3SettingsRepository,
+    private readonly secrets: Secrets,
+  ) {}
+
+  async read(): Promise<S3SettingsView> {
+    const row = this.store.getS3Settings();
+    if (!row) return { configured: false };
+    return toView(row, await this.hasStoredSecret());
+  }
+
+  /** What a save of `input` would say, without saving (the page validates as you type). */
+  async validate(input: unknown): Promise<S3Validation> {
+    const configured = this.store.getS3Settings() !== undefined;
+    return this.check(input, configured && (await this.hasStoredSecret())).validation;
+  }
+
+  /** Creates or updates the single row; a blank secret on update keeps the stored one. */
+  async save(input: unknown): Promise<S3SaveResult> {
+    const configured = this.store.getS3Settings() !== undefined;
+    const keepSecret = configured && (await this.hasStoredSecret());
+    const { validation, value } = this.check(input, keepSecret);
+    if (!value) return { ok: false, ...validation };
+    const { secretKey, ...fields } = value;
+    // Secret first: if SecretStorage fails (no keyring on Linux, say), nothing is
+    // saved and the page never shows "Connected" for settings without a secret.
+    if (secretKey !== '') await this.secrets.set(secretKeys.s3Secret(), secretKey);
+    const row = this.store.saveS3Settings(fields);
+    return { ok: true, message: S3_SAVED_MESSAGE, settings: toView(row, true), warning: validation.warning };
+  }
+
+  /** Deletes the row and the secret; not an error when nothing is configured. */
+  async remove(): Promise<{ message: string }> {
+    this.store.removeS3Settings();
+    await this.secrets.delete(secretKeys.s3Secret());
+    return { message: S3_REMOVED_MESSAGE };
+  }
+
+  private async hasStoredSecret(): Promise<boolean> {
+    return (await this.secrets.get(secretKeys.s3Secret())) !== undefined;
+  }
+
+  private check(
+    input: unknown,
+    hasStoredSecret: boolean,
+  ): { validation: S3Validation; value?: S3SettingsParsed } {
+    const endpoint = endpointOf(input);
+    const warning = endpoint === undefined ? undefined : endpointWarning(endpoint);
+    const r = validateS3Save(input, hasStoredSecret);
+    const errors: FieldErrors = r.ok ? {} : { ...r.errors };
+    const placeholders = endpoint === undefined ? [] : unfilledPlaceholders(endpoint);
+    if (placeholders.length > 0) {
+      errors.endpointUrl = `Replace ${placeholders.join(' and ')} in the endpoint URL with your own value`;
+    }
+    if (!r.ok || Object.keys(errors).length > 0) return { validation: { errors, warning } };
+    return { validation: { errors, warning }, value: r.value };
+  }
+}
+
+function endpointOf(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null || !('endpointUrl' in input)) return undefined;
+  return typeof input.endpointUrl === 'string' ? input.endpointUrl : undefined;
+}
+
+function toView(row: S3Settings, hasSecretKey: boolean): ConfiguredS3View {
+  return {
+    configured: true,
+    endpointUrl: row.endpointUrl,
+    bucket: row.bucket,
+    region: row.region,
+    accessKey: row.accessKey,
+    prefix: row.prefix,
+    provider: row.provider,
+    pathStyle: row.pathStyle,
+    checksumWhenRequired: row.checksumWhenRequired,
+    hasSecretKey,
+  };
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Installs code-server (real VS Code, web UI + Node extension host) once into a
+# tool cache outside the project's npm dependency tree, so `npm ci` stays small.
+#
+#   bash scripts/install-code-server.sh        # prints the code-server entry path (last line of stdout)
+#
+# A second run is instant. Progress goes to stderr; the install log is kept
+# beside the install (install.log). Recipe: ../shared/TEST-WORLD.md.
+#   INFRAKT_TOOLS   tool cache (default ~/.cache/infrakt-tools)
+set -euo pipefail
+
+VERSION=4.100.3
+RIPGREP_PKG_VERSION=1.15.11 # @vscode/ripgrep pinned by code-server 4.100.3
+RIPGREP_ASSET=ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz
+
+TOOLS="${INFRAKT_TOOLS:-$HOME/.cache/infrakt-tools}"
+DIR="$TOOLS/code-server-$VERSION"
+ENTRY="$DIR/node_modules/code-server/out/node/entry.js"
+MARKER="$DIR/.installed"
+
+say() { echo "install-code-server: $*" >&2; }
+
+if [ -f "$MARKER" ] && [ -f "$ENTRY" ]; then
+  echo "$ENTRY"
+  exit 0
+fi
+
+mkdir -p "$TOOLS"
+# One installer at a time (the sandbox and the tests may start together).
+exec 9>"$DIR.lock"
+flock 9
+if [ -f "$MARKER" ] && [ -f "$ENTRY" ]; then
+  echo "$ENTRY"
+  exit 0
+fi
+
+started=$(date +%s)
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" != 20 ]; then
+  say "code-server $VERSION needs Node 20 (this is $(node -v))"
+  exit 1
+fi
+for tool in rg make g++ python3; do
+  command -v "$tool" >/dev/null || {
+    say "missing '$tool' (Debian: apt-get install ripgrep build-essential python3 libkrb5-dev)"
+    exit 1
+  }
+done
+[ -f /usr/include/krb5.h ] || [ -f /usr/include/krb5/krb5.h ] || {
+  say "missing Kerberos headers (Debian: apt-get install libkrb5-dev)"
+  exit 1
+}
+
+say "installing code-server $VERSION into $DIR (once; about a minute)"
+rm -rf "$DIR"
+mkdir -p "$DIR/tmp"
+
+# @vscode/ripgrep downloads rg from GitHub at install time; this machine has no
+# route there. Its postinstall uses a cache in os.tmpdir(): seed it with Debian's rg.
+export TMPDIR="$DIR/tmp"
+rg_cache="$TMPDIR/vscode-ripgrep-cache-$RIPGREP_PKG_VERSION"
+mkdir -p "$rg_cache" "$TMPDIR/rg"
+cp "$(command -v rg)" "$TMPDIR/rg/rg"
+tar czf "$rg_cache/$RIPGREP_ASSET" -C "$TMPDIR/rg" rg
+
+# code-server's postinstall runs `npm install` in lib/vscode and lib/vscode/extensions:
+# - as root it insists on npm_config_unsafe_perm=true (npm 11 no longer knows the
+#   setting and warns about it, but the script reads the variable);
+# - node-pty's postinstall runs `npx node-gyp`, which must not stop to ask (yes);
+# - node-gyp needs Node's headers; use the installed ones instead of downloading them.
+export npm_config_unsafe_perm=true npm_config_yes=true
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then
+  export npm_config_nodedir=/usr
+fi
+
+# npm 11 asks for install scripts to be approved: this private package approves
+# the two top-level packages that have them (code-server's postinstall, argon2's
+# native build). The nested installs run by code-server's postinstall have no
+# policy of their own; they run with a notice, and the checks below make sure
+# every native part they build is there.
+cat >"$DIR/package.json" <<JSON
+{
+  "name": "infrakt-code-server-tool",
+  "private": true,
+  "description": "code-server for infrakt's UI tests and sandbox (scripts/install-code-server.sh)",
+  "dependencies": { "code-server": "$VERSION" },
+  "allowScripts": { "code-server": true, "argon2": true }
+}
+JSON
+
+if ! (cd "$DIR" && npm install --no-audit --no-fund --loglevel=warn >"$DIR/install.log" 2>&1); then
+  grep -v 'Unknown .* config' "$DIR/install.log" | tail -40 >&2
+  say "npm install failed; full log: $DIR/install.log"
+  exit 1
+fi
+
+vscode="$DIR/node_modules/code-server/lib/vscode"
+missing=()
+for f in \
+  "$vscode/node_modules/@vscode/ripgrep/bin/rg" \
+  "$vscode/node_modules/node-pty/build/Release/pty.node" \
+  "$vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node" \
+  "$vscode/node_modules.asar" \
+  "$vscode/extensions/node_modules" \
+  "$DIR/node_modules/argon2/lib/binding/napi-v3/argon2.node"; do
+  [ -e "$f" ] || missing+=("$f")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "install scripts did not produce: ${missing[*]}"
+  say "(were install scripts blocked? see $DIR/install.log)"
+  exit 1
+fi
+
+# It must really start: serve on a free port until /healthz answers.
+if ! node - "$ENTRY" "$TMPDIR/smoke" >"$TMPDIR/smoke.log" 2>&1 <<'JS'; then
+const { spawn } = require('node:child_process');
+const http = require('node:http');
+const net = require('node:net');
+const [entry, ud] = process.argv.slice(2);
+const srv = net.createServer().listen(0, '127.0.0.1', () => {
+  const port = srv.address().port;
+  srv.close(() => {
+    const cs = spawn(process.execPath, [entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
+      '--user-data-dir', ud, '--extensions-dir', `${ud}/ext`, '--disable-telemetry', '--disable-update-check'],
+      { stdio: 'inherit' });
+    const deadline = Date.now() + 30000;
+    const done = (code) => { cs.kill(); process.exitCode = code; };
+    cs.on('exit', (c) => { if (process.exitCode === undefined) { console.error(`code-server exited (${c})`); process.exitCode = 1; } });
+    const poll = () => http.get(`http://127.0.0.1:${port}/healthz`, (res) => {
+      res.resume();
+      if (res.statusCode === 200) done(0); else retry();
+    }).on('error', retry);
+    const retry = () => (Date.now() > deadline ? done(1) : setTimeout(poll, 200));
+    poll();
+  });
+});
+JS
+  cat "$TMPDIR/smoke.log" >&2
+  say "code-server did not start"
+  exit 1
+fi
+
+rm -rf "$TMPDIR"
+echo "$VERSION $(date -u +%FT%TZ)" >"$MARKER"
+say "code-server $VERSION installed and started in $(($(date +%s) - started)) s"
+echo "$ENTRY"

@@ -17,3 +17,14 @@ export function isCancellation(err: unknown): boolean {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** An error whose message offers next steps as buttons (e.g. "Provision Server"). */
+export class ActionableError extends Error {
+  constructor(
+    message: string,
+    readonly actions: readonly { title: string; command: string; args?: unknown[] }[],
+  ) {
+    super(message);
+    this.name = 'ActionableError';
+  }
+}

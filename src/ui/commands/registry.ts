@@ -2,7 +2,7 @@
 // cancels, and shows any other error with its cause and a "Show Log" button.
 import * as vscode from 'vscode';
 import type { Services } from '../services';
-import { isCancellation, messageOf } from '../errors';
+import { ActionableError, isCancellation, messageOf } from '../errors';
 
 export type Handler = (services: Services, ...args: unknown[]) => unknown;
 
@@ -23,8 +23,15 @@ export function registerCommands(
           }
           const message = messageOf(err);
           services.log.error(`${id}: ${message}`);
-          const choice = await vscode.window.showErrorMessage(message, 'Show Log');
+          const actions = err instanceof ActionableError ? err.actions : [];
+          const choice = await vscode.window.showErrorMessage(
+            message,
+            ...actions.map((a) => a.title),
+            'Show Log',
+          );
           if (choice === 'Show Log') services.log.show(true);
+          const action = actions.find((a) => a.title === choice);
+          if (action) await vscode.commands.executeCommand(action.command, ...(action.args ?? []));
           return undefined;
         }
       }),

@@ -1,0 +1,130 @@
+// The messages between the S3 settings page and the extension, in both
+// directions. Each side parses every message it receives with these schemas
+// and ignores (and logs) anything else. Nothing sent to the page can carry
+// the secret: the page-bound schemas are strict and have no field for it.
+//
+// This file is bundled into the webview, so it imports zod only — and
+// `zod/mini`, which tree-shakes: the page bundle carries a few KB of zod
+// instead of all of it (classic `zod` brings every locale along, ~450 KB).
+import * as z from 'zod/mini';
+
+/** Form fields, in form order; `secretKey` travels only from the page to the extension. */
+export const S3_FORM_FIELDS = [
+  'provider',
+  'endpointUrl',
+  'bucket',
+  'region',
+  'accessKey',
+  'secretKey',
+  'prefix',
+  'pathStyle',
+  'checksumWhenRequired',
+] as const;
+export type S3FormField = (typeof S3_FORM_FIELDS)[number];
+
+// Raw input as typed. Lengths are generous bounds on message size, not the
+// rules: the extension validates the values with the same zod rules it uses
+// before anything is stored or reaches a shell (src/core/s3Settings.ts).
+const text = (max: number) => z.string().check(z.maxLength(max));
+export const s3FormFields = z.strictObject({
+  provider: text(32),
+  endpointUrl: text(2048),
+  bucket: text(1024),
+  region: text(1024),
+  accessKey: text(1024),
+  secretKey: text(1024),
+  prefix: text(1024),
+  pathStyle: z.boolean(),
+  checksumWhenRequired: z.boolean(),
+});
+export type S3FormFields = z.infer<typeof s3FormFields>;
+
+/** The form without the secret: what the page may keep in its webview state. */
+export const s3Draft = z.omit(s3FormFields, { secretKey: true });
+export type S3Draft = z.infer<typeof s3Draft>;
+
+// ---- page → extension ------------------------------------------------------
+
+export const toExtension = z.discriminatedUnion('type', [
+  /** The page loaded (again, after being hidden); answer with `init`. */
+  z.strictObject({ type: z.literal('ready') }),
+  /** Validate as typed; answered by `errors` and `warning` with the same seq. */
+  z.strictObject({ type: z.literal('validate'), seq: z.int().check(z.nonnegative()), fields: s3FormFields }),
+  z.strictObject({ type: z.literal('save'), fields: s3FormFields }),
+  /** The extension asks for confirmation first (modal). */
+  z.strictObject({ type: z.literal('remove') }),
+  /** Reserved for Test Connection (needs the SSH layer); answered by `result`. */
+  z.strictObject({ type: z.literal('test'), serverId: z.optional(text(100)) }),
+]);
+export type ToExtension = z.infer<typeof toExtension>;
+
+// ---- extension → page ------------------------------------------------------
+
+export const fieldErrors = z.strictObject(
+  Object.fromEntries(S3_FORM_FIELDS.map((f) => [f, z.optional(z.string())])) as Record<
+    S3FormField,
+    z.ZodMiniOptional<z.ZodMiniString>
+  >,
+);
+export type FieldErrorMap = z.infer<typeof fieldErrors>;
+
+export const configuredSettings = z.strictObject({
+  configured: z.literal(true),
+  endpointUrl: z.string(),
+  bucket: z.string(),
+  region: z.string(),
+  accessKey: z.string(),
+  prefix: z.string(),
+  provider: z.string(),
+  pathStyle: z.boolean(),
+  checksumWhenRequired: z.boolean(),
+  /** Whether a secret is stored; the secret itself never comes to the page. */
+  hasSecretKey: z.boolean(),
+});
+export const settingsView = z.discriminatedUnion('configured', [
+  z.strictObject({ configured: z.literal(false) }),
+  configuredSettings,
+]);
+export type ConfiguredSettings = z.infer<typeof configuredSettings>;
+export type SettingsView = z.infer<typeof settingsView>;
+
+export const presetView = z.strictObject({
+  id: z.string(),
+  label: z.string(),
+  /** `<region>` is filled from the region field; other `<...>` parts are the user's to replace. */
+  endpoint: z.string(),
+  region: z.string(),
+  pathStyle: z.boolean(),
+  checksumWhenRequired: z.boolean(),
+  hint: z.string(),
+});
+export type PresetView = z.infer<typeof presetView>;
+
+export const toWebview = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('init'), settings: settingsView, presets: z.array(presetView) }),
+  z.strictObject({ type: z.literal('saved'), settings: configuredSettings, message: z.string() }),
+  z.strictObject({ type: z.literal('removed'), message: z.string() }),
+  /** Field errors of a `validate` (with its seq) or of a `save` (without). */
+  z.strictObject({ type: z.literal('errors'), seq: z.optional(z.int()), errors: fieldErrors }),
+  /** The endpoint warning, or none (clears it). */
+  z.strictObject({ type: z.literal('warning'), seq: z.optional(z.int()), message: z.optional(z.string()) }),
+  /** Outcome of an action that is not a field problem (a failed save, Test Connection). */
+  z.strictObject({ type: z.literal('result'), ok: z.boolean(), message: z.string() }),
+]);
+export type ToWebview = z.infer<typeof toWebview>;
+
+export type Parsed<T> = { ok: true; message: T } | { ok: false; problem: string };
+
+/** Parses a received message; on failure, says what was wrong without echoing any value. */
+export function parseMessage<T>(schema: z.ZodMiniType<T>, raw: unknown): Parsed<T> {
+  const r = schema.safeParse(raw, { reportInput: false });
+  if (r.success) return { ok: true, message: r.data };
+  const problem = r.error.issues
+    .slice(0, 3)
+    .map((i) => {
+      const where = i.path.length ? i.path.join('.') : '(message)';
+      return `${where}: ${i.code}${i.code === 'unrecognized_keys' ? ` ${i.keys.join(', ')}` : ''}`;
+    })
+    .join('; ');
+  return { ok: false, problem };
+}

@@ -45,14 +45,14 @@ export class S3SettingsService {
   /** What a save of `input` would say, without saving (the page validates as you type). */
   async validate(input: unknown): Promise<S3Validation> {
     const configured = this.store.getS3Settings() !== undefined;
-    return this.check(input, configured && (await this.hasStoredSecret())).validation;
+    return this.check(input, configured && (await this.hasStoredSecret()), configured).validation;
   }
 
   /** Creates or updates the single row; a blank secret on update keeps the stored one. */
   async save(input: unknown): Promise<S3SaveResult> {
     const configured = this.store.getS3Settings() !== undefined;
     const keepSecret = configured && (await this.hasStoredSecret());
-    const { validation, value } = this.check(input, keepSecret);
+    const { validation, value } = this.check(input, keepSecret, configured);
     if (!value) return { ok: false, ...validation };
     const { secretKey, ...fields } = value;
     // Secret first: if SecretStorage fails (no keyring on Linux, say), nothing is
@@ -76,11 +76,20 @@ export class S3SettingsService {
   private check(
     input: unknown,
     hasStoredSecret: boolean,
+    configured: boolean,
   ): { validation: S3Validation; value?: S3SettingsParsed } {
-    const endpoint = endpointOf(input);
+    const endpoint = stringField(input, 'endpointUrl');
     const warning = endpoint === undefined ? undefined : endpointWarning(endpoint);
     const r = validateS3Save(input, hasStoredSecret);
     const errors: FieldErrors = r.ok ? {} : { ...r.errors };
+    // validateS3Save reports a missing secret only when every other field is
+    // valid; the page shows all the problems at once, and says why when the
+    // settings exist but their secret is gone (SecretStorage is per machine).
+    if (!hasStoredSecret && (stringField(input, 'secretKey') ?? '').trim() === '') {
+      errors.secretKey = configured
+        ? 'Secret key is required: none is stored on this computer'
+        : 'Secret key is required the first time you save';
+    }
     const placeholders = endpoint === undefined ? [] : unfilledPlaceholders(endpoint);
     if (placeholders.length > 0) {
       errors.endpointUrl = `Replace ${placeholders.join(' and ')} in the endpoint URL with your own value`;
@@ -90,9 +99,10 @@ export class S3SettingsService {
   }
 }
 
-function endpointOf(input: unknown): string | undefined {
-  if (typeof input !== 'object' || input === null || !('endpointUrl' in input)) return undefined;
-  return typeof input.endpointUrl === 'string' ? input.endpointUrl : undefined;
+function stringField(input: unknown, name: string): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const v: unknown = (input as Record<string, unknown>)[name];
+  return typeof v === 'string' ? v : undefined;
 }
 
 function toView(row: S3Settings, hasSecretKey: boolean): ConfiguredS3View {

@@ -121,7 +121,13 @@ describe('S3 settings service (seed Task 2, over the real store)', () => {
       backend.values.clear();
       const r = await service.save(valid({ secretKey: '' }));
       assert.ok(!r.ok);
-      assert.ok(r.errors.secretKey);
+      assert.equal(r.errors.secretKey, 'Secret key is required: none is stored on this computer');
+    });
+
+    it('reports the missing secret together with the other problems', async () => {
+      const r = await service.save(valid({ bucket: 'Bad_Bucket', secretKey: '  ' }));
+      assert.ok(!r.ok);
+      assert.deepEqual(Object.keys(r.errors).sort(), ['bucket', 'secretKey']);
     });
 
     it('returns one message per invalid field and stores nothing', async () => {

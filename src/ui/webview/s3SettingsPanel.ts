@@ -1,0 +1,196 @@
+// Hosts the "S3 Backup Storage" settings page: one panel (revealed if already
+// open), every message from the page checked with the shared protocol, the
+// secret only ever travelling page → extension → SecretStorage.
+//
+// No retainContextWhenHidden: the page is rebuilt when shown again and keeps
+// unsaved input (never the secret) in its webview state.
+import * as vscode from 'vscode';
+import { S3_PRESETS } from '../../core/s3Presets';
+import { S3SettingsService } from '../../core/s3SettingsService';
+import type { FieldErrors } from '../../core/s3Settings';
+import {
+  type FieldErrorMap,
+  type PresetView,
+  type ToExtension,
+  type ToWebview,
+  S3_FORM_FIELDS,
+  parseMessage,
+  toExtension,
+  toWebview,
+} from '../../shared/protocol';
+import { messageOf } from '../errors';
+import type { Services } from '../services';
+import { makeNonce, s3SettingsHtml } from './s3SettingsHtml';
+
+export const S3_SETTINGS_VIEW_TYPE = 'infrakt.s3Settings';
+const TITLE = 'S3 Settings';
+
+/** One open panel per activation (keyed by the extension context, not a global). */
+const openPanels = new WeakMap<vscode.ExtensionContext, S3SettingsPanel>();
+
+export class S3SettingsPanel implements vscode.Disposable {
+  private readonly service: S3SettingsService;
+  private readonly disposables: vscode.Disposable[] = [];
+  private lastInit = '';
+
+  /** Shows the page, revealing the open one instead of opening a second. */
+  static show(services: Services): S3SettingsPanel {
+    const open = openPanels.get(services.context);
+    if (open) {
+      open.panel.reveal();
+      return open;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      S3_SETTINGS_VIEW_TYPE,
+      TITLE,
+      vscode.ViewColumn.Active,
+      S3SettingsPanel.webviewOptions(services.context),
+    );
+    return new S3SettingsPanel(panel, services);
+  }
+
+  /** For a WebviewPanelSerializer: adopt a panel VS Code restored after a reload. */
+  static revive(panel: vscode.WebviewPanel, services: Services): S3SettingsPanel {
+    openPanels.get(services.context)?.dispose();
+    panel.webview.options = S3SettingsPanel.webviewOptions(services.context);
+    return new S3SettingsPanel(panel, services);
+  }
+
+  private static webviewOptions(context: vscode.ExtensionContext): vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      enableCommandUris: false,
+      localResourceRoots: [
+        vscode.Uri.joinPath(context.extensionUri, 'dist'),
+        vscode.Uri.joinPath(context.extensionUri, 'media'),
+      ],
+    };
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly services: Services,
+  ) {
+    this.service = new S3SettingsService(services.store, services.secrets);
+    openPanels.set(services.context, this);
+    const { webview } = panel;
+    const asset = (...p: string[]) =>
+      webview.asWebviewUri(vscode.Uri.joinPath(services.context.extensionUri, ...p)).toString();
+    panel.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'infrakt.svg');
+    webview.html = s3SettingsHtml({
+      cspSource: webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: asset('dist', 'webview.js'),
+      styleUri: asset('media', 's3Settings.css'),
+    });
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw)),
+      // Another window (or a command) changed the settings: show the new ones.
+      services.store.onDidChange(() => void this.sendInit(false)),
+    );
+  }
+
+  dispose(): void {
+    if (openPanels.get(this.services.context) === this) openPanels.delete(this.services.context);
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    const parsed = parseMessage(toExtension, raw);
+    if (!parsed.ok) {
+      // Never log the message itself: a save carries the secret.
+      this.services.log.warn(`S3 settings page: ignored a malformed message (${parsed.problem})`);
+      return;
+    }
+    const msg = parsed.message;
+    try {
+      await this.handle(msg);
+    } catch (err) {
+      const message = messageOf(err);
+      this.services.log.error(`S3 settings (${msg.type}): ${message}`);
+      await this.post({ type: 'result', ok: false, message });
+      const choice = await vscode.window.showErrorMessage(message, 'Show Log');
+      if (choice === 'Show Log') this.services.log.show(true);
+    }
+  }
+
+  private async handle(msg: ToExtension): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        await this.sendInit(true);
+        return;
+      case 'validate': {
+        const v = await this.service.validate(msg.fields);
+        await this.post({ type: 'errors', seq: msg.seq, errors: errorMap(v.errors) });
+        await this.post({ type: 'warning', seq: msg.seq, message: v.warning });
+        return;
+      }
+      case 'save': {
+        const r = await this.service.save(msg.fields);
+        await this.post({ type: 'warning', message: r.warning });
+        if (!r.ok) {
+          await this.post({ type: 'errors', errors: errorMap(r.errors) });
+          return;
+        }
+        const { endpointUrl, bucket, prefix } = r.settings;
+        this.services.log.info(`S3 settings saved: ${endpointUrl}, bucket ${bucket}, prefix "${prefix}"`);
+        await this.post({ type: 'saved', settings: r.settings, message: r.message });
+        void vscode.window.showInformationMessage(r.message);
+        return;
+      }
+      case 'remove': {
+        const answer = await vscode.window.showWarningMessage(
+          'Remove the S3 configuration?',
+          {
+            modal: true,
+            detail:
+              'The endpoint, bucket and access key are forgotten and the secret key is deleted from VS Code’s secret storage. Backups already in the bucket are not touched.',
+          },
+          'Remove',
+        );
+        if (answer !== 'Remove') return;
+        const r = await this.service.remove();
+        this.services.log.info('S3 settings removed');
+        await this.post({ type: 'removed', message: r.message });
+        void vscode.window.showInformationMessage(r.message);
+        return;
+      }
+      case 'test':
+        // Reserved: Test Connection runs on a server and needs the SSH layer.
+        await this.post({ type: 'result', ok: false, message: 'Test Connection is not available yet.' });
+        return;
+    }
+  }
+
+  /** Sends the stored settings; unless forced, only when they changed since the last init. */
+  private async sendInit(force: boolean): Promise<void> {
+    const settings = await this.service.read();
+    const key = JSON.stringify(settings);
+    if (!force && key === this.lastInit) return;
+    this.lastInit = key;
+    await this.post({ type: 'init', settings, presets: PRESETS });
+  }
+
+  /** Every outgoing message is checked too: the page-bound schemas have no room for a secret. */
+  private async post(msg: ToWebview): Promise<void> {
+    const checked = parseMessage(toWebview, msg);
+    if (!checked.ok) {
+      this.services.log.error(`S3 settings: refused to send a malformed ${msg.type} (${checked.problem})`);
+      return;
+    }
+    await this.panel.webview.postMessage(checked.message);
+  }
+}
+
+const PRESETS: PresetView[] = S3_PRESETS.map((p) => ({ ...p }));
+
+function errorMap(errors: FieldErrors): FieldErrorMap {
+  const out: FieldErrorMap = {};
+  for (const field of S3_FORM_FIELDS) {
+    const message = errors[field];
+    if (message !== undefined) out[field] = message;
+  }
+  return out;
+}

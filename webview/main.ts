@@ -1,2 +1,483 @@
-// Placeholder until the settings page lands.
-export {};
+// The "S3 Backup Storage" settings page (browser side). It shows the stored
+// settings (never the secret), validates as you type by asking the extension
+// (one set of zod rules, in src/core), and keeps unsaved input — but never the
+// secret — in the webview state, so hiding the tab loses nothing.
+import * as z from 'zod/mini';
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import '@vscode-elements/elements/dist/vscode-form-group/index.js';
+import '@vscode-elements/elements/dist/vscode-form-helper/index.js';
+import '@vscode-elements/elements/dist/vscode-label/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
+import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
+import {
+  type FieldErrorMap,
+  type PresetView,
+  type S3Draft,
+  type S3FormField,
+  type S3FormFields,
+  type SettingsView,
+  type ToExtension,
+  type ToWebview,
+  parseMessage,
+  toWebview,
+} from '../src/shared/protocol';
+import {
+  type DraftField,
+  EMPTY_DRAFT,
+  applyPreset,
+  draftFrom,
+  endpointForRegion,
+  mergeDraft,
+  pageState,
+  placeholderRange,
+  secretPlaceholder,
+  secretRequired,
+} from '../src/shared/s3Form';
+import { el } from './dom';
+
+// The CSP has no 'unsafe-eval': tell zod not to try compiling parsers with `new Function`.
+z.config({ jitless: true });
+
+interface VsCodeApi {
+  postMessage(message: ToExtension): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+const vscode = acquireVsCodeApi();
+
+type TextField = 'endpointUrl' | 'bucket' | 'region' | 'accessKey' | 'secretKey' | 'prefix';
+type FlagField = 'pathStyle' | 'checksumWhenRequired';
+
+const TEXT_FIELDS: readonly {
+  name: TextField;
+  label: string;
+  placeholder: string;
+  required: boolean;
+  help?: string;
+  wide?: boolean;
+}[] = [
+  {
+    name: 'endpointUrl',
+    label: 'Endpoint URL',
+    placeholder: 'https://s3.amazonaws.com',
+    required: true,
+    wide: true,
+  },
+  { name: 'bucket', label: 'Bucket', placeholder: 'my-backups', required: true },
+  { name: 'region', label: 'Region', placeholder: 'us-east-1', required: false },
+  { name: 'accessKey', label: 'Access Key', placeholder: 'AKIAIOSFODNN7EXAMPLE', required: true },
+  { name: 'secretKey', label: 'Secret Key', placeholder: '', required: true },
+  {
+    name: 'prefix',
+    label: 'Path Prefix',
+    placeholder: 'infrakt/backups/',
+    required: false,
+    help: 'Optional path prefix for backup files in the bucket.',
+    wide: true,
+  },
+];
+
+const FLAGS: readonly { name: FlagField; label: string; help: string }[] = [
+  {
+    name: 'pathStyle',
+    label: 'Path-style addressing',
+    help: 'Address the bucket as endpoint/bucket instead of bucket.endpoint. Needed by MinIO and most self-hosted storage.',
+  },
+  {
+    name: 'checksumWhenRequired',
+    label: 'Send checksums only when required',
+    help: 'awscli 2.23 and later send checksum headers that Cloudflare R2 and Backblaze B2 reject; this turns them off.',
+  },
+];
+
+// ---- page state -------------------------------------------------------------
+
+let settings: SettingsView = { configured: false };
+/** The chosen provider; kept here because the select has no options until `init`. */
+let provider = EMPTY_DRAFT.provider;
+let presets: PresetView[] = [];
+let initialised = false;
+const edited = new Set<DraftField>();
+/** Fields whose error is shown: blurred once, or all of them after a save. */
+const touched = new Set<S3FormField>();
+let errors: FieldErrorMap = {};
+let seq = 0;
+let saving = false;
+let validateTimer: ReturnType<typeof setTimeout> | undefined;
+
+// ---- DOM --------------------------------------------------------------------
+
+const app = document.getElementById('app') ?? document.body;
+
+const badge = el('vscode-badge', { className: 'connected', hidden: true }, 'Connected');
+const secretNotice = el('p', { className: 'notice', hidden: true });
+const form = el('form', { noValidate: true, ariaLabel: 'S3 Backup Storage settings' });
+
+const providerSelect = el('vscode-single-select', { id: 'provider' });
+const providerHint = el('vscode-form-helper', { id: 'provider-hint' });
+
+const fields = {} as Record<TextField, VscodeTextfield>;
+const labels = {} as Record<TextField, HTMLElement & { required: boolean }>;
+const flags = {} as Record<FlagField, VscodeCheckbox>;
+const errorSlots = {} as Record<S3FormField, HTMLElement>;
+const endpointWarning = el('div', { className: 'warning', hidden: true, role: 'note' });
+
+const saveButton = el('vscode-button', { type: 'submit' }, 'Save');
+const removeButton = el('vscode-button', { secondary: true, hidden: true, type: 'button' }, 'Remove');
+const statusLine = el('p', { className: 'status', role: 'status', ariaLive: 'polite' });
+
+function errorSlot(name: S3FormField): HTMLElement {
+  const slot = el('div', { className: 'error', id: `${name}-error`, hidden: true, ariaLive: 'polite' });
+  errorSlots[name] = slot;
+  return slot;
+}
+
+function build(): void {
+  const heading = el(
+    'header',
+    {},
+    el('h1', { id: 's3-heading' }, 'S3 Backup Storage', ' ', badge),
+    el(
+      'p',
+      { className: 'description' },
+      'Configure S3-compatible storage for off-server database backups. Works with AWS S3, DigitalOcean Spaces, Backblaze B2, and more.',
+    ),
+    secretNotice,
+  );
+
+  const providerGroup = el(
+    'vscode-form-group',
+    { variant: 'vertical', className: 'wide' },
+    el('vscode-label', { htmlFor: 'provider' }, 'Provider'),
+    providerSelect,
+    providerHint,
+    errorSlot('provider'),
+  );
+
+  const grid = el('div', { className: 'grid' }, providerGroup);
+  for (const f of TEXT_FIELDS) {
+    const input = el('vscode-textfield', {
+      id: f.name,
+      name: f.name,
+      placeholder: f.placeholder,
+      type: f.name === 'secretKey' ? 'password' : 'text',
+      autocomplete: 'off',
+      spellcheck: false,
+    });
+    fields[f.name] = input;
+    const label = el('vscode-label', { htmlFor: f.name, required: f.required }, f.label);
+    labels[f.name] = label;
+    const group = el(
+      'vscode-form-group',
+      { variant: 'vertical', className: f.wide ? 'wide' : '' },
+      label,
+      input,
+      ...(f.name === 'endpointUrl' ? [endpointWarning] : []),
+      errorSlot(f.name),
+      ...(f.help ? [el('vscode-form-helper', {}, f.help)] : []),
+    );
+    grid.append(group);
+  }
+
+  const options = el('fieldset', { className: 'options' }, el('legend', {}, 'Compatibility'));
+  for (const f of FLAGS) {
+    const box = el('vscode-checkbox', { id: f.name, name: f.name, label: f.label });
+    flags[f.name] = box;
+    options.append(
+      el('div', { className: 'option' }, box, el('vscode-form-helper', {}, f.help), errorSlot(f.name)),
+    );
+  }
+
+  const actions = el('div', { className: 'actions' }, saveButton, removeButton);
+  form.append(grid, options, actions, statusLine);
+  app.replaceChildren(heading, form);
+}
+
+// ---- reading and writing the form -------------------------------------------
+
+function readDraft(): S3Draft {
+  return {
+    provider,
+    endpointUrl: fields.endpointUrl.value,
+    bucket: fields.bucket.value,
+    region: fields.region.value,
+    accessKey: fields.accessKey.value,
+    prefix: fields.prefix.value,
+    pathStyle: flags.pathStyle.checked,
+    checksumWhenRequired: flags.checksumWhenRequired.checked,
+  };
+}
+
+function readForm(): S3FormFields {
+  return { ...readDraft(), secretKey: fields.secretKey.value };
+}
+
+function writeDraft(d: S3Draft): void {
+  provider = d.provider;
+  providerSelect.value = d.provider;
+  fields.endpointUrl.value = d.endpointUrl;
+  fields.bucket.value = d.bucket;
+  fields.region.value = d.region;
+  fields.accessKey.value = d.accessKey;
+  fields.prefix.value = d.prefix;
+  flags.pathStyle.checked = d.pathStyle;
+  flags.checksumWhenRequired.checked = d.checksumWhenRequired;
+  lastRegion = d.region;
+  showHint();
+}
+
+/** Unsaved input survives the tab being hidden; the secret is never part of it. */
+function saveState(): void {
+  const state = pageState.parse({ draft: readDraft(), edited: [...edited] });
+  vscode.setState(state);
+}
+
+function restoreState(): void {
+  const r = pageState.safeParse(vscode.getState());
+  if (!r.success) return;
+  for (const f of r.data.edited) edited.add(f);
+  writeDraft(r.data.draft);
+}
+
+function presetFor(id: string): PresetView | undefined {
+  return presets.find((p) => p.id === id);
+}
+
+function showHint(): void {
+  providerHint.textContent = presetFor(provider)?.hint ?? '';
+}
+
+// ---- rendering state ----------------------------------------------------------
+
+function renderSettings(): void {
+  const configured = settings.configured;
+  badge.hidden = !configured;
+  removeButton.hidden = !configured;
+  const required = secretRequired(settings);
+  fields.secretKey.placeholder = secretPlaceholder(settings);
+  // Required marks are on the labels only: a `required` textfield paints itself
+  // invalid (red) while empty, before the user has typed anything.
+  labels.secretKey.required = required;
+  secretNotice.hidden = !(settings.configured && !settings.hasSecretKey);
+  secretNotice.textContent =
+    'The secret key is not in this computer’s secret storage. Enter it again and save.';
+  renderBusy();
+}
+
+function renderBusy(): void {
+  saveButton.disabled = saving || !initialised;
+  form.setAttribute('aria-busy', String(saving || !initialised));
+  app.setAttribute('aria-busy', String(!initialised));
+}
+
+function renderErrors(): void {
+  for (const [name, slot] of Object.entries(errorSlots) as [S3FormField, HTMLElement][]) {
+    const message = touched.has(name) ? errors[name] : undefined;
+    slot.textContent = message ?? '';
+    slot.hidden = !message;
+    const input = name in fields ? fields[name as TextField] : undefined;
+    if (input) input.invalid = Boolean(message);
+  }
+}
+
+function setStatus(message: string, kind: 'ok' | 'error' | 'info'): void {
+  statusLine.textContent = message;
+  statusLine.dataset.kind = kind;
+}
+
+// ---- talking to the extension -------------------------------------------------
+
+function post(message: ToExtension): void {
+  vscode.postMessage(message);
+}
+
+function requestValidation(): void {
+  clearTimeout(validateTimer);
+  validateTimer = undefined;
+  if (!initialised) return;
+  seq += 1;
+  post({ type: 'validate', seq, fields: readForm() });
+}
+
+function scheduleValidation(): void {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(requestValidation, 250);
+}
+
+function receive(message: ToWebview): void {
+  switch (message.type) {
+    case 'init': {
+      presets = message.presets;
+      renderPresets();
+      settings = message.settings;
+      initialised = true;
+      writeDraft(mergeDraft(readDraft(), edited, settings));
+      renderSettings();
+      saveState();
+      if (touched.size > 0) requestValidation();
+      return;
+    }
+    case 'saved': {
+      settings = message.settings;
+      saving = false;
+      edited.clear();
+      touched.clear();
+      errors = {};
+      writeDraft(draftFrom(settings));
+      fields.secretKey.value = '';
+      renderSettings();
+      renderErrors();
+      saveState();
+      setStatus(message.message, 'ok');
+      return;
+    }
+    case 'removed': {
+      settings = { configured: false };
+      edited.clear();
+      touched.clear();
+      errors = {};
+      writeDraft(EMPTY_DRAFT);
+      fields.secretKey.value = '';
+      endpointWarning.hidden = true;
+      renderSettings();
+      renderErrors();
+      saveState();
+      setStatus(message.message, 'ok');
+      return;
+    }
+    case 'errors': {
+      if (message.seq !== undefined && message.seq !== seq) return; // a newer validation is on its way
+      errors = message.errors;
+      if (message.seq === undefined) {
+        // The answer to a save: show every problem and go to the first one.
+        saving = false;
+        renderBusy();
+        for (const f of Object.keys(errorSlots) as S3FormField[]) touched.add(f);
+        const first = (Object.keys(errorSlots) as S3FormField[]).find((f) => errors[f]);
+        if (first) {
+          setStatus('Not saved: fix the highlighted fields.', 'error');
+          focusField(first);
+        }
+      }
+      renderErrors();
+      return;
+    }
+    case 'warning': {
+      if (message.seq !== undefined && message.seq !== seq) return;
+      endpointWarning.textContent = message.message ?? '';
+      endpointWarning.hidden = !message.message;
+      return;
+    }
+    case 'result': {
+      saving = false;
+      renderBusy();
+      setStatus(message.message, message.ok ? 'ok' : 'error');
+      return;
+    }
+  }
+}
+
+function focusField(name: S3FormField): void {
+  if (name in fields) fields[name as TextField].focus();
+  else if (name in flags) flags[name as FlagField].focus();
+  else providerSelect.focus();
+}
+
+function renderPresets(): void {
+  providerSelect.replaceChildren(
+    ...presets.map((p) => el('vscode-option', { value: p.id, description: p.hint }, p.label)),
+  );
+  providerSelect.value = provider;
+}
+
+// ---- events -------------------------------------------------------------------
+
+let lastRegion = '';
+
+function onEdited(name: DraftField | 'secretKey'): void {
+  if (name !== 'secretKey') edited.add(name);
+  if (name === 'region') {
+    const region = fields.region.value;
+    const endpoint = endpointForRegion(
+      fields.endpointUrl.value,
+      presetFor(provider),
+      lastRegion,
+      region.trim(),
+    );
+    if (endpoint !== fields.endpointUrl.value) {
+      fields.endpointUrl.value = endpoint;
+      edited.add('endpointUrl');
+    }
+    lastRegion = region.trim();
+  }
+  saveState();
+  scheduleValidation();
+}
+
+function onPresetChosen(): void {
+  const preset = presetFor(providerSelect.value);
+  if (!preset) return;
+  provider = preset.id;
+  const { draft, changed } = applyPreset(readDraft(), preset);
+  for (const f of changed) edited.add(f);
+  writeDraft(draft);
+  saveState();
+  requestValidation();
+  const range = placeholderRange(draft.endpointUrl);
+  if (range) {
+    // Put the cursor on <ACCOUNT_ID> so typing replaces it.
+    const input = fields.endpointUrl;
+    input.focus();
+    void input.updateComplete.then(() => input.wrappedElement.setSelectionRange(range[0], range[1]));
+  }
+}
+
+function wire(): void {
+  for (const f of TEXT_FIELDS) {
+    const input = fields[f.name];
+    input.addEventListener('input', () => onEdited(f.name));
+    input.addEventListener('focusout', () => {
+      touched.add(f.name);
+      requestValidation();
+      renderErrors();
+    });
+  }
+  for (const f of FLAGS) {
+    flags[f.name].addEventListener('change', () => {
+      touched.add(f.name);
+      onEdited(f.name);
+    });
+  }
+  providerSelect.addEventListener('change', onPresetChosen);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!initialised || saving) return;
+    clearTimeout(validateTimer);
+    seq += 1; // any validation still in flight is now stale
+    saving = true;
+    renderBusy();
+    setStatus('Saving…', 'info');
+    post({ type: 'save', fields: readForm() });
+  });
+  removeButton.addEventListener('click', () => post({ type: 'remove' }));
+  window.addEventListener('message', (event: MessageEvent<unknown>) => {
+    const parsed = parseMessage(toWebview, event.data);
+    if (!parsed.ok) {
+      console.warn(`infrakt: ignored a malformed message (${parsed.problem})`);
+      return;
+    }
+    receive(parsed.message);
+  });
+}
+
+build();
+wire();
+restoreState();
+renderSettings();
+post({ type: 'ready' });

@@ -1,0 +1,185 @@
+// Discover Databases: one script lists candidate containers (`docker ps`,
+// engine from the image name) and host services (which dump tools exist,
+// which of the default ports listen); a pure parser turns it into picks.
+import { z } from 'zod';
+import { DEFAULT_PORTS, type Engine, ENGINES } from '../model';
+import { MARKS, wholeScript } from './shell';
+
+const TOOLS = [
+  'pg_dump',
+  'pg_restore',
+  'psql',
+  'mariadb-dump',
+  'mysqldump',
+  'mariadb',
+  'mysql',
+  'redis-cli',
+  'redis-server',
+  'mongodump',
+  'mongorestore',
+] as const;
+
+const PORTS = Object.values(DEFAULT_PORTS);
+
+export function discoverScript(): string {
+  return wholeScript([
+    'set -u',
+    'if command -v docker >/dev/null 2>&1; then',
+    "  if infrakt_out=$(docker ps --format '{{json .}}' 2>&1 </dev/null); then",
+    `    printf '${MARKS.docker} ok\\n'`,
+    `    printf '%s\\n' "$infrakt_out" | while IFS= read -r infrakt_l; do [ -z "$infrakt_l" ] || printf '${MARKS.container} %s\\n' "$infrakt_l"; done`,
+    '  else',
+    `    printf '${MARKS.docker} error %s\\n' "$(printf '%s' "$infrakt_out" | head -n1)"`,
+    '  fi',
+    'else',
+    `  printf '${MARKS.docker} missing\\n'`,
+    'fi',
+    `for infrakt_t in ${TOOLS.join(' ')}; do`,
+    `  if infrakt_p=$(command -v "$infrakt_t" 2>/dev/null); then printf '${MARKS.tool} %s %s\\n' "$infrakt_t" "$infrakt_p"; fi`,
+    'done',
+    // Listening TCP ports: ss when present, else /proc/net/tcp{,6} (state 0A = LISTEN).
+    'if command -v ss >/dev/null 2>&1; then',
+    "  infrakt_ports=$(ss -ltn 2>/dev/null | awk 'NR > 1 { print $4 }' | sed 's/.*://')",
+    'else',
+    '  infrakt_ports=$(for h in $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk \'$4 == "0A" { split($2, a, ":"); print a[2] }\'); do printf \'%d\\n\' "0x$h"; done)',
+    'fi',
+    `for infrakt_port in ${PORTS.join(' ')}; do`,
+    '  for infrakt_l in $infrakt_ports; do',
+    `    if [ "$infrakt_l" = "$infrakt_port" ]; then printf '${MARKS.listen} %s\\n' "$infrakt_port"; break; fi`,
+    '  done',
+    'done',
+    'exit 0',
+  ]);
+}
+
+export interface DiscoveredContainer {
+  container: string;
+  image: string;
+  engine: Engine;
+  state: string;
+}
+
+export interface DiscoveredHostService {
+  engine: Engine;
+  port: number;
+  listening: boolean;
+  /** Dump/restore tools found on the server for this engine. */
+  tools: string[];
+}
+
+export interface Discovery {
+  docker: 'ok' | 'missing' | 'error';
+  dockerError?: string;
+  containers: DiscoveredContainer[];
+  /** Engines whose port listens or whose dump tool exists. */
+  hostServices: DiscoveredHostService[];
+}
+
+/** Engine from an image reference such as `postgres:16`, `bitnami/redis`, `mariadb:11`. */
+export function engineFromImage(image: string): Engine | undefined {
+  const repo = image
+    .toLowerCase()
+    .split('@')[0]
+    .replace(/:[^/]*$/, '');
+  const last = repo.split('/').pop() ?? '';
+  if (/^(postgres|postgresql|postgis|timescaledb(-ha)?|pgvector|supabase-postgres)/.test(last))
+    return 'postgres';
+  if (/^(mysql|mariadb|percona(-server)?|mysql-server)/.test(last)) return 'mysql';
+  if (/^(redis|redis-stack(-server)?|valkey|keydb)/.test(last)) return 'redis';
+  if (/^(mongo|mongodb)/.test(last)) return 'mongodb';
+  return undefined;
+}
+
+const psRow = z
+  .object({
+    Names: z.string(),
+    Image: z.string(),
+    State: z.string().optional(),
+    Status: z.string().optional(),
+  })
+  .loose();
+
+const ENGINE_TOOLS: Record<Engine, readonly string[]> = {
+  postgres: ['pg_dump', 'pg_restore', 'psql'],
+  mysql: ['mariadb-dump', 'mysqldump', 'mariadb', 'mysql'],
+  redis: ['redis-cli', 'redis-server'],
+  mongodb: ['mongodump', 'mongorestore'],
+};
+
+export function parseDiscovery(stdout: string): Discovery {
+  const result: Discovery = { docker: 'missing', containers: [], hostServices: [] };
+  const tools = new Set<string>();
+  const listening = new Set<number>();
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith(`${MARKS.docker} `)) {
+      const [status, ...rest] = line.slice(MARKS.docker.length + 1).split(' ');
+      result.docker = status === 'ok' ? 'ok' : status === 'error' ? 'error' : 'missing';
+      if (status === 'error') result.dockerError = rest.join(' ');
+    } else if (line.startsWith(`${MARKS.container} `)) {
+      let json: unknown;
+      try {
+        json = JSON.parse(line.slice(MARKS.container.length + 1));
+      } catch {
+        continue;
+      }
+      const row = psRow.safeParse(json);
+      if (!row.success) continue;
+      const engine = engineFromImage(row.data.Image);
+      if (!engine) continue;
+      result.containers.push({
+        container: row.data.Names.split(',')[0],
+        image: row.data.Image,
+        engine,
+        state: row.data.State ?? row.data.Status ?? '',
+      });
+    } else if (line.startsWith(`${MARKS.tool} `)) {
+      tools.add(line.slice(MARKS.tool.length + 1).split(' ')[0]);
+    } else if (line.startsWith(`${MARKS.listen} `)) {
+      listening.add(Number(line.slice(MARKS.listen.length + 1)));
+    }
+  }
+  for (const engine of ENGINES) {
+    const found = ENGINE_TOOLS[engine].filter((t) => tools.has(t));
+    const port = DEFAULT_PORTS[engine];
+    if (found.length > 0 || listening.has(port)) {
+      result.hostServices.push({ engine, port, listening: listening.has(port), tools: found });
+    }
+  }
+  return result;
+}
+
+export interface DiscoveryPick {
+  label: string;
+  description: string;
+  /** Ready for `databaseInput` (plus serverId). */
+  input: { name: string; engine: Engine; mode: 'container' | 'host'; container?: string; dbPort?: number };
+}
+
+/** A valid database name suggested from a container name (`infrakt-db-shop` → `shop`). */
+export function suggestName(raw: string): string {
+  const base = raw
+    .replace(/^infrakt-db-/, '')
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '');
+  return (base || 'db').slice(0, 63);
+}
+
+/** Multi-select picks; host services only where the port listens (a tool alone is not a database). */
+export function discoveryPicks(d: Discovery): DiscoveryPick[] {
+  const picks: DiscoveryPick[] = d.containers.map((c) => ({
+    label: c.container,
+    description: `${c.engine} container · ${c.image}${c.state ? ` · ${c.state}` : ''}`,
+    input: { name: suggestName(c.container), engine: c.engine, mode: 'container', container: c.container },
+  }));
+  for (const h of d.hostServices.filter((s) => s.listening)) {
+    picks.push({
+      label: `${h.engine} on port ${h.port}`,
+      description:
+        h.tools.length > 0
+          ? `host service · tools: ${h.tools.join(', ')}`
+          : 'host service · no client tools (run Provision Server)',
+      input: { name: h.engine, engine: h.engine, mode: 'host', dbPort: h.port },
+    });
+  }
+  return picks;
+}

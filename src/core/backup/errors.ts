@@ -1,0 +1,161 @@
+// Exit codes our scripts use, and the typed errors they map to. Messages name
+// the cause and the next step; they never include a secret (scripts never
+// print one, and stderr excerpts are only the tool's own words).
+import { MARKS } from './shell';
+
+export const EXIT = {
+  ok: 0,
+  toolMissing: 70,
+  stageFailed: 71,
+  checksumMismatch: 72,
+  notFound: 73,
+  noChecksum: 74,
+  /** The local backup is complete and committed; an extra consumer (S3 upload) failed. */
+  sinkFailed: 75,
+  restoreFailed: 76,
+  backupDir: 77,
+  nameTaken: 78,
+  redisRestore: 79,
+  interrupted: 130,
+  terminated: 143,
+  hangup: 129,
+} as const;
+
+export type BackupErrorKind =
+  | 'invalid-input'
+  | 'tool-missing'
+  | 'dump-failed'
+  | 'checksum-mismatch'
+  | 'not-found'
+  | 'no-checksum'
+  | 'sink-failed'
+  | 'restore-failed'
+  | 'backup-dir'
+  | 'cancelled'
+  | 'unexpected';
+
+export class BackupError extends Error {
+  override readonly name = 'BackupError';
+  constructor(
+    readonly kind: BackupErrorKind,
+    message: string,
+    readonly details: { tool?: string; stage?: string; exitCode?: number; stderr?: string } = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface ScriptOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Last meaningful lines of stderr, short enough for a notification. */
+export function stderrExcerpt(stderr: string, max = 400): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('sending REPLCONF') && !l.startsWith('SYNC sent'));
+  const text = lines.slice(-3).join(' | ');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function markValue(stdout: string, mark: string): string | undefined {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${mark} `));
+  return line?.slice(mark.length + 1).trim();
+}
+
+export interface ErrorContext {
+  serverName: string;
+  /** What was being done, for the message: "Backup of shop", "Restore of shop". */
+  action: string;
+  filename?: string;
+  /** The run was aborted by the user (cancel): report cancellation, not a failure. */
+  aborted?: boolean;
+}
+
+/** Maps a failed script run to a typed error. */
+export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupError {
+  const excerpt = stderrExcerpt(r.stderr);
+  const detail = { exitCode: r.code, stderr: excerpt };
+  if (ctx.aborted || r.code === EXIT.interrupted || r.code === EXIT.terminated || r.code === EXIT.hangup) {
+    return new BackupError(
+      'cancelled',
+      `${ctx.action} on ${ctx.serverName} was cancelled; no backup file was left behind`,
+      detail,
+    );
+  }
+  switch (r.code) {
+    case EXIT.toolMissing: {
+      const raw = markValue(r.stdout, MARKS.missing) ?? 'a required tool';
+      const [tool, where] = raw.split(' @ ');
+      const place = where ? ` ${where} on ${ctx.serverName}` : ` on ${ctx.serverName}`;
+      return new BackupError('tool-missing', `${tool} not found${place} — run Provision Server`, {
+        ...detail,
+        tool,
+      });
+    }
+    case EXIT.stageFailed: {
+      const failed = markValue(r.stdout, MARKS.failed) ?? '';
+      const [stage, code] = failed.split(' ');
+      const why = excerpt ? `: ${excerpt}` : '';
+      return new BackupError(
+        'dump-failed',
+        `${ctx.action} on ${ctx.serverName} failed in ${stage || 'the dump'}${code ? ` (exit ${code})` : ''}${why}. No backup file was kept.`,
+        { ...detail, stage },
+      );
+    }
+    case EXIT.checksumMismatch:
+      return new BackupError(
+        'checksum-mismatch',
+        `Checksum mismatch for ${ctx.filename ?? 'the backup'}: the backup is damaged; restore refused, database untouched`,
+        detail,
+      );
+    case EXIT.notFound:
+      return new BackupError(
+        'not-found',
+        `${ctx.filename ?? 'The backup'} is not on ${ctx.serverName} any more — refresh the tree`,
+        detail,
+      );
+    case EXIT.noChecksum:
+      return new BackupError(
+        'no-checksum',
+        `${ctx.filename ?? 'The backup'} has no .sha256 beside it, so it cannot be verified; restore refused, database untouched`,
+        detail,
+      );
+    case EXIT.restoreFailed:
+    case EXIT.redisRestore:
+      return new BackupError(
+        'restore-failed',
+        `${ctx.action} on ${ctx.serverName} failed${excerpt ? `: ${excerpt}` : ''}`,
+        detail,
+      );
+    case EXIT.backupDir:
+      return new BackupError(
+        'backup-dir',
+        `Cannot use the backup directory on ${ctx.serverName}${excerpt ? `: ${excerpt}` : ''} — check the server's backup directory setting or run Provision Server`,
+        detail,
+      );
+    case EXIT.nameTaken:
+      return new BackupError(
+        'unexpected',
+        `Could not claim a free backup file name on ${ctx.serverName}`,
+        detail,
+      );
+    default:
+      if (r.code === 127 && /command not found|not found/.test(r.stderr)) {
+        const tool = /(\S+): (?:command )?not found/.exec(r.stderr)?.[1];
+        return new BackupError(
+          'tool-missing',
+          `${tool ?? 'A required tool'} not found on ${ctx.serverName} — run Provision Server`,
+          { ...detail, tool },
+        );
+      }
+      return new BackupError(
+        'unexpected',
+        `${ctx.action} on ${ctx.serverName} failed (exit ${r.code})${excerpt ? `: ${excerpt}` : ''}`,
+        detail,
+      );
+  }
+}

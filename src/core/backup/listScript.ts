@@ -1,0 +1,120 @@
+// List and Delete. One script per server lists the backups of all its
+// databases in one pass over the backup dir (a single `stat` call, names
+// passed as arguments: nothing parses `ls`); a pure parser groups them per
+// database, newest first. Partials and unknown files are never backups.
+import type { Engine } from '../model';
+import type { LocalBackupFile } from '../s3Layout';
+import { BackupError, EXIT } from './errors';
+import { CHECKSUM_EXT, type ParsedBackupName, parseBackupName } from './naming';
+import { MARKS, shellQuote as q, wholeScript } from './shell';
+import { checkServer } from './serverCheck';
+
+export interface LocalBackup extends LocalBackupFile, ParsedBackupName {
+  /** Database name taken from the file name. */
+  database: string;
+}
+
+/** Script lines listing every backup file of a server (for composing with other listings in one run). */
+export function listLines(server: { name: string; backupDir: string }): string[] {
+  const s = checkServer(server);
+  return [
+    `infrakt_dir=${q(s.backupDir)}`,
+    'if [ ! -d "$infrakt_dir" ]; then',
+    `  printf '${MARKS.nodir}\\n'`,
+    'else',
+    '  ( cd -- "$infrakt_dir" || exit ' + EXIT.backupDir,
+    '    set --',
+    "    infrakt_nl=$(printf '\\nx'); infrakt_nl=${infrakt_nl%x}",
+    // The server name has no glob characters (validated), so only `_*` is a pattern.
+    `    for infrakt_f in ${q(`${s.name}_`)}*; do`,
+    '      [ -f "$infrakt_f" ] || continue',
+    '      case "$infrakt_f" in *"$infrakt_nl"*) continue ;; esac',
+    '      set -- "$@" "$infrakt_f"',
+    '    done',
+    `    if [ $# -gt 0 ]; then stat -c '${MARKS.file} %s %Y %n' -- "$@"; fi`,
+    '  )',
+    'fi',
+  ];
+}
+
+export function listScript(server: { name: string; backupDir: string }): string {
+  return wholeScript(['set -u', ...listLines(server), 'exit $?']);
+}
+
+export interface ServerListing {
+  /** The backup dir does not exist yet (no backup was ever taken): not an error. */
+  noBackupDir: boolean;
+  /** Per database name, newest first. Databases without backups have an empty list. */
+  byDatabase: Map<string, LocalBackup[]>;
+  /** Backups whose database is not (or no longer) configured. */
+  unknown: LocalBackup[];
+}
+
+function newestFirst(a: LocalBackup, b: LocalBackup): number {
+  return (
+    b.startedAt.getTime() - a.startedAt.getTime() ||
+    b.sequence - a.sequence ||
+    b.modified.getTime() - a.modified.getTime() ||
+    b.filename.localeCompare(a.filename)
+  );
+}
+
+/** Groups listScript output by database (`<server>_<db>_<engine>_` prefix). */
+export function parseListing(
+  stdout: string,
+  serverName: string,
+  databases: readonly { name: string; engine: Engine }[],
+): ServerListing {
+  const files = new Map<string, { size: number; mtime: number }>();
+  let noBackupDir = false;
+  for (const line of stdout.split('\n')) {
+    if (line === MARKS.nodir) noBackupDir = true;
+    if (!line.startsWith(`${MARKS.file} `)) continue;
+    const m = /^(\d+) (\d+) (.+)$/.exec(line.slice(MARKS.file.length + 1));
+    if (m) files.set(m[3], { size: Number(m[1]), mtime: Number(m[2]) });
+  }
+  const byDatabase = new Map<string, LocalBackup[]>(databases.map((d) => [d.name, []]));
+  const unknown: LocalBackup[] = [];
+  const known = new Set(databases.map((d) => `${d.name}\0${d.engine}`));
+  for (const [name, st] of files) {
+    const parsed = parseBackupName(name);
+    if (!parsed || !parsed.prefix.startsWith(`${serverName}_`)) continue;
+    const database = parsed.prefix.slice(serverName.length + 1);
+    if (database === '') continue;
+    const backup: LocalBackup = {
+      ...parsed,
+      database,
+      sizeBytes: st.size,
+      modified: new Date(st.mtime * 1000),
+      hasChecksum: files.has(`${name}${CHECKSUM_EXT}`),
+    };
+    if (known.has(`${database}\0${parsed.engine}`)) byDatabase.get(database)?.push(backup);
+    else unknown.push(backup);
+  }
+  for (const list of byDatabase.values()) list.sort(newestFirst);
+  unknown.sort(newestFirst);
+  return { noBackupDir, byDatabase, unknown };
+}
+
+/** Validates that a file name is a backup of this server; throws before any script exists. */
+export function checkServerBackupFile(serverName: string, filename: string): ParsedBackupName {
+  const parsed = parseBackupName(filename);
+  if (!parsed || filename.includes('/') || !parsed.prefix.startsWith(`${serverName}_`)) {
+    throw new BackupError('invalid-input', `"${filename}" is not a backup file of ${serverName}`);
+  }
+  return parsed;
+}
+
+/** Deletes one backup and its checksum. Deleting a file that is already gone is not an error. */
+export function deleteScript(server: { name: string; backupDir: string }, filename: string): string {
+  const s = checkServer(server);
+  checkServerBackupFile(s.name, filename);
+  return wholeScript([
+    'set -eu',
+    `infrakt_file=${q(`${s.backupDir}/${filename}`)}`,
+    'infrakt_existed=false',
+    'if [ -e "$infrakt_file" ]; then infrakt_existed=true; fi',
+    'rm -f -- "$infrakt_file" "$infrakt_file.sha256"',
+    `printf '${MARKS.result} {"deleted":"%s","existed":%s}\\n' ${q(filename)} "$infrakt_existed"`,
+  ]);
+}

@@ -1,0 +1,215 @@
+// Runs the backup scripts through any transport that can run a script on a
+// server (the SSH pool in the product; local bash in some tests) and turns
+// their output into results or typed errors. One script run per user action.
+import { z } from 'zod';
+import type { Engine } from '../model';
+import { type BackupScriptOptions, backupScript } from './backupScript';
+import { type Discovery, discoverScript, parseDiscovery } from './discover';
+import { BackupError, EXIT, errorFromOutcome } from './errors';
+import { deleteScript, listScript, parseListing, type ServerListing } from './listScript';
+import { type RestoreOptions, restoreScript } from './restoreScript';
+import { MARKS } from './shell';
+import { type BackupTarget, type BackupServer, checkTarget } from './target';
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onStdout?(chunk: string): void;
+  onStderr?(chunk: string): void;
+  /** Values the transport must redact from anything it logs. */
+  secrets?: readonly string[];
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The one thing these operations need from a transport: run a script on stdin, report exit code and output. */
+export interface ScriptRunner {
+  run(script: string, opts?: RunOptions): Promise<RunResult>;
+}
+
+/** Splits streamed chunks into whole lines. */
+export function lineSplitter(onLine: (line: string) => void): (chunk: string) => void {
+  let buf = '';
+  return (chunk) => {
+    buf += chunk;
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      i = buf.indexOf('\n');
+    }
+  };
+}
+
+const backupResult = z.object({
+  file: z.string(),
+  dir: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  compression: z.enum(['zstd', 'pigz', 'gzip', 'none']),
+  sinks: z.record(z.string(), z.number().int()),
+});
+export type BackupResult = z.infer<typeof backupResult> & {
+  /** Ids of extra sinks that failed (exit code ≠ 0); the local backup is complete anyway. */
+  failedSinks: string[];
+};
+
+export function parseResultLine<T>(stdout: string, schema: z.ZodType<T>): T | undefined {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${MARKS.result} `));
+  if (!line) return undefined;
+  try {
+    const r = schema.safeParse(JSON.parse(line.slice(MARKS.result.length + 1)));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function secretsOf(target: BackupTarget): string[] {
+  return target.password?.kind === 'inline' && target.password.password ? [target.password.password] : [];
+}
+
+export interface BackUpNowOptions extends BackupScriptOptions {
+  signal?: AbortSignal;
+  /** Compressed bytes written so far, about once a second. */
+  onProgress?(bytes: number): void;
+  onStderr?(chunk: string): void;
+}
+
+/**
+ * Back Up Now. Resolves with the committed file (even when an extra sink
+ * failed: see `failedSinks`); rejects with a BackupError otherwise.
+ */
+export async function backUpNow(
+  runner: ScriptRunner,
+  target: BackupTarget,
+  opts: BackUpNowOptions = {},
+): Promise<BackupResult> {
+  const script = backupScript(target, opts);
+  const onLine = lineSplitter((line) => {
+    if (line.startsWith(`${MARKS.progress} `)) {
+      const n = Number(line.slice(MARKS.progress.length + 1));
+      if (Number.isFinite(n)) opts.onProgress?.(n);
+    }
+  });
+  const r = await runner.run(script, {
+    signal: opts.signal,
+    onStdout: onLine,
+    onStderr: opts.onStderr,
+    secrets: secretsOf(target),
+  });
+  const ctx = {
+    serverName: target.server.name,
+    action: `Backup of ${target.database.name}`,
+    aborted: opts.signal?.aborted,
+  };
+  if (r.code === EXIT.ok || r.code === EXIT.sinkFailed) {
+    const parsed = parseResultLine(r.stdout, backupResult);
+    if (parsed) {
+      const failedSinks = Object.entries(parsed.sinks)
+        .filter(([, code]) => code !== 0)
+        .map(([id]) => id);
+      return { ...parsed, failedSinks };
+    }
+    throw new BackupError(
+      'unexpected',
+      `Backup of ${target.database.name} on ${target.server.name} printed no result`,
+      {
+        exitCode: r.code,
+        stderr: r.stderr.slice(-400),
+      },
+    );
+  }
+  throw errorFromOutcome(r, ctx);
+}
+
+export async function listBackups(
+  runner: ScriptRunner,
+  server: BackupServer,
+  databases: readonly { name: string; engine: Engine }[],
+  signal?: AbortSignal,
+): Promise<ServerListing> {
+  const r = await runner.run(listScript(server), { signal });
+  if (r.code !== 0)
+    throw errorFromOutcome(r, {
+      serverName: server.name,
+      action: 'Listing backups',
+      aborted: signal?.aborted,
+    });
+  return parseListing(r.stdout, server.name, databases);
+}
+
+export interface RestoreResult {
+  restored: string;
+  /** False only when allowUnverified let a file without a checksum through. */
+  verified: boolean;
+  /** How Redis was restored: 'replicate' | 'systemd' | 'container'; undefined for other engines. */
+  redisMethod?: string;
+}
+
+export async function restoreBackup(
+  runner: ScriptRunner,
+  target: BackupTarget,
+  filename: string,
+  opts: RestoreOptions & { signal?: AbortSignal; onStderr?(chunk: string): void } = {},
+): Promise<RestoreResult> {
+  const script = restoreScript(target, filename, opts);
+  const r = await runner.run(script, {
+    signal: opts.signal,
+    onStderr: opts.onStderr,
+    secrets: secretsOf(target),
+  });
+  const ctx = {
+    serverName: target.server.name,
+    action: `Restore of ${target.database.name}`,
+    filename,
+    aborted: opts.signal?.aborted,
+  };
+  if (r.code !== 0) throw errorFromOutcome(r, ctx);
+  const parsed = parseResultLine(r.stdout, z.object({ restored: z.string() }));
+  if (!parsed)
+    throw new BackupError('unexpected', `Restore of ${filename} printed no result`, {
+      stderr: r.stderr.slice(-400),
+    });
+  const steps = r.stdout.split('\n').filter((l) => l.startsWith(`${MARKS.step} `));
+  const swap = steps.find((l) => / (swap|replicate) /.test(`${l} `));
+  const method = swap
+    ? / replicate /.test(`${swap} `)
+      ? 'replicate'
+      : / systemd /.test(`${swap} `)
+        ? 'systemd'
+        : 'container'
+    : undefined;
+  return {
+    restored: parsed.restored,
+    verified: steps.some((l) => l.startsWith(`${MARKS.step} verified `)),
+    redisMethod: checkTarget(target).engine === 'redis' ? method : undefined,
+  };
+}
+
+export async function deleteBackup(
+  runner: ScriptRunner,
+  server: BackupServer,
+  filename: string,
+  signal?: AbortSignal,
+): Promise<{ deleted: string; existed: boolean }> {
+  const r = await runner.run(deleteScript(server, filename), { signal });
+  if (r.code !== 0)
+    throw errorFromOutcome(r, { serverName: server.name, action: `Deleting ${filename}`, filename });
+  const parsed = parseResultLine(r.stdout, z.object({ deleted: z.string(), existed: z.boolean() }));
+  if (!parsed) throw new BackupError('unexpected', `Deleting ${filename} printed no result`);
+  return parsed;
+}
+
+export async function discoverDatabases(
+  runner: ScriptRunner,
+  serverName: string,
+  signal?: AbortSignal,
+): Promise<Discovery> {
+  const r = await runner.run(discoverScript(), { signal });
+  if (r.code !== 0) throw errorFromOutcome(r, { serverName, action: 'Discovering databases' });
+  return parseDiscovery(r.stdout);
+}

@@ -1,0 +1,19 @@
+import type { z } from 'zod';
+import { firstIssue, remoteDir, serverName } from '../model';
+import { BackupError } from './errors';
+
+export function check<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new BackupError('invalid-input', `${field}: ${firstIssue(r.error)}`);
+  return r.data;
+}
+
+export function checkServer(server: { name: string; backupDir: string }): {
+  name: string;
+  backupDir: string;
+} {
+  return {
+    name: check(serverName, server.name, 'Server name'),
+    backupDir: check(remoteDir, server.backupDir, 'Backup directory'),
+  };
+}

@@ -1,0 +1,118 @@
+// What a backup script needs to know about a database, validated before any
+// script text exists: a value that fails here never reaches a shell.
+import {
+  type Database,
+  type Engine,
+  type DatabaseMode,
+  DEFAULT_PORTS,
+  databaseName,
+  hostName,
+  port,
+  remoteDir,
+  serverName,
+  userName,
+} from '../model';
+import { BackupError } from './errors';
+import { check } from './serverCheck';
+
+const CONTAINER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export interface BackupServer {
+  name: string;
+  backupDir: string;
+}
+
+export type BackupDatabase = Pick<
+  Database,
+  'name' | 'engine' | 'mode' | 'container' | 'dbHost' | 'dbPort' | 'dbUser' | 'dbName'
+>;
+
+/** Where the password comes from at run time (host mode only; container mode reads the container's env). */
+export type PasswordSource =
+  | { kind: 'none' }
+  /** Exported at the top of the stdin script: never argv, never disk. */
+  | { kind: 'inline'; password: string }
+  /** A root-only file on the server that exports the engine's variable (for cron; see issue 6). */
+  | { kind: 'file'; path: string };
+
+export interface BackupTarget {
+  server: BackupServer;
+  database: BackupDatabase;
+  password?: PasswordSource;
+}
+
+/** A target after validation: every field is safe to single-quote into a script. */
+export interface CheckedTarget {
+  serverName: string;
+  backupDir: string;
+  name: string;
+  engine: Engine;
+  mode: DatabaseMode;
+  container: string;
+  host: string;
+  port: number;
+  user: string;
+  /** Database (postgres, mysql, mongodb) or undefined: the whole server / the container's default. */
+  dbName?: string;
+  password: PasswordSource;
+}
+
+const DEFAULT_USERS: Record<Engine, string> = {
+  postgres: 'postgres',
+  mysql: 'root',
+  redis: '',
+  mongodb: '',
+};
+
+export function checkTarget(t: BackupTarget): CheckedTarget {
+  const sName = check(serverName, t.server.name, 'Server name');
+  const dir = check(remoteDir, t.server.backupDir, 'Backup directory');
+  const d = t.database;
+  const name = check(databaseName, d.name, 'Database name');
+  if (!['postgres', 'mysql', 'redis', 'mongodb'].includes(d.engine)) {
+    throw new BackupError('invalid-input', `Unknown engine "${String(d.engine)}"`);
+  }
+  const password = t.password ?? { kind: 'none' };
+  if (password.kind === 'file') check(remoteDir, password.path, 'Credentials file');
+  if (d.mode === 'container') {
+    const container = d.container ?? `infrakt-db-${name}`;
+    if (!CONTAINER_RE.test(container)) {
+      throw new BackupError(
+        'invalid-input',
+        'Container name may use letters, digits, _ . - (as Docker allows)',
+      );
+    }
+    return {
+      serverName: sName,
+      backupDir: dir,
+      name,
+      engine: d.engine,
+      mode: 'container',
+      container,
+      host: '',
+      port: 0,
+      user: d.dbUser === undefined ? '' : check(userName, d.dbUser, 'Database user'),
+      dbName:
+        d.dbName === undefined ? undefined : check(databaseName, d.dbName, 'Database name on the server'),
+      password: { kind: 'none' },
+    };
+  }
+  if (d.mode !== 'host') throw new BackupError('invalid-input', 'Mode must be container or host');
+  return {
+    serverName: sName,
+    backupDir: dir,
+    name,
+    engine: d.engine,
+    mode: 'host',
+    container: '',
+    host: check(hostName, d.dbHost ?? '127.0.0.1', 'Database host'),
+    port: check(port, d.dbPort ?? DEFAULT_PORTS[d.engine], 'Database port'),
+    user:
+      d.dbUser === undefined || d.dbUser === ''
+        ? DEFAULT_USERS[d.engine]
+        : check(userName, d.dbUser, 'Database user'),
+    dbName:
+      d.engine === 'redis' ? undefined : check(databaseName, d.dbName ?? name, 'Database name on the server'),
+    password,
+  };
+}

@@ -1,0 +1,307 @@
+// Real database servers for integration tests and the benchmark: PostgreSQL,
+// MariaDB and Redis, each in its own temp dir on a free 127.0.0.1 port, with a
+// password (so the scripts' env-only password passing is exercised for real).
+// Every start() cleans up after itself when it fails; stop() is idempotent.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Polls `check` until it returns true; throws with `what` after `timeoutMs`. No fixed sleeps. */
+export async function until(
+  what: string,
+  check: () => boolean,
+  timeoutMs = 30_000,
+  stepMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): string {
+  return execFileSync(cmd, args, {
+    encoding: 'utf8',
+    env: opts.env ?? process.env,
+    input: opts.input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+export interface Postgres {
+  host: '127.0.0.1';
+  port: number;
+  user: 'postgres';
+  password: string;
+  dir: string;
+  /** Runs SQL with psql (tuples only, unaligned) and returns stdout. */
+  sql(sql: string, db?: string): string;
+  createDatabase(name: string): void;
+  stop(): void;
+}
+
+export async function startPostgres(password = 'pg-Secret-7e1'): Promise<Postgres> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-pg-'));
+  const data = path.join(dir, 'data');
+  let started = false;
+  const stop = () => {
+    if (started) {
+      spawnSync(
+        'runuser',
+        ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop'],
+        {
+          stdio: 'ignore',
+        },
+      );
+      started = false;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    execFileSync('chown', ['postgres', dir]);
+    const pwfile = path.join(dir, 'pw');
+    fs.writeFileSync(pwfile, `${password}\n`);
+    execFileSync('chown', ['postgres', pwfile]);
+    run('runuser', [
+      '-u',
+      'postgres',
+      '--',
+      `${PG_BIN}/initdb`,
+      '-D',
+      data,
+      '-A',
+      'scram-sha-256',
+      '-U',
+      'postgres',
+      `--pwfile=${pwfile}`,
+      '--no-sync',
+    ]);
+    const port = await freePort();
+    started = true;
+    run('runuser', [
+      '-u',
+      'postgres',
+      '--',
+      `${PG_BIN}/pg_ctl`,
+      '-D',
+      data,
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
+      '-l',
+      path.join(dir, 'log'),
+      '-w',
+      'start',
+    ]);
+    const env = { ...process.env, PGPASSWORD: password };
+    const sql = (q: string, db = 'postgres') =>
+      run(
+        'psql',
+        [
+          '-X',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '-U',
+          'postgres',
+          '-d',
+          db,
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-Atq',
+          '-f',
+          '-',
+        ],
+        {
+          env,
+          input: q,
+        },
+      );
+    return {
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password,
+      dir,
+      sql,
+      createDatabase: (name) => void sql(`CREATE DATABASE "${name}"`),
+      stop,
+    };
+  } catch (e) {
+    stop();
+    throw e;
+  }
+}
+
+export interface MariaDb {
+  host: '127.0.0.1';
+  port: number;
+  socket: string;
+  /** An ordinary user with a password, owning every database created by createDatabase. */
+  user: string;
+  password: string;
+  dir: string;
+  sql(sql: string, db?: string): string;
+  createDatabase(name: string): void;
+  stop(): Promise<void>;
+}
+
+export async function startMariaDb(password = 'my-Secret-3f9'): Promise<MariaDb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-my-'));
+  const datadir = path.join(dir, 'data');
+  const socket = path.join(dir, 'my.sock');
+  let child: ReturnType<typeof spawn> | undefined;
+  let exited = false;
+  const stop = async () => {
+    if (child && !exited) {
+      const c = child;
+      const gone = new Promise<void>((r) => c.once('exit', () => r()));
+      c.kill('SIGTERM');
+      await gone;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    run('mariadb-install-db', [
+      `--datadir=${datadir}`,
+      '--user=root',
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+    ]);
+    const port = await freePort();
+    child = spawn(
+      'mariadbd',
+      [
+        '--no-defaults',
+        `--datadir=${datadir}`,
+        '--user=root',
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--socket=${socket}`,
+        `--pid-file=${path.join(dir, 'my.pid')}`,
+        `--log-error=${path.join(dir, 'err.log')}`,
+        '--innodb-flush-log-at-trx-commit=0',
+        '--skip-name-resolve',
+      ],
+      { stdio: 'ignore' },
+    );
+    child.once('exit', () => (exited = true));
+    const rootSql = (q: string, db?: string) =>
+      run('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-N', '-B', ...(db ? [db] : [])], {
+        input: q,
+      });
+    await until('mariadbd to accept connections', () => {
+      if (exited)
+        throw new Error(
+          `mariadbd exited: ${fs.readFileSync(path.join(dir, 'err.log'), 'utf8').slice(-2000)}`,
+        );
+      return (
+        spawnSync('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', 'SELECT 1'], {
+          stdio: 'ignore',
+        }).status === 0
+      );
+    });
+    const user = 'app';
+    rootSql(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';`);
+    const sql = (q: string, db?: string) =>
+      run(
+        'mariadb',
+        ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', user, '-N', '-B', ...(db ? [db] : [])],
+        {
+          env: { ...process.env, MYSQL_PWD: password },
+          input: q,
+        },
+      );
+    return {
+      host: '127.0.0.1',
+      port,
+      socket,
+      user,
+      password,
+      dir,
+      sql,
+      createDatabase: (name) =>
+        void rootSql(`CREATE DATABASE \`${name}\`; GRANT ALL ON \`${name}\`.* TO '${user}'@'%';`),
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+export interface Redis {
+  host: '127.0.0.1';
+  port: number;
+  password: string;
+  dir: string;
+  cli(...args: string[]): string;
+  stop(): void;
+}
+
+export async function startRedis(password = 'rd-Secret-5a2'): Promise<Redis> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-redis-'));
+  const pidfile = path.join(dir, 'redis.pid');
+  const env = { ...process.env, REDISCLI_AUTH: password };
+  let port = 0;
+  const stop = () => {
+    if (fs.existsSync(pidfile)) {
+      const pid = Number(fs.readFileSync(pidfile, 'utf8').trim());
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    port = await freePort();
+    run('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--daemonize',
+      'yes',
+      '--pidfile',
+      pidfile,
+      '--logfile',
+      path.join(dir, 'redis.log'),
+      '--requirepass',
+      password,
+    ]);
+    const cli = (...args: string[]) =>
+      run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', ...args], { env }).trim();
+    await until('redis to answer PING', () => {
+      try {
+        return cli('PING') === 'PONG';
+      } catch {
+        return false;
+      }
+    });
+    return { host: '127.0.0.1', port, password, dir, cli, stop };
+  } catch (e) {
+    stop();
+    throw e;
+  }
+}

@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**/*.ts', 'src/shared/**/*.ts'],
+    files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -27,8 +27,25 @@ export default tseslint.config(
           paths: [noVscode],
           patterns: [
             layer(
-              ['../store/*', '../ssh/*', '../platform/*', '../ui/*', '../store', '../ssh'],
-              'core/shared import nothing of ours but core/shared.',
+              ['**/store/*', '**/ssh/*', '**/platform/*', '**/ui/*', '**/shared/*', '../store', '../ssh'],
+              'core imports nothing of ours.',
+            ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [noVscode],
+          patterns: [
+            layer(
+              ['**/core/*', '**/store/*', '**/ssh/*', '**/platform/*', '**/ui/*'],
+              'shared (bundled into the webview) imports only shared.',
             ),
           ],
         },

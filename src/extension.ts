@@ -5,6 +5,7 @@ import { createLog } from './platform/log';
 import { ConfigStore } from './store/configStore';
 import { COMMANDS } from './ui/commands';
 import { registerCommands } from './ui/commands/registry';
+import { registerS3SettingsSerializer } from './ui/commands/s3Settings';
 import { ServersTree } from './ui/tree/serversTree';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -27,7 +28,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const tree = new ServersTree(store);
   context.subscriptions.push(tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
-  registerCommands(context, { context, store, secrets: new Secrets(context.secrets), log, tree }, COMMANDS);
+  const services = { context, store, secrets: new Secrets(context.secrets), log, tree };
+  registerCommands(context, services, COMMANDS);
+  context.subscriptions.push(registerS3SettingsSerializer(services));
 
   log.info(`infrakt activated in ${Date.now() - started} ms (store: ${file})`);
 }

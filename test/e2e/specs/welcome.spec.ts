@@ -1,0 +1,73 @@
+// With an empty store the Servers view shows its welcome content; each of its
+// three buttons does what it says.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { requireContributed } from '../manifest';
+import { exactly, useWorkbench } from '../workbench';
+
+const BUTTONS = ['Add Server', 'Import from SSH Config', 'Configure S3 Storage'];
+
+// A hermetic ~/.ssh/config for "Import from SSH Config" (code-server runs with its own HOME).
+const SSH_CONFIG = `Host e2e-web
+  HostName 127.0.0.1
+  User deploy
+  Port 2222
+
+Host e2e-db
+  HostName db.e2e.example
+  User root
+`;
+
+describe('Welcome view (empty store)', function () {
+  this.timeout(60_000);
+  const wb = useWorkbench('welcome', {
+    prepare: ({ home }) => {
+      fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(home, '.ssh', 'config'), SSH_CONFIG, { mode: 0o600 });
+    },
+  });
+
+  it('opening the Infrakt container shows the Servers view with the welcome text and three buttons', async () => {
+    await wb().openInfrakt();
+    assert.match((await wb().sideBarTitle().innerText()).trim(), /^infrakt: servers$/i);
+    await wb().welcome().getByText('No servers yet.', { exact: false }).waitFor({ state: 'visible' });
+    for (const name of BUTTONS) {
+      await wb().welcomeButton(name).waitFor({ state: 'visible', timeout: 10_000 });
+    }
+    assert.deepEqual(
+      (await wb().welcome().getByRole('button').allInnerTexts()).map((t) => t.trim()),
+      BUTTONS,
+    );
+    assert.equal(await wb().treeRows().count(), 0, 'an empty store shows no tree rows');
+    await wb().shot('welcome-view');
+  });
+
+  it('"Add Server" opens the input box "Add Server (1/6)"', async () => {
+    await wb().welcomeButton('Add Server').click();
+    await wb().waitForQuickInput('Add Server (1/6)');
+    await wb().shot('welcome-add-server');
+    await wb().dismissQuickInput();
+  });
+
+  it('"Import from SSH Config" offers the hosts of ~/.ssh/config in a quick pick', async function () {
+    requireContributed(this, 'infrakt.server.importSshConfig');
+    await wb().welcomeButton('Import from SSH Config').click();
+    await wb().quickInput().waitFor({ state: 'visible', timeout: 30_000 });
+    for (const host of ['e2e-web', 'e2e-db']) {
+      await wb().quickInputRows().filter({ hasText: host }).first().waitFor({ state: 'visible' });
+    }
+    await wb().shot('welcome-import-ssh-config');
+    await wb().dismissQuickInput();
+  });
+
+  it('"Configure S3 Storage" opens the "S3 Backup Storage" settings editor', async function () {
+    requireContributed(this, 'infrakt.settings.openS3');
+    await wb().welcomeButton('Configure S3 Storage').click();
+    await wb().editorTab('S3 Backup Storage').waitFor({ state: 'visible', timeout: 30_000 });
+    const frame = await wb().webviewFrame('S3 Backup Storage');
+    await frame.getByText(exactly('S3 Backup Storage')).first().waitFor({ state: 'visible' });
+    await wb().shot('welcome-configure-s3');
+    await wb().closeAllEditors();
+  });
+});

@@ -1,0 +1,315 @@
+// Script text of every backup plan, engine × mode: what it runs, where the
+// password goes (only the env preamble), and what it refuses to build.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  BackupError,
+  type BackupTarget,
+  backupScript,
+  deleteScript,
+  discoverScript,
+  listScript,
+  restoreScript,
+  backupFilename,
+  PASSWORD_ENV,
+} from '../../src/core/backup';
+import { ENGINES, type Engine } from '../../src/core/model';
+
+const CANARY = `CANARY-Pw'd"$(touch /tmp/infrakt-canary)\`x\` ;|&`;
+const when = new Date(Date.UTC(2026, 1, 28, 2, 0, 0));
+
+function target(
+  engine: Engine,
+  mode: 'host' | 'container',
+  over: Partial<BackupTarget['database']> = {},
+): BackupTarget {
+  return {
+    server: { name: 'web-1', backupDir: '/opt/infrakt/backups' },
+    database:
+      mode === 'host'
+        ? {
+            name: 'shop',
+            engine,
+            mode,
+            dbHost: '127.0.0.1',
+            dbPort: 5555,
+            dbUser: 'app',
+            dbName: 'shop',
+            ...over,
+          }
+        : { name: 'shop', engine, mode, container: 'infrakt-db-shop', ...over },
+    password: mode === 'host' ? { kind: 'inline', password: CANARY } : undefined,
+  };
+}
+
+function fileFor(engine: Engine): string {
+  return backupFilename('web-1', 'shop', engine, when, engine === 'mongodb' ? 'gz' : 'zst');
+}
+
+const shells = ['bash', 'dash', 'busybox'].filter(
+  (s) => spawnSync('sh', ['-c', `command -v ${s}`]).status === 0,
+);
+
+function syntaxOk(script: string): void {
+  for (const sh of shells) {
+    const args = sh === 'busybox' ? ['ash', '-n'] : ['-n'];
+    const r = spawnSync(sh, args, { input: script, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${sh} -n: ${r.stderr}`);
+  }
+}
+
+/** The canary may appear only in `VAR='...'` directly followed by `export VAR`, before anything runs. */
+function assertSecretOnlyInPreamble(script: string, engine: Engine): void {
+  const lines = script.split('\n').map((l) => l.trim());
+  const hits = lines.map((l, i) => [l, i] as const).filter(([l]) => l.includes('CANARY-'));
+  assert.equal(hits.length, 1, `secret appears ${hits.length} times`);
+  const [line, i] = hits[0];
+  const v = PASSWORD_ENV[engine];
+  assert.ok(line.startsWith(`${v}='`), line);
+  assert.equal(lines[i + 1], `export ${v}`);
+  // Nothing but strict mode and umask comes before it: no command could have seen it in argv.
+  assert.deepEqual(lines.slice(1, i), ['set -eu', 'set -o pipefail 2>/dev/null || :', 'umask 077']);
+  // Quoted so the shell reads it back verbatim: the assignment evaluates to the canary.
+  const r = spawnSync('bash', ['-c', `${line}; printf %s "$${v}"`], { encoding: 'utf8' });
+  assert.equal(r.stdout, CANARY);
+}
+
+describe('backup scripts (text)', () => {
+  for (const engine of ENGINES) {
+    for (const mode of ['host', 'container'] as const) {
+      describe(`${engine} · ${mode} mode`, () => {
+        const script = backupScript(target(engine, mode));
+
+        it('Back Up Now: strict mode, umask, .partial + rename, sha256 beside, traps, result line', () => {
+          assert.match(script, /^\{\n {2}set -eu\n {2}set -o pipefail/);
+          assert.match(script, /umask 077/);
+          assert.match(script, /set -C; : > "\$infrakt_final\.partial"/);
+          assert.match(script, /mv -f -- "\$infrakt_partial" "\$infrakt_final"/);
+          assert.match(script, /infrakt_sumfile="\$infrakt_final\.sha256"/);
+          assert.match(script, /trap 'infrakt_cleanup; exit 143' TERM/);
+          assert.match(script, /trap 'infrakt_cleanup; exit 129' HUP/);
+          assert.match(script, /@@infrakt:result \{"file":"%s"/);
+          assert.match(script, /@@infrakt:progress %s/);
+          assert.match(script, /infrakt_base='web-1_shop_/);
+          assert.ok(
+            script.indexOf('printf \'%s  %s\\n\' "$infrakt_sha256"') <
+              script.indexOf('mv -f -- "$infrakt_partial"'),
+          );
+          syntaxOk(script);
+        });
+
+        it('dumps with the engine tool the issue names', () => {
+          const expected: Record<Engine, RegExp> = {
+            postgres:
+              mode === 'host'
+                ? /pg_dump -Fc -Z0 -h '127\.0\.0\.1' -p 5555 -U 'app' -d 'shop'/
+                : /exec pg_dump -Fc -Z0 -U/,
+            mysql: /--single-transaction --routines --triggers/,
+            redis: /redis-cli .*--rdb "\$[a-z_]+"/,
+            mongodb: /mongodump .*--archive --gzip/,
+          };
+          assert.match(script, expected[engine]);
+          if (engine !== 'mongodb') assert.match(script, /zstd -3 -T0/);
+          if (engine === 'mongodb') assert.match(script, /infrakt_comp=; infrakt_ext=gz/);
+        });
+
+        if (mode === 'host') {
+          it('the password is only an exported env variable at the top', () =>
+            assertSecretOnlyInPreamble(script, engine));
+          it('restore: the password is only an exported env variable at the top', () =>
+            assertSecretOnlyInPreamble(restoreScript(target(engine, mode), fileFor(engine)), engine));
+        } else {
+          it('reads credentials from the container env inside `docker exec`, none in our text', () => {
+            assert.match(script, /docker exec 'infrakt-db-shop' sh -c '/);
+            assert.doesNotMatch(script, /docker exec[^\n]* -e /);
+            assert.doesNotMatch(script, /-p ?"?\$\{?MYSQL/);
+            const env: Record<Engine, string> = {
+              postgres: 'POSTGRES_USER',
+              mysql: 'MYSQL_PASSWORD',
+              redis: 'REDIS_PASSWORD',
+              mongodb: 'MONGO_INITDB_ROOT_PASSWORD',
+            };
+            assert.ok(script.includes(env[engine]));
+          });
+        }
+
+        it('restore: verifies the sha256 first and exits 72 on mismatch before any restore step', () => {
+          const r = restoreScript(target(engine, mode), fileFor(engine));
+          const verify = r.indexOf('infrakt_actual=$(sha256sum');
+          assert.ok(verify > 0);
+          assert.match(r, /exit 72/);
+          for (const touch of [
+            'pg_restore --clean',
+            'REPLICAOF 127',
+            'docker stop',
+            'mongorestore --host',
+            'mongorestore "$@"',
+            '| "$infrakt_restore"',
+            '"$client" -u',
+          ]) {
+            const at = r.indexOf(touch);
+            if (at >= 0) assert.ok(at > verify, `${touch} before verification`);
+          }
+          syntaxOk(r);
+        });
+      });
+    }
+  }
+
+  it('restore commands per engine: pg_restore --clean --if-exists --no-owner; psql for .sql.gz; mysql; mongorestore --drop', () => {
+    const pg = restoreScript(target('postgres', 'host'), fileFor('postgres'));
+    assert.match(pg, /zstd -dc/);
+    assert.match(
+      pg,
+      /pg_restore --clean --if-exists --no-owner --single-transaction -h '127\.0\.0\.1' -p 5555 -U 'app' -d 'shop'/,
+    );
+    const plain = restoreScript(target('postgres', 'host'), 'web-1_shop_postgres_20260228T020000Z.sql.gz');
+    assert.match(plain, /gzip -dc/);
+    assert.match(plain, /psql -X -q -v ON_ERROR_STOP=1 --single-transaction/);
+    assert.match(
+      restoreScript(target('mysql', 'host'), fileFor('mysql')),
+      /"\$infrakt_restore" -h '127\.0\.0\.1' -P 5555 -u 'app' 'shop'/,
+    );
+    assert.match(
+      restoreScript(target('mongodb', 'host'), fileFor('mongodb')),
+      /mongorestore .*--drop --archive --gzip/,
+    );
+    assert.match(
+      restoreScript(target('mongodb', 'container'), fileFor('mongodb')),
+      /docker exec -i 'infrakt-db-shop' sh -c/,
+    );
+  });
+
+  it('Redis restore: systemd swap, container stop/cp/start, or replication from a temporary server', () => {
+    const host = restoreScript(target('redis', 'host'), fileFor('redis'));
+    assert.match(host, /CONFIG GET dir/);
+    assert.match(host, /systemctl stop "\$infrakt_unit"/);
+    assert.match(host, /REPLICAOF 127\.0\.0\.1 "\$infrakt_tport"/);
+    assert.match(host, /REPLICAOF NO ONE/);
+    const c = restoreScript(target('redis', 'container'), fileFor('redis'));
+    assert.match(c, /docker stop 'infrakt-db-shop'/);
+    assert.match(c, /docker cp "\$infrakt_raw" 'infrakt-db-shop':"\$infrakt_rdir\/\$infrakt_rfile"/);
+    assert.match(c, /docker start 'infrakt-db-shop'/);
+    assert.throws(
+      () => restoreScript(target('redis', 'host', { dbHost: 'cache.internal' }), fileFor('redis')),
+      /Redis restore needs the Redis server on this server/,
+    );
+  });
+
+  it('mongodb reads the password through a fifo config, never argv', () => {
+    const s = backupScript(target('mongodb', 'host'));
+    assert.match(s, /mkfifo "\$infrakt_work\/mongo\.yaml"/);
+    assert.match(s, /--config "\$infrakt_work\/mongo\.yaml"/);
+    assert.doesNotMatch(s, /--password/);
+  });
+
+  it('a file password source is sourced, not inlined', () => {
+    const s = backupScript({
+      ...target('postgres', 'host'),
+      password: { kind: 'file', path: '/opt/infrakt/.creds/shop' },
+    });
+    assert.match(s, /\n {2}\. '\/opt\/infrakt\/\.creds\/shop'\n/);
+    assert.doesNotMatch(s, /PGPASSWORD=/);
+  });
+
+  describe('extra sinks (the S3 extension point)', () => {
+    const s = backupScript(target('postgres', 'host'), {
+      extraSinks: [{ id: 's3', command: 'awsx s3 cp - "s3://b/k"', after: 'echo "$INFRAKT_SHA256"' }],
+      preamble: ['awsx() { aws "$@"; }'],
+      cleanup: ['rm -rf "$infrakt_aws_dir"'],
+    });
+    it('tee feeds the sink fifo beside the checksum, with SIGPIPE ignored and -p where available', () => {
+      assert.match(
+        s,
+        /\( trap '' PIPE; exec \$infrakt_tee "\$infrakt_work\/sum" "\$infrakt_work\/sink_s3" \)/,
+      );
+      assert.match(s, /if tee -p <\/dev\/null/);
+      assert.match(s, /\{ awsx s3 cp - "s3:\/\/b\/k"; \} < "\$infrakt_work\/sink_s3" >&2 &/);
+      assert.match(s, /"sinks":\{"s3":%s\}/);
+      assert.match(s, /exit 75/);
+      syntaxOk(s);
+    });
+    it('refuses a sink id that is not a plain word, and duplicates', () => {
+      assert.throws(
+        () => backupScript(target('postgres', 'host'), { extraSinks: [{ id: 's3;rm', command: 'cat' }] }),
+        BackupError,
+      );
+      assert.throws(
+        () =>
+          backupScript(target('postgres', 'host'), {
+            extraSinks: [
+              { id: 'a', command: 'cat' },
+              { id: 'a', command: 'cat' },
+            ],
+          }),
+        /distinct/,
+      );
+    });
+  });
+
+  describe('hostile input is refused before any script exists', () => {
+    const cases: [string, () => string][] = [
+      [
+        'database name with a command',
+        () => backupScript(target('postgres', 'host', { name: 'x; touch /tmp/pwned' })),
+      ],
+      ['dbName with a command', () => backupScript(target('postgres', 'host', { dbName: 'x$(id)' }))],
+      [
+        'container with a command',
+        () => backupScript(target('postgres', 'container', { container: 'c;rm -rf /' })),
+      ],
+      ['host as an option', () => backupScript(target('postgres', 'host', { dbHost: '-oProxyCommand=x' }))],
+      ['user with a quote', () => backupScript(target('mysql', 'host', { dbUser: "root'" }))],
+      [
+        'server name with a space',
+        () => backupScript({ ...target('redis', 'host'), server: { name: 'a b', backupDir: '/x' } }),
+      ],
+      [
+        'backup dir with $()',
+        () =>
+          backupScript({ ...target('redis', 'host'), server: { name: 'web-1', backupDir: '/tmp/$(id)' } }),
+      ],
+      ['backup dir with ..', () => listScript({ name: 'web-1', backupDir: '/opt/../etc' })],
+      ['restore of a path', () => restoreScript(target('postgres', 'host'), '../../etc/passwd')],
+      ['restore of another engine', () => restoreScript(target('postgres', 'host'), fileFor('mysql'))],
+      [
+        'restore of a partial',
+        () => restoreScript(target('postgres', 'host'), `${fileFor('postgres')}.partial`),
+      ],
+      [
+        'delete of another server',
+        () => deleteScript({ name: 'web-2', backupDir: '/b' }, fileFor('postgres')),
+      ],
+      [
+        'delete with a slash',
+        () => deleteScript({ name: 'web-1', backupDir: '/b' }, `x/${fileFor('postgres')}`),
+      ],
+    ];
+    for (const [name, build] of cases) {
+      it(name, () => {
+        assert.throws(build, (e: unknown) => e instanceof BackupError && e.kind === 'invalid-input');
+      });
+    }
+    it('names the reason', () => {
+      assert.throws(
+        () => backupScript(target('postgres', 'host', { name: 'x; touch /tmp/pwned' })),
+        /Database name may use letters/,
+      );
+    });
+  });
+
+  it('list, delete and discover scripts are valid shell', () => {
+    const l = listScript({ name: 'web-1', backupDir: '/opt/infrakt/backups' });
+    assert.match(l, /stat -c '@@infrakt:file %s %Y %n' -- "\$@"/);
+    assert.match(l, /for infrakt_f in 'web-1_'\*; do/);
+    syntaxOk(l);
+    const d = deleteScript({ name: 'web-1', backupDir: '/opt/infrakt/backups' }, fileFor('postgres'));
+    assert.match(d, /rm -f -- "\$infrakt_file" "\$infrakt_file\.sha256"/);
+    syntaxOk(d);
+    const disc = discoverScript();
+    assert.match(disc, /docker ps --format '\{\{json \.\}\}'/);
+    assert.match(disc, /ss -ltn/);
+    assert.match(disc, /\/proc\/net\/tcp/);
+    syntaxOk(disc);
+  });
+});

@@ -3,6 +3,7 @@
 // non-secret compatibility options go in a config file inside a private
 // `mktemp -d` that a trap removes.
 import type { S3Settings } from './model';
+import { shellQuote as q, wholeScript } from './backup/shell';
 import { s3DatabasePrefix, s3Key } from './s3Layout';
 
 export const S3_STEP_MARK = '@@infrakt:s3step';
@@ -15,15 +16,13 @@ export interface S3Credentials {
   secretKey: string;
 }
 
-function q(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
- * Script lines that make `awsx` a ready awscli invocation. Fails with exit 127
- * and a clear message when awscli is missing.
+ * awscli set-up for a script: `preamble` exports the credentials (the only
+ * place the secret appears), writes the non-secret compatibility config into
+ * a private temp dir and defines `awsx` (aws with the endpoint); `cleanup`
+ * removes the temp dir. Composes with the backup script's own traps.
  */
-export function awsPreamble(c: S3Credentials): string[] {
+export function awsSetup(c: S3Credentials): { preamble: string[]; cleanup: string[] } {
   const s = c.settings;
   const config = ['[default]'];
   if (s.pathStyle) config.push('s3 =', '    addressing_style = path');
@@ -33,23 +32,55 @@ export function awsPreamble(c: S3Credentials): string[] {
       'response_checksum_validation = when_required',
     );
   }
-  return [
-    `export AWS_ACCESS_KEY_ID=${q(s.accessKey)}`,
-    `export AWS_SECRET_ACCESS_KEY=${q(c.secretKey)}`,
-    `export AWS_DEFAULT_REGION=${q(s.region || 'us-east-1')}`,
-    'export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""',
-    'unset AWS_PROFILE AWS_SESSION_TOKEN',
-    'if ! command -v aws >/dev/null 2>&1; then echo "infrakt: awscli (aws) not found on this server" >&2; exit 127; fi',
-    'infrakt_aws_dir=$(mktemp -d)',
-    'trap \'rm -rf "$infrakt_aws_dir"\' EXIT',
+  return {
+    preamble: [
+      `export AWS_ACCESS_KEY_ID=${q(s.accessKey)}`,
+      `export AWS_SECRET_ACCESS_KEY=${q(c.secretKey)}`,
+      `export AWS_DEFAULT_REGION=${q(s.region || 'us-east-1')}`,
+      'export AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=3',
+      'unset AWS_PROFILE AWS_SESSION_TOKEN',
+      'infrakt_aws_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-aws.XXXXXX")',
+      `printf '%s\\n' ${config.map(q).join(' ')} > "$infrakt_aws_dir/config"`,
+      'export AWS_CONFIG_FILE="$infrakt_aws_dir/config" AWS_SHARED_CREDENTIALS_FILE=/dev/null',
+      `infrakt_endpoint=${q(s.endpointUrl)}`,
+      'awsx() { aws --endpoint-url "$infrakt_endpoint" "$@"; }',
+      `infrakt_bucket=${q(s.bucket)}`,
+    ],
+    cleanup: ['if [ -n "${infrakt_aws_dir:-}" ]; then rm -rf -- "$infrakt_aws_dir"; fi'],
+  };
+}
+
+export const REQUIRE_AWS =
+  'command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; exit 127; }';
+
+/** A standalone S3 script: strict mode, set-up, cleanup trap, and the body parsed whole before it runs. */
+function s3Script(c: S3Credentials, body: readonly string[]): string {
+  const { preamble, cleanup } = awsSetup(c);
+  return wholeScript([
+    'set -u',
+    REQUIRE_AWS,
+    ...preamble,
+    `trap '${cleanup.join('; ').replace(/'/g, `'\\''`)}' EXIT`,
     "trap 'exit 130' INT TERM HUP",
-    `printf '%s\\n' ${config.map(q).join(' ')} > "$infrakt_aws_dir/config"`,
-    'export AWS_CONFIG_FILE="$infrakt_aws_dir/config" AWS_SHARED_CREDENTIALS_FILE=/dev/null',
-    `infrakt_endpoint=${q(s.endpointUrl)}`,
-    'awsx() { aws --endpoint-url "$infrakt_endpoint" "$@"; }',
-    `infrakt_bucket=${q(s.bucket)}`,
     'echo "infrakt: using $(aws --version 2>&1 | head -n1)" >&2',
-  ];
+    ...body,
+  ]);
+}
+
+/**
+ * The upload that runs as a second consumer of Back Up Now's stream (no second
+ * read of the file), and the checksum object written once the hash is known.
+ */
+export function s3UploadSink(
+  c: S3Credentials,
+  databaseName: string,
+): { id: string; command: string; after: string } {
+  const dbPrefix = q(s3DatabasePrefix(c.settings.prefix, databaseName));
+  return {
+    id: 's3',
+    command: `${REQUIRE_AWS}; awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/"${dbPrefix}"$infrakt_name"`,
+    after: `printf '%s  %s\\n' "$INFRAKT_SHA256" "$INFRAKT_NAME" | awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/"${dbPrefix}"$INFRAKT_NAME.sha256"`,
+  };
 }
 
 /** Round trip run on the server with the same client and credentials real uploads use. */
@@ -58,9 +89,7 @@ export function testConnectionScript(c: S3Credentials, probeName: string): strin
   const key = `${c.settings.prefix}${probeName}`;
   const mark = (step: string, status: 'ok' | 'fail', detail: string) =>
     `printf '${S3_STEP_MARK} %s %s %s\\n' ${step} ${status} "${detail}"`;
-  return [
-    'set -u',
-    ...awsPreamble(c),
+  return s3Script(c, [
     `key=${q(key)}`,
     'probe="$infrakt_aws_dir/probe"',
     `printf 'infrakt connection test %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$probe"`,
@@ -79,15 +108,12 @@ export function testConnectionScript(c: S3Credentials, probeName: string): strin
     `else [ -s "$err" ] || echo "the probe object was not listed" > "$err"; fail list; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit 13; fi`,
     `if awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>"$err"; then ${mark('delete', 'ok', 'probe removed')}; else fail delete; exit 14; fi`,
     'exit 0',
-    '',
-  ].join('\n');
+  ]);
 }
 
 /** Lists every backup object of the given databases in one script: one JSON document per database. */
 export function listS3Script(c: S3Credentials, databaseNames: readonly string[]): string {
-  return [
-    'set -u',
-    ...awsPreamble(c),
+  return s3Script(c, [
     ...databaseNames.flatMap((db) => {
       const prefix = s3DatabasePrefix(c.settings.prefix, db);
       return [
@@ -96,8 +122,7 @@ export function listS3Script(c: S3Credentials, databaseNames: readonly string[])
         `printf '\\n@@infrakt:s3end\\n'`,
       ];
     }),
-    '',
-  ].join('\n');
+  ]);
 }
 
 /** Splits listS3Script output into the JSON text per database name. */

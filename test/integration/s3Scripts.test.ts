@@ -2,7 +2,7 @@
 // with the machine's real awscli. (Run locally here; the same text goes over SSH in the product.)
 import * as assert from 'node:assert/strict';
 import {
-  awsPreamble,
+  awsSetup,
   diagnoseS3Error,
   listS3Script,
   parseS3Steps,
@@ -80,14 +80,17 @@ describe('S3 scripts with awscli against s3rver (local bash)', function () {
 
   it('the secret is never written to disk or argv by the script (it is only exported)', () => {
     const script = testConnectionScript(creds({}, 'CANARY-SECRET-123'), 'p.txt');
-    const lines = script.split('\n').filter((l) => l.includes('CANARY-SECRET-123'));
+    const lines = script
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.includes('CANARY-SECRET-123'));
     assert.deepEqual(lines, ["export AWS_SECRET_ACCESS_KEY='CANARY-SECRET-123'"]);
   });
 
   it('lists several databases in one script run', async () => {
     const seed = [
       'set -eu',
-      ...awsPreamble(creds()),
+      ...awsSetup(creds()).preamble,
       'echo hello > "$infrakt_aws_dir/f"',
       `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app_1.dump.zst" >/dev/null`,
       `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app 2.dump.zst" >/dev/null`,

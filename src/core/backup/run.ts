@@ -2,7 +2,8 @@
 // server (the SSH pool in the product; local bash in some tests) and turns
 // their output into results or typed errors. One script run per user action.
 import { z } from 'zod';
-import type { Engine } from '../model';
+import type { Engine, Server } from '../model';
+import { type RemoteRunner, type RunOptions, type RunResult, lineSplitter } from '../remote';
 import { type BackupScriptOptions, backupScript } from './backupScript';
 import { type Discovery, discoverScript, parseDiscovery } from './discover';
 import { BackupError, EXIT, errorFromOutcome } from './errors';
@@ -11,37 +12,17 @@ import { type RestoreOptions, restoreScript } from './restoreScript';
 import { MARKS } from './shell';
 import { type BackupTarget, type BackupServer, checkTarget } from './target';
 
-export interface RunOptions {
-  signal?: AbortSignal;
-  onStdout?(chunk: string): void;
-  onStderr?(chunk: string): void;
-  /** Values the transport must redact from anything it logs. */
-  secrets?: readonly string[];
-}
+export type { RunOptions, RunResult };
+export { lineSplitter };
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The one thing these operations need from a transport: run a script on stdin, report exit code and output. */
+/** A runner bound to one server: what these operations need from a transport. */
 export interface ScriptRunner {
   run(script: string, opts?: RunOptions): Promise<RunResult>;
 }
 
-/** Splits streamed chunks into whole lines. */
-export function lineSplitter(onLine: (line: string) => void): (chunk: string) => void {
-  let buf = '';
-  return (chunk) => {
-    buf += chunk;
-    let i = buf.indexOf('\n');
-    while (i >= 0) {
-      onLine(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      i = buf.indexOf('\n');
-    }
-  };
+/** Binds the UI's RemoteRunner (src/core/remote.ts; the SSH pool in the product) to one server. */
+export function forServer(remote: RemoteRunner, server: Server): ScriptRunner {
+  return { run: (script, opts) => remote.run(server, script, opts) };
 }
 
 const backupResult = z.object({

@@ -259,6 +259,10 @@ export class Workbench {
       .first();
   }
 
+  activeEditorTab(): Locator {
+    return this.page.locator('.tabs-container .tab.active');
+  }
+
   async closeAllEditors(): Promise<void> {
     await this.runCommand('View: Close All Editors');
   }

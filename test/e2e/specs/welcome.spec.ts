@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requireContributed } from '../manifest';
-import { exactly, useWorkbench } from '../workbench';
+import { useWorkbench } from '../workbench';
 
 const BUTTONS = ['Add Server', 'Import from SSH Config', 'Configure S3 Storage'];
 
@@ -61,13 +61,19 @@ describe('Welcome view (empty store)', function () {
     await wb().dismissQuickInput();
   });
 
-  it('"Configure S3 Storage" opens the "S3 Backup Storage" settings editor', async function () {
+  it('"Configure S3 Storage" opens the S3 settings page ("S3 Backup Storage") in an editor', async function () {
     requireContributed(this, 'infrakt.settings.openS3');
+    assert.equal(await wb().activeEditorTab().count(), 0, 'no editor is open before the click');
     await wb().welcomeButton('Configure S3 Storage').click();
-    await wb().editorTab('S3 Backup Storage').waitFor({ state: 'visible', timeout: 30_000 });
+    await wb().activeEditorTab().waitFor({ state: 'visible', timeout: 30_000 });
     const frame = await wb().webviewFrame('S3 Backup Storage');
-    await frame.getByText(exactly('S3 Backup Storage')).first().waitFor({ state: 'visible' });
+    await frame.locator('h1').filter({ hasText: 'S3 Backup Storage' }).waitFor({ state: 'visible' });
+    await frame.getByRole('button', { name: 'Save', exact: true }).waitFor({ state: 'visible' });
+    const tab = (await wb().activeEditorTab().innerText()).trim();
+    console.log(`      editor tab: "${tab}"`);
+    assert.match(tab, /S3/);
     await wb().shot('welcome-configure-s3');
     await wb().closeAllEditors();
+    await wb().activeEditorTab().waitFor({ state: 'detached' });
   });
 });

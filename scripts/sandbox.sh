@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs the product: builds the VSIX, installs code-server once (tool cache),
+# installs the VSIX into a persistent sandbox profile (.tmp/sandbox/) and
+# serves VS Code on http://127.0.0.1:8080 (or the next free port).
+# Ctrl-C stops everything this script started.
+#   INFRAKT_SANDBOX_PORT   first port to try (default 8080)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+SANDBOX="$ROOT/.tmp/sandbox"
+EXT_DIR="$SANDBOX/extensions"
+USER_DATA="$SANDBOX/user-data"
+WORKSPACE="$SANDBOX/workspace"
+CS_PID=""
+
+say() { echo "sandbox: $*"; }
+
+# ---------------------------------------------------------------------------
+# TEST WORLD HOOK — the sandbox's servers (sshd, s3rver with a bucket,
+# PostgreSQL with a sample database) start here, and the extension's store in
+# "$USER_DATA/User/globalStorage/infrakt.infrakt/infrakt.sqlite" is seeded
+# through the project's store code. Not written yet: both functions are no-ops.
+# start_test_world runs before code-server starts; stop_test_world runs on exit
+# (also after Ctrl-C or a failed start) and must tolerate a partial start.
+start_test_world() {
+  :
+}
+stop_test_world() {
+  :
+}
+# ---------------------------------------------------------------------------
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$CS_PID" ] && kill -0 "$CS_PID" 2>/dev/null; then
+    say "stopping code-server"
+    kill -TERM -- "-$CS_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$CS_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$CS_PID" 2>/dev/null || true
+  fi
+  stop_test_world || true
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bash scripts/ensure-deps.sh --debian
+
+mkdir -p "$SANDBOX"
+say "building the VSIX"
+npm run --silent package >"$SANDBOX/package.log" 2>&1 || {
+  cat "$SANDBOX/package.log"
+  exit 1
+}
+version=$(node -p 'require("./package.json").version')
+VSIX="$ROOT/infrakt-$version.vsix"
+
+ENTRY=$(bash scripts/install-code-server.sh | tail -n 1)
+
+mkdir -p "$EXT_DIR" "$USER_DATA/User" "$WORKSPACE"
+[ -f "$EXT_DIR/extensions.json" ] || echo '[]' >"$EXT_DIR/extensions.json"
+# The profile persists between runs (servers you add stay); settings only once.
+if [ ! -f "$USER_DATA/User/settings.json" ]; then
+  cat >"$USER_DATA/User/settings.json" <<'JSON'
+{
+  "telemetry.telemetryLevel": "off",
+  "security.workspace.trust.enabled": false,
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "update.mode": "none",
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": false
+}
+JSON
+fi
+node "$ENTRY" --extensions-dir "$EXT_DIR" --user-data-dir "$USER_DATA" \
+  --install-extension "$VSIX" --force >"$SANDBOX/install-extension.log" 2>&1 ||
+  {
+    cat "$SANDBOX/install-extension.log"
+    exit 1
+  }
+
+# 8080, or the next free port.
+PORT=$(node -e '
+const net = require("net");
+const tryPort = (p) => {
+  if (p > 65535) process.exit(1);
+  const s = net.createServer().once("error", () => tryPort(p + 1));
+  s.listen(p, "127.0.0.1", () => s.close(() => console.log(p)));
+};
+tryPort(Number(process.argv[1]));
+' "${INFRAKT_SANDBOX_PORT:-8080}")
+
+start_test_world
+
+printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" >"$SANDBOX/code-server.yaml"
+# Its own session/process group, so cleanup() also ends the extension hosts it forks.
+setsid node "$ENTRY" --auth none --bind-addr "127.0.0.1:$PORT" \
+  --config "$SANDBOX/code-server.yaml" \
+  --extensions-dir "$EXT_DIR" --user-data-dir "$USER_DATA" \
+  --disable-telemetry --disable-update-check --disable-workspace-trust \
+  "$WORKSPACE" >"$SANDBOX/code-server.log" 2>&1 &
+CS_PID=$!
+
+if ! node -e '
+const http = require("http");
+const [url, pid] = [process.argv[1], Number(process.argv[2])];
+const deadline = Date.now() + 60000;
+const poll = () => {
+  try { process.kill(pid, 0); } catch { console.error("code-server exited"); process.exit(1); }
+  http.get(url, (r) => { r.resume(); r.statusCode === 200 ? process.exit(0) : retry(); }).on("error", retry);
+};
+const retry = () => (Date.now() > deadline ? process.exit(1) : setTimeout(poll, 200));
+poll();
+' "http://127.0.0.1:$PORT/healthz" "$CS_PID"; then
+  tail -n 30 "$SANDBOX/code-server.log"
+  say "code-server did not start (log: $SANDBOX/code-server.log)"
+  exit 1
+fi
+
+echo
+echo "  infrakt $version is running in VS Code (code-server):"
+echo
+echo "    http://127.0.0.1:$PORT/?folder=$WORKSPACE"
+echo
+echo "  Open the Infrakt icon in the activity bar. Profile: $SANDBOX (kept between runs)."
+echo "  Log: $SANDBOX/code-server.log. Press Ctrl-C to stop."
+echo
+wait "$CS_PID" || true
+say "code-server exited"

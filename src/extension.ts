@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Secrets } from './core/secrets';
 import { createLog } from './platform/log';
+import { createSshEnvironment } from './platform/sshEnvironment';
+import { ConnectionPool } from './ssh/connectionPool';
 import { ConfigStore } from './store/configStore';
 import { COMMANDS } from './ui/commands';
 import { registerCommands } from './ui/commands/registry';
@@ -28,7 +30,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   const tree = new ServersTree(store);
   context.subscriptions.push(tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
-  const services = { context, store, secrets: new Secrets(context.secrets), log, tree };
+  const secrets = new Secrets(context.secrets);
+  const runner = new ConnectionPool(createSshEnvironment(store, secrets));
+  context.subscriptions.push({ dispose: () => runner.dispose() });
+  const services = { context, store, secrets, log, tree, runner };
   registerCommands(context, services, COMMANDS);
   context.subscriptions.push(registerS3SettingsSerializer(services));
 

@@ -20,6 +20,8 @@ export interface RunResult {
 
 export interface RemoteRunner {
   run(server: Server, script: string, options?: RunOptions): Promise<RunResult>;
+  /** Drops any open connection of this server (after it was edited or removed). */
+  forget?(serverId: string): void;
 }
 
 /** Replaces every secret (and its shell-quoted form) with *** before text is logged or shown. */

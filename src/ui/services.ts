@@ -1,6 +1,7 @@
 import type * as vscode from 'vscode';
 import type { ConfigStore } from '../store/configStore';
 import type { Secrets } from '../core/secrets';
+import type { RemoteRunner } from '../core/remote';
 import type { ServersTree } from './tree/serversTree';
 
 /** What every command handler may use; built once in extension.ts. */
@@ -10,4 +11,5 @@ export interface Services {
   readonly secrets: Secrets;
   readonly log: vscode.LogOutputChannel;
   readonly tree: ServersTree;
+  readonly runner: RemoteRunner;
 }

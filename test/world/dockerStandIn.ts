@@ -11,6 +11,8 @@ export interface StandInContainer {
   name: string;
   image: string;
   env: Record<string, string>;
+  /** Files in the container's HOME (e.g. `.my.cnf` pointing the client at the right socket). */
+  home?: Record<string, string>;
 }
 
 export interface DockerStandIn {
@@ -43,7 +45,8 @@ case "\${1:-}" in
     c=\${1:-}; shift
     envfile="$here/containers/$c.env"
     [ -f "$envfile" ] || { echo "Error response from daemon: No such container: $c" >&2; exit 1; }
-    exec env -i PATH="$INFRAKT_STANDIN_INNER_PATH" HOME=/root bash -c 'set -a; . "$1"; set +a; shift; exec "$@"' _ "$envfile" "$@" ;;
+    inner_path=$(printf '%s' "$PATH" | tr ':' '\\n' | grep -vxF "$here" | paste -sd:)
+    exec env -i PATH="$inner_path" HOME="$here/homes/$c" bash -c 'set -a; . "$1"; set +a; shift; exec "$@"' _ "$envfile" "$@" ;;
   *)
     echo "docker stand-in: unsupported command: $*" >&2; exit 125 ;;
 esac
@@ -57,11 +60,7 @@ function shellAssign(k: string, v: string): string {
 export function createDockerStandIn(containers: readonly StandInContainer[]): DockerStandIn {
   const binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-docker-standin-'));
   fs.mkdirSync(path.join(binDir, 'containers'));
-  const innerPath = (process.env.PATH ?? '/usr/bin:/bin')
-    .split(':')
-    .filter((p) => p !== binDir)
-    .join(':');
-  fs.writeFileSync(path.join(binDir, 'docker'), SCRIPT.replace('$INFRAKT_STANDIN_INNER_PATH', innerPath), {
+  fs.writeFileSync(path.join(binDir, 'docker'), SCRIPT, {
     mode: 0o755,
   });
   fs.writeFileSync(path.join(binDir, 'calls.log'), '');
@@ -82,6 +81,10 @@ export function createDockerStandIn(containers: readonly StandInContainer[]): Do
   for (const c of containers) {
     const lines = Object.entries(c.env).map(([k, v]) => shellAssign(k, v));
     fs.writeFileSync(path.join(binDir, 'containers', `${c.name}.env`), `${lines.join('\n')}\n`);
+    const home = path.join(binDir, 'homes', c.name);
+    fs.mkdirSync(home, { recursive: true });
+    for (const [rel, content] of Object.entries(c.home ?? {}))
+      fs.writeFileSync(path.join(home, rel), content);
   }
   return {
     binDir,

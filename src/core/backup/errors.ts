@@ -98,7 +98,10 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
     }
     case EXIT.stageFailed: {
       const failed = markValue(r.stdout, MARKS.failed) ?? '';
-      const [stage, code] = failed.split(' ');
+      // "<stage words> <exit code>": the stage may contain spaces ("pg_dump in container x").
+      const m = /^(.*) (\d+)$/.exec(failed);
+      const stage = m ? m[1] : failed;
+      const code = m ? m[2] : '';
       const why = excerpt ? `: ${excerpt}` : '';
       return new BackupError(
         'dump-failed',

@@ -2,12 +2,18 @@
 import type { Handler } from './registry';
 import { addDatabase, removeDatabase } from './database';
 import { openS3Settings } from './s3Settings';
-import { addServer, editServer, removeServer } from './server';
+import { provisionServer } from './provision';
+import { testS3Connection } from './s3Test';
+import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
 export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.server.add': addServer,
   'infrakt.server.edit': editServer,
   'infrakt.server.remove': removeServer,
+  'infrakt.server.test': testServerConnection,
+  'infrakt.server.provision': provisionServer,
+  'infrakt.server.forgetHostKey': forgetHostKey,
+  'infrakt.s3.testConnection': testS3Connection,
   'infrakt.database.add': addDatabase,
   'infrakt.database.remove': removeDatabase,
   'infrakt.settings.openS3': openS3Settings,

@@ -1,0 +1,40 @@
+import * as vscode from 'vscode';
+import {
+  STEP_MARK,
+  parseProvisionOutput,
+  provisionScript,
+  stepLine,
+  summariseProvision,
+} from '../../core/provision';
+import type { Services } from '../services';
+import { runRemote } from '../remote';
+import { resolveServer } from './targets';
+
+export async function provisionServer(services: Services, arg?: unknown): Promise<void> {
+  const server = await resolveServer(services, arg, 'Provision Server');
+  const result = await runRemote(services, server, {
+    title: `Provisioning ${server.name}`,
+    script: provisionScript({
+      backupDir: server.backupDir,
+      databases: services.store.listDatabases(server.id),
+    }),
+    timeoutMs: 15 * 60_000,
+    onLine: (line, progress) => {
+      if (!line.startsWith(STEP_MARK)) return;
+      const [step] = parseProvisionOutput(line).steps;
+      if (step) progress.report({ message: stepLine(step) });
+    },
+  });
+  const report = parseProvisionOutput(result.stdout);
+  for (const step of report.steps) services.log.info(`[${server.name}] ${stepLine(step)}`);
+  const summary = summariseProvision(server.name, report);
+  if (!report.ok || result.code !== 0) {
+    const reason =
+      report.steps.length === 0
+        ? ` (the script exited with ${result.code}: ${result.stderr.trim().slice(0, 200)})`
+        : '';
+    throw new Error(`${summary}${reason}`);
+  }
+  services.log.info(`[${server.name}] ${summary}`);
+  void vscode.window.showInformationMessage(summary);
+}

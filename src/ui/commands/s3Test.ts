@@ -1,0 +1,76 @@
+import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
+import { diagnoseS3Error, parseS3Steps, testConnectionScript } from '../../core/s3Scripts';
+import { secretKeys } from '../../core/secrets';
+import type { Server } from '../../core/model';
+import type { Services } from '../services';
+import { ActionableError } from '../errors';
+import { runRemote } from '../remote';
+import { resolveServer } from './targets';
+
+export interface S3TestOutcome {
+  ok: boolean;
+  steps: { step: string; ok: boolean; detail: string }[];
+  message: string;
+}
+
+/** Put, head, get + sha256, list, delete — on the server, with the client and credentials uploads use. */
+export async function runS3Test(services: Services, server: Server): Promise<S3TestOutcome> {
+  const settings = services.store.getS3Settings();
+  const secretKey = await services.secrets.get(secretKeys.s3Secret());
+  if (!settings || !secretKey) {
+    throw new ActionableError('S3 storage is not configured yet.', [
+      { title: 'Open S3 Settings', command: 'infrakt.settings.openS3' },
+    ]);
+  }
+  const probe = `infrakt-connection-test-${randomBytes(6).toString('hex')}.txt`;
+  const result = await runRemote(services, server, {
+    title: `Testing S3 from ${server.name}`,
+    script: testConnectionScript({ settings, secretKey }, probe),
+    secrets: [secretKey],
+    timeoutMs: 120_000,
+    onLine: (line, progress) => {
+      const [step] = parseS3Steps(line);
+      if (step) progress.report({ message: `${step.ok ? '✓' : '✗'} ${step.step}` });
+    },
+  });
+  const steps = parseS3Steps(result.stdout);
+  const failed = steps.find((s) => !s.ok);
+  if (result.code === 0 && steps.length === 5 && !failed) {
+    return {
+      ok: true,
+      steps,
+      message: `S3 connection from ${server.name} works: put, head, get (sha256 matches), list, delete ✓`,
+    };
+  }
+  const d = diagnoseS3Error(failed?.detail ?? result.stderr, server.name, failed?.step);
+  return {
+    ok: false,
+    steps,
+    message: `S3 test from ${server.name} failed${failed ? ` at ${failed.step}` : ''}: ${d.cause} — ${d.next}`,
+  };
+}
+
+export async function testS3Connection(services: Services, arg?: unknown): Promise<void> {
+  const server = await resolveServer(services, arg, 'Test S3 Connection');
+  const outcome = await runS3Test(services, server);
+  for (const s of outcome.steps)
+    services.log.info(`[${server.name}] S3 ${s.ok ? '✓' : '✗'} ${s.step} ${s.detail}`);
+  if (outcome.ok) {
+    void vscode.window.showInformationMessage(outcome.message);
+    return;
+  }
+  const provision = /awscli not found/.test(outcome.message);
+  throw new ActionableError(
+    outcome.message,
+    provision
+      ? [
+          {
+            title: 'Provision Server',
+            command: 'infrakt.server.provision',
+            args: [{ kind: 'server', server, state: { kind: 'idle' } }],
+          },
+        ]
+      : [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
+  );
+}

@@ -1,0 +1,125 @@
+// A real OpenSSH server on 127.0.0.1 for integration tests (TEST-WORLD.md):
+// its own host key, root login by key, on a free port in a temp dir; stopped
+// (and its files removed) by stop(), which tests call in after() hooks.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+
+export interface SshServer {
+  port: number;
+  dir: string;
+  clientKeyPath: string;
+  hostKeyFingerprint: string;
+  /** Accepted connections so far (from sshd's log). */
+  connectionCount(): number;
+  /** Kills every session process of this sshd (the listener stays): simulates a dropped connection. */
+  dropSessions(): void;
+  /** Replaces the host key and restarts (a "reinstalled" server). */
+  rotateHostKey(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve();
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`sshd did not listen on ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+function fingerprint(pubPath: string): string {
+  return execFileSync('ssh-keygen', ['-lf', pubPath, '-E', 'sha256'], { encoding: 'utf8' }).split(' ')[1];
+}
+
+export async function startSshServer(): Promise<SshServer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-sshd-'));
+  const port = await freePort();
+  const hostKey = path.join(dir, 'host_ed25519');
+  const clientKey = path.join(dir, 'client_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
+  fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'authorized_keys'));
+  fs.chmodSync(path.join(dir, 'authorized_keys'), 0o600);
+  const log = path.join(dir, 'sshd.log');
+  fs.writeFileSync(
+    path.join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'StrictModes no',
+      'UsePAM no',
+      'LogLevel VERBOSE',
+      'MaxSessions 50',
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n'),
+  );
+  fs.mkdirSync('/run/sshd', { recursive: true });
+  let child: ChildProcess;
+  const start = async () => {
+    child = spawn('/usr/sbin/sshd', ['-D', '-f', path.join(dir, 'sshd_config'), '-E', log], {
+      stdio: 'ignore',
+    });
+    await waitForPort(port);
+  };
+  await start();
+  const server: SshServer = {
+    port,
+    dir,
+    clientKeyPath: clientKey,
+    hostKeyFingerprint: fingerprint(`${hostKey}.pub`),
+    connectionCount: () =>
+      fs.existsSync(log) ? (fs.readFileSync(log, 'utf8').match(/Accepted publickey/g) ?? []).length : 0,
+    dropSessions() {
+      // Session processes are children of the listener: "sshd: root@notty" and friends.
+      execFileSync('pkill', ['-KILL', '-P', String(child.pid)]);
+    },
+    async rotateHostKey() {
+      await server.stop();
+      fs.rmSync(hostKey);
+      fs.rmSync(`${hostKey}.pub`);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+      server.hostKeyFingerprint = fingerprint(`${hostKey}.pub`);
+      await start();
+      return server.hostKeyFingerprint;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+  return server;
+}

@@ -158,7 +158,12 @@ export class Workbench {
     await row.click({ button: 'right' });
     const entry = this.page.getByRole('menuitem', { name: item, exact: true });
     await entry.waitFor({ state: 'visible' });
-    await entry.click();
+    // The workbench menu runs an item on a mouse-up that follows its own
+    // mouse-down; Playwright's synthetic click does not always satisfy that, so
+    // focus the item by hovering and run it with Enter, as a keyboard user would.
+    await entry.hover();
+    await this.page.keyboard.press('Enter');
+    await entry.waitFor({ state: 'hidden' });
   }
 
   // ---- Command palette and quick input

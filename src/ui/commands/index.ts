@@ -1,6 +1,7 @@
 // Every command id and its handler, in one table.
 import type { Handler } from './registry';
 import { addDatabase, removeDatabase } from './database';
+import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
 import { testS3Connection } from './s3Test';
@@ -8,6 +9,7 @@ import { addServer, editServer, forgetHostKey, removeServer, testServerConnectio
 
 export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.server.add': addServer,
+  'infrakt.server.importSshConfig': importSshConfig,
   'infrakt.server.edit': editServer,
   'infrakt.server.remove': removeServer,
   'infrakt.server.test': testServerConnection,

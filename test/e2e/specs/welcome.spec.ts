@@ -57,6 +57,11 @@ describe('Welcome view (empty store)', function () {
     for (const host of ['e2e-web', 'e2e-db']) {
       await wb().quickInputRows().filter({ hasText: host }).first().waitFor({ state: 'visible' });
     }
+    const web = (await wb().quickInputRows().filter({ hasText: 'e2e-web' }).first().innerText()).replace(
+      /\s+/g,
+      ' ',
+    );
+    assert.match(web, /deploy@127\.0\.0\.1:2222/);
     await wb().shot('welcome-import-ssh-config');
     await wb().dismissQuickInput();
   });

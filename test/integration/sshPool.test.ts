@@ -1,6 +1,7 @@
 // The SSH transport against a real OpenSSH server on 127.0.0.1.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { Server } from '../../src/core/model';
 import {
   ConnectionPool,
@@ -211,5 +212,126 @@ describe('SSH connection pool (real sshd on 127.0.0.1)', function () {
     } finally {
       pool.dispose();
     }
+  });
+
+  describe('other ways to log in', () => {
+    const PASSWORD = 'pw-Canary-51f0e';
+    let pwSshd: SshServer;
+    before(async () => {
+      pwSshd = await startSshServer({ passwordUser: { name: 'infrakt-pw', password: PASSWORD } });
+    });
+    after(async () => {
+      await pwSshd.stop();
+    });
+    const pwServer = (): Server => ({
+      ...server,
+      port: pwSshd.port,
+      user: 'infrakt-pw',
+      auth: 'password',
+      keyPath: undefined,
+    });
+
+    it('password auth (second sshd with PasswordAuthentication yes) runs as that user', async () => {
+      const pool = new ConnectionPool(testEnv({ getPassword: async () => PASSWORD }));
+      try {
+        const r = await pool.run(pwServer(), 'id -un');
+        assert.equal(r.stdout.trim(), 'infrakt-pw');
+      } finally {
+        pool.dispose();
+      }
+    });
+
+    it('a wrong password is rejected naming the method tried, and never echoes the password', async () => {
+      const wrong = 'pw-Wrong-9a77c';
+      const pool = new ConnectionPool(testEnv({ getPassword: async () => wrong }));
+      try {
+        await assert.rejects(pool.run(pwServer(), 'true'), (e: SshError) => {
+          assert.equal(e.kind, 'auth');
+          assert.match(e.message, /Authentication rejected by web-1 .*tried: password/);
+          assert.ok(!e.message.includes(wrong));
+          return true;
+        });
+      } finally {
+        pool.dispose();
+      }
+      const none = new ConnectionPool(testEnv());
+      try {
+        await assert.rejects(none.run(pwServer(), 'true'), /No password stored for web-1 — run Edit Server/);
+      } finally {
+        none.dispose();
+      }
+    });
+
+    it('ssh-agent auth uses the key held by a real ssh-agent (SSH_AUTH_SOCK)', async () => {
+      const sock = `${sshd.dir}/agent.sock`;
+      const out = execFileSync('ssh-agent', ['-a', sock], { encoding: 'utf8' });
+      const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)?.[1]);
+      const saved = process.env.SSH_AUTH_SOCK;
+      try {
+        execFileSync('ssh-add', [sshd.clientKeyPath], {
+          env: { ...process.env, SSH_AUTH_SOCK: sock },
+          stdio: 'ignore',
+        });
+        process.env.SSH_AUTH_SOCK = sock;
+        const pool = new ConnectionPool(testEnv());
+        try {
+          const r = await pool.run({ ...server, auth: 'agent', keyPath: undefined }, 'echo via-agent');
+          assert.equal(r.stdout, 'via-agent\n');
+        } finally {
+          pool.dispose();
+        }
+        delete process.env.SSH_AUTH_SOCK;
+        const noAgent = new ConnectionPool(testEnv());
+        try {
+          await assert.rejects(
+            noAgent.run({ ...server, auth: 'agent', keyPath: undefined }, 'true'),
+            /No ssh-agent is running for web-1/,
+          );
+        } finally {
+          noAgent.dispose();
+        }
+      } finally {
+        if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+        else process.env.SSH_AUTH_SOCK = saved;
+        if (agentPid) process.kill(agentPid);
+      }
+    });
+
+    it('an encrypted key asks for its passphrase, again after a wrong one, and remembers the one that worked', async () => {
+      const key = `${sshd.dir}/locked_ed25519`;
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'pp-Right-0c3', '-f', key]);
+      fs.appendFileSync(`${sshd.dir}/authorized_keys`, fs.readFileSync(`${key}.pub`));
+      const answers = ['pp-Wrong-1', 'pp-Right-0c3'];
+      const retries: boolean[] = [];
+      const remembered: string[] = [];
+      const pool = new ConnectionPool(
+        testEnv({
+          getPassphrase: async (_s, retry) => {
+            retries.push(retry);
+            return answers.shift();
+          },
+          passphraseAccepted: async (_s, p) => {
+            remembered.push(p);
+          },
+        }),
+      );
+      try {
+        const r = await pool.run({ ...server, keyPath: key }, 'echo unlocked');
+        assert.equal(r.stdout, 'unlocked\n');
+        assert.deepEqual(retries, [false, true]);
+        assert.deepEqual(remembered, ['pp-Right-0c3']);
+      } finally {
+        pool.dispose();
+      }
+      const giveUp = new ConnectionPool(testEnv({ getPassphrase: async () => 'pp-Wrong-2' }));
+      try {
+        await assert.rejects(
+          giveUp.run({ ...server, keyPath: key }, 'true'),
+          (e: SshError) => e.kind === 'passphrase' && /Wrong passphrase for .*locked_ed25519/.test(e.message),
+        );
+      } finally {
+        giveUp.dispose();
+      }
+    });
   });
 });

@@ -55,7 +55,23 @@ function fingerprint(pubPath: string): string {
   return execFileSync('ssh-keygen', ['-lf', pubPath, '-E', 'sha256'], { encoding: 'utf8' }).split(' ')[1];
 }
 
-export async function startSshServer(): Promise<SshServer> {
+export interface SshServerOptions {
+  /** Also accept password logins, for this local account (created if missing, password set). */
+  passwordUser?: { name: string; password: string };
+}
+
+/** A local account with a password (the test machine runs as root; CI machines are throwaway). */
+function ensurePasswordUser(name: string, password: string): void {
+  try {
+    execFileSync('id', ['-u', name], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', name]);
+  }
+  execFileSync('chpasswd', { input: `${name}:${password}\n` });
+}
+
+export async function startSshServer(opts: SshServerOptions = {}): Promise<SshServer> {
+  if (opts.passwordUser) ensurePasswordUser(opts.passwordUser.name, opts.passwordUser.password);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-sshd-'));
   const port = await freePort();
   const hostKey = path.join(dir, 'host_ed25519');
@@ -72,7 +88,7 @@ export async function startSshServer(): Promise<SshServer> {
       'ListenAddress 127.0.0.1',
       `HostKey ${hostKey}`,
       `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-      'PasswordAuthentication no',
+      `PasswordAuthentication ${opts.passwordUser ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       `PidFile ${path.join(dir, 'sshd.pid')}`,
@@ -99,7 +115,10 @@ export async function startSshServer(): Promise<SshServer> {
     clientKeyPath: clientKey,
     hostKeyFingerprint: fingerprint(`${hostKey}.pub`),
     connectionCount: () =>
-      fs.existsSync(log) ? (fs.readFileSync(log, 'utf8').match(/Accepted publickey/g) ?? []).length : 0,
+      fs.existsSync(log)
+        ? (fs.readFileSync(log, 'utf8').match(/Accepted (publickey|password|keyboard-interactive)/g) ?? [])
+            .length
+        : 0,
     dropSessions() {
       // Session processes are children of the listener: "sshd: root@notty" and friends.
       execFileSync('pkill', ['-KILL', '-P', String(child.pid)]);

@@ -8,6 +8,8 @@ import { ConfigStore } from './store/configStore';
 import { COMMANDS } from './ui/commands';
 import { registerCommands } from './ui/commands/registry';
 import { registerS3SettingsSerializer } from './ui/commands/s3Settings';
+import type { Services } from './ui/services';
+import { BackupCatalog } from './ui/tree/backupCatalog';
 import { ServersTree } from './ui/tree/serversTree';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -28,12 +30,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     );
   }
 
-  const tree = new ServersTree(store);
-  context.subscriptions.push(tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
   const secrets = new Secrets(context.secrets);
   const runner = new ConnectionPool(createSshEnvironment(store, secrets));
   context.subscriptions.push({ dispose: () => runner.dispose() });
-  const services = { context, store, secrets, log, tree, runner };
+  const catalog = new BackupCatalog(() => services);
+  const tree = new ServersTree(store, catalog);
+  const services: Services = { context, store, secrets, log, tree, runner, catalog };
+  context.subscriptions.push(catalog, tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
   registerCommands(context, services, COMMANDS);
   context.subscriptions.push(registerS3SettingsSerializer(services));
 

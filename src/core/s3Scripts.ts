@@ -3,7 +3,9 @@
 // non-secret compatibility options go in a config file inside a private
 // `mktemp -d` that a trap removes.
 import type { S3Settings } from './model';
-import { shellQuote as q, wholeScript } from './backup/shell';
+import { MARKS, shellQuote as q, wholeScript } from './backup/shell';
+import { checkServerBackupFile } from './backup/listScript';
+import { checkServer } from './backup/serverCheck';
 import { s3DatabasePrefix, s3Key } from './s3Layout';
 
 export const S3_STEP_MARK = '@@infrakt:s3step';
@@ -53,6 +55,10 @@ export function awsSetup(c: S3Credentials): { preamble: string[]; cleanup: strin
 export const REQUIRE_AWS =
   'command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; exit 127; }';
 
+function exitTrap(cleanup: readonly string[]): string {
+  return `trap ${q(cleanup.join('; '))} EXIT`;
+}
+
 /** A standalone S3 script: strict mode, set-up, cleanup trap, and the body parsed whole before it runs. */
 function s3Script(c: S3Credentials, body: readonly string[]): string {
   const { preamble, cleanup } = awsSetup(c);
@@ -60,7 +66,7 @@ function s3Script(c: S3Credentials, body: readonly string[]): string {
     'set -u',
     REQUIRE_AWS,
     ...preamble,
-    `trap '${cleanup.join('; ').replace(/'/g, `'\\''`)}' EXIT`,
+    exitTrap(cleanup),
     "trap 'exit 130' INT TERM HUP",
     'echo "infrakt: using $(aws --version 2>&1 | head -n1)" >&2',
     ...body,
@@ -111,18 +117,51 @@ export function testConnectionScript(c: S3Credentials, probeName: string): strin
   ]);
 }
 
+export const S3_ERROR_MARK = '@@infrakt:s3error';
+
+/**
+ * Lines listing the backup objects of the given databases, one JSON document
+ * per database between marks. A failure prints `@@infrakt:s3error <text>` on
+ * stdout and exits (the caller decides whether that ends a subshell or the script).
+ */
+function s3ListBody(c: S3Credentials, databaseNames: readonly string[]): string[] {
+  return databaseNames.flatMap((db) => {
+    const prefix = s3DatabasePrefix(c.settings.prefix, db);
+    return [
+      `printf '@@infrakt:s3list %s\\n' ${q(db)}`,
+      `if infrakt_out=$(awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${q(prefix)} --output json 2>"$infrakt_aws_dir/err"); then printf '%s\\n' "$infrakt_out"`,
+      `else printf '\\n${S3_ERROR_MARK} %s\\n' "$(tr '\\n' ' ' < "$infrakt_aws_dir/err" | cut -c1-400)"; exit 1; fi`,
+      `printf '\\n@@infrakt:s3end\\n'`,
+    ];
+  });
+}
+
 /** Lists every backup object of the given databases in one script: one JSON document per database. */
 export function listS3Script(c: S3Credentials, databaseNames: readonly string[]): string {
-  return s3Script(c, [
-    ...databaseNames.flatMap((db) => {
-      const prefix = s3DatabasePrefix(c.settings.prefix, db);
-      return [
-        `printf '@@infrakt:s3list %s\\n' ${q(db)}`,
-        `awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${q(prefix)} --output json || exit $?`,
-        `printf '\\n@@infrakt:s3end\\n'`,
-      ];
-    }),
-  ]);
+  return s3Script(c, s3ListBody(c, databaseNames));
+}
+
+/**
+ * The same listing as a subshell to embed in a larger script (the tree's one
+ * round trip per server): a missing awscli or an S3 error is reported with
+ * the error mark and ends only the subshell.
+ */
+export function s3ListSection(c: S3Credentials, databaseNames: readonly string[]): string[] {
+  const { preamble, cleanup } = awsSetup(c);
+  return [
+    '(',
+    `  command -v aws >/dev/null 2>&1 || { printf '${S3_ERROR_MARK} awscli (aws) not found on this server\\n'; exit 127; }`,
+    ...preamble.map((l) => `  ${l}`),
+    `  ${exitTrap(cleanup)}`,
+    ...s3ListBody(c, databaseNames).map((l) => `  ${l}`),
+    ')',
+  ];
+}
+
+/** The S3 error a listing reported, if any. */
+export function s3ListingError(stdout: string): string | undefined {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${S3_ERROR_MARK} `));
+  return line?.slice(S3_ERROR_MARK.length + 1).trim();
 }
 
 /** Splits listS3Script output into the JSON text per database name. */
@@ -218,4 +257,66 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
       .find((l) => l.trim().length > 0)
       ?.trim() ?? 'unknown error';
   return { cause: firstLine.slice(0, 300), next: 'see the Infrakt log for the full output' };
+}
+
+/** Exit codes of the transfer scripts below (beyond awscli's own). */
+export const TRANSFER_EXIT = { missingLocal: 66, checksumMismatch: 65, noChecksum: 67 } as const;
+
+function transferPaths(server: { name: string; backupDir: string }, filename: string): { file: string } {
+  const s = checkServer(server);
+  checkServerBackupFile(s.name, filename);
+  return { file: `${s.backupDir}/${filename}` };
+}
+
+/** Upload to S3 of a backup that is only local (its checksum object too). */
+export function s3UploadFileScript(
+  c: S3Credentials,
+  server: { name: string; backupDir: string },
+  databaseName: string,
+  filename: string,
+): string {
+  const { file } = transferPaths(server, filename);
+  const key = s3Key(c.settings.prefix, databaseName, filename);
+  return s3Script(c, [
+    `infrakt_file=${q(file)}`,
+    `infrakt_key=${q(key)}`,
+    `[ -f "$infrakt_file" ] || { echo "infrakt: $infrakt_file is not on the server any more" >&2; exit ${TRANSFER_EXIT.missingLocal}; }`,
+    'awsx s3 cp --only-show-errors "$infrakt_file" "s3://$infrakt_bucket/$infrakt_key" || exit $?',
+    'if [ -f "$infrakt_file.sha256" ]; then awsx s3 cp --only-show-errors "$infrakt_file.sha256" "s3://$infrakt_bucket/$infrakt_key.sha256" || exit $?; fi',
+    `printf '${MARKS.result} {"uploaded":"%s"}\\n' "$infrakt_key"`,
+  ]);
+}
+
+/**
+ * Brings an S3-only backup back into the server's backup dir: downloaded as
+ * `.partial`, checked against its `.sha256` object, then renamed — so a file
+ * that looks complete is always the one that was uploaded.
+ */
+export function s3DownloadScript(
+  c: S3Credentials,
+  server: { name: string; backupDir: string },
+  databaseName: string,
+  filename: string,
+): string {
+  const { file } = transferPaths(server, filename);
+  const key = s3Key(c.settings.prefix, databaseName, filename);
+  const dir = file.slice(0, file.lastIndexOf('/'));
+  return s3Script(c, [
+    `infrakt_file=${q(file)}`,
+    `infrakt_key=${q(key)}`,
+    `mkdir -p -m 700 ${q(dir)} || exit 73`,
+    'if [ -f "$infrakt_file" ] && [ -f "$infrakt_file.sha256" ]; then',
+    `  printf '${MARKS.result} {"downloaded":"%s","existed":true}\\n' "$infrakt_file"; exit 0`,
+    'fi',
+    'infrakt_fail() { rm -f -- "$infrakt_file.partial" "$infrakt_file.sha256.partial"; exit "$1"; }',
+    'awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_key.sha256" "$infrakt_file.sha256.partial" ||',
+    `  { echo "infrakt: no checksum object $infrakt_key.sha256 in S3 — refusing to restore an unverifiable file" >&2; infrakt_fail ${TRANSFER_EXIT.noChecksum}; }`,
+    'awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_key" "$infrakt_file.partial" || infrakt_fail $?',
+    'infrakt_want=$(cut -c1-64 < "$infrakt_file.sha256.partial")',
+    'infrakt_got=$(sha256sum < "$infrakt_file.partial" | cut -c1-64)',
+    `[ "$infrakt_want" = "$infrakt_got" ] || { echo "infrakt: downloaded file does not match its checksum (sha256 $infrakt_got, expected $infrakt_want)" >&2; infrakt_fail ${TRANSFER_EXIT.checksumMismatch}; }`,
+    'chmod 600 "$infrakt_file.partial" "$infrakt_file.sha256.partial"',
+    'mv -f -- "$infrakt_file.sha256.partial" "$infrakt_file.sha256" && mv -f -- "$infrakt_file.partial" "$infrakt_file" || infrakt_fail 74',
+    `printf '${MARKS.result} {"downloaded":"%s","existed":false}\\n' "$infrakt_file"`,
+  ]);
 }

@@ -1,13 +1,20 @@
 // Tree elements are plain tagged data; rowFor() turns one into everything a
 // TreeItem needs, without touching the VS Code API (so it is unit-tested).
+import { parseBackupName } from './backup/naming';
+import { humanAge, humanSize } from './format';
 import { type Database, type Server, ENGINE_LABELS } from './model';
+import { type BackupEntry, LOCATION_LABELS } from './s3Layout';
 
 export type ServerState = { kind: 'idle' } | { kind: 'connected' } | { kind: 'error'; message: string };
 
 export type TreeNode =
   | { kind: 'server'; server: Server; state: ServerState }
-  | { kind: 'database'; server: Server; database: Database }
+  | { kind: 'database'; server: Server; database: Database; backups?: DatabaseSummary }
+  | { kind: 'backup'; server: Server; database: Database; entry: BackupEntry }
   | { kind: 'message'; id: string; text: string; detail?: string; isError: boolean };
+
+/** What the last listing said about a database, for its row's description. */
+export type DatabaseSummary = { state: 'loading' } | { state: 'listed'; count: number; newest?: Date };
 
 export interface TreeRow {
   id: string;
@@ -32,6 +39,8 @@ export function nodeId(node: TreeNode): string {
       return `server:${node.server.id}`;
     case 'database':
       return `database:${node.database.id}`;
+    case 'backup':
+      return `backup:${node.server.id}:${node.entry.filename}`;
     case 'message':
       return `message:${node.id}`;
   }
@@ -48,7 +57,25 @@ function serverState(state: ServerState): { text: string; icon: TreeRow['icon'] 
   }
 }
 
-export function rowFor(node: TreeNode): TreeRow {
+const LOCATION_ICONS: Record<BackupEntry['location'], TreeRow['icon']> = {
+  local: { id: 'file-zip' },
+  s3: { id: 'cloud' },
+  both: { id: 'cloud', color: 'testing.iconPassed' },
+};
+
+/** "2026-11-25 02:03:04 UTC" from a Date. */
+export function utcLabel(d: Date): string {
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+function summaryText(s: DatabaseSummary | undefined, now: Date): string | undefined {
+  if (!s) return undefined;
+  if (s.state === 'loading') return 'listing…';
+  if (s.count === 0) return 'no backups';
+  return `${s.count} backup${s.count === 1 ? '' : 's'}${s.newest ? `, last ${humanAge(s.newest, now)}` : ''}`;
+}
+
+export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
   const id = nodeId(node);
   switch (node.kind) {
     case 'server': {
@@ -81,7 +108,12 @@ export function rowFor(node: TreeNode): TreeRow {
       return {
         id,
         label: d.name,
-        description: `${ENGINE_LABELS[d.engine]} · ${d.mode === 'container' ? 'container' : 'host'}`,
+        description: [
+          `${ENGINE_LABELS[d.engine]} · ${d.mode === 'container' ? 'container' : 'host'}`,
+          summaryText(node.backups, now),
+        ]
+          .filter(Boolean)
+          .join(' · '),
         tooltip: [
           `${d.name} on ${node.server.name}`,
           `Engine: ${ENGINE_LABELS[d.engine]}`,
@@ -89,6 +121,25 @@ export function rowFor(node: TreeNode): TreeRow {
         ].join('\n'),
         contextValue: `infrakt.database.${d.engine}`,
         icon: { id: ENGINE_ICONS[d.engine] },
+        collapsible: 'collapsed',
+      };
+    }
+    case 'backup': {
+      const e = node.entry;
+      const where = LOCATION_LABELS[e.location];
+      const started = parseBackupName(e.filename)?.startedAt ?? e.modified;
+      return {
+        id,
+        label: utcLabel(started),
+        description: `${humanSize(e.sizeBytes)} · ${humanAge(e.modified, now)} · ${where}`,
+        tooltip: [
+          e.filename,
+          `Size: ${humanSize(e.sizeBytes)} (${e.sizeBytes} bytes)`,
+          `Stored: ${where}${e.location === 's3' ? ' (restore downloads it to the server first)' : ''}`,
+          `Checksum: ${e.hasChecksum ? 'sha256 kept beside it' : 'missing — restore will refuse it'}`,
+        ].join('\n'),
+        contextValue: `infrakt.backup.${e.location}`,
+        icon: LOCATION_ICONS[e.location],
         collapsible: 'none',
       };
     }

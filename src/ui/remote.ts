@@ -1,58 +1,108 @@
-// Runs one remote script as a user action: a cancellable progress
-// notification, output streamed to the log (secrets redacted), the tree's
-// server state updated, and the user's Cancel turned into an AbortSignal.
+// Remote work as a user action: a cancellable progress notification, every
+// script's output streamed to the log (secrets redacted), the tree's server
+// state updated, and the user's Cancel turned into an AbortSignal.
 import * as vscode from 'vscode';
 import type { Server } from '../core/model';
-import { type RunResult, lineSplitter, redact } from '../core/remote';
+import { type RunOptions, type RunResult, lineSplitter, redact } from '../core/remote';
+import type { ScriptRunner } from '../core/backup';
 import type { Services } from './services';
 import { UserCancelled, messageOf } from './errors';
 
-export interface RemoteAction {
+export type ProgressReporter = vscode.Progress<{ message?: string; increment?: number }>;
+
+export interface RemoteSession {
+  /** Runs scripts on the session's server, logged and cancelled with the notification. */
+  runner: ScriptRunner;
+  progress: ProgressReporter;
+  signal: AbortSignal;
+}
+
+export interface SessionOptions {
   title: string;
-  script: string;
+  /** Values redacted from the log and errors (passwords, the S3 secret). */
   secrets?: readonly string[];
-  /** Each stdout line as it arrives (progress markers etc.). */
-  onLine?: (line: string, progress: vscode.Progress<{ message?: string }>) => void;
   timeoutMs?: number;
 }
 
-export async function runRemote(
+/** Wraps the SSH runner for one server: log every line, track the server's state. */
+export function loggedRunner(
   services: Services,
   server: Server,
-  action: RemoteAction,
-): Promise<RunResult> {
-  const secrets = action.secrets ?? [];
-  return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: action.title, cancellable: true },
-    async (progress, token) => {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort());
+  defaults: { signal?: AbortSignal; secrets?: readonly string[]; timeoutMs?: number } = {},
+): ScriptRunner {
+  return {
+    async run(script: string, o: RunOptions = {}): Promise<RunResult> {
+      const secrets = [...(defaults.secrets ?? []), ...(o.secrets ?? [])];
       const log = (stream: string) =>
         lineSplitter((line) => services.log.info(`[${server.name}] ${stream}${redact(line, secrets)}`));
-      const stdoutLines = lineSplitter((line) => action.onLine?.(line, progress));
       const logOut = log('');
       const logErr = log('! ');
-      services.log.info(`[${server.name}] ${action.title}`);
       try {
-        const result = await services.runner.run(server, action.script, {
-          signal: abort.signal,
-          timeoutMs: action.timeoutMs,
+        const r = await services.runner.run(server, script, {
+          signal: o.signal ?? defaults.signal,
+          timeoutMs: o.timeoutMs ?? defaults.timeoutMs,
           secrets,
           onStdout: (chunk) => {
             logOut(chunk);
-            stdoutLines(chunk);
+            o.onStdout?.(chunk);
           },
-          onStderr: logErr,
+          onStderr: (chunk) => {
+            logErr(chunk);
+            o.onStderr?.(chunk);
+          },
         });
         services.tree.setServerState(server.id, { kind: 'connected' });
-        return result;
+        return r;
+      } catch (err) {
+        if (!(o.signal ?? defaults.signal)?.aborted)
+          services.tree.setServerState(server.id, {
+            kind: 'error',
+            message: redact(messageOf(err), secrets),
+          });
+        throw err;
+      }
+    },
+  };
+}
+
+export async function withRemote<T>(
+  services: Services,
+  server: Server,
+  opts: SessionOptions,
+  work: (session: RemoteSession) => Promise<T>,
+): Promise<T> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: opts.title, cancellable: true },
+    async (progress, token) => {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      services.log.info(`[${server.name}] ${opts.title}`);
+      const runner = loggedRunner(services, server, {
+        signal: abort.signal,
+        secrets: opts.secrets,
+        timeoutMs: opts.timeoutMs,
+      });
+      try {
+        return await work({ runner, progress, signal: abort.signal });
       } catch (err) {
         if (token.isCancellationRequested) throw new UserCancelled();
-        services.tree.setServerState(server.id, { kind: 'error', message: redact(messageOf(err), secrets) });
         throw err;
       } finally {
         sub.dispose();
       }
     },
+  );
+}
+
+export interface RemoteAction extends SessionOptions {
+  script: string;
+  /** Each stdout line as it arrives (progress markers etc.). */
+  onLine?: (line: string, progress: ProgressReporter) => void;
+}
+
+/** One script as one user action. */
+export function runRemote(services: Services, server: Server, action: RemoteAction): Promise<RunResult> {
+  return withRemote(services, server, action, ({ runner, progress }) =>
+    runner.run(action.script, { onStdout: lineSplitter((line) => action.onLine?.(line, progress)) }),
   );
 }

@@ -3,35 +3,9 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Server } from '../../src/core/model';
-import {
-  ConnectionPool,
-  type HostKeyInfo,
-  type SshEnvironment,
-  SshError,
-} from '../../src/ssh/connectionPool';
+import { ConnectionPool, SshError } from '../../src/ssh/connectionPool';
 import { startSshServer, type SshServer } from '../world/sshServer';
-
-function testEnv(
-  overrides: Partial<SshEnvironment> = {},
-): SshEnvironment & { asked: HostKeyInfo[]; known: Map<string, string> } {
-  const known = new Map<string, string>();
-  const asked: HostKeyInfo[] = [];
-  return {
-    asked,
-    known,
-    getPassword: async () => undefined,
-    getPassphrase: async () => undefined,
-    knownFingerprint: (host, port) => known.get(`${host}:${port}`),
-    confirmNewHost: async (info) => {
-      asked.push(info);
-      return true;
-    },
-    trustHost: (info) => known.set(`${info.host}:${info.port}`, info.fingerprint),
-    connectTimeoutMs: () => 10_000,
-    idleMs: () => 60_000,
-    ...overrides,
-  };
-}
+import { testEnv } from '../support/sshEnv';
 
 function pgrepCount(pattern: string): number {
   try {

@@ -1,9 +1,11 @@
 // Every command id and its handler, in one table.
 import type { Handler } from './registry';
+import { backUpDatabase, deleteBackupFile, restoreFromBackup, uploadBackupToS3 } from './backup';
 import { addDatabase, removeDatabase } from './database';
 import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
+import { resolveServer } from './targets';
 import { testS3Connection } from './s3Test';
 import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
@@ -19,5 +21,11 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.database.add': addDatabase,
   'infrakt.database.remove': removeDatabase,
   'infrakt.settings.openS3': openS3Settings,
-  'infrakt.refresh': (services) => services.tree.refresh(),
+  'infrakt.database.backup': backUpDatabase,
+  'infrakt.backup.restore': restoreFromBackup,
+  'infrakt.backup.upload': uploadBackupToS3,
+  'infrakt.backup.delete': deleteBackupFile,
+  'infrakt.refresh': (services) => services.tree.reload(),
+  'infrakt.server.refresh': async (services, arg) =>
+    services.tree.reload((await resolveServer(services, arg, 'Refresh Server')).id),
 };

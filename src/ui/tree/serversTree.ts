@@ -1,17 +1,36 @@
 import * as vscode from 'vscode';
 import type { ConfigStore } from '../../store/configStore';
-import { type ServerState, type TreeNode, rowFor } from '../../core/treeRows';
+import type { Server } from '../../core/model';
+import { type DatabaseSummary, type ServerState, type TreeNode, rowFor } from '../../core/treeRows';
+import { diagnoseS3Error } from '../../core/s3Scripts';
 import { messageOf } from '../errors';
+import type { BackupCatalog } from './backupCatalog';
 
-/** Servers → databases, straight from the store; refreshes when the store changes (any window). */
+/**
+ * Servers → databases (from the store; refreshes when the store changes, in
+ * any window) → backups (from the catalog: one listing per server, loaded
+ * when the server is expanded).
+ */
 export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly states = new Map<string, ServerState>();
   private readonly subscription: { dispose(): void };
 
-  constructor(private readonly store: ConfigStore) {
+  private readonly catalogSubscription: { dispose(): void };
+
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly catalog: BackupCatalog,
+  ) {
     this.subscription = store.onDidChange(() => this.refresh());
+    this.catalogSubscription = catalog.onDidChange(() => this.refresh());
+  }
+
+  /** Lists every server again (Refresh): concurrently, a bounded number at a time. */
+  reload(serverId?: string): void {
+    this.catalog.invalidate(serverId);
+    this.refresh();
   }
 
   refresh(): void {
@@ -44,7 +63,7 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     return item;
   }
 
-  getChildren(node?: TreeNode): TreeNode[] {
+  async getChildren(node?: TreeNode): Promise<TreeNode[]> {
     try {
       if (!node) {
         return this.store.listServers().map((server) => ({
@@ -53,20 +72,8 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
           state: this.states.get(server.id) ?? { kind: 'idle' },
         }));
       }
-      if (node.kind === 'server') {
-        const dbs = this.store.listDatabases(node.server.id);
-        if (dbs.length === 0) {
-          return [
-            {
-              kind: 'message',
-              id: `${node.server.id}:empty`,
-              text: 'No databases yet — use Add Database',
-              isError: false,
-            },
-          ];
-        }
-        return dbs.map((database) => ({ kind: 'database', server: node.server, database }));
-      }
+      if (node.kind === 'server') return this.serverChildren(node.server);
+      if (node.kind === 'database') return await this.backupRows(node);
       return [];
     } catch (err) {
       return [
@@ -75,8 +82,75 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     }
   }
 
+  private serverChildren(server: Server): TreeNode[] {
+    const dbs = this.store.listDatabases(server.id);
+    if (dbs.length === 0) {
+      return [
+        {
+          kind: 'message',
+          id: `${server.id}:empty`,
+          text: 'No databases yet — use Add Database',
+          isError: false,
+        },
+      ];
+    }
+    // Start the listing now (in the background); rows show "listing…" until it lands.
+    const entry = this.catalog.peek(server.id);
+    if (!entry) void this.catalog.load(server);
+    const rows: TreeNode[] = [];
+    if (entry?.state === 'error') {
+      rows.push({
+        kind: 'message',
+        id: `${server.id}:list-error`,
+        text: `Could not list backups: ${entry.message}`,
+        detail: `${entry.message}\nUse Refresh to try again, or Test Connection on the server.`,
+        isError: true,
+      });
+    } else if (entry?.state === 'ok' && entry.s3Problem) {
+      const d = diagnoseS3Error(entry.s3Problem, server.name);
+      rows.push({
+        kind: 'message',
+        id: `${server.id}:s3-error`,
+        text: `S3 copies not listed: ${d.cause}`,
+        detail: `${entry.s3Problem}\nNext: ${d.next}.`,
+        isError: true,
+      });
+    }
+    for (const database of dbs) {
+      let backups: DatabaseSummary = { state: 'loading' };
+      if (entry?.state === 'ok') {
+        const list = entry.listing.byDatabase.get(database.name) ?? [];
+        backups = { state: 'listed', count: list.length, newest: list[0]?.modified };
+      } else if (entry?.state === 'error') backups = { state: 'listed', count: 0 };
+      rows.push({ kind: 'database', server, database, backups });
+    }
+    return rows;
+  }
+
+  private async backupRows(node: Extract<TreeNode, { kind: 'database' }>): Promise<TreeNode[]> {
+    const entry = await this.catalog.load(node.server);
+    const id = `${node.database.id}`;
+    if (entry.state === 'error')
+      return [
+        {
+          kind: 'message',
+          id: `${id}:list-error`,
+          text: `Could not list backups: ${entry.message}`,
+          isError: true,
+        },
+      ];
+    if (entry.state !== 'ok') return [];
+    const list = entry.listing.byDatabase.get(node.database.name) ?? [];
+    if (list.length === 0)
+      return [
+        { kind: 'message', id: `${id}:none`, text: 'No backups yet — use Back Up Now', isError: false },
+      ];
+    return list.map((e) => ({ kind: 'backup', server: node.server, database: node.database, entry: e }));
+  }
+
   dispose(): void {
     this.subscription.dispose();
+    this.catalogSubscription.dispose();
     this.changed.dispose();
   }
 }

@@ -1,0 +1,275 @@
+// Back Up Now, Restore, Delete and Upload to S3 — each one remote script run
+// (Restore: download when S3-only, safety backup, restore) under one
+// cancellable notification, with the tree refreshed afterwards.
+import * as vscode from 'vscode';
+import { BackupError, backUpNow, deleteBackup, restoreBackup, type BackupResult } from '../../core/backup';
+import { humanSize } from '../../core/format';
+import type { Database, Server } from '../../core/model';
+import { LOCATION_LABELS } from '../../core/s3Layout';
+import {
+  type S3Credentials,
+  awsSetup,
+  diagnoseS3Error,
+  s3DownloadScript,
+  s3UploadFileScript,
+  s3UploadSink,
+} from '../../core/s3Scripts';
+import type { TreeNode } from '../../core/treeRows';
+import { backupTarget, s3Access } from '../credentials';
+import { ActionableError } from '../errors';
+import { confirmModal } from '../input';
+import { type RemoteSession, withRemote } from '../remote';
+import type { Services } from '../services';
+import { resolveBackup, resolveDatabase } from './targets';
+
+const PROVISION = (server: Server) => ({
+  title: 'Provision Server',
+  command: 'infrakt.server.provision',
+  args: [{ kind: 'server', server, state: { kind: 'idle' } } satisfies TreeNode],
+});
+
+/** A missing tool on the server: the next step is Provision Server. */
+function explain(err: unknown, server: Server): unknown {
+  if (err instanceof BackupError && err.kind === 'tool-missing')
+    return new ActionableError(err.message, [PROVISION(server)]);
+  return err;
+}
+
+function s3Failure(stderr: string, server: Server, what: string): ActionableError {
+  const d = diagnoseS3Error(stderr, server.name);
+  const actions = /awscli not found/.test(d.cause)
+    ? [PROVISION(server)]
+    : [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }];
+  return new ActionableError(`${what}: ${d.cause} — ${d.next}.`, actions);
+}
+
+function afterChange(services: Services, server: Server): void {
+  services.tree.reload(server.id);
+}
+
+export async function backUpDatabase(services: Services, arg?: unknown): Promise<void> {
+  const { server, database } = await resolveDatabase(services, arg, 'Back Up Now');
+  const s3 = await s3Access(services);
+  const creds = s3.state === 'ready' ? s3.creds : undefined;
+  let stderr = '';
+  const result = await withRemote(
+    services,
+    server,
+    { title: `Backing up ${database.name} on ${server.name}` },
+    async (session) => {
+      try {
+        return await backUp(services, session, server, database, creds, (c) => {
+          stderr = (stderr + c).slice(-4000);
+        });
+      } catch (err) {
+        services.store.recordBackup({
+          databaseId: database.id,
+          filename: '',
+          sizeBytes: 0,
+          location: 'local',
+          ok: false,
+          error: err instanceof Error ? err.message.slice(0, 500) : String(err),
+        });
+        throw explain(err, server);
+      }
+    },
+  );
+  const uploaded = creds !== undefined && !result.failedSinks.includes('s3');
+  services.store.recordBackup({
+    databaseId: database.id,
+    filename: result.file,
+    sizeBytes: result.size,
+    sha256: result.sha256,
+    location: uploaded ? 'both' : 'local',
+    ok: true,
+  });
+  afterChange(services, server);
+  const saved = `Backup of ${database.name} on ${server.name} saved: ${result.file} (${humanSize(result.size)})`;
+  services.log.info(`${saved}; sha256 ${result.sha256}${uploaded ? '; uploaded to S3' : ''}`);
+  if (uploaded) {
+    void vscode.window.showInformationMessage(`${saved}, and uploaded to S3.`);
+    return;
+  }
+  if (creds) {
+    const retry = {
+      title: 'Retry Upload',
+      command: 'infrakt.backup.upload',
+      args: [backupNode(server, database, result)],
+    };
+    const failure = s3Failure(stderr, server, `${saved} locally; upload to S3 failed`);
+    throw new ActionableError(failure.message, [retry, ...failure.actions]);
+  }
+  if (s3.state === 'no-secret') {
+    void vscode.window
+      .showWarningMessage(`${saved} locally; not uploaded: ${s3.message}.`, 'Open S3 Settings')
+      .then((c) => c && vscode.commands.executeCommand('infrakt.settings.openS3'));
+    return;
+  }
+  void vscode.window.showInformationMessage(`${saved} (on the server only — S3 storage is not configured).`);
+}
+
+function backupNode(server: Server, database: Database, r: BackupResult): TreeNode {
+  return {
+    kind: 'backup',
+    server,
+    database,
+    entry: {
+      filename: r.file,
+      sizeBytes: r.size,
+      modified: new Date(),
+      location: 'local',
+      hasChecksum: true,
+    },
+  };
+}
+
+/** The one backup pipeline (Back Up Now, safety backups): local file + sha256, and S3 when given. */
+async function backUp(
+  services: Services,
+  { runner, progress, signal }: RemoteSession,
+  server: Server,
+  database: Database,
+  creds: S3Credentials | undefined,
+  onStderr?: (chunk: string) => void,
+): Promise<BackupResult> {
+  const { target, secrets } = await backupTarget(services, server, database);
+  const s3 = creds ? { ...awsSetup(creds), extraSinks: [s3UploadSink(creds, database.name)] } : {};
+  const started = Date.now();
+  return backUpNow(
+    {
+      run: (script, o) =>
+        runner.run(script, { ...o, secrets: [...secrets, ...(creds ? [creds.secretKey] : [])] }),
+    },
+    target,
+    {
+      ...s3,
+      signal,
+      onStderr,
+      onProgress: (bytes) =>
+        progress.report({
+          message: `${humanSize(bytes)} written${creds ? ' and streamed to S3' : ''} · ${Math.round((Date.now() - started) / 1000)} s`,
+        }),
+    },
+  );
+}
+
+export async function restoreFromBackup(services: Services, arg?: unknown): Promise<void> {
+  const { server, database, entry } = await resolveBackup(services, arg, 'Restore Backup');
+  const fromS3 = entry.location === 's3';
+  const detail = [
+    `${database.name} on ${server.name} is replaced with the backup ${entry.filename} (${humanSize(entry.sizeBytes)}, ${LOCATION_LABELS[entry.location]}).`,
+    fromS3 ? 'It is downloaded from S3 to the server first.' : '',
+    'Its sha256 is checked before anything is touched; a mismatch stops the restore.',
+    'A safety backup of the current data is taken first unless you choose otherwise.',
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+  const withSafety = 'Restore (safety backup first)';
+  const without = 'Restore without safety backup';
+  const answer = await vscode.window.showWarningMessage(
+    `Restore ${database.name} on ${server.name}?`,
+    { modal: true, detail },
+    withSafety,
+    without,
+  );
+  if (answer !== withSafety && answer !== without) return;
+
+  const s3 = await s3Access(services);
+  const creds = s3.state === 'ready' ? s3.creds : undefined;
+  if (fromS3 && !creds)
+    throw new ActionableError(
+      `${entry.filename} is only in S3, and ${s3.state === 'no-secret' ? s3.message : 'S3 storage is not configured'}.`,
+      [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
+    );
+  let safety: BackupResult | undefined;
+  await withRemote(
+    services,
+    server,
+    { title: `Restoring ${database.name} on ${server.name}` },
+    async (session) => {
+      const { runner, progress } = session;
+      try {
+        if (fromS3 && creds) {
+          progress.report({ message: 'downloading from S3 and checking its sha256…' });
+          const r = await runner.run(s3DownloadScript(creds, server, database.name, entry.filename), {
+            secrets: [creds.secretKey],
+          });
+          if (r.code !== 0) throw s3Failure(r.stderr, server, `Downloading ${entry.filename} from S3 failed`);
+        }
+        if (answer === withSafety) {
+          progress.report({ message: 'taking a safety backup of the current data…' });
+          safety = await backUp(services, session, server, database, undefined);
+        }
+        progress.report({ message: `restoring ${entry.filename}…` });
+        const { target, secrets } = await backupTarget(services, server, database);
+        await restoreBackup(
+          { run: (script, o) => runner.run(script, { ...o, secrets }) },
+          target,
+          entry.filename,
+          { signal: session.signal },
+        );
+      } catch (err) {
+        throw explain(err, server);
+      } finally {
+        afterChange(services, server);
+      }
+    },
+  );
+  const msg = `Restored ${database.name} on ${server.name} from ${entry.filename}.${
+    safety ? ` Safety backup of the previous data: ${safety.file}.` : ''
+  }`;
+  services.log.info(msg);
+  void vscode.window.showInformationMessage(msg);
+}
+
+export async function deleteBackupFile(services: Services, arg?: unknown): Promise<void> {
+  const { server, database, entry } = await resolveBackup(services, arg, 'Delete Backup', ['local', 'both']);
+  await confirmModal(
+    `Delete the backup ${entry.filename}?`,
+    `The file and its checksum are removed from ${server.name}:${server.backupDir}. ${
+      entry.location === 'both'
+        ? 'The copy in S3 stays.'
+        : 'There is no other copy of this backup (it is not in S3).'
+    }`,
+    'Delete',
+  );
+  await withRemote(
+    services,
+    server,
+    { title: `Deleting ${entry.filename} on ${server.name}` },
+    async ({ runner, signal }) => {
+      try {
+        await deleteBackup(runner, server, entry.filename, signal);
+      } finally {
+        afterChange(services, server);
+      }
+    },
+  );
+  const msg = `Deleted ${entry.filename} (${database.name}) from ${server.name}.`;
+  services.log.info(msg);
+  void vscode.window.showInformationMessage(msg);
+}
+
+export async function uploadBackupToS3(services: Services, arg?: unknown): Promise<void> {
+  const { server, database, entry } = await resolveBackup(services, arg, 'Upload Backup to S3', ['local']);
+  const s3 = await s3Access(services);
+  if (s3.state !== 'ready')
+    throw new ActionableError(
+      `Cannot upload: ${s3.state === 'no-secret' ? s3.message : 'S3 storage is not configured'}.`,
+      [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
+    );
+  const creds = s3.creds;
+  await withRemote(
+    services,
+    server,
+    { title: `Uploading ${entry.filename} to S3 from ${server.name}`, secrets: [creds.secretKey] },
+    async ({ runner }) => {
+      const r = await runner.run(s3UploadFileScript(creds, server, database.name, entry.filename));
+      afterChange(services, server);
+      if (r.code !== 0) throw s3Failure(r.stderr, server, `Upload of ${entry.filename} to S3 failed`);
+    },
+  );
+  const msg = `Uploaded ${entry.filename} to S3 from ${server.name}.`;
+  services.log.info(msg);
+  void vscode.window.showInformationMessage(msg);
+}

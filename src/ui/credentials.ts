@@ -1,0 +1,42 @@
+// Secrets assembled for one remote action, straight from SecretStorage: the S3
+// credentials (settings row + secret) and a database's backup target.
+import type { BackupTarget } from '../core/backup';
+import type { Database, Server } from '../core/model';
+import type { S3Credentials } from '../core/s3Scripts';
+import { secretKeys } from '../core/secrets';
+import type { Services } from './services';
+
+export type S3Access =
+  | { state: 'off' }
+  | { state: 'ready'; creds: S3Credentials }
+  /** Settings exist, but this machine has no secret for them (another machine saved them). */
+  | { state: 'no-secret'; message: string };
+
+export async function s3Access(services: Services): Promise<S3Access> {
+  const settings = services.store.getS3Settings();
+  if (!settings) return { state: 'off' };
+  const secretKey = await services.secrets.get(secretKeys.s3Secret());
+  if (!secretKey)
+    return {
+      state: 'no-secret',
+      message: 'the S3 secret key is not stored on this machine — enter it in S3 Settings',
+    };
+  return { state: 'ready', creds: { settings, secretKey } };
+}
+
+export async function backupTarget(
+  services: Services,
+  server: Server,
+  database: Database,
+): Promise<{ target: BackupTarget; secrets: string[] }> {
+  const password =
+    database.mode === 'host' ? await services.secrets.get(secretKeys.database(database.id)) : undefined;
+  return {
+    target: {
+      server: { name: server.name, backupDir: server.backupDir },
+      database,
+      password: password ? { kind: 'inline', password } : { kind: 'none' },
+    },
+    secrets: password ? [password] : [],
+  };
+}

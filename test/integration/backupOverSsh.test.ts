@@ -1,0 +1,201 @@
+// The product path end to end, below the VS Code glue: the pooled ssh2
+// transport into a real sshd, Back Up Now streaming to a real S3 server
+// (s3rver) with the machine's real awscli, the tree's one-round-trip listing
+// (local + S3 merged into badges), download of an S3-only backup with its
+// checksum checked, and restore into a real PostgreSQL.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { backUpNow, forServer, restoreBackup, type BackupTarget } from '../../src/core/backup';
+import { parseServerListing, serverListingScript } from '../../src/core/backupListing';
+import type { Database, Server } from '../../src/core/model';
+import {
+  type S3Credentials,
+  awsSetup,
+  s3DownloadScript,
+  s3UploadFileScript,
+  s3UploadSink,
+  TRANSFER_EXIT,
+} from '../../src/core/s3Scripts';
+import { ConnectionPool } from '../../src/ssh/connectionPool';
+import { testEnv } from '../support/sshEnv';
+import { type Postgres, startPostgres } from '../world/databases';
+import { S3RVER_KEY, startS3, stopS3AndRemove, type S3World } from '../world/s3';
+import { startSshServer, type SshServer } from '../world/sshServer';
+
+describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', function () {
+  this.timeout(120_000);
+  let sshd: SshServer;
+  let s3: S3World;
+  let pg: Postgres;
+  let pool: ConnectionPool;
+  let work: string;
+  let server: Server;
+  const database: Database = {
+    id: 'db-1',
+    serverId: 'srv-1',
+    name: 'shop',
+    engine: 'postgres',
+    mode: 'host',
+    dbHost: '127.0.0.1',
+    dbPort: 0,
+    dbUser: 'postgres',
+    dbName: 'shop',
+    createdAt: '',
+    updatedAt: '',
+  } as Database;
+  const creds = (accessKey = S3RVER_KEY): S3Credentials => ({
+    settings: {
+      endpointUrl: s3.endpointUrl,
+      bucket: s3.bucket,
+      region: 'us-east-1',
+      accessKey,
+      prefix: 'infrakt/backups/',
+      pathStyle: true,
+      checksumWhenRequired: true,
+    },
+    secretKey: 'S3RVER',
+  });
+  const target = (): BackupTarget => ({
+    server: { name: server.name, backupDir: server.backupDir },
+    database: { ...database, dbPort: pg.port },
+    password: { kind: 'inline', password: pg.password },
+  });
+  const rows = () => pg.sql("SELECT count(*), md5(string_agg(name, ',' ORDER BY id)) FROM items", 'shop');
+  const listing = async (c?: S3Credentials) => {
+    const dbs = [{ name: 'shop', engine: 'postgres' as const }];
+    const before = pool.stats.channels;
+    const r = await pool.run(server, serverListingScript(server, dbs, c), {
+      secrets: c ? [c.secretKey] : [],
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(pool.stats.channels - before, 1, 'one round trip per listing');
+    return parseServerListing(r.stdout, r.stderr, server, dbs, c?.settings);
+  };
+
+  before(async () => {
+    [sshd, s3, pg] = await Promise.all([startSshServer(), startS3(), startPostgres()]);
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-ssh-backup-'));
+    server = {
+      id: 'srv-1',
+      name: 'web-1',
+      host: '127.0.0.1',
+      port: sshd.port,
+      user: 'root',
+      auth: 'key',
+      keyPath: sshd.clientKeyPath,
+      backupDir: path.join(work, 'backups'),
+      createdAt: '',
+      updatedAt: '',
+    };
+    pool = new ConnectionPool(testEnv());
+    pg.createDatabase('shop');
+    pg.sql(
+      'CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2000) g',
+      'shop',
+    );
+  });
+  after(async () => {
+    pool?.dispose();
+    await sshd?.stop();
+    if (s3) await stopS3AndRemove(s3);
+    pg?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('Back Up Now uploads while it writes; the listing shows "both"; S3-only backups download verified and restore', async () => {
+    const original = rows();
+    const c = creds();
+    const b = await backUpNow(forServer(pool, server), target(), {
+      ...awsSetup(c),
+      extraSinks: [s3UploadSink(c, 'shop')],
+    });
+    assert.deepEqual(b.failedSinks, []);
+    const key = `infrakt/backups/shop/${b.file}`;
+    assert.deepEqual(s3.readObject(key), fs.readFileSync(path.join(server.backupDir, b.file)));
+    assert.equal(s3.readObject(`${key}.sha256`)?.toString(), `${b.sha256}  ${b.file}\n`);
+
+    let l = await listing(c);
+    assert.deepEqual(l.s3, { state: 'ok' });
+    assert.deepEqual(
+      l.byDatabase.get('shop')?.map((e) => [e.filename, e.location, e.hasChecksum]),
+      [[b.file, 'both', true]],
+    );
+
+    // Only in S3 now: the listing says so, and restore first downloads it (verified).
+    fs.rmSync(path.join(server.backupDir, b.file));
+    fs.rmSync(path.join(server.backupDir, `${b.file}.sha256`));
+    l = await listing(c);
+    assert.equal(l.byDatabase.get('shop')?.[0].location, 's3');
+
+    pg.sql("UPDATE items SET name = 'changed'", 'shop');
+    assert.notEqual(rows(), original);
+    const d = await pool.run(server, s3DownloadScript(c, server, 'shop', b.file), { secrets: [c.secretKey] });
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(fs.readdirSync(server.backupDir).filter((f) => f.endsWith('.partial')).length, 0);
+    const r = await restoreBackup(forServer(pool, server), target(), b.file);
+    assert.equal(r.verified, true);
+    assert.equal(rows(), original);
+    assert.equal((await listing(c)).byDatabase.get('shop')?.[0].location, 'both');
+  });
+
+  it('a tampered S3 object is refused on download and leaves no file that looks complete', async () => {
+    const c = creds();
+    const b = await backUpNow(forServer(pool, server), target(), {
+      ...awsSetup(c),
+      extraSinks: [s3UploadSink(c, 'shop')],
+    });
+    fs.rmSync(path.join(server.backupDir, b.file));
+    fs.rmSync(path.join(server.backupDir, `${b.file}.sha256`));
+    // Replace the object with other bytes (as a broken upload or a tampered bucket would).
+    const upload = await pool.run(
+      server,
+      [
+        ...awsSetup(c).preamble,
+        `printf 'not the backup' | awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/infrakt/backups/shop/${b.file}"`,
+      ].join('\n'),
+      { secrets: [c.secretKey] },
+    );
+    assert.equal(upload.code, 0, upload.stderr);
+    const d = await pool.run(server, s3DownloadScript(c, server, 'shop', b.file), { secrets: [c.secretKey] });
+    assert.equal(d.code, TRANSFER_EXIT.checksumMismatch, d.stderr);
+    assert.match(d.stderr, /does not match its checksum/);
+    const left = fs.readdirSync(server.backupDir).filter((f) => f.startsWith(b.file));
+    assert.deepEqual(left, []);
+  });
+
+  it('a local-only backup can be uploaded later; an S3 failure still lists the local files, with the cause', async () => {
+    const b = await backUpNow(forServer(pool, server), target());
+    let l = await listing(creds());
+    assert.equal(l.byDatabase.get('shop')?.find((e) => e.filename === b.file)?.location, 'local');
+
+    const bad = creds('WRONGKEY');
+    l = await listing(bad);
+    assert.equal(l.s3.state, 'error');
+    assert.match(l.s3.state === 'error' ? l.s3.message : '', /InvalidAccessKeyId/);
+    assert.ok(l.byDatabase.get('shop')?.some((e) => e.filename === b.file && e.location === 'local'));
+
+    const c = creds();
+    const up = await pool.run(server, s3UploadFileScript(c, server, 'shop', b.file), {
+      secrets: [c.secretKey],
+    });
+    assert.equal(up.code, 0, up.stderr);
+    l = await listing(c);
+    assert.equal(l.byDatabase.get('shop')?.find((e) => e.filename === b.file)?.location, 'both');
+  });
+
+  it('without awscli on the server the listing says so and still shows local backups', async () => {
+    const c = creds();
+    const dbs = [{ name: 'shop', engine: 'postgres' as const }];
+    // A PATH with only what the local listing needs (stat): the same script, on a server without aws.
+    const bin = path.join(work, 'bin-without-aws');
+    fs.mkdirSync(bin, { recursive: true });
+    if (!fs.existsSync(path.join(bin, 'stat'))) fs.symlinkSync('/usr/bin/stat', path.join(bin, 'stat'));
+    const script = `PATH=${bin}\n${serverListingScript(server, dbs, c)}`;
+    const r = await pool.run(server, script, { secrets: [c.secretKey] });
+    const l = parseServerListing(r.stdout, r.stderr, server, dbs, c.settings);
+    assert.deepEqual(l.s3, { state: 'error', message: 'awscli (aws) not found on this server' });
+    assert.ok((l.byDatabase.get('shop') ?? []).length > 0);
+  });
+});

@@ -1,0 +1,25 @@
+// An SshEnvironment for tests: no stored secrets, every new host trusted (and
+// recorded, so a test can check what was asked), short timeouts.
+import type { HostKeyInfo, SshEnvironment } from '../../src/ssh/connectionPool';
+
+export function testEnv(
+  overrides: Partial<SshEnvironment> = {},
+): SshEnvironment & { asked: HostKeyInfo[]; known: Map<string, string> } {
+  const known = new Map<string, string>();
+  const asked: HostKeyInfo[] = [];
+  return {
+    asked,
+    known,
+    getPassword: async () => undefined,
+    getPassphrase: async () => undefined,
+    knownFingerprint: (host, port) => known.get(`${host}:${port}`),
+    confirmNewHost: async (info) => {
+      asked.push(info);
+      return true;
+    },
+    trustHost: (info) => known.set(`${info.host}:${info.port}`, info.fingerprint),
+    connectTimeoutMs: () => 10_000,
+    idleMs: () => 60_000,
+    ...overrides,
+  };
+}

@@ -4,6 +4,8 @@ import {
   ENGINE_LABELS,
   ENGINES,
   type DatabaseMode,
+  type Engine,
+  type Server,
   databaseName,
   fieldValidator,
   hostName,
@@ -14,6 +16,8 @@ import { secretKeys } from '../../core/secrets';
 import type { Services } from '../services';
 import { askText, confirmModal, pickOne } from '../input';
 import { resolveDatabase, resolveServer } from './targets';
+import { discoverDatabases } from '../../core/backup';
+import { withRemote } from '../remote';
 
 const containerValidator = (v: string) =>
   /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(v)
@@ -63,6 +67,18 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
     return;
   }
 
+  await addHostDatabase(services, server, engine, name);
+}
+
+/** The host-mode questions (also used by Discover Databases for a service it found listening). */
+async function addHostDatabase(
+  services: Services,
+  server: Server,
+  engine: Engine,
+  name: string,
+  found?: { port: number },
+): Promise<void> {
+  const title = `Add Database to ${server.name}`;
   const dbHost = await askText({
     title,
     prompt: 'Database host, as seen from the server',
@@ -72,7 +88,7 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
   const dbPort = await askText({
     title,
     prompt: 'Database port',
-    value: String(DEFAULT_PORTS[engine]),
+    value: String(found?.port ?? DEFAULT_PORTS[engine]),
     validate: fieldValidator(port),
   });
   let dbUser: string | undefined;
@@ -100,7 +116,7 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
     serverId: server.id,
     name,
     engine,
-    mode,
+    mode: 'host',
     dbHost,
     dbPort: Number(dbPort),
     dbUser,
@@ -122,4 +138,83 @@ export async function removeDatabase(services: Services, arg?: unknown): Promise
   services.store.removeDatabase(database.id);
   await services.secrets.delete(secretKeys.database(database.id));
   services.log.info(`Removed database ${database.name} from ${server.name}`);
+}
+
+interface DiscoveredItem extends vscode.QuickPickItem {
+  add: () => Promise<void>;
+}
+
+/** A database name from a container name: `infrakt-db-shop` → `shop`. */
+function nameFromContainer(container: string): string {
+  return (
+    container
+      .replace(/^infrakt-db-/, '')
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 63) || 'db'
+  );
+}
+
+export async function discoverDatabasesCommand(services: Services, arg?: unknown): Promise<void> {
+  const server = await resolveServer(services, arg, 'Discover Databases');
+  const found = await withRemote(
+    services,
+    server,
+    { title: `Looking for databases on ${server.name}` },
+    ({ runner, signal }) => discoverDatabases(runner, server.name, signal),
+  );
+  const existing = services.store.listDatabases(server.id);
+  const knownContainers = new Set(existing.map((d) => d.container).filter(Boolean));
+  const knownHost = new Set(existing.filter((d) => d.mode === 'host').map((d) => `${d.engine}:${d.dbPort}`));
+  const items: DiscoveredItem[] = [];
+  for (const c of found.containers) {
+    if (knownContainers.has(c.container)) continue;
+    const name = nameFromContainer(c.container);
+    items.push({
+      label: `$(package) ${c.container}`,
+      description: `${ENGINE_LABELS[c.engine]} · ${c.image} · ${c.state}`,
+      detail: `container mode — credentials read from the container at run time; added as "${name}"`,
+      add: async () => {
+        services.store.addDatabase({
+          serverId: server.id,
+          name,
+          engine: c.engine,
+          mode: 'container',
+          container: c.container,
+        });
+      },
+    });
+  }
+  for (const h of found.hostServices) {
+    if (!h.listening || knownHost.has(`${h.engine}:${h.port}`)) continue;
+    items.push({
+      label: `$(server-process) ${ENGINE_LABELS[h.engine]} on port ${h.port}`,
+      description: h.tools.length
+        ? `tools: ${h.tools.join(', ')}`
+        : 'no dump tools found — run Provision Server',
+      detail: 'installed on the server — you will be asked for its name, user and password',
+      add: () => addHostDatabase(services, server, h.engine, h.engine === 'mysql' ? 'mysql' : h.engine, h),
+    });
+  }
+  const docker =
+    found.docker === 'missing'
+      ? ' Docker is not installed there.'
+      : found.docker === 'error'
+        ? ` Docker did not answer: ${found.dockerError ?? 'unknown error'}.`
+        : '';
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage(
+      `No new databases found on ${server.name} (no database containers running, no known database port listening).${docker} Use Add Database to add one by hand.`,
+    );
+    return;
+  }
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `Discover Databases on ${server.name}`,
+    placeHolder: `Choose the databases to add${docker}`,
+    canPickMany: true,
+    ignoreFocusOut: true,
+  });
+  if (!picked || picked.length === 0) return;
+  for (const item of picked) await item.add();
+  services.log.info(`Discover Databases on ${server.name}: added ${picked.map((p) => p.label).join(', ')}`);
 }

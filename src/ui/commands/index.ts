@@ -1,7 +1,7 @@
 // Every command id and its handler, in one table.
 import type { Handler } from './registry';
 import { backUpDatabase, deleteBackupFile, restoreFromBackup, uploadBackupToS3 } from './backup';
-import { addDatabase, removeDatabase } from './database';
+import { addDatabase, discoverDatabasesCommand, removeDatabase } from './database';
 import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
@@ -20,6 +20,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.s3.testConnection': testS3Connection,
   'infrakt.database.add': addDatabase,
   'infrakt.database.remove': removeDatabase,
+  'infrakt.database.discover': discoverDatabasesCommand,
   'infrakt.settings.openS3': openS3Settings,
   'infrakt.database.backup': backUpDatabase,
   'infrakt.backup.restore': restoreFromBackup,

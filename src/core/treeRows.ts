@@ -108,16 +108,13 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       return {
         id,
         label: d.name,
-        description: [
-          `${ENGINE_LABELS[d.engine]} · ${d.mode === 'container' ? 'container' : 'host'}`,
-          summaryText(node.backups, now),
-        ]
+        description: [ENGINE_LABELS[d.engine], summaryText(node.backups, now)]
           .filter(Boolean)
           .join(' · '),
         tooltip: [
           `${d.name} on ${node.server.name}`,
           `Engine: ${ENGINE_LABELS[d.engine]}`,
-          `Reached via ${where}`,
+          `Reached via ${where} (${d.mode === 'container' ? 'Docker container' : 'installed on the server'})`,
         ].join('\n'),
         contextValue: `infrakt.database.${d.engine}`,
         icon: { id: ENGINE_ICONS[d.engine] },
@@ -131,7 +128,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       return {
         id,
         label: utcLabel(started),
-        description: `${humanSize(e.sizeBytes)} · ${humanAge(e.modified, now)} · ${where}`,
+        description: `${where} · ${humanSize(e.sizeBytes)} · ${humanAge(e.modified, now)}`,
         tooltip: [
           e.filename,
           `Size: ${humanSize(e.sizeBytes)} (${e.sizeBytes} bytes)`,

@@ -87,7 +87,7 @@ describe('Servers tree over a seeded store', () => {
     );
     const items = new Map(children.map((n) => [label(tree.getTreeItem(n)), tree.getTreeItem(n)]));
     assert.equal(items.get('shop')?.contextValue, 'infrakt.database.postgres');
-    assert.equal(items.get('shop')?.description, 'PostgreSQL · container · listing…');
+    assert.equal(items.get('shop')?.description, 'PostgreSQL · listing…');
     assert.equal(items.get('cache')?.contextValue, 'infrakt.database.redis');
     assert.equal(items.get('cache')?.collapsibleState, vscode.TreeItemCollapsibleState.Collapsed);
   });

@@ -107,7 +107,7 @@ describe('server listing (tree: one round trip per server)', () => {
       new Date('2026-11-25T05:00:00Z'),
     );
     assert.equal(row.label, '2026-11-25 02:00:00 UTC');
-    assert.equal(row.description, '5.0 MB · 2 h ago · S3 + Local');
+    assert.equal(row.description, 'S3 + Local · 5.0 MB · 2 h ago');
     assert.equal(row.contextValue, 'infrakt.backup.both');
     assert.match(row.tooltip, new RegExp(F2));
   });

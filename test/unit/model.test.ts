@@ -101,8 +101,19 @@ describe('tree rows', () => {
       },
     };
     const row = rowFor(node);
-    assert.equal(row.description, 'PostgreSQL · container');
-    assert.match(row.tooltip, /container infrakt-db-app/);
+    assert.equal(row.description, 'PostgreSQL');
+    assert.match(row.tooltip, /container infrakt-db-app \(Docker container\)/);
+    const now = new Date('2026-11-25T05:00:00Z');
+    const listed = rowFor(
+      { ...node, backups: { state: 'listed', count: 2, newest: new Date('2026-11-25T02:00:00Z') } },
+      now,
+    );
+    assert.equal(listed.description, 'PostgreSQL · 2 backups, last 3 h ago');
+    assert.equal(
+      rowFor({ ...node, backups: { state: 'listed', count: 0 } }).description,
+      'PostgreSQL · no backups',
+    );
+    assert.equal(rowFor({ ...node, backups: { state: 'loading' } }).description, 'PostgreSQL · listing…');
     assert.equal(row.contextValue, 'infrakt.database.postgres');
   });
 });

@@ -1,4 +1,5 @@
 // The Add / Edit Server flow: each field validated as it is typed.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -75,7 +76,8 @@ export async function serverForm(
   let keyPath: string | undefined;
   let password: string | undefined;
   if (auth === 'key') {
-    const start = current?.keyPath ?? path.join(os.homedir(), '.ssh');
+    const sshDir = path.join(os.homedir(), '.ssh');
+    const start = current?.keyPath ?? (fs.existsSync(sshDir) ? sshDir : os.homedir());
     const picked = await vscode.window.showOpenDialog({
       title: `${title}: choose the private key`,
       defaultUri: vscode.Uri.file(start),

@@ -19,14 +19,57 @@ say() { echo "sandbox: $*"; }
 # TEST WORLD HOOK — the sandbox's servers (sshd, s3rver with a bucket,
 # PostgreSQL with a sample database) start here, and the extension's store in
 # "$USER_DATA/User/globalStorage/infrakt.infrakt/infrakt.sqlite" is seeded
-# through the project's store code. Not written yet: both functions are no-ops.
+# through the project's store code (test/world/sandbox.ts: one node process).
 # start_test_world runs before code-server starts; stop_test_world runs on exit
 # (also after Ctrl-C or a failed start) and must tolerate a partial start.
+WORLD_DIR="$SANDBOX/world"
+WORLD_JS="$SANDBOX/world.js"
+WORLD_LOG="$SANDBOX/world.log"
+WORLD_PID=""
 start_test_world() {
-  :
+  local store="$USER_DATA/User/globalStorage/infrakt.infrakt/infrakt.sqlite"
+  local ready="$WORLD_DIR/ready.json" timeout=120
+  say "starting the test world: sshd, s3rver, PostgreSQL (data in $WORLD_DIR)"
+  # test/world/sandbox.ts as one file (the project's own modules inside, node_modules outside).
+  node_modules/.bin/esbuild test/world/sandbox.ts --bundle --platform=node --target=node20 \
+    --packages=external --log-level=warning --outfile="$WORLD_JS"
+  mkdir -p "$WORLD_DIR"
+  rm -f "$ready"
+  # Its own process group: Ctrl-C reaches only this script, which stops the world in order.
+  setsid node "$WORLD_JS" start --dir "$WORLD_DIR" --store "$store" --ready-file "$ready" \
+    --watch-pid $$ >"$WORLD_LOG" 2>&1 &
+  WORLD_PID=$!
+  local deadline=$((SECONDS + timeout))
+  until [ -f "$ready" ]; do
+    if ! kill -0 "$WORLD_PID" 2>/dev/null; then
+      tail -n 30 "$WORLD_LOG"
+      say "the test world did not start (log: $WORLD_LOG)"
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 30 "$WORLD_LOG"
+      say "the test world was not ready after ${timeout} s (log: $WORLD_LOG)"
+      return 1
+    fi
+    sleep 0.2
+  done
+  node -e 'for (const l of require(process.argv[1]).summary) console.log(l)' "$ready"
 }
 stop_test_world() {
-  :
+  [ -n "$WORLD_PID" ] || return 0
+  if kill -0 "$WORLD_PID" 2>/dev/null; then
+    say "stopping the test world"
+    kill -TERM "$WORLD_PID" 2>/dev/null || true
+    for _ in $(seq 1 300); do
+      kill -0 "$WORLD_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  # If it could not stop them (killed, stuck): its sshd and PostgreSQL, found by their pid
+  # files (PostgreSQL runs in a session of its own), then what is left of its process group.
+  node "$WORLD_JS" reap --dir "$WORLD_DIR" || true
+  kill -KILL -- "-$WORLD_PID" 2>/dev/null || true
+  WORLD_PID=""
 }
 # ---------------------------------------------------------------------------
 

@@ -57,58 +57,120 @@ export interface Postgres {
   stop(): void;
 }
 
-export async function startPostgres(password = 'pg-Secret-7e1'): Promise<Postgres> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-pg-'));
+export interface PostgresOptions {
+  /**
+   * A fixed directory instead of a fresh temp dir (the sandbox): the cluster is created in
+   * <dir>/data only when missing and kept by stop(), which then shuts down cleanly (fast mode).
+   */
+  dir?: string;
+  /** Listen on this port instead of a free one. */
+  port?: number;
+  /** Also accept connections to 127.0.0.1 without a password (trust), for this cluster only. */
+  trustLoopback?: boolean;
+}
+
+/** The cluster runs as the postgres account when we are root (PostgreSQL refuses root). */
+function asPostgres(cmd: string, args: string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+}
+
+const TRUST_LOOPBACK = 'host all all 127.0.0.1/32 trust # infrakt: no password on loopback';
+
+export async function startPostgres(
+  password = 'pg-Secret-7e1',
+  opts: PostgresOptions = {},
+): Promise<Postgres> {
+  const fixed = opts.dir !== undefined;
+  const dir = fixed
+    ? path.resolve(opts.dir as string)
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-pg-'));
+  if (fixed) fs.mkdirSync(dir, { recursive: true });
   const data = path.join(dir, 'data');
+  // The socket lives beside the data in a temp dir, but a fixed dir may have a long path
+  // (a socket path has at most 107 bytes): there it gets a short temp dir of its own.
+  const socketDir = fixed ? fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-pgsock-')) : dir;
+  const chownToPostgres = (p: string) => {
+    if (process.getuid?.() === 0) execFileSync('chown', ['postgres', p]);
+  };
   let started = false;
   const stop = () => {
     if (started) {
-      spawnSync(
-        'runuser',
-        ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', data, '-m', 'immediate', '-w', 'stop'],
-        {
-          stdio: 'ignore',
-        },
-      );
+      const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, [
+        '-D',
+        data,
+        '-m',
+        fixed ? 'fast' : 'immediate',
+        '-w',
+        'stop',
+      ]);
+      spawnSync(cmd, args, { stdio: 'ignore' });
       started = false;
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (fixed) fs.rmSync(socketDir, { recursive: true, force: true });
+    else fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    execFileSync('chown', ['postgres', dir]);
-    const pwfile = path.join(dir, 'pw');
-    fs.writeFileSync(pwfile, `${password}\n`);
-    execFileSync('chown', ['postgres', pwfile]);
-    run('runuser', [
-      '-u',
-      'postgres',
-      '--',
-      `${PG_BIN}/initdb`,
-      '-D',
-      data,
-      '-A',
-      'scram-sha-256',
-      '-U',
-      'postgres',
-      `--pwfile=${pwfile}`,
-      '--no-sync',
-    ]);
-    const port = await freePort();
+    chownToPostgres(dir);
+    chownToPostgres(socketDir);
+    if (!fixed || !fs.existsSync(path.join(data, 'PG_VERSION'))) {
+      fs.rmSync(data, { recursive: true, force: true });
+      const pwfile = path.join(dir, 'pw');
+      fs.writeFileSync(pwfile, `${password}\n`);
+      chownToPostgres(pwfile);
+      try {
+        run(
+          ...asPostgres(`${PG_BIN}/initdb`, [
+            '-D',
+            data,
+            '-A',
+            'scram-sha-256',
+            '-U',
+            'postgres',
+            `--pwfile=${pwfile}`,
+            '--no-sync',
+          ]),
+        );
+      } finally {
+        if (fixed) fs.rmSync(pwfile, { force: true });
+      }
+    }
+    if (fixed) {
+      // A cluster left running by an earlier run that was killed: stop it, then start ours.
+      const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, ['-D', data, 'status']);
+      if (spawnSync(cmd, args, { stdio: 'ignore' }).status === 0) {
+        const [stopCmd, stopArgs] = asPostgres(`${PG_BIN}/pg_ctl`, ['-D', data, '-m', 'fast', '-w', 'stop']);
+        spawnSync(stopCmd, stopArgs, { stdio: 'ignore' });
+      }
+    }
+    if (opts.trustLoopback) {
+      // First matching line wins: put the trust line on top (once).
+      const hba = path.join(data, 'pg_hba.conf');
+      const lines = fs.readFileSync(hba, 'utf8');
+      if (!lines.includes(TRUST_LOOPBACK)) fs.writeFileSync(hba, `${TRUST_LOOPBACK}\n${lines}`);
+    }
+    const port = opts.port ?? (await freePort());
     started = true;
-    run('runuser', [
-      '-u',
-      'postgres',
-      '--',
-      `${PG_BIN}/pg_ctl`,
-      '-D',
-      data,
-      '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
-      '-l',
-      path.join(dir, 'log'),
-      '-w',
-      'start',
-    ]);
+    const logFile = path.join(dir, 'log');
+    try {
+      run(
+        ...asPostgres(`${PG_BIN}/pg_ctl`, [
+          '-D',
+          data,
+          '-o',
+          `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
+          '-l',
+          logFile,
+          '-w',
+          'start',
+        ]),
+      );
+    } catch (err) {
+      // pg_ctl only says "Examine the log output": show its end.
+      const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5) : [];
+      throw new Error(
+        `PostgreSQL did not start on port ${port}: ${log.join('\n') || (err instanceof Error ? err.message : String(err))}`,
+      );
+    }
     const env = { ...process.env, PGPASSWORD: password };
     const sql = (q: string, db = 'postgres') =>
       run(

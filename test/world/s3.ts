@@ -20,11 +20,24 @@ export interface S3World {
   restart(): Promise<void>;
 }
 
-export async function startS3(bucket = 'infrakt-test'): Promise<S3World> {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-s3-'));
+export interface S3Options {
+  /** A fixed data directory instead of a fresh temp dir (the sandbox); objects in it are kept. */
+  directory?: string;
+  /** Listen on this port instead of a free one. */
+  port?: number;
+}
+
+export async function startS3(bucket = 'infrakt-test', opts: S3Options = {}): Promise<S3World> {
+  let directory: string;
+  if (opts.directory) {
+    directory = path.resolve(opts.directory);
+    fs.mkdirSync(directory, { recursive: true });
+  } else {
+    directory = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-s3-'));
+  }
   const make = (port: number) =>
     new S3rver({ port, address: '127.0.0.1', directory, silent: true, configureBuckets: [{ name: bucket }] });
-  let server = make(0);
+  let server = make(opts.port ?? 0);
   const { port } = await server.run();
   let running = true;
   const objectDir = path.join(directory, bucket);

@@ -58,6 +58,13 @@ function fingerprint(pubPath: string): string {
 export interface SshServerOptions {
   /** Also accept password logins, for this local account (created if missing, password set). */
   passwordUser?: { name: string; password: string };
+  /**
+   * A fixed directory instead of a fresh temp dir (the sandbox): created if missing; its host
+   * and client keys are generated only when missing, so they survive restarts.
+   */
+  dir?: string;
+  /** Listen on this port instead of a free one. */
+  port?: number;
 }
 
 /** A local account with a password (the test machine runs as root; CI machines are throwaway). */
@@ -72,15 +79,28 @@ function ensurePasswordUser(name: string, password: string): void {
 
 export async function startSshServer(opts: SshServerOptions = {}): Promise<SshServer> {
   if (opts.passwordUser) ensurePasswordUser(opts.passwordUser.name, opts.passwordUser.password);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-sshd-'));
-  const port = await freePort();
+  let dir: string;
+  if (opts.dir) {
+    dir = path.resolve(opts.dir);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } else {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-sshd-'));
+  }
+  const port = opts.port ?? (await freePort());
   const hostKey = path.join(dir, 'host_ed25519');
   const clientKey = path.join(dir, 'client_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
+  const keygen = (file: string) => {
+    if (opts.dir && fs.existsSync(file) && fs.existsSync(`${file}.pub`)) return;
+    fs.rmSync(file, { force: true });
+    fs.rmSync(`${file}.pub`, { force: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+  };
+  keygen(hostKey);
+  keygen(clientKey);
   fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'authorized_keys'));
   fs.chmodSync(path.join(dir, 'authorized_keys'), 0o600);
   const log = path.join(dir, 'sshd.log');
+  if (opts.dir) fs.rmSync(log, { force: true }); // connectionCount() counts this run only
   fs.writeFileSync(
     path.join(dir, 'sshd_config'),
     [
@@ -100,13 +120,30 @@ export async function startSshServer(opts: SshServerOptions = {}): Promise<SshSe
       '',
     ].join('\n'),
   );
-  fs.mkdirSync('/run/sshd', { recursive: true });
+  try {
+    fs.mkdirSync('/run/sshd', { recursive: true });
+  } catch (err) {
+    // Only root's sshd needs its privilege separation directory.
+    if (process.getuid?.() === 0) throw err;
+  }
   let child: ChildProcess;
   const start = async () => {
     child = spawn('/usr/sbin/sshd', ['-D', '-f', path.join(dir, 'sshd_config'), '-E', log], {
       stdio: 'ignore',
     });
-    await waitForPort(port);
+    const c = child;
+    // An sshd that cannot start (bad config, port taken) says why in its log, not after a timeout.
+    const exited = new Promise<never>((_, reject) =>
+      c.once('exit', (code, signal) => {
+        const why = fs.existsSync(log)
+          ? fs.readFileSync(log, 'utf8').trim().split('\n').slice(-5).join('\n')
+          : '';
+        reject(
+          new Error(`sshd exited (${signal ?? code}) before listening on ${port}${why ? `: ${why}` : ''}`),
+        );
+      }),
+    );
+    await Promise.race([waitForPort(port), exited]);
   };
   await start();
   const server: SshServer = {

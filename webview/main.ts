@@ -130,6 +130,9 @@ const endpointWarning = el('div', { className: 'warning', hidden: true, role: 'n
 
 const saveButton = el('vscode-button', { type: 'submit' }, 'Save');
 const removeButton = el('vscode-button', { secondary: true, hidden: true, type: 'button' }, 'Remove');
+const testButton = el('vscode-button', { secondary: true, hidden: true, type: 'button' }, 'Test Connection');
+const testSteps = el('ul', { className: 'test-steps', hidden: true, ariaLabel: 'Test Connection steps' });
+let testing = false;
 const statusLine = el('p', { className: 'status', role: 'status', ariaLive: 'polite' });
 
 function errorSlot(name: S3FormField): HTMLElement {
@@ -194,8 +197,8 @@ function build(): void {
     );
   }
 
-  const actions = el('div', { className: 'actions' }, saveButton, removeButton);
-  form.append(grid, options, actions, statusLine);
+  const actions = el('div', { className: 'actions' }, saveButton, testButton, removeButton);
+  form.append(grid, options, actions, statusLine, testSteps);
   app.replaceChildren(heading, form);
 }
 
@@ -259,6 +262,8 @@ function renderSettings(): void {
   const configured = settings.configured;
   badge.hidden = !configured;
   removeButton.hidden = !configured;
+  testButton.hidden = !configured;
+  if (!configured) testSteps.hidden = true;
   const required = secretRequired(settings);
   fields.secretKey.placeholder = secretPlaceholder(settings);
   // Required marks are on the labels only: a `required` textfield paints itself
@@ -272,6 +277,7 @@ function renderSettings(): void {
 
 function renderBusy(): void {
   saveButton.disabled = saving || !initialised;
+  testButton.disabled = testing || saving || !initialised;
   form.setAttribute('aria-busy', String(saving || !initialised));
   app.setAttribute('aria-busy', String(!initialised));
 }
@@ -374,8 +380,25 @@ function receive(message: ToWebview): void {
       endpointWarning.hidden = !message.message;
       return;
     }
+    case 'tested': {
+      testing = false;
+      renderBusy();
+      testSteps.replaceChildren(
+        ...message.steps.map((st) =>
+          el(
+            'li',
+            { className: st.ok ? 'ok' : 'error' },
+            `${st.ok ? '✓' : '✗'} ${st.step}${st.detail ? ` — ${st.detail}` : ''}`,
+          ),
+        ),
+      );
+      testSteps.hidden = message.steps.length === 0;
+      setStatus(message.message, message.ok ? 'ok' : 'error');
+      return;
+    }
     case 'result': {
       saving = false;
+      testing = false;
       renderBusy();
       setStatus(message.message, message.ok ? 'ok' : 'error');
       return;
@@ -466,6 +489,14 @@ function wire(): void {
     post({ type: 'save', fields: readForm() });
   });
   removeButton.addEventListener('click', () => post({ type: 'remove' }));
+  testButton.addEventListener('click', () => {
+    if (testing) return;
+    testing = true;
+    renderBusy();
+    testSteps.hidden = true;
+    setStatus('Testing from a server: put, head, get, list, delete…', 'info');
+    post({ type: 'test' });
+  });
   window.addEventListener('message', (event: MessageEvent<unknown>) => {
     const parsed = parseMessage(toWebview, event.data);
     if (!parsed.ok) {

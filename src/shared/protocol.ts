@@ -53,7 +53,7 @@ export const toExtension = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('save'), fields: s3FormFields }),
   /** The extension asks for confirmation first (modal). */
   z.strictObject({ type: z.literal('remove') }),
-  /** Reserved for Test Connection (needs the SSH layer); answered by `result`. */
+  /** Test Connection from a server (the extension asks which one when there are several); answered by `tested`. */
   z.strictObject({ type: z.literal('test'), serverId: z.optional(text(100)) }),
 ]);
 export type ToExtension = z.infer<typeof toExtension>;
@@ -108,8 +108,16 @@ export const toWebview = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('errors'), seq: z.optional(z.int()), errors: fieldErrors }),
   /** The endpoint warning, or none (clears it). */
   z.strictObject({ type: z.literal('warning'), seq: z.optional(z.int()), message: z.optional(z.string()) }),
-  /** Outcome of an action that is not a field problem (a failed save, Test Connection). */
+  /** Outcome of an action that is not a field problem (a failed save). */
   z.strictObject({ type: z.literal('result'), ok: z.boolean(), message: z.string() }),
+  /** Test Connection: each step (put, head, get, list, delete) with ✓/✗, and the summary. */
+  z.strictObject({
+    type: z.literal('tested'),
+    ok: z.boolean(),
+    message: z.string(),
+    server: z.string(),
+    steps: z.array(z.strictObject({ step: z.string(), ok: z.boolean(), detail: z.string() })),
+  }),
 ]);
 export type ToWebview = z.infer<typeof toWebview>;
 

@@ -18,6 +18,7 @@ export async function resolveServer(services: Services, arg: unknown, title: str
   }
   const servers = services.store.listServers();
   if (servers.length === 0) throw new Error('No servers yet — run "Infrakt: Add Server" first.');
+  if (servers.length === 1) return servers[0];
   const picked = await pickOne(
     servers.map((s) => ({ label: s.name, description: `${s.user}@${s.host}:${s.port}`, server: s })),
     { title, placeHolder: 'Choose a server' },

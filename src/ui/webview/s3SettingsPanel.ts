@@ -18,7 +18,9 @@ import {
   toExtension,
   toWebview,
 } from '../../shared/protocol';
-import { messageOf } from '../errors';
+import { runS3Test } from '../commands/s3Test';
+import { resolveServer } from '../commands/targets';
+import { isCancellation, messageOf } from '../errors';
 import type { Services } from '../services';
 import { makeNonce, s3SettingsHtml } from './s3SettingsHtml';
 
@@ -157,10 +159,22 @@ export class S3SettingsPanel implements vscode.Disposable {
         void vscode.window.showInformationMessage(r.message);
         return;
       }
-      case 'test':
-        // Reserved: Test Connection runs on a server and needs the SSH layer.
-        await this.post({ type: 'result', ok: false, message: 'Test Connection is not available yet.' });
+      case 'test': {
+        const chosen = msg.serverId ? this.services.store.getServer(msg.serverId) : undefined;
+        let server;
+        try {
+          server = chosen ?? (await resolveServer(this.services, undefined, 'Test S3 Connection from'));
+        } catch (err) {
+          if (!isCancellation(err)) throw err;
+          await this.post({ type: 'result', ok: false, message: 'Test Connection cancelled.' });
+          return;
+        }
+        const outcome = await runS3Test(this.services, server);
+        await this.post({ type: 'tested', server: server.name, ...outcome });
+        if (outcome.ok) void vscode.window.showInformationMessage(outcome.message);
+        else void vscode.window.showErrorMessage(outcome.message);
         return;
+      }
     }
   }
 

@@ -1,0 +1,231 @@
+// The whole product on the sandbox world (real sshd, s3rver, PostgreSQL on
+// 127.0.0.1), driven like a person would: S3 settings on the settings page,
+// Add Server from the palette with a key file (accepting the host key), Add
+// Database from the row's menu, Back Up Now → a backup row with the
+// "S3 + Local" badge, change the data, Restore from the row's menu → the data
+// is back (checked in PostgreSQL), Delete. The tree screenshot also goes to
+// docs/images/ for the README.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Frame, Locator } from 'playwright-core';
+import { type SandboxWorld, startSandboxWorld } from '../../world/sandbox';
+import { useWorkbench } from '../workbench';
+import { ROOT, onTeardown, waitFor } from '../world';
+
+const DOCS_IMAGES = path.join(ROOT, 'docs', 'images');
+
+describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)', function () {
+  this.timeout(120_000);
+  let w: SandboxWorld;
+  let original = '';
+  const wb = useWorkbench('backup-flow');
+  const items = () =>
+    w.postgres.sql(
+      "SELECT count(*), md5(string_agg(name || price || stock, ',' ORDER BY id)) FROM products",
+      'shop',
+    );
+
+  before(async function () {
+    this.timeout(180_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-e2e-world-'));
+    fs.chmodSync(dir, 0o755); // PostgreSQL runs as its own user and must reach its data dir
+    w = await startSandboxWorld({ dir, reusePorts: false });
+    onTeardown('sandbox world', async () => {
+      await w.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    original = items();
+  });
+
+  /** A text field of the settings page: the input inside the vscode-textfield element. */
+  const field = (frame: Frame, id: string): Locator => frame.locator(`vscode-textfield#${id} input`);
+
+  /** Waits for the input box whose prompt (or title) shows `text`, then types `value` and Enter. */
+  async function answerPrompt(text: string, value?: string): Promise<void> {
+    const box = wb().quickInput();
+    await box.filter({ hasText: text }).waitFor({ state: 'visible', timeout: 30_000 });
+    const input = box.locator('.quick-input-box input');
+    if (value !== undefined) await input.fill(value);
+    await input.press('Enter');
+    await box.filter({ hasText: text }).waitFor({ state: 'hidden', timeout: 30_000 });
+  }
+
+  /** Drags the side bar's edge so tree rows show their whole description (for the screenshots). */
+  async function widenSideBar(width: number): Promise<void> {
+    const box = await wb().page.locator('.part.sidebar').boundingBox();
+    if (!box || box.width >= width) return;
+    const x = box.x + box.width;
+    const y = box.y + box.height / 2;
+    await wb().page.mouse.move(x, y);
+    await wb().page.mouse.down();
+    await wb().page.mouse.move(box.x + width, y, { steps: 5 });
+    await wb().page.mouse.up();
+  }
+
+  it('S3 settings for the sandbox s3rver are saved on the settings page', async () => {
+    await wb().openInfrakt();
+    await wb().runCommand('Infrakt: Open S3 Settings');
+    const frame = await wb().webviewFrame('S3 Backup Storage');
+    await field(frame, 'endpointUrl').fill(w.s3.endpointUrl);
+    await field(frame, 'bucket').fill(w.s3.bucket);
+    await field(frame, 'region').fill(w.s3.region);
+    await field(frame, 'accessKey').fill(w.s3.accessKey);
+    await field(frame, 'secretKey').fill(w.s3.secretKey);
+    // s3rver serves buckets by path, as MinIO does.
+    const pathStyle = frame.locator('vscode-checkbox#pathStyle');
+    // Keyboard, as the page promises: focus the checkbox and press Space.
+    await pathStyle.focus();
+    await wb().page.keyboard.press('Space');
+    assert.equal(await pathStyle.evaluate((e) => (e as unknown as { checked: boolean }).checked), true);
+    await wb().shot('flow-s3-settings-filled');
+    await frame.getByRole('button', { name: 'Save', exact: true }).click();
+    await wb().waitForToast('S3 configuration saved');
+    await frame.getByText('Connected', { exact: true }).waitFor({ state: 'visible' });
+    assert.equal(
+      await pathStyle.evaluate((e) => (e as unknown as { checked: boolean }).checked),
+      true,
+      'saved path-style',
+    );
+    await wb().closeAllEditors();
+  });
+
+  it('Add Server from the palette with a key file; the host key is asked for once', async () => {
+    await wb().runCommand('Infrakt: Add Server');
+    await wb().answer('Add Server (1/6)', 'sandbox');
+    await wb().answer('Add Server (2/6)', w.ssh.host);
+    await wb().answer('Add Server (3/6)', String(w.ssh.port));
+    await wb().answer('Add Server (4/6)', w.user);
+    await wb().pick('Add Server (5/6)', 'Private key file');
+    // VS Code's own file dialog (code-server: the quick-input one): type the path, Enter.
+    await wb().waitForQuickInput('Add Server: choose the private key');
+    const input = wb().quickInput().locator('.quick-input-box input');
+    // The dialog fills in its start folder asynchronously: type only after it has.
+    await waitFor(
+      'the file dialog to show its start folder',
+      async () => (await input.inputValue()) || undefined,
+    );
+    await input.fill(w.ssh.keyPath);
+    // It then lists the typed path's folder; Enter picks the file once its row is there.
+    await wb()
+      .quickInputRows()
+      .filter({ hasText: path.basename(w.ssh.keyPath) })
+      .first()
+      .waitFor();
+    assert.equal(await input.inputValue(), w.ssh.keyPath);
+    await wb().shot('flow-add-server-key-file');
+    await input.press('Enter');
+    await wb().answer('Add Server (6/6)', w.backupDir);
+    await wb().waitForToast('Server "sandbox" added.');
+    await wb().treeRow('sandbox').waitFor({ state: 'visible' });
+  });
+
+  it('Add Database (PostgreSQL on the server) from the server row, then the listing asks to trust the host key', async () => {
+    await wb().contextMenu(wb().treeRow('sandbox'), 'Add Database');
+    await wb().pick('Add Database to sandbox', 'PostgreSQL');
+    await wb().pick('Add Database to sandbox', 'Installed on the server');
+    await answerPrompt('Name (used in backup file names)', 'shop');
+    await answerPrompt('Database host, as seen from the server', '127.0.0.1');
+    await answerPrompt('Database port', String(w.postgres.port));
+    await answerPrompt('Database user', w.postgres.user);
+    await answerPrompt('Database name on the server', 'shop');
+    await answerPrompt('Password (leave blank', '');
+
+    // Expanding the server lists its backups: the first connection shows the fingerprint.
+    await wb().treeRow('sandbox').click();
+    const dialog = wb().dialog();
+    await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+    const text = await dialog.innerText();
+    assert.match(text, /First connection to 127\.0\.0\.1:\d+\. Trust this host\?/);
+    assert.ok(
+      text.includes(w.ssh.hostKeyFingerprint),
+      `fingerprint ${w.ssh.hostKeyFingerprint} in:\n${text}`,
+    );
+    await wb().shot('flow-trust-host-key');
+    await dialog.getByRole('button', { name: 'Trust and Connect', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const db = wb().treeRow('shop');
+    await db.locator('.label-description', { hasText: 'no backups' }).waitFor({ timeout: 30_000 });
+  });
+
+  it('Test Connection on the settings page runs put, head, get, list, delete from the server', async () => {
+    await wb().runCommand('Infrakt: Open S3 Settings');
+    const frame = await wb().webviewFrame('S3 Backup Storage');
+    await frame.getByRole('button', { name: 'Test Connection', exact: true }).click();
+    const steps = frame.locator('.test-steps li');
+    await steps.nth(4).waitFor({ state: 'visible', timeout: 60_000 });
+    assert.deepEqual(
+      (await steps.allInnerTexts()).map((t) => t.split(' — ')[0]),
+      ['✓ put', '✓ head', '✓ get', '✓ list', '✓ delete'],
+    );
+    await frame.getByText('S3 connection from sandbox works', { exact: false }).waitFor();
+    assert.equal(
+      await frame
+        .locator('vscode-checkbox#pathStyle')
+        .evaluate((e) => (e as unknown as { checked: boolean }).checked),
+      true,
+      'path-style shown as stored after reopening',
+    );
+    await steps.nth(4).scrollIntoViewIfNeeded();
+    await wb().shot('flow-s3-test-connection');
+    fs.mkdirSync(DOCS_IMAGES, { recursive: true });
+    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 's3-settings-tested.png') });
+    await wb().closeAllEditors();
+  });
+
+  it('Back Up Now → a backup row with the "S3 + Local" badge', async () => {
+    await wb().contextMenu(wb().treeRow('shop'), 'Back Up Now');
+    const toast = await wb().waitForToast(/Backup of shop on sandbox saved: .*and uploaded to S3/);
+    const message = (await toast.innerText()).replace(/\s+/g, ' ');
+    const file = /saved: (\S+) \(/.exec(message)?.[1] ?? '';
+    assert.match(file, /^sandbox_shop_postgres_\d{8}T\d{6}Z\.dump\.(zst|gz)$/);
+    assert.ok(fs.existsSync(path.join(w.backupDir, file)), `${file} in ${w.backupDir}`);
+    await wb().treeRow('shop').click();
+    const row = wb().treeRows().filter({ hasText: 'S3 + Local' }).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    await widenSideBar(520);
+    await wb().shot('flow-backup-row');
+  });
+
+  it('Restore from the row’s menu after changing the data → the data is back in PostgreSQL', async () => {
+    w.postgres.sql('UPDATE products SET stock = 0; DELETE FROM products WHERE id % 2 = 0', 'shop');
+    assert.notEqual(items(), original);
+    const row = wb().treeRows().filter({ hasText: 'S3 + Local' }).first();
+    await wb().contextMenu(row, 'Restore Backup');
+    const dialog = wb().dialog();
+    await dialog.waitFor({ state: 'visible' });
+    assert.match(await dialog.innerText(), /Restore shop on sandbox\?/);
+    await wb().shot('flow-restore-dialog');
+    await dialog.getByRole('button', { name: 'Restore (safety backup first)', exact: true }).click();
+    await wb().waitForToast(/Restored shop on sandbox from .*Safety backup of the previous data/);
+    assert.equal(items(), original);
+    // The safety backup joins the list (local only: it was not uploaded).
+    await wb()
+      .treeRows()
+      .filter({ hasText: /^.*Local · / })
+      .filter({ hasNotText: 'S3 + Local' })
+      .first()
+      .waitFor();
+    await wb().shot('flow-restored');
+    fs.mkdirSync(DOCS_IMAGES, { recursive: true });
+    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 'tree-backups.png') });
+  });
+
+  it('Delete Backup removes the file and its checksum from the server (after a modal)', async () => {
+    const before = fs.readdirSync(w.backupDir).filter((f) => f.endsWith('.sha256')).length;
+    assert.ok(before >= 2, 'the backup and the safety backup');
+    // The safety backup is local only (not uploaded): delete that one.
+    const row = wb().treeRows().filter({ hasText: 'Local · ' }).filter({ hasNotText: 'S3 + Local' }).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    await wb().contextMenu(row, 'Delete Backup');
+    const dialog = wb().dialog();
+    await dialog.waitFor({ state: 'visible' });
+    assert.match(await dialog.innerText(), /There is no other copy/);
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+    await wb().waitForToast(/Deleted sandbox_shop_postgres_.* from sandbox/);
+    assert.equal(fs.readdirSync(w.backupDir).filter((f) => f.endsWith('.sha256')).length, before - 1);
+    await wb().serversView().locator('.codicon-file-zip').first().waitFor({ state: 'detached' });
+    await wb().shot('flow-deleted');
+  });
+});

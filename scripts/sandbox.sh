@@ -116,7 +116,8 @@ if [ ! -f "$USER_DATA/User/settings.json" ]; then
   "workbench.tips.enabled": false,
   "update.mode": "none",
   "extensions.autoCheckUpdates": false,
-  "extensions.autoUpdate": false
+  "extensions.autoUpdate": false,
+  "git.openRepositoryInParentFolders": "never"
 }
 JSON
 fi

@@ -320,3 +320,23 @@ export function s3DownloadScript(
     `printf '${MARKS.result} {"downloaded":"%s","existed":false}\\n' "$infrakt_file"`,
   ]);
 }
+
+/** Deletes backups (and their checksum objects) of one database from S3; prints each key removed. */
+export function s3DeleteScript(
+  c: S3Credentials,
+  server: { name: string; backupDir: string },
+  databaseName: string,
+  filenames: readonly string[],
+): string {
+  const keys = filenames.map((f) => {
+    transferPaths(server, f); // a backup file name of this server, or throw
+    return s3Key(c.settings.prefix, databaseName, f);
+  });
+  return s3Script(c, [
+    'infrakt_rc=0',
+    ...keys.flatMap((k) => [
+      `if awsx s3 rm --only-show-errors "s3://$infrakt_bucket/"${q(k)} && awsx s3 rm --only-show-errors "s3://$infrakt_bucket/"${q(`${k}.sha256`)}; then printf '${MARKS.result} {"deleted":"%s"}\\n' ${q(k)}; else infrakt_rc=1; fi`,
+    ]),
+    'exit $infrakt_rc',
+  ]);
+}

@@ -108,9 +108,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       return {
         id,
         label: d.name,
-        description: [ENGINE_LABELS[d.engine], summaryText(node.backups, now)]
-          .filter(Boolean)
-          .join(' · '),
+        description: [ENGINE_LABELS[d.engine], summaryText(node.backups, now)].filter(Boolean).join(' · '),
         tooltip: [
           `${d.name} on ${node.server.name}`,
           `Engine: ${ENGINE_LABELS[d.engine]}`,

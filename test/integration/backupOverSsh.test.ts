@@ -4,6 +4,7 @@
 // (local + S3 merged into badges), download of an S3-only backup with its
 // checksum checked, and restore into a real PostgreSQL.
 import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +14,7 @@ import type { Database, Server } from '../../src/core/model';
 import {
   type S3Credentials,
   awsSetup,
+  s3DeleteScript,
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
@@ -197,5 +199,55 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     const l = parseServerListing(r.stdout, r.stderr, server, dbs, c.settings);
     assert.deepEqual(l.s3, { state: 'error', message: 'awscli (aws) not found on this server' });
     assert.ok((l.byDatabase.get('shop') ?? []).length > 0);
+  });
+
+  it('Delete from S3 removes the object and its checksum; a canary secret never reaches ps, the backup dir or /tmp', async () => {
+    const canary = 'canary-S3-secret-5d1e9';
+    const c = { ...creds(), secretKey: canary }; // s3rver checks the access key only
+    const marker = path.join(work, 'before-upload');
+    fs.writeFileSync(marker, '');
+    const seen: string[] = [];
+    const sampler = setInterval(() => {
+      try {
+        const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+        if (ps.includes(canary)) seen.push(ps.split('\n').find((l) => l.includes(canary)) ?? '');
+      } catch {
+        // ps raced with an exiting process; the next sample counts
+      }
+    }, 20);
+    let b;
+    try {
+      b = await backUpNow(forServer(pool, server), target(), {
+        ...awsSetup(c),
+        extraSinks: [s3UploadSink(c, 'shop')],
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    assert.deepEqual(seen, [], 'the secret showed in the process list');
+    assert.deepEqual(b.failedSinks, []);
+    // Every file written during the backup, on the server's backup dir and /tmp.
+    const grep = spawnSync(
+      'sh',
+      [
+        '-c',
+        'find "$1" /tmp -xdev -type f -newer "$2" -print0 2>/dev/null | xargs -0 -r grep -l --binary-files=text -F -e "$3"',
+        'sh',
+        server.backupDir,
+        marker,
+        canary,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(grep.stdout.trim(), '', `files holding the secret:\n${grep.stdout}`);
+
+    const key = `infrakt/backups/shop/${b.file}`;
+    assert.ok(s3.readObject(key));
+    const r = await pool.run(server, s3DeleteScript(c, server, 'shop', [b.file]), { secrets: [canary] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(s3.readObject(key), undefined);
+    assert.equal(s3.readObject(`${key}.sha256`), undefined);
+    const l = await listing(c);
+    assert.equal(l.byDatabase.get('shop')?.find((e) => e.filename === b.file)?.location, 'local');
   });
 });

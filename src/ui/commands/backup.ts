@@ -10,15 +10,18 @@ import {
   type S3Credentials,
   awsSetup,
   diagnoseS3Error,
+  s3DeleteScript,
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
 } from '../../core/s3Scripts';
 import type { TreeNode } from '../../core/treeRows';
 import { backupTarget, s3Access } from '../credentials';
-import { ActionableError } from '../errors';
+import { ActionableError, messageOf } from '../errors';
 import { confirmModal } from '../input';
-import { type RemoteSession, withRemote } from '../remote';
+import { type RemoteSession, loggedRunner, withRemote } from '../remote';
+import { parseServerListing, serverListingScript } from '../../core/backupListing';
+import { s3RetentionVictims } from '../../core/retention';
 import type { Services } from '../services';
 import { resolveBackup, resolveDatabase } from './targets';
 
@@ -86,8 +89,9 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
   afterChange(services, server);
   const saved = `Backup of ${database.name} on ${server.name} saved: ${result.file} (${humanSize(result.size)})`;
   services.log.info(`${saved}; sha256 ${result.sha256}${uploaded ? '; uploaded to S3' : ''}`);
-  if (uploaded) {
-    void vscode.window.showInformationMessage(`${saved}, and uploaded to S3.`);
+  if (uploaded && creds) {
+    const pruned = await applyS3Retention(services, server, database, creds, result.file);
+    void vscode.window.showInformationMessage(`${saved}, and uploaded to S3.${pruned}`);
     return;
   }
   if (creds) {
@@ -106,6 +110,38 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
     return;
   }
   void vscode.window.showInformationMessage(`${saved} (on the server only — S3 storage is not configured).`);
+}
+
+/** Keep-newest-N in S3 (setting; off by default): after an upload, never the one just uploaded. */
+async function applyS3Retention(
+  services: Services,
+  server: Server,
+  database: Database,
+  creds: S3Credentials,
+  uploaded: string,
+): Promise<string> {
+  const keep = vscode.workspace.getConfiguration('infrakt').get<number>('s3.keepNewest', 0);
+  if (!keep || keep < 1) return '';
+  try {
+    const runner = loggedRunner(services, server, { secrets: [creds.secretKey], timeoutMs: 120_000 });
+    const dbs = [{ name: database.name, engine: database.engine }];
+    const r = await runner.run(serverListingScript(server, dbs, creds));
+    const listing = parseServerListing(r.stdout, r.stderr, server, dbs, creds.settings);
+    if (listing.s3.state === 'error') throw new Error(listing.s3.message);
+    const victims = s3RetentionVictims(listing.byDatabase.get(database.name) ?? [], keep, uploaded);
+    if (!victims.length) return '';
+    const d = await runner.run(s3DeleteScript(creds, server, database.name, victims));
+    const deleted = d.stdout.split('\n').filter((l) => l.startsWith('@@infrakt:result ')).length;
+    services.log.info(
+      `S3 retention (keep newest ${keep}) for ${database.name}: deleted ${victims.join(', ')}`,
+    );
+    if (d.code !== 0)
+      return ` S3 retention deleted ${deleted} of ${victims.length} old backups; see the log for the rest.`;
+    return ` S3 retention (keep newest ${keep}) deleted ${deleted} older backup(s).`;
+  } catch (err) {
+    services.log.warn(`S3 retention for ${database.name} skipped: ${messageOf(err)}`);
+    return ` S3 retention was skipped: ${messageOf(err)}.`;
+  }
 }
 
 function backupNode(server: Server, database: Database, r: BackupResult): TreeNode {
@@ -270,6 +306,42 @@ export async function uploadBackupToS3(services: Services, arg?: unknown): Promi
     },
   );
   const msg = `Uploaded ${entry.filename} to S3 from ${server.name}.`;
+  services.log.info(msg);
+  void vscode.window.showInformationMessage(msg);
+}
+
+export async function deleteBackupFromS3(services: Services, arg?: unknown): Promise<void> {
+  const { server, database, entry } = await resolveBackup(services, arg, 'Delete Backup from S3', [
+    's3',
+    'both',
+  ]);
+  const s3 = await s3Access(services);
+  if (s3.state !== 'ready')
+    throw new ActionableError(
+      `Cannot delete from S3: ${s3.state === 'no-secret' ? s3.message : 'S3 storage is not configured'}.`,
+      [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
+    );
+  const creds = s3.creds;
+  await confirmModal(
+    `Delete ${entry.filename} from S3?`,
+    `The object and its checksum are removed from the bucket ${creds.settings.bucket}. ${
+      entry.location === 'both'
+        ? `The copy on ${server.name} stays.`
+        : 'There is no other copy of this backup (it is not on the server).'
+    }`,
+    'Delete from S3',
+  );
+  await withRemote(
+    services,
+    server,
+    { title: `Deleting ${entry.filename} from S3`, secrets: [creds.secretKey] },
+    async ({ runner }) => {
+      const r = await runner.run(s3DeleteScript(creds, server, database.name, [entry.filename]));
+      afterChange(services, server);
+      if (r.code !== 0) throw s3Failure(r.stderr, server, `Deleting ${entry.filename} from S3 failed`);
+    },
+  );
+  const msg = `Deleted ${entry.filename} (${database.name}) from S3.`;
   services.log.info(msg);
   void vscode.window.showInformationMessage(msg);
 }

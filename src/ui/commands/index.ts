@@ -1,6 +1,12 @@
 // Every command id and its handler, in one table.
 import type { Handler } from './registry';
-import { backUpDatabase, deleteBackupFile, restoreFromBackup, uploadBackupToS3 } from './backup';
+import {
+  backUpDatabase,
+  deleteBackupFile,
+  deleteBackupFromS3,
+  restoreFromBackup,
+  uploadBackupToS3,
+} from './backup';
 import { addDatabase, discoverDatabasesCommand, removeDatabase } from './database';
 import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
@@ -26,6 +32,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.backup.restore': restoreFromBackup,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,
+  'infrakt.backup.deleteS3': deleteBackupFromS3,
   'infrakt.refresh': (services) => services.tree.reload(),
   'infrakt.server.refresh': async (services, arg) =>
     services.tree.reload((await resolveServer(services, arg, 'Refresh Server')).id),

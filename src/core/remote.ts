@@ -22,6 +22,13 @@ export interface RemoteRunner {
   run(server: Server, script: string, options?: RunOptions): Promise<RunResult>;
   /** Drops any open connection of this server (after it was edited or removed). */
   forget?(serverId: string): void;
+  /** Copies a file from the server (SFTP in the product); resolves with its size. */
+  download?(
+    server: Server,
+    remotePath: string,
+    localPath: string,
+    opts?: { signal?: AbortSignal; onProgress?(transferred: number, total: number): void },
+  ): Promise<number>;
 }
 
 /** Replaces every secret (and its shell-quoted form) with *** before text is logged or shown. */

@@ -79,6 +79,11 @@ interface Entry {
   busy: number;
 }
 
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  onProgress?(transferred: number, total: number): void;
+}
+
 export class ConnectionPool implements RemoteRunner {
   private readonly entries = new Map<string, Entry>();
   /** For benchmarks and tests. */
@@ -97,6 +102,63 @@ export class ConnectionPool implements RemoteRunner {
     this.clearIdle(entry);
     try {
       return await this.exec(server, entry.client, script, opts);
+    } finally {
+      entry.busy--;
+      this.scheduleIdle(server, entry);
+    }
+  }
+
+  /**
+   * SFTP download of one file over the server's pooled connection, with
+   * progress; an abort closes the SFTP session and the partial local file is
+   * the caller's to remove.
+   */
+  async download(
+    server: Server,
+    remotePath: string,
+    localPath: string,
+    opts: DownloadOptions = {},
+  ): Promise<number> {
+    if (opts.signal?.aborted) throw new SshError('cancelled', 'Cancelled');
+    const entry = await this.acquire(server);
+    entry.busy++;
+    this.clearIdle(entry);
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        entry.client.sftp((err, sftp) => {
+          if (err) {
+            reject(new SshError('other', `SFTP is not available on ${server.name}: ${err.message}`));
+            return;
+          }
+          this.stats.channels++;
+          let total = 0;
+          const onAbort = () => {
+            sftp.end();
+            reject(new SshError('cancelled', 'Cancelled'));
+          };
+          opts.signal?.addEventListener('abort', onAbort, { once: true });
+          sftp.fastGet(
+            remotePath,
+            localPath,
+            {
+              step: (transferred, _chunk, size) => {
+                total = size;
+                opts.onProgress?.(transferred, size);
+              },
+            },
+            (e) => {
+              opts.signal?.removeEventListener('abort', onAbort);
+              sftp.end();
+              if (opts.signal?.aborted) return;
+              if (e)
+                reject(
+                  new SshError('other', `Download of ${remotePath} from ${server.name} failed: ${e.message}`),
+                );
+              else resolve(total);
+            },
+          );
+        });
+      });
     } finally {
       entry.busy--;
       this.scheduleIdle(server, entry);

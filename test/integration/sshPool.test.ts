@@ -1,6 +1,7 @@
 // The SSH transport against a real OpenSSH server on 127.0.0.1.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Server } from '../../src/core/model';
 import { ConnectionPool, SshError } from '../../src/ssh/connectionPool';
@@ -183,6 +184,34 @@ describe('SSH connection pool (real sshd on 127.0.0.1)', function () {
         assert.match(e.message, /Forget Host Key/);
         return true;
       });
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('SFTP download over the pooled connection reports progress and can be cancelled', async () => {
+    const src = `${sshd.dir}/big.bin`;
+    fs.writeFileSync(src, crypto.randomBytes(8 * 1024 * 1024));
+    const dest = `${sshd.dir}/copy.bin`;
+    const pool = new ConnectionPool(testEnv());
+    try {
+      const seen: number[] = [];
+      const size = await pool.download(server, src, dest, { onProgress: (done) => seen.push(done) });
+      assert.equal(size, 8 * 1024 * 1024);
+      assert.ok(fs.readFileSync(dest).equals(fs.readFileSync(src)));
+      assert.ok(seen.length > 1 && seen[seen.length - 1] === size, `progress: ${seen.length} steps`);
+      assert.equal(pool.stats.connections, 1);
+
+      const abort = new AbortController();
+      const cancelled = pool.download(server, src, `${dest}.2`, {
+        signal: abort.signal,
+        onProgress: () => abort.abort(),
+      });
+      await assert.rejects(cancelled, (e: SshError) => e.kind === 'cancelled');
+      await assert.rejects(
+        pool.download(server, `${sshd.dir}/missing.bin`, `${dest}.3`),
+        /Download of .*missing\.bin from web-1 failed/,
+      );
     } finally {
       pool.dispose();
     }

@@ -1,8 +1,20 @@
 // Back Up Now, Restore, Delete and Upload to S3 — each one remote script run
 // (Restore: download when S3-only, safety backup, restore) under one
 // cancellable notification, with the tree refreshed afterwards.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BackupError, backUpNow, deleteBackup, restoreBackup, type BackupResult } from '../../core/backup';
+import {
+  BackupError,
+  backUpNow,
+  checkServerBackupFile,
+  deleteBackup,
+  restoreBackup,
+  shellQuote,
+  type BackupResult,
+} from '../../core/backup';
 import { humanSize } from '../../core/format';
 import type { Database, Server } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3Layout';
@@ -344,4 +356,74 @@ export async function deleteBackupFromS3(services: Services, arg?: unknown): Pro
   const msg = `Deleted ${entry.filename} (${database.name}) from S3.`;
   services.log.info(msg);
   void vscode.window.showInformationMessage(msg);
+}
+
+function sha256OfFile(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    fs.createReadStream(file)
+      .on('data', (d) => hash.update(d))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+/** SFTP to a file the user picks; written as .partial, checked against the server's sha256, then renamed. */
+export async function downloadBackup(services: Services, arg?: unknown): Promise<void> {
+  const { server, entry } = await resolveBackup(services, arg, 'Download Backup', ['local', 'both']);
+  const download = services.runner.download?.bind(services.runner);
+  if (!download) throw new Error('Downloading needs the SSH transport.');
+  checkServerBackupFile(server.name, entry.filename);
+  const picked = await vscode.window.showSaveDialog({
+    title: `Download ${entry.filename}`,
+    defaultUri: vscode.Uri.file(path.join(os.homedir(), entry.filename)),
+    saveLabel: 'Download',
+  });
+  if (!picked) return;
+  const dest = picked.fsPath;
+  const partial = `${dest}.partial`;
+  const remote = `${server.backupDir}/${entry.filename}`;
+  await withRemote(
+    services,
+    server,
+    { title: `Downloading ${entry.filename} from ${server.name}` },
+    async ({ runner, progress, signal }) => {
+      const sum = await runner.run(`cat -- ${shellQuote(`${remote}.sha256`)}`);
+      const expected = /^[0-9a-f]{64}/.exec(sum.stdout)?.[0];
+      if (sum.code !== 0 || !expected)
+        throw new Error(
+          `${entry.filename} has no checksum on ${server.name}; not downloaded (it cannot be verified).`,
+        );
+      let shown = 0;
+      try {
+        await download(server, remote, partial, {
+          signal,
+          onProgress: (done, total) => {
+            const pct = total ? Math.floor((done / total) * 100) : 0;
+            if (pct > shown) {
+              progress.report({
+                increment: pct - shown,
+                message: `${humanSize(done)} of ${humanSize(total)}`,
+              });
+              shown = pct;
+            }
+          },
+        });
+        progress.report({ message: 'checking sha256…' });
+        const actual = await sha256OfFile(partial);
+        if (actual !== expected)
+          throw new Error(
+            `The downloaded file does not match its checksum (sha256 ${actual}, expected ${expected}); it was not kept.`,
+          );
+        fs.renameSync(partial, dest);
+      } finally {
+        fs.rmSync(partial, { force: true });
+      }
+    },
+  );
+  const msg = `Downloaded ${entry.filename} to ${dest} (sha256 verified).`;
+  services.log.info(msg);
+  void vscode.window.showInformationMessage(msg, 'Reveal').then((c) => {
+    if (c) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dest));
+  });
 }

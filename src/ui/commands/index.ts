@@ -4,6 +4,7 @@ import {
   backUpDatabase,
   deleteBackupFile,
   deleteBackupFromS3,
+  downloadBackup,
   restoreFromBackup,
   uploadBackupToS3,
 } from './backup';
@@ -33,6 +34,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,
   'infrakt.backup.deleteS3': deleteBackupFromS3,
+  'infrakt.backup.download': downloadBackup,
   'infrakt.refresh': (services) => services.tree.reload(),
   'infrakt.server.refresh': async (services, arg) =>
     services.tree.reload((await resolveServer(services, arg, 'Refresh Server')).id),

@@ -14,6 +14,7 @@ import type { Database, Server } from '../../src/core/model';
 import {
   type S3Credentials,
   awsSetup,
+  diagnoseS3Error,
   s3DeleteScript,
   s3DownloadScript,
   s3UploadFileScript,
@@ -249,5 +250,27 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     assert.equal(s3.readObject(`${key}.sha256`), undefined);
     const l = await listing(c);
     assert.equal(l.byDatabase.get('shop')?.find((e) => e.filename === b.file)?.location, 'local');
+  });
+
+  it('S3 unreachable during Back Up Now → the local backup is kept and the cause is clear', async () => {
+    const c = creds();
+    await s3.stop();
+    let stderr = '';
+    try {
+      const b = await backUpNow(forServer(pool, server), target(), {
+        ...awsSetup(c),
+        extraSinks: [s3UploadSink(c, 'shop')],
+        onStderr: (chunk) => {
+          stderr += chunk;
+        },
+      });
+      assert.deepEqual(b.failedSinks, ['s3']);
+      const local = path.join(server.backupDir, b.file);
+      assert.equal(fs.statSync(local).size, b.size);
+      assert.ok(fs.existsSync(`${local}.sha256`));
+      assert.match(diagnoseS3Error(stderr, server.name).cause, /web-1 cannot reach the S3 endpoint/);
+    } finally {
+      await s3.restart();
+    }
   });
 });

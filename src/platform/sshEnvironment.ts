@@ -1,7 +1,11 @@
 // The VS Code side of SSH: secrets from SecretStorage, prompts for a key
 // passphrase (offered to be remembered), the modal that shows a new host's
 // fingerprint, and settings.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { knownHostKeys } from '../core/knownHosts';
 import type { Server } from '../core/model';
 import { type Secrets, secretKeys } from '../core/secrets';
 import type { ConfigStore } from '../store/configStore';
@@ -39,6 +43,14 @@ export function createSshEnvironment(store: ConfigStore, secrets: Secrets): SshE
       if (choice === 'Remember') await secrets.set(secretKeys.server(server.id, 'passphrase'), passphrase);
     },
     knownFingerprint: (host, port) => store.getKnownHost(host, port)?.fingerprint,
+    systemKnownKeys: (host, port) => {
+      try {
+        const file = path.join(os.homedir(), '.ssh', 'known_hosts');
+        return knownHostKeys(fs.readFileSync(file, 'utf8'), host, port);
+      } catch {
+        return []; // no known_hosts: nothing to honour
+      }
+    },
     async confirmNewHost(info: HostKeyInfo) {
       const answer = await vscode.window.showWarningMessage(
         `First connection to ${info.host}:${info.port}. Trust this host?`,

@@ -47,6 +47,8 @@ export interface SshEnvironment {
   /** Called after a passphrase worked (the VS Code side offers to remember it). */
   passphraseAccepted?(server: Server, passphrase: string): Promise<void>;
   knownFingerprint(host: string, port: number): string | undefined;
+  /** Keys the user's own ~/.ssh/known_hosts holds for this host (optional). */
+  systemKnownKeys?(host: string, port: number): readonly { keyType: string; fingerprint: string }[];
   /** First contact: show the fingerprint and ask. True = trust (and remember). */
   confirmNewHost(info: HostKeyInfo): Promise<boolean>;
   trustHost(info: HostKeyInfo): void;
@@ -222,6 +224,10 @@ export class ConnectionPool implements RemoteRunner {
     };
     client.on('close', forgetThis);
     client.on('end', forgetThis);
+    // After the handshake a socket error (ECONNRESET when the server drops us)
+    // must not go unhandled: it would take the extension host down. Running
+    // channels see the close and fail with "dropped"; the next run reconnects.
+    client.on('error', forgetThis);
     this.entries.set(k, entry);
     return entry.ready.then(() => entry);
   }
@@ -327,6 +333,23 @@ export class ConnectionPool implements RemoteRunner {
             hostKeyProblem = new SshError(
               'host-key-changed',
               `The host key of ${server.name} (${server.host}:${server.port}) has CHANGED. Remembered: ${known}; now offered: ${info.fingerprint}. This can mean the server was reinstalled — or that someone is intercepting the connection. Connection refused. If you know why it changed, run "Infrakt: Forget Host Key" for ${server.name} and connect again to re-trust it.`,
+            );
+            return verify(false);
+          }
+          const system = this.env.systemKnownKeys?.(server.host, server.port) ?? [];
+          if (system.some((k) => k.fingerprint === info.fingerprint)) {
+            this.env.trustHost(info); // ssh already trusts it: remember, do not ask
+            return verify(true);
+          }
+          if (system.some((k) => k.keyType === info.keyType)) {
+            hostKeyProblem = new SshError(
+              'host-key-changed',
+              `The host key of ${server.name} (${server.host}:${server.port}) differs from the one in ~/.ssh/known_hosts (${system
+                .filter((k) => k.keyType === info.keyType)
+                .map((k) => k.fingerprint)
+                .join(
+                  ', ',
+                )}); now offered: ${info.fingerprint}. Connection refused. If the server was reinstalled, fix ~/.ssh/known_hosts (ssh-keygen -R) and connect again.`,
             );
             return verify(false);
           }

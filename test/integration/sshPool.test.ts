@@ -7,6 +7,7 @@ import type { Server } from '../../src/core/model';
 import { ConnectionPool, SshError } from '../../src/ssh/connectionPool';
 import { startSshServer, type SshServer } from '../world/sshServer';
 import { testEnv } from '../support/sshEnv';
+import { knownHostKeys } from '../../src/core/knownHosts';
 
 function pgrepCount(pattern: string): number {
   try {
@@ -214,6 +215,35 @@ describe('SSH connection pool (real sshd on 127.0.0.1)', function () {
       );
     } finally {
       pool.dispose();
+    }
+  });
+
+  it('a host already in ~/.ssh/known_hosts is trusted without asking; a different key there is refused', async () => {
+    const hostPub = fs.readFileSync(`${sshd.dir}/host_ed25519.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    const text = `[127.0.0.1]:${sshd.port} ${hostPub}\n`;
+    const env = testEnv({ systemKnownKeys: (h, p) => knownHostKeys(text, h, p) });
+    const pool = new ConnectionPool(env);
+    try {
+      await pool.run(server, 'true');
+      assert.equal(env.asked.length, 0);
+      assert.equal(env.known.get(`127.0.0.1:${sshd.port}`), sshd.hostKeyFingerprint, 'remembered');
+    } finally {
+      pool.dispose();
+    }
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${sshd.dir}/impostor`]);
+    const impostor = fs.readFileSync(`${sshd.dir}/impostor.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    const wrong = `[127.0.0.1]:${sshd.port} ${impostor}\n`;
+    const env2 = testEnv({ systemKnownKeys: (h, p) => knownHostKeys(wrong, h, p) });
+    const pool2 = new ConnectionPool(env2);
+    try {
+      await assert.rejects(
+        pool2.run(server, 'true'),
+        (e: SshError) =>
+          e.kind === 'host-key-changed' && /differs from the one in ~\/\.ssh\/known_hosts/.test(e.message),
+      );
+      assert.equal(env2.asked.length, 0);
+    } finally {
+      pool2.dispose();
     }
   });
 

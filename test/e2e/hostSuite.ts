@@ -5,8 +5,6 @@
 // JSON file; their counts join the test command's summary.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigStore } from '../../src/store/configStore';
-import { WASM_PATH } from '../support/paths';
 import {
   ENV_HOLD_UNTIL,
   ENV_RESULTS,
@@ -15,28 +13,13 @@ import {
   type HostResults,
   type HostTestResult,
   SEED_DATABASES,
-  SEED_SERVERS,
 } from '../host/seedData';
+import { seedHostStore } from '../host/seed';
 import { ensureDist, makeExtensionsDir, startCodeServer } from './codeServer';
 import { Workbench, launchBrowser } from './workbench';
 import { ROOT, nextShotPath, recordTiming, waitFor, world } from './world';
 
 const RUNNER = path.join(ROOT, 'out', 'test', 'host', 'index.js');
-
-/** Writes the seed data with the project's own store code. */
-async function seedStore(file: string): Promise<void> {
-  const { store } = await ConfigStore.open(file, { wasmPath: WASM_PATH });
-  try {
-    for (const input of SEED_SERVERS) {
-      const server = store.addServer(input);
-      if (input.name === 'seed-web') {
-        for (const db of SEED_DATABASES) store.addDatabase({ ...db, serverId: server.id });
-      }
-    }
-  } finally {
-    store.dispose();
-  }
-}
 
 function appendStats({ passed, failed, skipped }: { passed: number; failed: number; skipped: number }): void {
   const file = process.env.INFRAKT_STATS_FILE;
@@ -99,7 +82,7 @@ export async function runHostSuite(): Promise<number> {
   const storeFile = path.join(userDataDir, 'User', 'globalStorage', EXTENSION_ID, 'infrakt.sqlite');
   const resultsFile = path.join(dir, 'host-results.json');
   const releaseFile = path.join(dir, 'host-release');
-  await seedStore(storeFile);
+  await seedHostStore(storeFile);
 
   // No installed extensions: the one under test comes from this folder.
   const server = await startCodeServer({

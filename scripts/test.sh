@@ -33,6 +33,7 @@ run_counted() {
 }
 
 echo "== compile"
+rm -rf out # stale output of deleted tests must not run
 npx tsc -p tsconfig.json || { echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1; }
 
 for suite in "${suites[@]}"; do

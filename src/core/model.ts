@@ -215,3 +215,29 @@ export function fieldValidator<T>(schema: z.ZodType<T>): (value: string) => stri
     return r.success ? undefined : firstIssue(r.error);
   };
 }
+
+/** A schedule as the user enters it (the cron expression is checked by core/schedule). */
+export const scheduleInput = z.object({
+  cron: z.string().trim().min(1, 'Enter a cron expression, e.g. 0 2 * * * (daily at 02:00)'),
+  localRetentionDays: z.coerce
+    .number({ message: 'Local retention must be a number of days' })
+    .int('Local retention must be a whole number of days')
+    .min(1, 'Keep local backups at least 1 day')
+    .max(3650, 'Local retention is at most 3650 days'),
+  s3KeepNewest: z.coerce
+    .number({ message: 'S3 keep-newest must be a number' })
+    .int('S3 keep-newest must be a whole number')
+    .min(1, 'Keep at least the newest 1 backup in S3 (leave empty to keep all)')
+    .max(1000, 'S3 keep-newest is at most 1000')
+    .optional(),
+});
+export type ScheduleInput = z.input<typeof scheduleInput>;
+
+export interface Schedule {
+  databaseId: string;
+  cron: string;
+  localRetentionDays: number;
+  s3KeepNewest?: number;
+  installedAt: string;
+  updatedAt: string;
+}

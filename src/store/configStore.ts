@@ -15,10 +15,13 @@ import {
   type KnownHost,
   type S3Settings,
   type S3SettingsFields,
+  type Schedule,
+  type ScheduleInput,
   type Server,
   type ServerInput,
   databaseInput,
   firstIssue,
+  scheduleInput,
   serverInput,
 } from '../core/model';
 import { writeFileAtomic, type AtomicWriteHooks } from './atomicFile';
@@ -314,6 +317,9 @@ export class ConfigStore {
       const databaseIds = ConfigStore.all(db, 'SELECT id FROM databases WHERE server_id = ?', [id]).map((r) =>
         String(r.id),
       );
+      db.run('DELETE FROM schedules WHERE database_id IN (SELECT id FROM databases WHERE server_id = ?)', [
+        id,
+      ]);
       db.run('DELETE FROM databases WHERE server_id = ?', [id]);
       db.run('DELETE FROM servers WHERE id = ?', [id]);
       return { databaseIds };
@@ -376,7 +382,47 @@ export class ConfigStore {
   }
 
   removeDatabase(id: string): void {
-    this.write((db) => db.run('DELETE FROM databases WHERE id = ?', [id]));
+    this.write((db) => {
+      db.run('DELETE FROM schedules WHERE database_id = ?', [id]);
+      db.run('DELETE FROM databases WHERE id = ?', [id]);
+    });
+  }
+
+  // ---- schedules (what was installed on the server, per database) ----------
+
+  getSchedule(databaseId: string): Schedule | undefined {
+    return this.read(
+      (db) =>
+        ConfigStore.all(db, 'SELECT * FROM schedules WHERE database_id = ?', [databaseId]).map(toSchedule)[0],
+    );
+  }
+
+  listSchedules(): Schedule[] {
+    return this.read((db) => ConfigStore.all(db, 'SELECT * FROM schedules').map(toSchedule));
+  }
+
+  saveSchedule(databaseId: string, input: ScheduleInput): Schedule {
+    const sc = parseOrThrow(scheduleInput, input);
+    return this.write((db) => {
+      if (ConfigStore.all(db, 'SELECT id FROM databases WHERE id = ?', [databaseId]).length === 0)
+        throw new StoreError('That database no longer exists (it may have been removed in another window).');
+      const t = now();
+      db.run(
+        `INSERT INTO schedules (database_id, cron, local_retention_days, s3_keep_newest, installed_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (database_id) DO UPDATE SET cron = excluded.cron,
+           local_retention_days = excluded.local_retention_days, s3_keep_newest = excluded.s3_keep_newest,
+           updated_at = excluded.updated_at`,
+        [databaseId, sc.cron, sc.localRetentionDays, sc.s3KeepNewest ?? null, t, t],
+      );
+      return toSchedule(
+        ConfigStore.all(db, 'SELECT * FROM schedules WHERE database_id = ?', [databaseId])[0],
+      );
+    });
+  }
+
+  removeSchedule(databaseId: string): void {
+    this.write((db) => db.run('DELETE FROM schedules WHERE database_id = ?', [databaseId]));
   }
 
   // ---- S3 settings (single row, no secret) --------------------------------
@@ -560,5 +606,17 @@ function toBackup(r: Row): BackupRecord {
     ok: Number(r.ok) === 1,
     error: str(r.error),
     createdAt: String(r.created_at),
+  };
+}
+
+function toSchedule(r: Row): Schedule {
+  return {
+    databaseId: String(r.database_id),
+    cron: String(r.cron),
+    localRetentionDays: Number(r.local_retention_days),
+    s3KeepNewest:
+      r.s3_keep_newest === null || r.s3_keep_newest === undefined ? undefined : Number(r.s3_keep_newest),
+    installedAt: String(r.installed_at),
+    updatedAt: String(r.updated_at),
   };
 }

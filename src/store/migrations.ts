@@ -61,6 +61,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX backup_history_db ON backup_history (database_id, created_at);
   `,
+  `
+  CREATE TABLE schedules (
+    database_id TEXT PRIMARY KEY,
+    cron TEXT NOT NULL,
+    local_retention_days INTEGER NOT NULL DEFAULT 7,
+    s3_keep_newest INTEGER,
+    installed_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

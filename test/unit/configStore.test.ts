@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { ConfigStore, StoreError } from '../../src/store/configStore';
-import { SCHEMA_VERSION } from '../../src/store/migrations';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations';
 import type { S3SettingsFields } from '../../src/core/model';
 import { WASM_PATH, tempDir } from '../support/paths';
 
@@ -116,6 +116,63 @@ describe('ConfigStore', () => {
         (err: Error) => err instanceof StoreError && /newer version/.test(err.message),
       );
       assert.deepEqual(fs.readFileSync(file), before);
+    });
+  });
+
+  describe('migrations and schedules', () => {
+    it('upgrades a version-1 file forward and keeps its rows', async () => {
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const db = new SQL.Database();
+      db.run(MIGRATIONS[0]);
+      db.run(
+        "INSERT INTO servers (id, name, host, port, user, auth, backup_dir, created_at, updated_at) VALUES ('s1', 'web-1', 'h', 22, 'root', 'agent', '/b', 't', 't')",
+      );
+      db.run('PRAGMA user_version = 1');
+      fs.writeFileSync(file, db.export());
+      db.close();
+      const { store } = await open();
+      assert.deepEqual(
+        store.listServers().map((s) => s.name),
+        ['web-1'],
+      );
+      assert.deepEqual(store.listSchedules(), []);
+      store.dispose();
+    });
+
+    it('saves, updates and removes a schedule; removing the database or server removes it', async () => {
+      const { store } = await open();
+      const server = store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
+      const dbA = store.addDatabase({
+        serverId: server.id,
+        name: 'a',
+        engine: 'postgres',
+        mode: 'container',
+      });
+      const dbB = store.addDatabase({ serverId: server.id, name: 'b', engine: 'redis', mode: 'container' });
+      store.saveSchedule(dbA.id, { cron: '0 2 * * *', localRetentionDays: 7 });
+      const updated = store.saveSchedule(dbA.id, {
+        cron: '0 */6 * * *',
+        localRetentionDays: '14',
+        s3KeepNewest: 5,
+      });
+      assert.deepEqual(
+        { cron: updated.cron, days: updated.localRetentionDays, keep: updated.s3KeepNewest },
+        { cron: '0 */6 * * *', days: 14, keep: 5 },
+      );
+      assert.throws(
+        () => store.saveSchedule(dbB.id, { cron: '0 2 * * *', localRetentionDays: 0 }),
+        /at least 1 day/,
+      );
+      store.saveSchedule(dbB.id, { cron: '0 3 * * *', localRetentionDays: 7 });
+      store.removeDatabase(dbA.id);
+      assert.deepEqual(
+        store.listSchedules().map((x) => x.databaseId),
+        [dbB.id],
+      );
+      store.removeServer(server.id);
+      assert.deepEqual(store.listSchedules(), []);
+      store.dispose();
     });
   });
 

@@ -101,10 +101,14 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     // VS Code's own file dialog (code-server: the quick-input one): type the path, Enter.
     await wb().waitForQuickInput('Add Server: choose the private key');
     const input = wb().quickInput().locator('.quick-input-box input');
-    // The dialog fills in its start folder asynchronously: type only after it has.
-    await waitFor(
-      'the file dialog to show its start folder',
-      async () => (await input.inputValue()) || undefined,
+    // The dialog fills in its start folder and lists it asynchronously (busy
+    // while it does): type only when it is idle, and check what it shows.
+    const idle = async () =>
+      (await wb().quickInput().locator('.monaco-progress-container.active').count()) === 0;
+    await waitFor('the file dialog to list its start folder', async () =>
+      (await input.inputValue()).endsWith('/') && (await wb().quickInputRows().count()) > 0 && (await idle())
+        ? true
+        : undefined,
     );
     await input.fill(w.ssh.keyPath);
     // It then lists the typed path's folder; Enter picks the file once its row is there.
@@ -113,6 +117,9 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .filter({ hasText: path.basename(w.ssh.keyPath) })
       .first()
       .waitFor();
+    await waitFor('the file dialog to settle on the key path', async () =>
+      (await idle()) ? true : undefined,
+    );
     assert.equal(await input.inputValue(), w.ssh.keyPath);
     await wb().shot('flow-add-server-key-file');
     await input.press('Enter');

@@ -29,10 +29,12 @@ export function serverListingScript(
   server: Pick<Server, 'name' | 'backupDir'>,
   databases: readonly ListedDatabase[],
   s3?: S3Credentials,
+  /** More lines for the same round trip (e.g. scheduleScript's statusLines); they must not exit. */
+  extraLines: readonly string[] = [],
 ): string {
   const lines = ['set -u', ...listLines(server), `printf '${LOCAL_RC} %s\\n' "$?"`];
   if (s3 && databases.length) lines.push(...s3ListSection(s3, [...new Set(databases.map((d) => d.name))]));
-  lines.push('exit 0');
+  lines.push(...extraLines, 'exit 0');
   return wholeScript(lines);
 }
 

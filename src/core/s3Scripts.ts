@@ -2,10 +2,10 @@
 // exported variables inside the stdin script (never argv, never a file); the
 // non-secret compatibility options go in a config file inside a private
 // `mktemp -d` that a trap removes.
-import type { S3Settings } from './model';
+import { type S3Settings, remoteDir } from './model';
 import { MARKS, shellQuote as q, wholeScript } from './backup/shell';
 import { checkServerBackupFile } from './backup/listScript';
-import { checkServer } from './backup/serverCheck';
+import { check, checkServer } from './backup/serverCheck';
 import { s3DatabasePrefix, s3Key } from './s3Layout';
 
 export const S3_STEP_MARK = '@@infrakt:s3step';
@@ -26,14 +26,6 @@ export interface S3Credentials {
  */
 export function awsSetup(c: S3Credentials): { preamble: string[]; cleanup: string[] } {
   const s = c.settings;
-  const config = ['[default]'];
-  if (s.pathStyle) config.push('s3 =', '    addressing_style = path');
-  if (s.checksumWhenRequired) {
-    config.push(
-      'request_checksum_calculation = when_required',
-      'response_checksum_validation = when_required',
-    );
-  }
   return {
     preamble: [
       `export AWS_ACCESS_KEY_ID=${q(s.accessKey)}`,
@@ -41,16 +33,67 @@ export function awsSetup(c: S3Credentials): { preamble: string[]; cleanup: strin
       `export AWS_DEFAULT_REGION=${q(s.region || 'us-east-1')}`,
       'export AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=3',
       'unset AWS_PROFILE AWS_SESSION_TOKEN',
-      'infrakt_aws_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-aws.XXXXXX")',
-      `printf '%s\\n' ${config.map(q).join(' ')} > "$infrakt_aws_dir/config"`,
+      ...awsConfigLines(s, '[default]'),
       'export AWS_CONFIG_FILE="$infrakt_aws_dir/config" AWS_SHARED_CREDENTIALS_FILE=/dev/null',
-      `infrakt_endpoint=${q(s.endpointUrl)}`,
-      'awsx() { aws --endpoint-url "$infrakt_endpoint" "$@"; }',
-      `infrakt_bucket=${q(s.bucket)}`,
+      ...awsxLines(s),
     ],
-    cleanup: ['if [ -n "${infrakt_aws_dir:-}" ]; then rm -rf -- "$infrakt_aws_dir"; fi'],
+    cleanup: [...AWS_CLEANUP],
   };
 }
+
+/** The awscli profile scheduled backups use in their root-only credentials file. */
+export const SCHEDULE_AWS_PROFILE = 'infrakt';
+
+/**
+ * The same set-up for scripts that run without us (cron): the credentials are
+ * read by awscli from a root-only shared-credentials file (profile `infrakt`),
+ * so the script text holds neither the access key nor the secret. Exported
+ * key variables are unset, since awscli prefers them over the profile.
+ */
+export function awsSetupFromFile(
+  settings: S3Credentials['settings'],
+  credentialsPath: string,
+): { preamble: string[]; cleanup: string[] } {
+  const path = check(remoteDir, credentialsPath, 'S3 credentials file');
+  const s = settings;
+  return {
+    preamble: [
+      'unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN',
+      `export AWS_DEFAULT_REGION=${q(s.region || 'us-east-1')}`,
+      'export AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=3',
+      ...awsConfigLines(s, `[profile ${SCHEDULE_AWS_PROFILE}]`),
+      `export AWS_CONFIG_FILE="$infrakt_aws_dir/config" AWS_SHARED_CREDENTIALS_FILE=${q(path)} AWS_PROFILE=${SCHEDULE_AWS_PROFILE}`,
+      ...awsxLines(s),
+    ],
+    cleanup: [...AWS_CLEANUP],
+  };
+}
+
+/** The non-secret compatibility config, in a private temp dir (`$infrakt_aws_dir`). */
+function awsConfigLines(s: S3Credentials['settings'], section: string): string[] {
+  const config = [section];
+  if (s.pathStyle) config.push('s3 =', '    addressing_style = path');
+  if (s.checksumWhenRequired) {
+    config.push(
+      'request_checksum_calculation = when_required',
+      'response_checksum_validation = when_required',
+    );
+  }
+  return [
+    'infrakt_aws_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-aws.XXXXXX")',
+    `printf '%s\\n' ${config.map(q).join(' ')} > "$infrakt_aws_dir/config"`,
+  ];
+}
+
+function awsxLines(s: S3Credentials['settings']): string[] {
+  return [
+    `infrakt_endpoint=${q(s.endpointUrl)}`,
+    'awsx() { aws --endpoint-url "$infrakt_endpoint" "$@"; }',
+    `infrakt_bucket=${q(s.bucket)}`,
+  ];
+}
+
+const AWS_CLEANUP = ['if [ -n "${infrakt_aws_dir:-}" ]; then rm -rf -- "$infrakt_aws_dir"; fi'];
 
 export const REQUIRE_AWS =
   'command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; exit 127; }';
@@ -78,7 +121,7 @@ function s3Script(c: S3Credentials, body: readonly string[]): string {
  * read of the file), and the checksum object written once the hash is known.
  */
 export function s3UploadSink(
-  c: S3Credentials,
+  c: Pick<S3Credentials, 'settings'>,
   databaseName: string,
 ): { id: string; command: string; after: string } {
   const dbPrefix = q(s3DatabasePrefix(c.settings.prefix, databaseName));

@@ -2,6 +2,7 @@
 // the crontab entry with its marker, and the run-status records that the
 // installed script writes on the server.
 import { z } from 'zod';
+import { remoteDir } from './model';
 
 export const CRON_PRESETS = [
   { label: 'Daily at 02:00', expression: '0 2 * * *' },
@@ -113,7 +114,33 @@ function q(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Replaces (or adds) this database's crontab line; other lines are kept as they are. */
+/**
+ * A path that goes into the crontab line: absolute, of characters that need no
+ * quoting in sh (cron hands the line to sh), and no `%` (cron's newline).
+ */
+function cronPath(value: string, label: string): string {
+  const r = remoteDir.safeParse(value);
+  if (!r.success) throw new Error(`${label}: ${r.error.issues[0]?.message ?? 'invalid path'}`);
+  return r.data;
+}
+
+/**
+ * Reads the crontab into `$infrakt_cron_dir/tab`: "no crontab yet" is an empty
+ * one; any other failure stops the script, so an unreadable crontab is never
+ * replaced by one holding only our line.
+ */
+const READ_CRONTAB = [
+  'infrakt_cron_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-cron.XXXXXX") || { echo "infrakt: cannot create a temp dir for the crontab" >&2; exit 73; }',
+  'if ! crontab -l > "$infrakt_cron_dir/tab" 2> "$infrakt_cron_dir/err"; then',
+  `  if grep -qiE "no crontab|can't open|no such file" "$infrakt_cron_dir/err"; then : > "$infrakt_cron_dir/tab"`,
+  '  else echo "infrakt: cannot read the crontab: $(head -c 300 "$infrakt_cron_dir/err")" >&2; rm -rf -- "$infrakt_cron_dir"; exit 74; fi',
+  'fi',
+];
+
+/**
+ * Replaces (or adds) this database's crontab line; other lines are kept as they
+ * are. The last line's exit status says whether the entry is now installed.
+ */
 export function installCronLines(opts: {
   databaseId: string;
   expression: string;
@@ -122,19 +149,31 @@ export function installCronLines(opts: {
 }): string[] {
   const expression = cronExpression.parse(opts.expression);
   const marker = cronMarker(opts.databaseId);
-  const line = `${expression} ${opts.scriptPath} >> ${opts.logPath} 2>&1 ${marker}`;
+  const script = cronPath(opts.scriptPath, 'Script path');
+  const log = cronPath(opts.logPath, 'Log path');
+  const line = `${expression} ${script} >> ${log} 2>&1 ${marker}`;
   return [
     'command -v crontab >/dev/null 2>&1 || { echo "infrakt: crontab not found on this server — run Provision Server" >&2; exit 127; }',
-    `{ crontab -l 2>/dev/null | grep -vF ${q(marker)}; printf '%s\\n' ${q(line)}; } | crontab -`,
-    `crontab -l | grep -qF ${q(marker)}`,
+    ...READ_CRONTAB,
+    `{ grep -vF ${q(marker)} "$infrakt_cron_dir/tab"; printf '%s\\n' ${q(line)}; } | crontab -`,
+    'infrakt_cron_rc=$?',
+    'rm -rf -- "$infrakt_cron_dir"',
+    '[ "$infrakt_cron_rc" = 0 ] || { echo "infrakt: crontab refused the new entry (exit $infrakt_cron_rc)" >&2; exit 74; }',
+    `crontab -l 2>/dev/null | grep -qxF ${q(line)}`,
   ];
 }
 
+/** Removes this database's crontab line (nothing to do when there is none). Last status: removed. */
 export function removeCronLines(databaseId: string): string[] {
   const marker = cronMarker(databaseId);
   return [
-    'if command -v crontab >/dev/null 2>&1 && crontab -l 2>/dev/null | grep -qF ' + q(marker) + '; then',
-    `  crontab -l 2>/dev/null | grep -vF ${q(marker)} | crontab -`,
+    'if command -v crontab >/dev/null 2>&1; then',
+    ...READ_CRONTAB.map((l) => `  ${l}`),
+    `  if grep -qF ${q(marker)} "$infrakt_cron_dir/tab"; then`,
+    `    < "$infrakt_cron_dir/tab" grep -vF ${q(marker)} | crontab -`,
+    '  fi',
+    '  rm -rf -- "$infrakt_cron_dir"',
+    `  ! crontab -l 2>/dev/null | grep -qF ${q(marker)}`,
     'fi',
   ];
 }
@@ -147,6 +186,15 @@ export const runStatus = z.object({
   size: z.number().optional(),
   uploaded: z.boolean().optional(),
   error: z.string().optional(),
+  /** The backup's checksum (when a file was committed). */
+  sha256: z.string().optional(),
+  /** When the last successful run finished (carried over by failed runs; for "stale"). */
+  lastSuccess: z.string().optional(),
+  /** The run's exit status (0 when ok). */
+  exitCode: z.number().optional(),
+  /** Backups this run removed by local retention / S3 keep-newest. */
+  deletedLocal: z.number().optional(),
+  deletedS3: z.number().optional(),
 });
 export type RunStatus = z.infer<typeof runStatus>;
 

@@ -293,6 +293,56 @@ export class Workbench {
       { timeoutMs, intervalMs: 250 },
     );
   }
+
+  // ---- More notifications and dialogs
+
+  /** Clears every notification (toasts and the notification center), so a later check starts empty. */
+  async clearNotifications(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications');
+    await this.toasts().first().waitFor({ state: 'hidden' });
+  }
+
+  /**
+   * Answers the modal dialog with the button named `button` and waits for it to close.
+   * By keyboard, as contextMenu() does for menus: focus the button and press
+   * Enter, so the answer never depends on how the workbench pairs synthetic mouse events.
+   */
+  async answerDialog(button: string): Promise<void> {
+    const dialog = this.dialog();
+    await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+    const target = dialog.getByRole('button', { name: button, exact: true });
+    await target.focus();
+    await this.page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden' });
+  }
+
+  /** The visible toast containing `text`, once its fade-in has finished (a screenshot then shows it whole). */
+  async waitForToastDrawn(text: string | RegExp): Promise<Locator> {
+    const toast = await this.waitForToast(text);
+    await this.toasts()
+      .filter({ hasText: text })
+      .and(this.page.locator('.notification-fade-in-done'))
+      .first()
+      .waitFor({ state: 'visible' });
+    return toast;
+  }
+
+  // ---- Extension contributions
+
+  /**
+   * Waits until the workbench has registered the extensions' contributions
+   * (commands, menus, views), which VS Code marks as `code/didHandleExtensionPoints`.
+   * Right after a (re)load the palette can open before that and then lists only
+   * the commands there were, never adding one later; and after a reload the
+   * activity bar's icons are drawn from a cache, so they prove nothing.
+   */
+  async waitForExtensionsRegistered(): Promise<void> {
+    await this.page.waitForFunction(
+      () => performance.getEntriesByName('code/didHandleExtensionPoints').length > 0,
+      undefined,
+      { timeout: 60_000 },
+    );
+  }
 }
 
 /**

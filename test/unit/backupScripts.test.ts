@@ -2,10 +2,16 @@
 // password goes (only the env preamble), and what it refuses to build.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   BackupError,
   type BackupTarget,
+  backUpNow,
   backupScript,
+  restoreBackup,
   deleteScript,
   discoverScript,
   listScript,
@@ -14,6 +20,7 @@ import {
   PASSWORD_ENV,
 } from '../../src/core/backup';
 import { ENGINES, type Engine } from '../../src/core/model';
+import { localRunner } from '../world/localRunner';
 
 const CANARY = `CANARY-Pw'd"$(touch /tmp/infrakt-canary)\`x\` ;|&`;
 const when = new Date(Date.UTC(2026, 1, 28, 2, 0, 0));
@@ -46,6 +53,9 @@ function fileFor(engine: Engine): string {
   return backupFilename('web-1', 'shop', engine, when, engine === 'mongodb' ? 'gz' : 'zst');
 }
 
+/** Pipefail where the shell has it; dash exits on an unknown `set -o` before any `|| :` could run. */
+const PIPEFAIL_LINE = '(set -o pipefail) 2>/dev/null && set -o pipefail';
+
 const shells = ['bash', 'dash', 'busybox'].filter(
   (s) => spawnSync('sh', ['-c', `command -v ${s}`]).status === 0,
 );
@@ -68,7 +78,7 @@ function assertSecretOnlyInPreamble(script: string, engine: Engine): void {
   assert.ok(line.startsWith(`${v}='`), line);
   assert.equal(lines[i + 1], `export ${v}`);
   // Nothing but strict mode and umask comes before it: no command could have seen it in argv.
-  assert.deepEqual(lines.slice(1, i), ['set -eu', 'set -o pipefail 2>/dev/null || :', 'umask 077']);
+  assert.deepEqual(lines.slice(1, i), ['set -eu', PIPEFAIL_LINE, 'umask 077']);
   // Quoted so the shell reads it back verbatim: the assignment evaluates to the canary.
   const r = spawnSync('bash', ['-c', `${line}; printf %s "$${v}"`], { encoding: 'utf8' });
   assert.equal(r.stdout, CANARY);
@@ -81,7 +91,7 @@ describe('backup scripts (text)', () => {
         const script = backupScript(target(engine, mode));
 
         it('Back Up Now: strict mode, umask, .partial + rename, sha256 beside, traps, result line', () => {
-          assert.match(script, /^\{\n {2}set -eu\n {2}set -o pipefail/);
+          assert.ok(script.startsWith(`{\n  set -eu\n  ${PIPEFAIL_LINE}\n`), script.slice(0, 80));
           assert.match(script, /umask 077/);
           assert.match(script, /set -C; : > "\$infrakt_final\.partial"/);
           assert.match(script, /mv -f -- "\$infrakt_partial" "\$infrakt_final"/);
@@ -109,7 +119,12 @@ describe('backup scripts (text)', () => {
             mongodb: /mongodump .*--archive --gzip/,
           };
           assert.match(script, expected[engine]);
-          if (engine !== 'mongodb') assert.match(script, /zstd -3 -T0/);
+          if (engine !== 'mongodb') {
+            // Fastest levels: the compressor must keep up with the dump (bench/backup.ts).
+            assert.match(script, /infrakt_comp="zstd -1 -T0 -q -c"/);
+            assert.match(script, /infrakt_comp="pigz -1 -c"/);
+            assert.match(script, /infrakt_comp="gzip -1 -c"/);
+          }
           if (engine === 'mongodb') assert.match(script, /infrakt_comp=; infrakt_ext=gz/);
         });
 
@@ -311,5 +326,112 @@ describe('backup scripts (text)', () => {
     assert.match(disc, /ss -ltn/);
     assert.match(disc, /\/proc\/net\/tcp/);
     syntaxOk(disc);
+  });
+});
+
+describe('strict-mode head under each shell installed here', () => {
+  for (const sh of shells) {
+    it(`${sh}: survives the pipefail line under set -eu, and has pipefail unless it is dash`, () => {
+      const args = sh === 'busybox' ? ['ash', '-s'] : ['-s'];
+      const probe = `set -eu\n${PIPEFAIL_LINE}\necho alive\nset -o | grep pipefail || :\n`;
+      const r = spawnSync(sh, args, { input: probe, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, /^alive\n/);
+      if (sh !== 'dash') assert.match(r.stdout, /pipefail\s+on/);
+    });
+  }
+});
+
+// Debian's /bin/sh. Real scripts, real dash, real zstd/sha256sum/tee; only the
+// database tools are stubs, so no database is needed: each stub reads or writes
+// the bytes the test chose, or fails on request.
+describe('Back Up Now and Restore run under dash for real (stub pg_dump / pg_restore)', function () {
+  this.timeout(30_000);
+  const hasDash = shells.includes('dash');
+  let work: string;
+  let stubs: string;
+  let data: string;
+  const env = (over: NodeJS.ProcessEnv = {}, first?: string) => ({
+    ...process.env,
+    PATH: `${first ? `${first}:` : ''}${stubs}:${process.env.PATH ?? ''}`,
+    STUB_DATA: data,
+    STUB_RESTORED: path.join(work, 'restored'),
+    ...over,
+  });
+  const dash = (e: NodeJS.ProcessEnv) => localRunner({ shell: ['dash', '-s'], env: e });
+  const pgTarget = (): BackupTarget => ({
+    server: { name: 'web-1', backupDir: path.join(work, 'backups') },
+    database: { name: 'shop', engine: 'postgres', mode: 'host', dbHost: '127.0.0.1', dbPort: 5432 },
+    password: { kind: 'inline', password: CANARY },
+  });
+  const files = () => fs.readdirSync(path.join(work, 'backups')).sort();
+  const stub = (dir: string, name: string, body: string) => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  };
+
+  before(function () {
+    if (!hasDash) {
+      console.log('    (skipped: dash is not installed on this machine: apt-get install dash)');
+      this.skip();
+    }
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-dash-'));
+    stubs = path.join(work, 'stubs');
+    data = path.join(work, 'dump.bin');
+    // Half random, half repetitive: 3 MB, several zstd blocks.
+    fs.writeFileSync(data, Buffer.concat([crypto.randomBytes(1.5e6), Buffer.alloc(1.5e6, 'infrakt ')]));
+    stub(
+      stubs,
+      'pg_dump',
+      'if [ -n "${STUB_DUMP_FAIL:-}" ]; then head -c 100000 "$STUB_DATA"; exit 3; fi\ncat "$STUB_DATA"',
+    );
+    stub(stubs, 'pg_restore', 'cat > "$STUB_RESTORED"');
+  });
+  after(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('backs up (file, .sha256, result line) and restores the same bytes', async () => {
+    const b = await backUpNow(dash(env()), pgTarget());
+    assert.deepEqual(b.failedSinks, []);
+    assert.deepEqual(files(), [b.file, `${b.file}.sha256`]);
+    const file = path.join(work, 'backups', b.file);
+    assert.equal(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), b.sha256);
+    await restoreBackup(dash(env()), pgTarget(), b.file);
+    assert.ok(fs.readFileSync(path.join(work, 'restored')).equals(fs.readFileSync(data)));
+    fs.rmSync(file);
+    fs.rmSync(`${file}.sha256`);
+  });
+
+  it('a dump that fails mid-stream fails the backup and leaves no file (no pipefail needed)', async () => {
+    await assert.rejects(
+      backUpNow(dash(env({ STUB_DUMP_FAIL: '1' })), pgTarget()),
+      (e: unknown) =>
+        e instanceof BackupError && e.kind === 'dump-failed' && /pg_dump \(exit 3\)/.test(e.message),
+    );
+    assert.deepEqual(files(), []);
+  });
+
+  it('a compressor that fails fails the backup and leaves no file', async () => {
+    const bad = path.join(work, 'bad-zstd');
+    stub(bad, 'zstd', 'cat > /dev/null; exit 9');
+    await assert.rejects(
+      backUpNow(dash(env({}, bad)), pgTarget()),
+      (e: unknown) =>
+        e instanceof BackupError && e.kind === 'dump-failed' && /zstd \(exit 9\)/.test(e.message),
+    );
+    assert.deepEqual(files(), []);
+  });
+
+  it('restore: a decompressor that fails fails the restore even though the restore tool exits 0', async () => {
+    const name = backupFilename('web-1', 'shop', 'postgres', when, 'zst');
+    fs.writeFileSync(path.join(work, 'backups', name), 'not zstd at all');
+    await assert.rejects(
+      restoreBackup(dash(env()), pgTarget(), name, { allowUnverified: true }),
+      (e: unknown) =>
+        e instanceof BackupError && e.kind === 'restore-failed' && /zstd -dc -q failed/.test(e.message),
+    );
+    fs.rmSync(path.join(work, 'backups', name));
   });
 });

@@ -200,15 +200,21 @@ export function restoreScript(target: BackupTarget, filename: string, opts: Rest
   } else if (restore) {
     lines.push(...restore.prestart, `printf '${MARKS.step} restore %s\\n' ${q(restore.tool)}`);
     const feed = t.engine === 'mongodb' ? '< "$infrakt_file"' : '';
+    // The decompressor's status is kept in a file: without pipefail (dash) a
+    // pipeline's status is only its last command's.
     const pipeline =
       t.engine === 'mongodb'
         ? `${restore.command} ${feed}`
-        : `$infrakt_decomp < "$infrakt_file" | ${restore.command}`;
+        : `{ $infrakt_decomp < "$infrakt_file" || echo "$?" > "$infrakt_work/decomp_rc"; } | ${restore.command}`;
     lines.push(
       'infrakt_restore_rc=0',
       `${pipeline} >&2 || infrakt_restore_rc=$?`,
       'if [ "$infrakt_restore_rc" != 0 ]; then',
       `  echo "infrakt: ${restore.tool} failed (exit $infrakt_restore_rc)" >&2`,
+      `  exit ${EXIT.restoreFailed}`,
+      'fi',
+      'if [ -s "$infrakt_work/decomp_rc" ]; then',
+      '  echo "infrakt: $infrakt_decomp failed (exit $(cat "$infrakt_work/decomp_rc"))" >&2',
       `  exit ${EXIT.restoreFailed}`,
       'fi',
     );

@@ -6,15 +6,31 @@
 //   (c) infrakt's Back Up Now            backUpNow over the product's SSH pool
 //                                        into a real sshd: script start → file
 //                                        renamed, .sha256 written
-// with times and file sizes; then the tree's listing of a server with 10
-// databases × 20 backups (time, channels).
+// with times and file sizes; then, on the incompressible database, the same
+// three with a copy in S3 (s3rver, in this Node process, with the awscli the
+// server's shell finds):
+//   (a) pg_dump -Fc -Z0 > /dev/null, plus aws s3 cp of a file of (c)'s backup's size
+//   (b) pg_dump -Fc > file; aws s3 cp file s3://…           (the seed's way)
+//   (c) Back Up Now with the S3 sink, as the Back Up Now command builds it
+// and last the tree's listing of a server with 10 databases × 20 backups
+// (time, channels).
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type BackupTarget, CHECKSUM_EXT, backUpNow, backupScript, forServer } from '../src/core/backup';
+import {
+  type BackupTarget,
+  CHECKSUM_EXT,
+  backUpNow,
+  backupScript,
+  forServer,
+  shellQuote as q,
+} from '../src/core/backup';
 import type { Server } from '../src/core/model';
+import { s3Key } from '../src/core/s3Layout';
+import { type S3Credentials, awsSetup, s3UploadSink } from '../src/core/s3Scripts';
 import { type Postgres, startPostgres } from '../test/world/databases';
+import { S3RVER_KEY, type S3World, startS3, stopS3AndRemove } from '../test/world/s3';
 import {
   benchAbort,
   benchServer,
@@ -124,6 +140,22 @@ interface DbResult {
   breakdown: { label: string; ms: number; size?: number }[];
 }
 
+function pgTarget(pg: Postgres, server: Server, db: string): BackupTarget {
+  return {
+    server: { name: server.name, backupDir: server.backupDir },
+    database: {
+      name: db,
+      engine: 'postgres',
+      mode: 'host',
+      dbHost: '127.0.0.1',
+      dbPort: pg.port,
+      dbUser: 'postgres',
+      dbName: db,
+    },
+    password: { kind: 'inline', password: pg.password },
+  };
+}
+
 /** The compressor command Back Up Now's script picks when zstd is installed (read from the script). */
 function productCompressor(target: BackupTarget): string {
   const m = /infrakt_comp="(zstd [^"]*)"/.exec(backupScript(target));
@@ -147,19 +179,7 @@ async function benchDatabase(
   progress(`${db}: raw dump size (untimed; also warms the cache)`);
   const rawDump = Number((await shOk(`pg_dump -Fc -Z0 ${conn} | wc -c`, env)).stdout.trim());
   const naive = path.join(work, `${db}.naive.dump`);
-  const target: BackupTarget = {
-    server: { name: server.name, backupDir: server.backupDir },
-    database: {
-      name: db,
-      engine: 'postgres',
-      mode: 'host',
-      dbHost: '127.0.0.1',
-      dbPort: pg.port,
-      dbUser: 'postgres',
-      dbName: db,
-    },
-    password: { kind: 'inline', password: pg.password },
-  };
+  const target = pgTarget(pg, server, db);
   const r: DbResult = {
     db,
     kind,
@@ -204,7 +224,8 @@ async function benchDatabase(
   if (process.env.INFRAKT_BENCH_BREAKDOWN !== '0') {
     // Where (c)'s time goes: the same stages as the script, as a plain pipeline here.
     const zstd = productCompressor(target);
-    const faster = zstd.replace(/ -3 /, ' -1 ');
+    const before = zstd.replace(/ -1 /, ' -3 ');
+    const adapt = zstd.replace(/ -1 /, ' --adapt ');
     const out = path.join(work, `${db}.stage`);
     const stages: [string, string, boolean][] = [
       [`dump | ${zstd} > /dev/null`, `pg_dump -Fc -Z0 ${conn} | ${zstd} > /dev/null`, false],
@@ -216,10 +237,24 @@ async function benchDatabase(
         true,
       ],
       [
-        `dump | ${faster} | tee file | sha256sum`,
-        `pg_dump -Fc -Z0 ${conn} | ${faster} | tee ${out} | sha256sum > /dev/null`,
+        `dump | ${before} | tee file | sha256sum  (level before this change)`,
+        `pg_dump -Fc -Z0 ${conn} | ${before} | tee ${out} | sha256sum > /dev/null`,
         true,
       ],
+      [
+        `dump | ${adapt} | tee file | sha256sum`,
+        `pg_dump -Fc -Z0 ${conn} | ${adapt} | tee ${out} | sha256sum > /dev/null`,
+        true,
+      ],
+      // The fallback without zstd (deflate): which level. On random bytes deflate
+      // runs at ~15 MB/s at any level, so only the compressible database is timed.
+      ...(kind === 'compressible'
+        ? (['-1', '-6'].map((l) => [
+            `dump | gzip ${l} -c > file  (fallback${l === '-6' ? ', gzip default' : ''})`,
+            `pg_dump -Fc -Z0 ${conn} | gzip ${l} -c > ${out}`,
+            true,
+          ]) as [string, string, boolean][])
+        : []),
       [
         `dump | ${zstd} | tee file | openssl dgst -sha256`,
         `pg_dump -Fc -Z0 ${conn} | ${zstd} | tee ${out} | openssl dgst -sha256 > /dev/null`,
@@ -251,23 +286,7 @@ async function fixedCost(pg: Postgres, pool: ConnectionPool, server: Server, rep
       (await shOk(`pg_dump -Fc -Z0 -h 127.0.0.1 -p ${pg.port} -U postgres -d ${db} > /dev/null`, env)).ms,
     );
     const t = await timed(() =>
-      backUpNow(
-        forServer(pool, server),
-        {
-          server: { name: server.name, backupDir: server.backupDir },
-          database: {
-            name: db,
-            engine: 'postgres',
-            mode: 'host',
-            dbHost: '127.0.0.1',
-            dbPort: pg.port,
-            dbUser: 'postgres',
-            dbName: db,
-          },
-          password: { kind: 'inline', password: pg.password },
-        },
-        { signal: benchAbort.signal },
-      ),
+      backUpNow(forServer(pool, server), pgTarget(pg, server, db), { signal: benchAbort.signal }),
     );
     c.push(t.ms);
     fs.rmSync(path.join(t.value.dir, t.value.file));
@@ -345,6 +364,207 @@ function report(r: DbResult): void {
   }
 }
 
+// ----- with a copy in S3 -------------------------------------------------------
+
+interface S3Bench {
+  db: string;
+  aws: string;
+  rawDump: number;
+  limitBytes: number;
+  /** (a) in two parts, per run: the dump to /dev/null, then the upload of `limitBytes` random bytes. */
+  aDump: number[];
+  aUpload: number[];
+  b: number[];
+  c: number[];
+  /** CPU time of this Node process during each run (ms): s3rver runs in it; the rest is idle or the SSH client. */
+  cpu: { a: number[]; b: number[]; c: number[] };
+  bSize: number;
+  cSize: number;
+  verified: boolean;
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
+/** The incompressible database backed up three ways, each with its copy in s3rver. */
+async function benchS3(
+  pg: Postgres,
+  pool: ConnectionPool,
+  server: Server,
+  work: string,
+  s3: S3World,
+  db: string,
+  rawDump: number,
+  /** What must reach S3 at least: the size of Back Up Now's file (bytea dumps as hex, which zstd halves). */
+  limitBytes: number,
+  repeat: number,
+): Promise<S3Bench> {
+  const creds: S3Credentials = {
+    settings: {
+      endpointUrl: s3.endpointUrl,
+      bucket: s3.bucket,
+      region: 'us-east-1',
+      accessKey: S3RVER_KEY,
+      prefix: 'infrakt/backups/',
+      pathStyle: true,
+      checksumWhenRequired: true,
+    },
+    secretKey: 'S3RVER',
+  };
+  // The awscli the server's shell finds (over SSH PATH may differ from ours): (a) and (b) use the same one.
+  const found = await pool.run(server, 'command -v aws && aws --version 2>&1 | head -n1', {
+    signal: benchAbort.signal,
+    timeoutMs: 60_000,
+  });
+  if (found.code !== 0) throw new Error(`no awscli over SSH: ${found.stderr.trim()}`);
+  const [awsPath, awsVersion] = found.stdout.trim().split('\n');
+  const setup = awsSetup(creds);
+  // The same config, credentials and `awsx` the product's scripts use, with that aws.
+  const awsShell = (body: string) =>
+    [
+      'set -e',
+      `aws() { ${q(awsPath)} "$@"; }`,
+      ...setup.preamble,
+      `trap ${q(setup.cleanup.join('; '))} EXIT`,
+      body,
+    ].join('\n');
+  const env = { ...process.env, PGPASSWORD: pg.password };
+  const conn = `-h 127.0.0.1 -p ${pg.port} -U postgres -d ${db}`;
+  const emptyBucket = () =>
+    shOk(awsShell('awsx s3 rm --only-show-errors --recursive "s3://$infrakt_bucket/"'));
+  const limitFile = path.join(work, 'limit.bin');
+  progress(`${db}: S3: a ${mb(limitBytes)} file of random bytes for (a)'s upload (untimed)`);
+  await shOk(`head -c ${limitBytes} /dev/urandom > ${limitFile}`);
+  const naive = path.join(work, `${db}.naive-s3.dump`);
+  const r: S3Bench = {
+    db,
+    aws: `${awsPath}: ${awsVersion}`,
+    rawDump,
+    limitBytes,
+    aDump: [],
+    aUpload: [],
+    b: [],
+    c: [],
+    cpu: { a: [], b: [], c: [] },
+    bSize: 0,
+    cSize: 0,
+    verified: false,
+  };
+  for (let i = 1; i <= repeat; i++) {
+    await sh('sync');
+    progress(`${db}: S3 (a) pg_dump -Fc -Z0 > /dev/null; aws s3 cp ${mb(limitBytes)} file  ${i}/${repeat}`);
+    let cpu = process.cpuUsage();
+    r.aDump.push((await shOk(`pg_dump -Fc -Z0 ${conn} > /dev/null`, env)).ms);
+    r.aUpload.push(
+      (
+        await shOk(
+          awsShell(`awsx s3 cp --only-show-errors ${q(limitFile)} "s3://$infrakt_bucket/bench/limit.bin"`),
+        )
+      ).ms,
+    );
+    r.cpu.a.push(cpuMs(cpu));
+    await emptyBucket();
+
+    await sh('sync');
+    progress(`${db}: S3 (b) pg_dump -Fc > file; aws s3 cp file  ${i}/${repeat}`);
+    cpu = process.cpuUsage();
+    r.b.push(
+      (
+        await shOk(
+          awsShell(
+            `pg_dump -Fc ${conn} > ${q(naive)}\nawsx s3 cp --only-show-errors ${q(naive)} "s3://$infrakt_bucket/bench/naive.dump"`,
+          ),
+          env,
+        )
+      ).ms,
+    );
+    r.cpu.b.push(cpuMs(cpu));
+    r.bSize = fs.statSync(naive).size;
+    fs.rmSync(naive);
+    await emptyBucket();
+
+    await sh('sync');
+    progress(`${db}: S3 (c) Back Up Now with the S3 sink, over SSH  ${i}/${repeat}`);
+    cpu = process.cpuUsage();
+    // What the Back Up Now command passes when S3 is configured (src/ui/commands/backup.ts).
+    const c = await timed(() =>
+      backUpNow(forServer(pool, server), pgTarget(pg, server, db), {
+        ...awsSetup(creds),
+        extraSinks: [s3UploadSink(creds, db)],
+        signal: benchAbort.signal,
+      }),
+    );
+    r.cpu.c.push(cpuMs(cpu));
+    r.c.push(c.ms);
+    if (c.value.failedSinks.length)
+      throw new Error(`the S3 upload failed: ${c.value.failedSinks.join(', ')}`);
+    const file = path.join(c.value.dir, c.value.file);
+    r.cSize = c.value.size;
+    if (i === 1) {
+      // Untimed: the object s3rver stored is the local file, byte for byte, and its .sha256 is there.
+      const key = s3Key(creds.settings.prefix, db, c.value.file);
+      const object = path.join(s3.directory, s3.bucket, `${key}._S3rver_object`);
+      r.verified =
+        fs.existsSync(object) &&
+        (await sha256File(object)) === c.value.sha256 &&
+        (await sha256File(file)) === c.value.sha256 &&
+        s3.readObject(`${key}${CHECKSUM_EXT}`)?.toString() === `${c.value.sha256}  ${c.value.file}\n`;
+    }
+    fs.rmSync(file);
+    fs.rmSync(`${file}${CHECKSUM_EXT}`);
+    await emptyBucket();
+  }
+  fs.rmSync(limitFile);
+  return r;
+}
+
+function reportS3(r: S3Bench): void {
+  const a = r.aDump.map((d, i) => d + r.aUpload[i]);
+  const am = median(a);
+  const bm = median(r.b);
+  const cm = median(r.c);
+  heading(`${r.db}: with a copy in S3 (s3rver on this machine; ${r.aws})`);
+  console.log(
+    `s3rver runs inside this bench's Node process on the same ${os.cpus().length} cores: it competes with pg_dump, zstd, sha256sum, sshd and awscli for CPU. Its CPU (this process's, mostly s3rver) is shown per method.`,
+  );
+  const row = (label: string, times: number[], cpu: number[], size: string) => [
+    label,
+    ms(median(times)),
+    times.map(ms).join(' / '),
+    mbps(r.rawDump, median(times)),
+    size,
+    (median(times) / am).toFixed(2),
+    (median(times) / bm).toFixed(3),
+    `${ms(median(cpu))} (${((100 * median(cpu)) / median(times)).toFixed(0)} % of a core)`,
+  ];
+  console.log(
+    table([
+      ['method', 'median', 'runs', 'dump rate', 'uploaded', '× (a)', '× (b)', 's3rver CPU'],
+      row(`(a) pg_dump -Fc -Z0 > /dev/null, + aws s3 cp file`, a, r.cpu.a, mb(r.limitBytes)),
+      row(`(b) pg_dump -Fc > file; aws s3 cp file`, r.b, r.cpu.b, mb(r.bSize)),
+      row(`(c) Back Up Now + S3 sink (over SSH)`, r.c, r.cpu.c, mb(r.cSize)),
+    ]),
+  );
+  console.log(
+    `(a) in parts: dump ${r.aDump.map(ms).join(' / ')} (median ${ms(median(r.aDump))}); upload ${r.aUpload.map(ms).join(' / ')} (median ${ms(median(r.aUpload))}, ${mbps(r.limitBytes, median(r.aUpload))}); the file is as large as (c)'s backup (${mb(r.limitBytes)}), the least any method must send, where the uncompressed dump is ${mb(r.rawDump)} (bytea as hex)`,
+  );
+  console.log(
+    `(c) the S3 object is the local file byte for byte, and its .sha256 object is there: ${r.verified ? 'yes' : 'NO'}`,
+  );
+  target(
+    `(c)+S3 ≤ 0.3 × (b)+S3 [incompressible]`,
+    cm <= 0.3 * bm,
+    `${ms(cm)} vs 0.3 × ${ms(bm)} = ${ms(0.3 * bm)}; ${(cm / bm).toFixed(3)}×`,
+  );
+  target(
+    `(c)+S3 ≤ 1.5 × (a)+S3 [incompressible]`,
+    cm <= 1.5 * am,
+    `${ms(cm)} vs 1.5 × ${ms(am)} = ${ms(1.5 * am)}; ${(cm / am).toFixed(2)}×`,
+  );
+}
+
 async function benchListing(
   pool: ConnectionPool,
   server: Server,
@@ -403,6 +623,12 @@ export async function runBackupBench(): Promise<void> {
     await benchDatabase(pg, pool, server, work, 'pgbench', 'compressible', gen2.value, repeat),
   ];
   for (const r of results) report(r);
+  if (process.env.INFRAKT_BENCH_S3 !== '0') {
+    const s3 = await started('s3rver', startS3('infrakt-bench'), (w) => stopS3AndRemove(w));
+    reportS3(
+      await benchS3(pg, pool, server, work, s3, 'random', results[0].rawDump, results[0].c.size, repeat),
+    );
+  }
   await fixedCost(pg, pool, server, repeat);
 
   heading('Tree refresh of a server with 10 databases × 20 backups');

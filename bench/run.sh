@@ -3,6 +3,8 @@
 #   INFRAKT_BENCH_MB=50      size of each test database (default 500)
 #   INFRAKT_BENCH_REPEAT=3   timed runs of each dump method (median shown)
 #   INFRAKT_BENCH_RUNS=20    warm calls per SSH session / listing
+#   INFRAKT_BENCH_S3=0       skip the S3 part of the backup bench (s3rver)
+#   INFRAKT_BENCH_BREAKDOWN=0  skip the per-stage breakdown of Back Up Now
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json

@@ -2,6 +2,7 @@
 // the crontab entry with its marker, and the run-status records that the
 // installed script writes on the server.
 import { z } from 'zod';
+import { humanAge } from './format';
 import { remoteDir } from './model';
 
 export const CRON_PRESETS = [
@@ -226,4 +227,84 @@ export function scheduleHealth(
   if (!status) return { kind: 'never-run' };
   const at = new Date(status.finished ?? status.started);
   return status.ok ? { kind: 'ok', at } : { kind: 'failed', at, error: status.error ?? 'unknown error' };
+}
+
+/** What the server said about one database's schedule (from the tree's listing round trip). */
+export interface ScheduleOnServer {
+  /** Its crontab entry (with our marker) is in the crontab. */
+  installed: boolean;
+  status?: RunStatus;
+  /** The status record exists but could not be read (why). */
+  unreadable?: string;
+}
+
+/** A database row's schedule part: "daily 02:00 · ok 3 h ago", and whether it needs attention. */
+export interface ScheduleView {
+  text: string;
+  problem: boolean;
+  /** Tooltip lines. */
+  detail: string[];
+}
+
+const ERROR_CHARS = 80;
+
+export function scheduleView(
+  schedule: { cron: string; localRetentionDays: number; s3KeepNewest?: number; installedAt?: string },
+  onServer: ScheduleOnServer | undefined,
+  now: Date,
+): ScheduleView {
+  const what = describeCron(schedule.cron);
+  const detail = [
+    `Schedule: ${what} (${schedule.cron}, the server's time); local backups kept ${schedule.localRetentionDays} days${
+      schedule.s3KeepNewest ? `; newest ${schedule.s3KeepNewest} kept in S3` : ''
+    }`,
+  ];
+  const view = (state: string, problem: boolean, more: string[] = []): ScheduleView => ({
+    text: `${what} · ${state}`,
+    problem,
+    detail: [...detail, ...more],
+  });
+  if (!onServer) return view('…', false);
+  if (!onServer.installed)
+    return view('not installed on the server', true, [
+      'The crontab entry is missing on the server — run Schedule Backups again to reinstall it.',
+    ]);
+  if (onServer.unreadable) return view('status unreadable', true, [`Last run: ${onServer.unreadable}`]);
+  const s = onServer.status;
+  const lastSuccess = s?.ok
+    ? new Date(s.finished ?? s.started)
+    : s?.lastSuccess
+      ? new Date(s.lastSuccess)
+      : undefined;
+  // Never ran: count the intervals from the install, so a cron that never fires shows as stale too.
+  const since = lastSuccess ?? (!s && schedule.installedAt ? new Date(schedule.installedAt) : undefined);
+  const health = scheduleHealth(schedule.cron, s, since, now);
+  const last = s
+    ? [
+        `Last run: ${s.ok ? 'ok' : 'failed'} at ${new Date(s.finished ?? s.started).toISOString().replace('T', ' ').slice(0, 19)} UTC${
+          s.file ? ` — ${s.file}${s.uploaded ? ', uploaded to S3' : ''}` : ''
+        }`,
+        ...(s.error ? [`Error: ${s.error}`] : []),
+      ]
+    : [];
+  switch (health.kind) {
+    case 'never-run':
+      return view('not run yet', false, ['It has not run yet.']);
+    case 'ok':
+      return view(`ok ${humanAge(health.at, now)}`, false, last);
+    case 'failed': {
+      const e = health.error.replace(/\s+/g, ' ').trim();
+      return view(`failed: ${e.length > ERROR_CHARS ? `${e.slice(0, ERROR_CHARS - 1)}…` : e}`, true, [
+        ...last,
+        'See the log on the server beside the status record (.status/<db>.log), or run Back Up Now to see the cause.',
+      ]);
+    }
+    case 'stale':
+      return view('stale: no success in 2 intervals', true, [
+        ...last,
+        lastSuccess
+          ? `Last success ${humanAge(lastSuccess, now)} — check that cron runs on the server (Provision Server).`
+          : 'No successful run since it was installed — check that cron runs on the server (Provision Server).',
+      ]);
+  }
 }

@@ -4,12 +4,20 @@ import { parseBackupName } from './backup/naming';
 import { humanAge, humanSize } from './format';
 import { type Database, type Server, ENGINE_LABELS } from './model';
 import { type BackupEntry, LOCATION_LABELS } from './s3Layout';
+import type { ScheduleView } from './schedule';
 
 export type ServerState = { kind: 'idle' } | { kind: 'connected' } | { kind: 'error'; message: string };
 
 export type TreeNode =
   | { kind: 'server'; server: Server; state: ServerState }
-  | { kind: 'database'; server: Server; database: Database; backups?: DatabaseSummary }
+  | {
+      kind: 'database';
+      server: Server;
+      database: Database;
+      backups?: DatabaseSummary;
+      /** Its schedule, when it has one (store + what the server said). */
+      schedule?: ScheduleView;
+    }
   | { kind: 'backup'; server: Server; database: Database; entry: BackupEntry }
   | { kind: 'message'; id: string; text: string; detail?: string; isError: boolean };
 
@@ -108,14 +116,19 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       return {
         id,
         label: d.name,
-        description: [ENGINE_LABELS[d.engine], summaryText(node.backups, now)].filter(Boolean).join(' · '),
+        description: [ENGINE_LABELS[d.engine], summaryText(node.backups, now), node.schedule?.text]
+          .filter(Boolean)
+          .join(' · '),
         tooltip: [
           `${d.name} on ${node.server.name}`,
           `Engine: ${ENGINE_LABELS[d.engine]}`,
           `Reached via ${where} (${d.mode === 'container' ? 'Docker container' : 'installed on the server'})`,
+          ...(node.schedule?.detail ?? ['Not scheduled — use Schedule Backups']),
         ].join('\n'),
-        contextValue: `infrakt.database.${d.engine}`,
-        icon: { id: ENGINE_ICONS[d.engine] },
+        contextValue: `infrakt.database.${d.engine}${node.schedule ? '.scheduled' : ''}`,
+        icon: node.schedule?.problem
+          ? { id: 'error', color: 'list.errorForeground' }
+          : { id: ENGINE_ICONS[d.engine] },
         collapsible: 'collapsed',
       };
     }

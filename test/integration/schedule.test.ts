@@ -30,6 +30,12 @@ import {
   statusLines,
   unscheduleScript,
 } from '../../src/core/scheduleScript';
+import {
+  type SchedulePlan,
+  installSchedule,
+  removeSchedule,
+  syncServerSchedules,
+} from '../../src/core/scheduleActions';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { testEnv } from '../support/sshEnv';
 import { type Postgres, startPostgres, until } from '../world/databases';
@@ -536,5 +542,70 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     assert.equal(parsed.scripts.size, 0);
     assert.ok(!parsed.cron.has(databaseId));
     assert.equal(SCHEDULE_EXIT.busy, 83);
+  });
+
+  it('as the extension runs it: the password moves into a root-only file, new S3 settings reach the credentials file and the script, S3 off removes both, removing the last schedule removes the credentials file', async () => {
+    const runner = { run: (script: string, o?: { secrets?: string[] }) => pool.run(server, script, o) };
+    const secretB = `sched-canary-b-${randomBytes(8).toString('hex')}`;
+    const base = options();
+    const plan = (s3Settings?: { secretKey: string; prefix: string }): SchedulePlan => ({
+      databaseId,
+      expression: base.expression,
+      localRetentionDays: 7,
+      target: { ...base.target, password: { kind: 'inline', password: pg.password } },
+      s3: s3Settings && {
+        creds: { settings: { ...settings(), prefix: s3Settings.prefix }, secretKey: s3Settings.secretKey },
+      },
+      files: { credentialsPath: credPath, passwordFile: passwordPath },
+    });
+    const first = await installSchedule(runner, plan({ secretKey: secret, prefix }));
+    assert.equal(first.changed, true);
+    assert.equal(fs.statSync(passwordPath).mode & 0o777, 0o600, 'the password is in a root-only file');
+    assert.ok(fs.readFileSync(credPath, 'utf8').includes(secret));
+    const script = () => fs.readFileSync(paths().script, 'utf8');
+    for (const value of [pg.password, secret, S3RVER_KEY]) assert.ok(!script().includes(value));
+    assert.equal(ourCronLines().length, 1);
+    let r = await runLikeCron();
+    assert.equal(r.code, 0, `${r.stderr}\n${log()}`);
+    assert.equal(status().uploaded, true);
+
+    // S3 settings saved with a new secret and prefix: the file and the script follow.
+    const synced = await syncServerSchedules(runner, [plan({ secretKey: secretB, prefix: 'moved/' })]);
+    assert.deepEqual(synced.reinstalled, ['shop']);
+    const cred = fs.readFileSync(credPath, 'utf8');
+    assert.ok(cred.includes(secretB) && !cred.includes(secret), 'the old secret is gone from the server');
+    assert.match(script(), /moved\//);
+    r = await runLikeCron();
+    assert.equal(r.code, 0, `${r.stderr}\n${log()}`);
+    const moved = (await s3Keys()).filter((k) =>
+      /^moved\/shop\/web-1_shop_postgres_.*\.dump\.(zst|gz)$/.test(k),
+    );
+    assert.equal(moved.length, 1, 'the scheduled run uploaded under the new prefix');
+
+    // S3 removed: no credentials left on the server, runs stay local and succeed.
+    await syncServerSchedules(runner, [plan(undefined)]);
+    assert.ok(!fs.existsSync(credPath), 'credentials file removed');
+    assert.ok(!script().includes('AWS_SHARED_CREDENTIALS_FILE'), 'the script no longer uploads');
+    r = await runLikeCron();
+    assert.equal(r.code, 0, `${r.stderr}\n${log()}`);
+    assert.equal(status().ok, true);
+    assert.notEqual(status().uploaded, true);
+
+    await installSchedule(runner, plan({ secretKey: secretB, prefix }));
+    assert.ok(fs.existsSync(credPath));
+    await removeSchedule(runner, {
+      databaseId,
+      backupDir: server.backupDir,
+      databaseName: 'shop',
+      hadPasswordFile: true,
+      lastOnServer: true,
+      files: { credentialsPath: credPath, passwordFile: passwordPath },
+    });
+    assert.deepEqual(ourCronLines(), []);
+    for (const f of [paths().script, passwordPath, credPath]) assert.ok(!fs.existsSync(f), `${f} removed`);
+    const leaked = spawnSync('grep', ['-rlF', '-e', secretB, '-e', pg.password, server.backupDir], {
+      encoding: 'utf8',
+    });
+    assert.equal(leaked.stdout.trim(), '', 'no secret in any file under the backup dir');
   });
 });

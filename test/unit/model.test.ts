@@ -115,5 +115,29 @@ describe('tree rows', () => {
     );
     assert.equal(rowFor({ ...node, backups: { state: 'loading' } }).description, 'PostgreSQL · listing…');
     assert.equal(row.contextValue, 'infrakt.database.postgres');
+    assert.match(row.tooltip, /Not scheduled/);
+    const scheduled = rowFor(
+      {
+        ...node,
+        backups: { state: 'listed', count: 2, newest: new Date('2026-11-25T02:00:00Z') },
+        schedule: {
+          text: 'daily 02:00 · failed: disk full',
+          problem: true,
+          detail: ['Schedule: daily 02:00'],
+        },
+      },
+      now,
+    );
+    assert.equal(
+      scheduled.description,
+      'PostgreSQL · 2 backups, last 3 h ago · daily 02:00 · failed: disk full',
+    );
+    assert.equal(
+      scheduled.contextValue,
+      'infrakt.database.postgres.scheduled',
+      'Remove Schedule shows on it',
+    );
+    assert.deepEqual(scheduled.icon, { id: 'error', color: 'list.errorForeground' });
+    assert.match(scheduled.tooltip, /Schedule: daily 02:00/);
   });
 });

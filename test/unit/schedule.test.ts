@@ -8,6 +8,7 @@ import {
   parseCron,
   removeCronLines,
   scheduleHealth,
+  scheduleView,
   type CronSchedule,
 } from '../../src/core/schedule';
 
@@ -73,5 +74,79 @@ describe('schedule', () => {
     assert.throws(() =>
       installCronLines({ databaseId: 'd-1', expression: '* * *', scriptPath: '/x', logPath: '/y' }),
     );
+  });
+});
+
+describe('schedule on a database row', () => {
+  const daily = { cron: '0 2 * * *', localRetentionDays: 7, installedAt: '2026-11-20T10:00:00Z' };
+  const now = new Date('2026-11-25T05:00:00Z');
+  const ok = {
+    started: '2026-11-25T02:00:00Z',
+    finished: '2026-11-25T02:00:04Z',
+    ok: true,
+    file: 'f.dump.zst',
+    uploaded: true,
+  };
+
+  it('ok with its age, not run yet, and the schedule and retention in the tooltip', () => {
+    const v = scheduleView(daily, { installed: true, status: ok }, now);
+    assert.equal(v.text, 'daily 02:00 · ok 2 h ago');
+    assert.equal(v.problem, false);
+    assert.match(v.detail.join('\n'), /0 2 \* \* \*, the server's time\); local backups kept 7 days/);
+    assert.match(v.detail.join('\n'), /f\.dump\.zst, uploaded to S3/);
+    const fresh = { ...daily, installedAt: '2026-11-25T04:00:00Z' };
+    assert.deepEqual(
+      [
+        scheduleView(fresh, { installed: true }, now).text,
+        scheduleView(fresh, { installed: true }, now).problem,
+      ],
+      ['daily 02:00 · not run yet', false],
+    );
+    assert.equal(scheduleView(daily, undefined, now).text, 'daily 02:00 · …', 'not listed yet');
+  });
+
+  it('failed: the cause, shortened, as a problem', () => {
+    const long = 'aws s3 cp failed: '.padEnd(200, 'x');
+    const v = scheduleView(
+      daily,
+      {
+        installed: true,
+        status: {
+          started: '2026-11-25T02:00:00Z',
+          ok: false,
+          error: long,
+          lastSuccess: '2026-11-24T02:00:03Z',
+        },
+      },
+      now,
+    );
+    assert.equal(v.problem, true);
+    assert.ok(v.text.startsWith('daily 02:00 · failed: aws s3 cp failed: xx'));
+    assert.ok(v.text.endsWith('…') && v.text.length < 110, v.text);
+    assert.match(v.detail.join('\n'), /Error: aws s3 cp failed/);
+  });
+
+  it('stale after two missed intervals — also when it never ran since it was installed', () => {
+    const late = new Date('2026-11-28T05:00:00Z');
+    const v = scheduleView(daily, { installed: true, status: ok }, late);
+    assert.equal(v.text, 'daily 02:00 · stale: no success in 2 intervals');
+    assert.equal(v.problem, true);
+    assert.match(v.detail.join('\n'), /Last success 3 days ago/);
+    const never = scheduleView(daily, { installed: true }, late);
+    assert.equal(never.text, 'daily 02:00 · stale: no success in 2 intervals');
+    assert.match(never.detail.join('\n'), /No successful run since it was installed/);
+  });
+
+  it('missing crontab entry or unreadable status record are problems that say what to do', () => {
+    const gone = scheduleView(daily, { installed: false, status: ok }, now);
+    assert.equal(gone.text, 'daily 02:00 · not installed on the server');
+    assert.equal(gone.problem, true);
+    assert.match(gone.detail.join('\n'), /run Schedule Backups again/);
+    const bad = scheduleView(
+      daily,
+      { installed: true, unreadable: 'the status record is not valid JSON' },
+      now,
+    );
+    assert.deepEqual([bad.text, bad.problem], ['daily 02:00 · status unreadable', true]);
   });
 });

@@ -13,6 +13,7 @@ import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
 import { resolveServer } from './targets';
+import { scheduleBackups, unscheduleBackups } from './schedule';
 import { testS3Connection } from './s3Test';
 import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
@@ -30,6 +31,8 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.database.discover': discoverDatabasesCommand,
   'infrakt.settings.openS3': openS3Settings,
   'infrakt.database.backup': backUpDatabase,
+  'infrakt.database.schedule': scheduleBackups,
+  'infrakt.database.unschedule': unscheduleBackups,
   'infrakt.backup.restore': restoreFromBackup,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { type ServerBackups, parseServerListing, serverListingScript } from '../../core/backupListing';
 import { limiter } from '../../core/limit';
 import type { Server } from '../../core/model';
+import { type ScheduleStatusListing, parseScheduleStatus, statusLines } from '../../core/scheduleScript';
 import { s3Access } from '../credentials';
 import { messageOf } from '../errors';
 import { loggedRunner } from '../remote';
@@ -13,7 +14,7 @@ import type { Services } from '../services';
 
 export type CatalogEntry =
   | { state: 'loading'; promise: Promise<void> }
-  | { state: 'ok'; listing: ServerBackups; s3Problem?: string }
+  | { state: 'ok'; listing: ServerBackups; s3Problem?: string; schedules: ScheduleStatusListing }
   | { state: 'error'; message: string };
 
 type Cached = CatalogEntry & { signature: string };
@@ -89,7 +90,8 @@ export class BackupCatalog implements vscode.Disposable {
         secrets: creds ? [creds.secretKey] : [],
         timeoutMs: 60_000,
       });
-      const script = serverListingScript(server, databases, creds);
+      // Scheduled runs' status records ride along in the same round trip.
+      const script = serverListingScript(server, databases, creds, statusLines(server.backupDir));
       const r = await vscode.window.withProgress({ location: { viewId: 'infrakt.servers' } }, () =>
         runner.run(script),
       );
@@ -98,7 +100,7 @@ export class BackupCatalog implements vscode.Disposable {
       const listing = parseServerListing(r.stdout, r.stderr, server, databases, creds?.settings);
       const s3Problem =
         s3.state === 'no-secret' ? s3.message : listing.s3.state === 'error' ? listing.s3.message : undefined;
-      return { state: 'ok', listing, s3Problem };
+      return { state: 'ok', listing, s3Problem, schedules: parseScheduleStatus(r.stdout) };
     } catch (err) {
       return { state: 'error', message: messageOf(err) };
     }

@@ -1,10 +1,11 @@
 import * as vscode from 'vscode';
 import type { ConfigStore } from '../../store/configStore';
-import type { Server } from '../../core/model';
+import type { Database, Server } from '../../core/model';
+import { type ScheduleView, scheduleView } from '../../core/schedule';
 import { type DatabaseSummary, type ServerState, type TreeNode, rowFor } from '../../core/treeRows';
 import { diagnoseS3Error } from '../../core/s3Scripts';
 import { messageOf } from '../errors';
-import type { BackupCatalog } from './backupCatalog';
+import type { BackupCatalog, CatalogEntry } from './backupCatalog';
 
 /**
  * Servers → databases (from the store; refreshes when the store changes, in
@@ -122,9 +123,24 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
         const list = entry.listing.byDatabase.get(database.name) ?? [];
         backups = { state: 'listed', count: list.length, newest: list[0]?.modified };
       } else if (entry?.state === 'error') backups = { state: 'listed', count: 0 };
-      rows.push({ kind: 'database', server, database, backups });
+      rows.push({ kind: 'database', server, database, backups, schedule: this.scheduleOf(database, entry) });
     }
     return rows;
+  }
+
+  private scheduleOf(database: Database, entry: CatalogEntry | undefined): ScheduleView | undefined {
+    const schedule = this.store.getSchedule(database.id);
+    if (!schedule) return undefined;
+    const listed = entry?.state === 'ok' ? entry.schedules : undefined;
+    return scheduleView(
+      schedule,
+      listed && {
+        installed: listed.cron.has(database.id),
+        status: listed.status.get(database.name),
+        unreadable: listed.unreadable.get(database.name),
+      },
+      new Date(),
+    );
   }
 
   private async backupRows(node: Extract<TreeNode, { kind: 'database' }>): Promise<TreeNode[]> {

@@ -3,9 +3,11 @@
 // Add Server from the palette with a key file (accepting the host key), Add
 // Database from the row's menu, Back Up Now → a backup row with the
 // "S3 + Local" badge, change the data, Restore from the row's menu → the data
-// is back (checked in PostgreSQL), Delete. The tree screenshot also goes to
-// docs/images/ for the README.
+// is back (checked in PostgreSQL), Delete; Schedule Backups → the installed
+// script, run as cron runs it, shows "ok" on the row; Remove Schedule. The
+// tree screenshots also go to docs/images/ for the README.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -234,5 +236,59 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     assert.equal(fs.readdirSync(w.backupDir).filter((f) => f.endsWith('.sha256')).length, before - 1);
     await wb().serversView().locator('.codicon-file-zip').first().waitFor({ state: 'detached' });
     await wb().shot('flow-deleted');
+  });
+
+  /** Root's crontab lines that run a script in this world's backup dir. */
+  const cronLines = () =>
+    (spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout ?? '')
+      .split('\n')
+      .filter((l) => l.includes(`${w.backupDir}/backup-`));
+
+  it('Schedule Backups → the row shows the schedule; a run of the installed script shows "ok"; Remove Schedule', async () => {
+    onTeardown('crontab lines of the sandbox schedule', () => {
+      const tab = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout ?? '';
+      if (!tab.includes(`${w.backupDir}/backup-`)) return;
+      const kept = tab.split('\n').filter((l) => !l.includes(`${w.backupDir}/backup-`));
+      spawnSync('crontab', ['-'], { input: kept.join('\n') });
+    });
+    await wb().contextMenu(wb().treeRow('shop'), 'Schedule Backups…');
+    await wb().pick('Schedule Backups (1/3): when', 'Daily at 02:00');
+    await wb().answer('Schedule Backups (2/3)', '14');
+    await wb().answer('Schedule Backups (3/3)', '5');
+    // Info, or a warning when this machine runs no cron daemon: both say what was installed.
+    await wb().waitForToast(/shop on sandbox is backed up daily 02:00, uploaded to S3/);
+    const script = path.join(w.backupDir, 'backup-shop.sh');
+    assert.equal(fs.statSync(script).mode & 0o777, 0o700);
+    assert.deepEqual(
+      cronLines().map((l) => l.split(' # ')[0]),
+      [`0 2 * * * ${script} >> ${w.backupDir}/.status/shop.log 2>&1`],
+    );
+    const text = fs.readFileSync(script, 'utf8');
+    assert.ok(!text.includes(w.s3.secretKey) && !text.includes(w.s3.accessKey), 'no S3 key in the script');
+    const description = () => wb().treeRow('shop').locator('.label-description');
+    await description().filter({ hasText: 'daily 02:00 · not run yet' }).waitFor({ timeout: 30_000 });
+
+    // What cron would do at 02:00: run it with a bare environment.
+    const run = spawnSync('env', ['-i', 'PATH=/usr/bin:/bin', 'HOME=/root', 'LOGNAME=root', script], {
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    await wb().runCommand('Infrakt: Refresh');
+    await description().filter({ hasText: 'daily 02:00 · ok just now' }).waitFor({ timeout: 30_000 });
+    await widenSideBar(620);
+    await wb().shot('flow-scheduled');
+    fs.mkdirSync(DOCS_IMAGES, { recursive: true });
+    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 'tree-schedule.png') });
+
+    await wb().contextMenu(wb().treeRow('shop'), 'Remove Schedule');
+    await wb().answerDialog('Remove Schedule');
+    await wb().waitForToast('Scheduled backups of shop on sandbox removed');
+    assert.deepEqual(cronLines(), []);
+    assert.ok(!fs.existsSync(script));
+    await description()
+      .filter({ hasNotText: 'daily' })
+      .filter({ hasText: 'backups' })
+      .waitFor({ timeout: 30_000 });
   });
 });

@@ -1,0 +1,252 @@
+// Schedule Backups / Remove Schedule on a database, and keeping every
+// installed schedule's S3 credentials current when the S3 settings change.
+import * as vscode from 'vscode';
+import type { Database, Schedule, Server } from '../../core/model';
+import { fieldValidator, scheduleInput } from '../../core/model';
+import { CRON_PRESETS, cronExpression, describeCron } from '../../core/schedule';
+import {
+  type SchedulePlan,
+  installSchedule,
+  removeSchedule,
+  syncServerSchedules,
+} from '../../core/scheduleActions';
+import { backupTarget, s3Access, type S3Access } from '../credentials';
+import { ActionableError, messageOf } from '../errors';
+import { askText, confirmModal, pickOne } from '../input';
+import { loggedRunner, withRemote } from '../remote';
+import type { Services } from '../services';
+import { resolveDatabase } from './targets';
+
+const OPEN_S3 = { title: 'Open S3 Settings', command: 'infrakt.settings.openS3' };
+
+/** S3 as a schedule uses it: ready, off — or configured without a secret here, which must not install silently. */
+function uploadCreds(s3: S3Access, what: string) {
+  if (s3.state === 'no-secret')
+    throw new ActionableError(`${what}: ${s3.message}, so scheduled uploads could not authenticate.`, [
+      OPEN_S3,
+    ]);
+  return s3.state === 'ready' ? s3.creds : undefined;
+}
+
+async function planFor(
+  services: Services,
+  server: Server,
+  database: Database,
+  schedule: Pick<Schedule, 'cron' | 'localRetentionDays' | 's3KeepNewest'>,
+  s3: S3Access,
+  what: string,
+): Promise<{ plan: SchedulePlan; secrets: string[] }> {
+  const { target, secrets } = await backupTarget(services, server, database);
+  const creds = uploadCreds(s3, what);
+  return {
+    plan: {
+      databaseId: database.id,
+      target,
+      expression: schedule.cron,
+      localRetentionDays: schedule.localRetentionDays,
+      s3: creds ? { creds, keepNewest: schedule.s3KeepNewest } : undefined,
+    },
+    secrets: creds ? [...secrets, creds.secretKey] : secrets,
+  };
+}
+
+const CUSTOM = '$(edit) Custom cron expression…';
+
+async function askCron(current: string | undefined): Promise<string> {
+  const items: (vscode.QuickPickItem & { expression?: string })[] = CRON_PRESETS.map((p) => ({
+    label: p.label,
+    description: p.expression,
+    expression: p.expression,
+    picked: p.expression === current,
+  }));
+  if (current && !CRON_PRESETS.some((p) => p.expression === current))
+    items.unshift({ label: `Keep: ${describeCron(current)}`, description: current, expression: current });
+  items.push({ label: CUSTOM, description: 'minute hour day-of-month month day-of-week' });
+  const picked = await pickOne(items, {
+    title: 'Schedule Backups (1/3): when',
+    placeHolder: 'How often should this database be backed up? (the server’s local time)',
+  });
+  if (picked.expression) return picked.expression;
+  const text = await askText({
+    title: 'Schedule Backups (1/3): cron expression',
+    prompt: 'Five fields in the server’s local time: minute hour day-of-month month day-of-week',
+    value: current ?? '30 3 * * *',
+    placeHolder: '30 3 * * *',
+    validate: fieldValidator(cronExpression),
+  });
+  return cronExpression.parse(text);
+}
+
+export async function scheduleBackups(services: Services, arg?: unknown): Promise<void> {
+  const { server, database } = await resolveDatabase(services, arg, 'Schedule Backups');
+  const current = services.store.getSchedule(database.id);
+  const s3 = await s3Access(services);
+  const cron = await askCron(current?.cron);
+  const days = await askText({
+    title: 'Schedule Backups (2/3): local retention',
+    prompt: `Delete ${database.name}'s backups on ${server.name} older than this many days (after a successful run)`,
+    value: String(current?.localRetentionDays ?? 7),
+    validate: fieldValidator(scheduleInput.shape.localRetentionDays),
+  });
+  let keep = '';
+  if (s3.state !== 'off') {
+    keep = await askText({
+      title: 'Schedule Backups (3/3): S3 retention',
+      prompt: 'Keep only the newest N backups of this database in S3 — leave empty to keep them all',
+      value: current?.s3KeepNewest ? String(current.s3KeepNewest) : '',
+      placeHolder: 'empty: keep all',
+      validate: (v) => (v.trim() ? fieldValidator(scheduleInput.shape.s3KeepNewest)(v) : undefined),
+    });
+  }
+  const input = scheduleInput.parse({
+    cron,
+    localRetentionDays: days,
+    s3KeepNewest: keep.trim() ? keep : undefined,
+  });
+  const { plan, secrets } = await planFor(services, server, database, input, s3, 'Cannot schedule uploads');
+  const result = await withRemote(
+    services,
+    server,
+    { title: `Scheduling backups of ${database.name} on ${server.name}`, secrets, timeoutMs: 120_000 },
+    ({ runner }) => installSchedule(runner, plan),
+  );
+  services.store.saveSchedule(database.id, input);
+  services.tree.reload(server.id);
+  const what = `${database.name} on ${server.name} is backed up ${describeCron(input.cron)}`;
+  const upload = plan.s3 ? ', uploaded to S3' : ' (on the server only — S3 storage is not configured)';
+  services.log.info(
+    `${what}: ${result.script} (${result.changed ? 'installed' : 'unchanged'}), cron "${result.cron}"`,
+  );
+  for (const w of result.warnings) services.log.warn(`[${server.name}] ${w}`);
+  if (result.warnings.length) {
+    const provision = await vscode.window.showWarningMessage(
+      `${what}${upload}, but: ${result.warnings.join('; ')}.`,
+      'Provision Server',
+    );
+    if (provision)
+      await vscode.commands.executeCommand('infrakt.server.provision', {
+        kind: 'server',
+        server,
+        state: { kind: 'idle' },
+      });
+    return;
+  }
+  void vscode.window.showInformationMessage(
+    `${what}${upload}; local backups kept ${input.localRetentionDays} days.`,
+  );
+}
+
+export async function unscheduleBackups(services: Services, arg?: unknown): Promise<void> {
+  const { server, database } = await resolveDatabase(services, arg, 'Remove Schedule');
+  const schedule = services.store.getSchedule(database.id);
+  await confirmModal(
+    `Stop the scheduled backups of ${database.name} on ${server.name}?`,
+    `${schedule ? `Now: ${describeCron(schedule.cron)}. ` : ''}The crontab entry and the script are removed from the server. Backups already taken are kept.`,
+    'Remove Schedule',
+  );
+  const others = services.store
+    .listSchedules()
+    .filter((s) => s.databaseId !== database.id)
+    .some((s) => services.store.getDatabase(s.databaseId)?.serverId === server.id);
+  await withRemote(
+    services,
+    server,
+    { title: `Removing the schedule of ${database.name} on ${server.name}`, timeoutMs: 60_000 },
+    ({ runner }) =>
+      removeSchedule(runner, {
+        databaseId: database.id,
+        backupDir: server.backupDir,
+        databaseName: database.name,
+        hadPasswordFile: database.mode === 'host',
+        lastOnServer: !others,
+      }),
+  );
+  services.store.removeSchedule(database.id);
+  services.tree.reload(server.id);
+  void vscode.window.showInformationMessage(
+    `Scheduled backups of ${database.name} on ${server.name} removed; existing backups are kept.`,
+  );
+}
+
+/**
+ * After S3 settings were saved or removed: every server with schedules gets
+ * its credentials file rewritten (or removed) and its scripts reinstalled,
+ * under one progress notification. Servers that cannot be reached are named
+ * and marked with the error in the tree; the others are done anyway.
+ */
+export async function syncSchedulesWithS3(services: Services): Promise<void> {
+  const byServer = new Map<string, { server: Server; items: { database: Database; schedule: Schedule }[] }>();
+  for (const schedule of services.store.listSchedules()) {
+    const database = services.store.getDatabase(schedule.databaseId);
+    const server = database && services.store.getServer(database.serverId);
+    if (!database || !server) continue;
+    const group = byServer.get(server.id) ?? { server, items: [] };
+    group.items.push({ database, schedule });
+    byServer.set(server.id, group);
+  }
+  if (byServer.size === 0) return;
+  const s3 = await s3Access(services);
+  const failed: string[] = [];
+  const warnings: string[] = [];
+  await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: 'Updating scheduled backups with the new S3 settings',
+      cancellable: false,
+    },
+    async (progress) => {
+      const groups = [...byServer.values()];
+      await Promise.all(
+        groups.map(async ({ server, items }) => {
+          try {
+            const plans: SchedulePlan[] = [];
+            const secrets: string[] = [];
+            for (const { database, schedule } of items) {
+              const p = await planFor(
+                services,
+                server,
+                database,
+                schedule,
+                s3,
+                'Scheduled uploads not updated',
+              );
+              plans.push(p.plan);
+              secrets.push(...p.secrets);
+            }
+            const runner = loggedRunner(services, server, { secrets, timeoutMs: 120_000 });
+            const r = await syncServerSchedules(runner, plans);
+            warnings.push(...r.warnings.map((w) => `${server.name}: ${w}`));
+            services.log.info(
+              `[${server.name}] schedules of ${r.reinstalled.join(', ')} updated (${s3.state === 'ready' ? 'S3 credentials file written' : 'S3 off: credentials file removed'})`,
+            );
+          } catch (err) {
+            const message = messageOf(err);
+            failed.push(`${server.name} (${message})`);
+            services.log.error(`[${server.name}] scheduled backups not updated: ${message}`);
+            services.tree.setServerState(server.id, {
+              kind: 'error',
+              message: `Scheduled backups still use the old S3 settings: ${message}. Fix the connection, then save the S3 settings again.`,
+            });
+          }
+          progress.report({ increment: 100 / groups.length, message: server.name });
+        }),
+      );
+    },
+  );
+  if (failed.length) {
+    const choice = await vscode.window.showErrorMessage(
+      `Scheduled backups were not updated on ${failed.join(', ')} — they still use the old S3 settings. Save the S3 settings again once the server is reachable.`,
+      'Show Log',
+    );
+    if (choice) services.log.show(true);
+  } else if (warnings.length) {
+    void vscode.window.showWarningMessage(`Scheduled backups updated, but: ${warnings.join('; ')}.`);
+  } else {
+    const names = [...byServer.values()].map((g) => g.server.name).join(', ');
+    void vscode.window.showInformationMessage(
+      s3.state === 'ready'
+        ? `Scheduled backups on ${names} now upload with the new S3 settings.`
+        : `Scheduled backups on ${names} no longer upload to S3 (credentials removed from the server).`,
+    );
+  }
+}

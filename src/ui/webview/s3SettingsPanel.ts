@@ -35,13 +35,51 @@ export class S3SettingsPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private lastInit = '';
 
-  /** Shows the page, revealing the open one instead of opening a second. */
-  static show(services: Services): S3SettingsPanel {
+  /**
+   * Shows the page: reveals the open one, or the tab VS Code restored after a
+   * reload but has not handed back yet (it revives a hidden tab only once it is
+   * shown), and opens a new one only when there is neither.
+   */
+  static show(services: Services): void {
     const open = openPanels.get(services.context);
     if (open) {
       open.panel.reveal();
+      return;
+    }
+    const restored = restoredTab();
+    if (restored) {
+      void activateTab(restored).then(
+        (shown) => {
+          if (!shown && !openPanels.has(services.context)) S3SettingsPanel.replace(restored, services);
+        },
+        (err: unknown) => {
+          services.log.warn(`S3 settings: could not show the restored tab (${messageOf(err)})`);
+          if (!openPanels.has(services.context)) S3SettingsPanel.replace(restored, services);
+        },
+      );
+      return;
+    }
+    S3SettingsPanel.create(services);
+  }
+
+  /**
+   * For a WebviewPanelSerializer: adopt a panel VS Code restored after a reload.
+   * If a page is already open, that one is kept (it may hold input being typed)
+   * and the restored duplicate is closed.
+   */
+  static revive(panel: vscode.WebviewPanel, services: Services): S3SettingsPanel {
+    const open = openPanels.get(services.context);
+    if (open) {
+      services.log.info('S3 settings: closed a restored duplicate of the open page');
+      panel.dispose();
+      open.panel.reveal();
       return open;
     }
+    panel.webview.options = S3SettingsPanel.webviewOptions(services.context);
+    return new S3SettingsPanel(panel, services);
+  }
+
+  private static create(services: Services): S3SettingsPanel {
     const panel = vscode.window.createWebviewPanel(
       S3_SETTINGS_VIEW_TYPE,
       TITLE,
@@ -51,11 +89,12 @@ export class S3SettingsPanel implements vscode.Disposable {
     return new S3SettingsPanel(panel, services);
   }
 
-  /** For a WebviewPanelSerializer: adopt a panel VS Code restored after a reload. */
-  static revive(panel: vscode.WebviewPanel, services: Services): S3SettingsPanel {
-    openPanels.get(services.context)?.dispose();
-    panel.webview.options = S3SettingsPanel.webviewOptions(services.context);
-    return new S3SettingsPanel(panel, services);
+  /** Last resort when a restored tab cannot be brought forward: one new page instead of two. */
+  private static replace(restored: vscode.Tab, services: Services): void {
+    S3SettingsPanel.create(services);
+    void vscode.window.tabGroups.close(restored, true).then(undefined, (err: unknown) => {
+      services.log.warn(`S3 settings: could not close the restored tab (${messageOf(err)})`);
+    });
   }
 
   private static webviewOptions(context: vscode.ExtensionContext): vscode.WebviewOptions {
@@ -199,6 +238,54 @@ export class S3SettingsPanel implements vscode.Disposable {
 }
 
 const PRESETS: PresetView[] = S3_PRESETS.map((p) => ({ ...p }));
+
+/**
+ * Whether a tab shows this page. A tab's viewType carries a
+ * `mainThreadWebview-` prefix that WebviewPanel.viewType does not
+ * (microsoft/vscode#201884); the bare form is accepted too in case that is fixed.
+ */
+function isS3SettingsTab(tab: vscode.Tab): boolean {
+  const input = tab.input;
+  if (!(input instanceof vscode.TabInputWebview)) return false;
+  const { viewType } = input;
+  return viewType === S3_SETTINGS_VIEW_TYPE || viewType.endsWith(`-${S3_SETTINGS_VIEW_TYPE}`);
+}
+
+/** A tab of this page, preferring one in the active group. */
+function restoredTab(): vscode.Tab | undefined {
+  const groups = vscode.window.tabGroups;
+  return (
+    groups.activeTabGroup.tabs.find(isS3SettingsTab) ??
+    groups.all.flatMap((g) => g.tabs).find(isS3SettingsTab)
+  );
+}
+
+/** Commands focusing the editor group of a view column (1–8), in grid order like ViewColumn. */
+const FOCUS_GROUP_COMMANDS = [
+  'workbench.action.focusFirstEditorGroup',
+  'workbench.action.focusSecondEditorGroup',
+  'workbench.action.focusThirdEditorGroup',
+  'workbench.action.focusFourthEditorGroup',
+  'workbench.action.focusFifthEditorGroup',
+  'workbench.action.focusSixthEditorGroup',
+  'workbench.action.focusSeventhEditorGroup',
+  'workbench.action.focusEighthEditorGroup',
+];
+
+/**
+ * Makes a tab the active editor, which is what makes VS Code revive a restored
+ * webview. The API has no "activate this tab", so: focus its group, then open
+ * the editor at its index there. Resolves false when that cannot be done.
+ */
+async function activateTab(tab: vscode.Tab): Promise<boolean> {
+  const { group } = tab;
+  const index = group.tabs.indexOf(tab);
+  const focusGroup = FOCUS_GROUP_COMMANDS[group.viewColumn - 1];
+  if (index < 0 || !focusGroup) return false;
+  await vscode.commands.executeCommand(focusGroup);
+  await vscode.commands.executeCommand('workbench.action.openEditorAtIndex', index);
+  return true;
+}
 
 function errorMap(errors: FieldErrors): FieldErrorMap {
   const out: FieldErrorMap = {};

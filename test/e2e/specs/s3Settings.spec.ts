@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Locator } from 'playwright-core';
-import { type Workbench, useWorkbench } from '../workbench';
+import { type Workbench, exactly, useWorkbench } from '../workbench';
 import { ROOT, recordTiming } from '../world';
 
 const DOCS_IMAGES = path.join(ROOT, 'docs', 'images');
@@ -98,6 +98,20 @@ async function closePage(wb: Workbench): Promise<void> {
 async function docsShot(wb: Workbench, name: string): Promise<void> {
   fs.mkdirSync(DOCS_IMAGES, { recursive: true });
   await wb.page.screenshot({ path: path.join(DOCS_IMAGES, name) });
+}
+
+/**
+ * Reloads like a person would (Developer: Reload Window): the workbench shuts
+ * down first, so its open editors and webview states are stored before the page goes.
+ */
+async function reloadWindow(wb: Workbench): Promise<void> {
+  const started = Date.now();
+  const loaded = wb.page.waitForEvent('load', { timeout: 60_000 });
+  await wb.runCommand('Developer: Reload Window');
+  await loaded;
+  await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await wb.page.locator('.activitybar').waitFor({ timeout: 30_000 });
+  recordTiming('workbench reload (Reload Window)', Date.now() - started);
 }
 
 async function values(frame: Frame): Promise<Record<string, string>> {
@@ -246,6 +260,65 @@ describe('S3 settings page', function () {
       const reopened = await openS3Settings(wb(), 'reopened');
       assert.equal(await badge(reopened).isVisible(), false);
       assert.equal(await byPlaceholder(reopened, PLACEHOLDER.endpointUrl).inputValue(), '');
+    });
+  });
+
+  describe('restored after a reload', () => {
+    const wb = useWorkbench('s3-settings-restored');
+    const TYPED = 'typed-before-reload';
+    const s3Tabs = () =>
+      wb()
+        .page.locator('.tabs-container .tab')
+        .filter({ hasText: exactly('S3 Settings') });
+
+    // The bug: the restored tab is revived only once shown, so the command opened
+    // a second page, and showing the restored one then closed the page being typed in.
+    it('Open S3 Settings reveals the restored tab: still one S3 Settings tab, the typed input kept', async () => {
+      const frame = await openS3Settings(wb(), 'before a reload');
+      await byPlaceholder(frame, PLACEHOLDER.bucket).fill(TYPED); // not saved: kept in the webview state
+      // Another editor in front, so after the reload the page's tab is restored hidden (not revived yet).
+      await wb().runCommand('Preferences: Open User Settings (JSON)');
+      await wb().activeEditorTab().filter({ hasText: 'settings.json' }).waitFor();
+      await reloadWindow(wb());
+
+      await s3Tabs().first().waitFor({ state: 'attached', timeout: 30_000 });
+      await wb().activeEditorTab().filter({ hasText: 'settings.json' }).waitFor();
+      const restored = await openS3Settings(wb(), 'restored tab');
+      await wb()
+        .activeEditorTab()
+        .filter({ hasText: exactly('S3 Settings') })
+        .waitFor();
+      assert.equal(await byPlaceholder(restored, PLACEHOLDER.bucket).inputValue(), TYPED);
+      assert.equal(await s3Tabs().count(), 1, 'one S3 Settings tab');
+      await wb().shot('s3-page-restored');
+
+      // Away and back: the page is rebuilt from its state, still the only one.
+      await wb().editorTab('settings.json').click();
+      await wb().activeEditorTab().filter({ hasText: 'settings.json' }).waitFor();
+      await s3Tabs().first().click();
+      const again = await settingsPage(wb());
+      assert.equal(await byPlaceholder(again, PLACEHOLDER.bucket).inputValue(), TYPED);
+      assert.equal(await s3Tabs().count(), 1, 'still one S3 Settings tab');
+    });
+  });
+
+  describe('in an 800 px tall window', () => {
+    const wb = useWorkbench('s3-settings-800px');
+
+    it('Save is on screen without scrolling', async () => {
+      assert.equal(wb().page.viewportSize()?.height, 800);
+      const frame = await openS3Settings(wb(), '800 px window');
+      // Where Save ends in the page (not scrolled), against the webview's height.
+      const { bottom, height } = await button(frame, 'Save').evaluate((el) => {
+        const w = globalThis as unknown as { innerHeight: number; scrollY: number };
+        const box = (
+          el as unknown as { getBoundingClientRect(): { bottom: number } }
+        ).getBoundingClientRect();
+        return { bottom: box.bottom + w.scrollY, height: w.innerHeight };
+      });
+      console.log(`      Save ends at ${Math.round(bottom)} px of a ${height} px tall page`);
+      assert.ok(bottom <= height, `Save ends at ${bottom} px, below the ${height} px the page shows`);
+      await wb().shot('s3-page-800px');
     });
   });
 

@@ -87,6 +87,10 @@ export interface Server {
   backupDir: string;
   createdAt: string;
   updatedAt: string;
+  /** When Provision Server last finished with no failed step (ISO time); unset until then. */
+  provisionedAt?: string;
+  /** The awscli that run found on the server, e.g. "aws-cli/2.15.0". */
+  awsCliVersion?: string;
 }
 
 export const ENGINES = ['postgres', 'mysql', 'redis', 'mongodb'] as const;

@@ -16,6 +16,8 @@ export interface ProvisionStep {
 export interface ProvisionReport {
   steps: ProvisionStep[];
   awsVersion?: string;
+  /** As recorded on the server row: "aws-cli/2.15.0". */
+  awsCliVersion?: string;
   packageManager?: string;
   /** True when nothing was installed or created. */
   unchanged: boolean;
@@ -135,6 +137,7 @@ export function parseProvisionOutput(stdout: string): ProvisionReport {
   return {
     steps,
     awsVersion,
+    awsCliVersion: awsVersion ? `aws-cli/${awsVersion}` : undefined,
     packageManager: steps.find((s) => s.id === 'package-manager')?.detail,
     unchanged: steps.every((s) => s.status !== 'changed'),
     ok: steps.length > 0 && steps.every((s) => s.status !== 'failed'),
@@ -148,9 +151,11 @@ export function summariseProvision(serverName: string, r: ProvisionReport): stri
   const warned = r.steps.filter((s) => s.status === 'warn');
   if (failed.length > 0)
     return `Provisioning ${serverName} failed: ${failed.map((s) => `${s.id}: ${s.detail}`).join('; ')}`;
+  const changed = r.steps.filter((s) => s.status === 'changed').map((s) => s.id);
+  // A warning is not a change: "nothing had to change" stays true beside it.
   const head = r.unchanged
-    ? `${serverName} is already provisioned — nothing to do`
-    : `${serverName} provisioned`;
+    ? `${serverName} is already provisioned — nothing had to change`
+    : `${serverName} provisioned — changed: ${changed.join(', ')}`;
   return warned.length
     ? `${head} (${warned.length} warning${warned.length > 1 ? 's' : ''}: ${warned.map((s) => s.detail).join('; ')})`
     : head;

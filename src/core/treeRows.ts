@@ -83,6 +83,16 @@ function summaryText(s: DatabaseSummary | undefined, now: Date): string | undefi
   return `${s.count} backup${s.count === 1 ? '' : 's'}${s.newest ? `, last ${humanAge(s.newest, now)}` : ''}`;
 }
 
+/** "Provisioned: 2026-11-28 08:30 UTC · aws-cli/2.15.0", or what to do when it never was. */
+function provisionedText(s: Server): string {
+  if (!s.provisionedAt) return 'Not provisioned yet — run Provision Server';
+  const at = new Date(s.provisionedAt);
+  const when = Number.isNaN(at.getTime())
+    ? s.provisionedAt
+    : `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return `Provisioned: ${when}${s.awsCliVersion ? ` · ${s.awsCliVersion}` : ''}`;
+}
+
 export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
   const id = nodeId(node);
   switch (node.kind) {
@@ -95,6 +105,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
         `User: ${s.user}`,
         `Auth: ${s.auth === 'key' ? `key ${s.keyPath ?? ''}` : s.auth}`,
         `Backups: ${s.backupDir}`,
+        provisionedText(s),
       ];
       if (node.state.kind === 'error') lines.push(`Last error: ${node.state.message}`);
       return {

@@ -311,6 +311,22 @@ export class ConfigStore {
     });
   }
 
+  /**
+   * Records a Provision Server run that ended with no failed step: now, and the awscli it found
+   * (unset when its version could not be read). Returns undefined when the server was removed
+   * meanwhile (in another window): the server was provisioned, there is just nothing to record.
+   */
+  recordProvisioned(id: string, result: { awsCliVersion?: string }): Server | undefined {
+    return this.write((db) => {
+      db.run('UPDATE servers SET provisioned_at = ?, aws_cli_version = ? WHERE id = ?', [
+        now(),
+        result.awsCliVersion ?? null,
+        id,
+      ]);
+      return ConfigStore.all(db, 'SELECT * FROM servers WHERE id = ?', [id]).map(toServer)[0];
+    });
+  }
+
   /** Removes the server and its databases; returns the removed database ids (their secrets go too). */
   removeServer(id: string): { databaseIds: string[] } {
     return this.write((db) => {
@@ -551,6 +567,8 @@ function toServer(r: Row): Server {
     backupDir: String(r.backup_dir),
     createdAt: String(r.created_at),
     updatedAt: String(r.updated_at),
+    provisionedAt: str(r.provisioned_at),
+    awsCliVersion: str(r.aws_cli_version),
   };
 }
 

@@ -71,6 +71,10 @@ export const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   );
   `,
+  `
+  ALTER TABLE servers ADD COLUMN provisioned_at TEXT;
+  ALTER TABLE servers ADD COLUMN aws_cli_version TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

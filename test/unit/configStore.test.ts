@@ -140,6 +140,74 @@ describe('ConfigStore', () => {
       store.dispose();
     });
 
+    it('upgrades a version-2 file to 3: servers keep their rows and schedules, and are not provisioned yet', async () => {
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const db = new SQL.Database();
+      db.run(MIGRATIONS[0]);
+      db.run(MIGRATIONS[1]);
+      db.run(
+        "INSERT INTO servers (id, name, host, port, user, auth, backup_dir, created_at, updated_at) VALUES ('s1', 'web-1', 'h', 22, 'root', 'agent', '/b', 't', 't')",
+      );
+      db.run(
+        "INSERT INTO databases (id, server_id, name, engine, mode, container, created_at) VALUES ('d1', 's1', 'app', 'postgres', 'container', 'infrakt-db-app', 't')",
+      );
+      db.run(
+        "INSERT INTO schedules (database_id, cron, local_retention_days, installed_at, updated_at) VALUES ('d1', '0 2 * * *', 7, 't', 't')",
+      );
+      db.run('PRAGMA user_version = 2');
+      fs.writeFileSync(file, db.export());
+      db.close();
+      const { store } = await open();
+      const [server] = store.listServers();
+      assert.equal(server.name, 'web-1');
+      assert.equal(server.provisionedAt, undefined);
+      assert.equal(server.awsCliVersion, undefined);
+      assert.deepEqual(
+        store.listSchedules().map((x) => x.cron),
+        ['0 2 * * *'],
+      );
+      store.recordProvisioned('s1', { awsCliVersion: 'aws-cli/2.9.19' });
+      store.dispose();
+      const check = new SQL.Database(fs.readFileSync(file));
+      assert.equal(check.exec('PRAGMA user_version')[0].values[0][0], 3);
+      check.close();
+      const { store: again } = await open();
+      assert.equal(again.getServer('s1')?.awsCliVersion, 'aws-cli/2.9.19');
+      again.dispose();
+    });
+
+    it('records a provisioned server; Edit Server (updateServer) keeps it; another window sees it', async () => {
+      const { store: a } = await open();
+      const { store: b } = await open();
+      const s = a.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
+      const before = Date.now();
+      const recorded = b.recordProvisioned(s.id, { awsCliVersion: 'aws-cli/1.22.34' });
+      assert.ok(recorded?.provisionedAt);
+      const at = Date.parse(recorded.provisionedAt);
+      assert.ok(at >= before - 1000 && at <= Date.now() + 1000, recorded.provisionedAt);
+      assert.equal(recorded.provisionedAt, new Date(at).toISOString());
+      assert.equal(a.getServer(s.id)?.awsCliVersion, 'aws-cli/1.22.34', "window A sees B's record");
+      const edited = a.updateServer(s.id, {
+        name: 'web-1b',
+        host: 'h2',
+        user: 'deploy',
+        auth: 'agent',
+        backupDir: '/srv/b',
+      });
+      assert.equal(edited.name, 'web-1b');
+      assert.equal(edited.provisionedAt, recorded.provisionedAt);
+      assert.equal(edited.awsCliVersion, 'aws-cli/1.22.34');
+      // A later run whose awscli version could not be read does not keep a stale one.
+      assert.equal(a.recordProvisioned(s.id, {})?.awsCliVersion, undefined);
+      // Removed in another window while provisioning: nothing to record, not an error.
+      b.removeServer(s.id);
+      assert.equal(a.recordProvisioned(s.id, { awsCliVersion: 'aws-cli/2.0.0' }), undefined);
+      assert.deepEqual(a.listServers(), []);
+      a.dispose();
+      b.dispose();
+    });
+
     it('saves, updates and removes a schedule; removing the database or server removes it', async () => {
       const { store } = await open();
       const server = store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });

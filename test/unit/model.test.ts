@@ -86,6 +86,28 @@ describe('tree rows', () => {
     assert.equal(row.id, 'server:s1');
   });
 
+  it('a server row says when it was provisioned and which awscli it has, or that it never was', () => {
+    const idle = { kind: 'idle' } as const;
+    assert.match(
+      rowFor({ kind: 'server', server, state: idle }).tooltip,
+      /^Not provisioned yet — run Provision Server$/m,
+    );
+    const provisioned = rowFor({
+      kind: 'server',
+      server: { ...server, provisionedAt: '2026-11-28T08:30:12.345Z', awsCliVersion: 'aws-cli/2.15.0' },
+      state: idle,
+    });
+    assert.match(provisioned.tooltip, /^Provisioned: 2026-11-28 08:30 UTC · aws-cli\/2\.15\.0$/m);
+    assert.doesNotMatch(provisioned.tooltip, /Not provisioned/);
+    assert.equal(provisioned.description, 'deploy@web-1.example.com:2222', 'the description stays user@host');
+    const noVersion = rowFor({
+      kind: 'server',
+      server: { ...server, provisionedAt: '2026-11-28T08:30:12.345Z' },
+      state: idle,
+    });
+    assert.match(noVersion.tooltip, /^Provisioned: 2026-11-28 08:30 UTC$/m);
+  });
+
   it('a database row names its engine and how it is reached', () => {
     const node: TreeNode = {
       kind: 'database',

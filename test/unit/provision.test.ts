@@ -47,9 +47,27 @@ describe('provision plan', () => {
     const r = parseProvisionOutput(out);
     assert.equal(r.steps.length, 4);
     assert.equal(r.awsVersion, '2.9.19');
+    assert.equal(r.awsCliVersion, 'aws-cli/2.9.19');
     assert.equal(r.unchanged, true);
     assert.equal(r.ok, true);
-    assert.equal(summariseProvision('web-1', r), 'web-1 is already provisioned — nothing to do');
+    assert.equal(summariseProvision('web-1', r), 'web-1 is already provisioned — nothing had to change');
+    const warned = parseProvisionOutput(
+      `${out}\n@@infrakt:step tool-pg_dump warn pg_dump not found: install the postgres client package`,
+    );
+    assert.equal(
+      summariseProvision('web-1', warned),
+      'web-1 is already provisioned — nothing had to change (1 warning: pg_dump not found: install the postgres client package)',
+    );
+    const firstRun = parseProvisionOutput(
+      [
+        '@@infrakt:step privileges done root',
+        '@@infrakt:step awscli changed installed aws-cli/1.22.34 Python/3.10.12 Linux/5.15 botocore/1.23.34',
+        '@@infrakt:step backup-dir changed /opt/infrakt/backups ready (0700)',
+      ].join('\n'),
+    );
+    assert.equal(firstRun.unchanged, false);
+    assert.equal(firstRun.awsVersion, '1.22.34');
+    assert.equal(summariseProvision('web-1', firstRun), 'web-1 provisioned — changed: awscli, backup-dir');
     const failed = parseProvisionOutput('@@infrakt:step awscli failed could not install awscli');
     assert.equal(failed.ok, false);
     assert.match(summariseProvision('web-1', failed), /Provisioning web-1 failed: awscli: could not install/);

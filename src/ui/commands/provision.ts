@@ -35,6 +35,7 @@ export async function provisionServer(services: Services, arg?: unknown): Promis
         : '';
     throw new Error(`${summary}${reason}`);
   }
+  services.store.recordProvisioned(server.id, { awsCliVersion: report.awsCliVersion });
   services.log.info(`[${server.name}] ${summary}`);
   void vscode.window.showInformationMessage(summary);
 }

@@ -1,0 +1,174 @@
+// Provision Server on real parts: the product's script through the pooled
+// ssh2 transport into a real sshd (as root), with one host-mode PostgreSQL
+// database pointing at a real PostgreSQL so the pg_dump version check asks a
+// real server. The machine already has what the script would install
+// (scripts/ensure-deps.sh installs awscli, zstd, cron, postgresql first; the
+// awscli found may be v1 or v2, whichever the ssh session's PATH finds first),
+// so the first run mostly reports "already done" and installs nothing; the one
+// thing it must create is the backup dir, which starts out missing. Nothing is ever removed from the machine. The second run
+// must change nothing and say so; the result is then recorded in a real store
+// and shown on the server row, as the command does.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Database, Server } from '../../src/core/model';
+import {
+  type ProvisionReport,
+  parseProvisionOutput,
+  provisionScript,
+  summariseProvision,
+} from '../../src/core/provision';
+import { rowFor } from '../../src/core/treeRows';
+import { ConnectionPool } from '../../src/ssh/connectionPool';
+import { ConfigStore } from '../../src/store/configStore';
+import { WASM_PATH } from '../support/paths';
+import { testEnv } from '../support/sshEnv';
+import { type Postgres, startPostgres } from '../world/databases';
+import { startSshServer, type SshServer } from '../world/sshServer';
+
+describe('Provision Server on the test world (real sshd + PostgreSQL)', function () {
+  this.timeout(180_000);
+  let sshd: SshServer;
+  let pg: Postgres;
+  let pool: ConnectionPool;
+  let work: string;
+  let server: Server;
+  let database: Database;
+  const reports: ProvisionReport[] = [];
+
+  const provision = async (): Promise<ProvisionReport> => {
+    const r = await pool.run(server, provisionScript({ backupDir: server.backupDir, databases: [database] }));
+    assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    return parseProvisionOutput(r.stdout);
+  };
+  const stepsText = (r: ProvisionReport) => r.steps.map((s) => `${s.id} ${s.status} ${s.detail}`).join('\n');
+
+  before(async () => {
+    // The version check runs psql without a password (the script has none): loopback trust lets it in.
+    [sshd, pg] = await Promise.all([startSshServer(), startPostgres(undefined, { trustLoopback: true })]);
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-provision-'));
+    server = {
+      id: 'srv-1',
+      name: 'web-1',
+      host: '127.0.0.1',
+      port: sshd.port,
+      user: 'root',
+      auth: 'key',
+      keyPath: sshd.clientKeyPath,
+      backupDir: path.join(work, 'opt', 'infrakt', 'backups'),
+      createdAt: '',
+      updatedAt: '',
+    };
+    database = {
+      id: 'db-1',
+      serverId: server.id,
+      name: 'shop',
+      engine: 'postgres',
+      mode: 'host',
+      dbHost: '127.0.0.1',
+      dbPort: pg.port,
+      dbUser: 'postgres',
+      dbName: 'shop',
+      createdAt: '',
+    };
+    pool = new ConnectionPool(testEnv());
+  });
+  after(async () => {
+    pool?.dispose();
+    await sshd?.stop();
+    pg?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed')
+      for (const [i, r] of reports.entries()) console.log(`--- run ${i + 1} ---\n${stepsText(r)}`);
+  });
+
+  it('first run: ok, creates the backup dir 0700, finds awscli and checks pg_dump against the server', async () => {
+    assert.equal(fs.existsSync(server.backupDir), false);
+    const first = await provision();
+    reports.push(first);
+    assert.equal(first.ok, true, stepsText(first));
+    assert.deepEqual(
+      first.steps.find((s) => s.id === 'privileges'),
+      { id: 'privileges', status: 'done', detail: 'root' },
+    );
+    assert.equal(first.packageManager, 'apt-get');
+
+    const dir = first.steps.find((s) => s.id === 'backup-dir');
+    assert.equal(dir?.status, 'changed', 'the backup dir did not exist before');
+    const st = fs.statSync(server.backupDir);
+    assert.ok(st.isDirectory());
+    assert.equal(st.mode & 0o777, 0o700);
+
+    const aws = first.steps.find((s) => s.id === 'awscli');
+    assert.ok(aws && aws.status !== 'failed', stepsText(first));
+    assert.match(aws.detail, /aws-cli\/\d+\.\d+\.\d+/);
+    assert.match(first.awsCliVersion ?? '', /^aws-cli\/\d+\.\d+\.\d+$/);
+
+    for (const tool of ['pg_dump', 'pg_restore', 'psql'])
+      assert.equal(first.steps.find((s) => s.id === `tool-${tool}`)?.status, 'done', tool);
+    const pgVersion = first.steps.find((s) => s.id === 'pgversion-shop');
+    assert.ok(pgVersion, `the version check must reach the server:\n${stepsText(first)}`);
+    const serverMajor = Math.floor(Number(pg.sql('SHOW server_version_num')) / 10000);
+    // Either verdict is right for some machine; it must name the server's real major version.
+    assert.match(pgVersion.detail, new RegExp(`\\b${serverMajor}\\b`));
+    assert.equal(
+      first.steps.some((s) => s.id === 'docker'),
+      false,
+      'no container-mode database',
+    );
+  });
+
+  it('second run changes nothing and says so', async () => {
+    const second = await provision();
+    reports.push(second);
+    assert.equal(second.ok, true, stepsText(second));
+    assert.deepEqual(
+      second.steps.filter((s) => s.status === 'changed'),
+      [],
+    );
+    assert.equal(second.unchanged, true);
+    assert.deepEqual(
+      second.steps.map((s) => s.id),
+      reports[0].steps.map((s) => s.id),
+      'the same steps ran',
+    );
+    assert.equal(second.steps.find((s) => s.id === 'backup-dir')?.status, 'done');
+    assert.equal(second.awsCliVersion, reports[0].awsCliVersion);
+    assert.match(
+      summariseProvision('web-1', second),
+      /^web-1 is already provisioned — nothing had to change/,
+    );
+    assert.equal(fs.statSync(server.backupDir).mode & 0o777, 0o700);
+  });
+
+  it('the result is recorded on the server row', async () => {
+    const { store } = await ConfigStore.open(path.join(work, 'infrakt.sqlite'), { wasmPath: WASM_PATH });
+    try {
+      const saved = store.addServer({
+        name: server.name,
+        host: server.host,
+        port: server.port,
+        user: server.user,
+        auth: 'agent',
+        backupDir: server.backupDir,
+      });
+      assert.match(
+        rowFor({ kind: 'server', server: saved, state: { kind: 'idle' } }).tooltip,
+        /Not provisioned yet/,
+      );
+      const recorded = store.recordProvisioned(saved.id, { awsCliVersion: reports[1].awsCliVersion });
+      assert.ok(recorded);
+      assert.equal(recorded.awsCliVersion, reports[1].awsCliVersion);
+      const line = rowFor({ kind: 'server', server: recorded, state: { kind: 'connected' } })
+        .tooltip.split('\n')
+        .find((l) => l.startsWith('Provisioned: '));
+      assert.match(line ?? '', /^Provisioned: \d{4}-\d\d-\d\d \d\d:\d\d UTC · aws-cli\/\d+\.\d+\.\d+$/);
+      assert.ok(line?.endsWith(` · ${reports[1].awsCliVersion}`), line);
+    } finally {
+      store.dispose();
+    }
+  });
+});

@@ -19,6 +19,7 @@ import {
   toWebview,
 } from '../../shared/protocol';
 import { runS3Test } from '../commands/s3Test';
+import { syncSchedulesWithS3 } from '../commands/schedule';
 import { resolveServer } from '../commands/targets';
 import { isCancellation, messageOf } from '../errors';
 import type { Services } from '../services';
@@ -179,6 +180,8 @@ export class S3SettingsPanel implements vscode.Disposable {
         this.services.log.info(`S3 settings saved: ${endpointUrl}, bucket ${bucket}, prefix "${prefix}"`);
         await this.post({ type: 'saved', settings: r.settings, message: r.message });
         void vscode.window.showInformationMessage(r.message);
+        // Schedules carry the S3 settings on their servers: bring them up to date.
+        void syncSchedulesWithS3(this.services);
         return;
       }
       case 'remove': {
@@ -196,6 +199,7 @@ export class S3SettingsPanel implements vscode.Disposable {
         this.services.log.info('S3 settings removed');
         await this.post({ type: 'removed', message: r.message });
         void vscode.window.showInformationMessage(r.message);
+        void syncSchedulesWithS3(this.services);
         return;
       }
       case 'test': {

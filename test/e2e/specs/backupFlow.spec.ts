@@ -7,7 +7,7 @@
 // script, run as cron runs it, shows "ok" on the row; Remove Schedule. The
 // tree screenshots also go to docs/images/ for the README.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -244,7 +244,21 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .split('\n')
       .filter((l) => l.includes(`${w.backupDir}/backup-`));
 
-  it('Schedule Backups → the row shows the schedule; a run of the installed script shows "ok"; Remove Schedule', async () => {
+  /** Runs a file as cron does (bare environment, cron's PATH); its exit code and output. */
+  const runScript = (file: string) =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn('env', ['-i', 'PATH=/usr/bin:/bin', 'HOME=/root', 'LOGNAME=root', file], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+      child.on('close', (code) => resolve({ code, output }));
+    });
+
+  it('Schedule Backups → the row shows the schedule; a run of the installed script shows "ok"; Remove Schedule', async function () {
+    // One scheduled run makes several awscli calls (upload, checksum, S3 retention): allow for a slow machine.
+    this.timeout(300_000);
     onTeardown('crontab lines of the sandbox schedule', () => {
       const tab = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout ?? '';
       if (!tab.includes(`${w.backupDir}/backup-`)) return;
@@ -253,8 +267,8 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     });
     await wb().contextMenu(wb().treeRow('shop'), 'Schedule Backups…');
     await wb().pick('Schedule Backups (1/3): when', 'Daily at 02:00');
-    await wb().answer('Schedule Backups (2/3)', '14');
-    await wb().answer('Schedule Backups (3/3)', '5');
+    await wb().answer('Schedule Backups (2/3): local retention', '14');
+    await wb().answer('Schedule Backups (3/3): S3 retention', '5');
     // Info, or a warning when this machine runs no cron daemon: both say what was installed.
     await wb().waitForToast(/shop on sandbox is backed up daily 02:00, uploaded to S3/);
     const script = path.join(w.backupDir, 'backup-shop.sh');
@@ -268,15 +282,37 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     const description = () => wb().treeRow('shop').locator('.label-description');
     await description().filter({ hasText: 'daily 02:00 · not run yet' }).waitFor({ timeout: 30_000 });
 
-    // What cron would do at 02:00: run it with a bare environment.
-    const run = spawnSync('env', ['-i', 'PATH=/usr/bin:/bin', 'HOME=/root', 'LOGNAME=root', script], {
-      encoding: 'utf8',
-      timeout: 90_000,
-    });
-    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    // What cron would do at 02:00: run it with a bare environment (not blocking
+    // the event loop: the browser connection must stay served meanwhile).
+    const run = await runScript(script);
+    const statusFile = path.join(w.backupDir, '.status', 'shop.json');
+    const record = fs.existsSync(statusFile) ? fs.readFileSync(statusFile, 'utf8') : '(no status record)';
+    assert.equal(run.code, 0, `${run.output}\n${record}`);
+    assert.equal((JSON.parse(record) as { uploaded?: boolean }).uploaded, true, record);
     await wb().runCommand('Infrakt: Refresh');
     await description().filter({ hasText: 'daily 02:00 · ok just now' }).waitFor({ timeout: 30_000 });
+
+    // Saving new S3 settings rewrites the credentials file the scheduled script reads.
+    const rotated = `rotated-secret-${Date.now()}`;
+    await wb().runCommand('Infrakt: Open S3 Settings');
+    const frame = await wb().webviewFrame('S3 Backup Storage');
+    await field(frame, 'secretKey').fill(rotated);
+    await frame.getByRole('button', { name: 'Save', exact: true }).click();
+    await wb().waitForToast(
+      /Scheduled backups (on sandbox now upload with the new S3 settings|updated, but)/,
+    );
+    const credentials = '/opt/infrakt/.aws/credentials';
+    assert.ok(fs.readFileSync(credentials, 'utf8').includes(rotated), 'the new secret is in the file');
+    assert.equal(fs.statSync(credentials).mode & 0o777, 0o600);
+    await wb().closeAllEditors();
+
     await widenSideBar(620);
+    await wb().treeRow('shop').hover();
+    await wb()
+      .page.locator('.workbench-hover, .monaco-hover')
+      .filter({ hasText: 'Schedule: daily 02:00' })
+      .first()
+      .waitFor({ state: 'visible', timeout: 15_000 });
     await wb().shot('flow-scheduled');
     fs.mkdirSync(DOCS_IMAGES, { recursive: true });
     await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 'tree-schedule.png') });
@@ -286,6 +322,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().waitForToast('Scheduled backups of shop on sandbox removed');
     assert.deepEqual(cronLines(), []);
     assert.ok(!fs.existsSync(script));
+    assert.ok(!fs.existsSync(credentials), "the server's last schedule took the credentials file with it");
     await description()
       .filter({ hasNotText: 'daily' })
       .filter({ hasText: 'backups' })

@@ -22,7 +22,7 @@ import {
   TRANSFER_EXIT,
 } from '../../src/core/s3Scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
-import { testEnv } from '../support/sshEnv';
+import { keyServer, testEnv } from '../support/sshEnv';
 import { type Postgres, startPostgres } from '../world/databases';
 import { S3RVER_KEY, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { startSshServer, type SshServer } from '../world/sshServer';
@@ -80,18 +80,7 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
   before(async () => {
     [sshd, s3, pg] = await Promise.all([startSshServer(), startS3(), startPostgres()]);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-ssh-backup-'));
-    server = {
-      id: 'srv-1',
-      name: 'web-1',
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: 'root',
-      auth: 'key',
-      keyPath: sshd.clientKeyPath,
-      backupDir: path.join(work, 'backups'),
-      createdAt: '',
-      updatedAt: '',
-    };
+    server = keyServer(sshd, path.join(work, 'backups'));
     pool = new ConnectionPool(testEnv());
     pg.createDatabase('shop');
     pg.sql(

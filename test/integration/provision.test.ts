@@ -23,7 +23,7 @@ import { rowFor } from '../../src/core/treeRows';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { ConfigStore } from '../../src/store/configStore';
 import { WASM_PATH } from '../support/paths';
-import { testEnv } from '../support/sshEnv';
+import { keyServer, testEnv } from '../support/sshEnv';
 import { type Postgres, startPostgres } from '../world/databases';
 import { startSshServer, type SshServer } from '../world/sshServer';
 
@@ -48,18 +48,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
     // The version check runs psql without a password (the script has none): loopback trust lets it in.
     [sshd, pg] = await Promise.all([startSshServer(), startPostgres(undefined, { trustLoopback: true })]);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-provision-'));
-    server = {
-      id: 'srv-1',
-      name: 'web-1',
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: 'root',
-      auth: 'key',
-      keyPath: sshd.clientKeyPath,
-      backupDir: path.join(work, 'opt', 'infrakt', 'backups'),
-      createdAt: '',
-      updatedAt: '',
-    };
+    server = keyServer(sshd, path.join(work, 'opt', 'infrakt', 'backups'));
     database = {
       id: 'db-1',
       serverId: server.id,

@@ -37,7 +37,7 @@ import {
   syncServerSchedules,
 } from '../../src/core/scheduleActions';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
-import { testEnv } from '../support/sshEnv';
+import { keyServer, testEnv } from '../support/sshEnv';
 import { type Postgres, startPostgres, until } from '../world/databases';
 import { S3RVER_KEY, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { startSshServer, type SshServer } from '../world/sshServer';
@@ -139,18 +139,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-schedule-'));
     credPath = path.join(work, 'opt', '.aws', 'credentials');
     passwordPath = path.join(work, 'opt', '.secrets', 'shop.env');
-    server = {
-      id: 'srv-1',
-      name: 'web-1',
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: 'root',
-      auth: 'key',
-      keyPath: sshd.clientKeyPath,
-      backupDir: path.join(work, 'backups'),
-      createdAt: '',
-      updatedAt: '',
-    };
+    server = keyServer(sshd, path.join(work, 'backups'));
     pool = new ConnectionPool(testEnv());
     pg.createDatabase('shop');
     pg.sql(

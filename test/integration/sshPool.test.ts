@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import type { Server } from '../../src/core/model';
 import { ConnectionPool, SshError } from '../../src/ssh/connectionPool';
 import { startSshServer, type SshServer } from '../world/sshServer';
-import { testEnv } from '../support/sshEnv';
+import { keyServer, testEnv } from '../support/sshEnv';
 import { knownHostKeys } from '../../src/core/knownHosts';
 
 function pgrepCount(pattern: string): number {
@@ -26,18 +26,7 @@ describe('SSH connection pool (real sshd on 127.0.0.1)', function () {
 
   before(async () => {
     sshd = await startSshServer();
-    server = {
-      id: 'srv-1',
-      name: 'web-1',
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: 'root',
-      auth: 'key',
-      keyPath: sshd.clientKeyPath,
-      backupDir: '/opt/infrakt/backups',
-      createdAt: '',
-      updatedAt: '',
-    };
+    server = keyServer(sshd, '/opt/infrakt/backups');
   });
   after(async () => {
     await sshd.stop();

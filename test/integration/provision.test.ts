@@ -103,6 +103,9 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
     const serverMajor = Math.floor(Number(pg.sql('SHOW server_version_num')) / 10000);
     // Either verdict is right for some machine; it must name the server's real major version.
     assert.match(pgVersion.detail, new RegExp(`\\b${serverMajor}\\b`));
+    // The cron daemon runs after provisioning: started by it (changed) or already running (done).
+    const crond = first.steps.find((s) => s.id === 'crond');
+    assert.ok(crond && ['done', 'changed'].includes(crond.status), stepsText(first));
     assert.equal(
       first.steps.some((s) => s.id === 'docker'),
       false,

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Locator } from 'playwright-core';
 import { type SandboxWorld, startSandboxWorld } from '../../world/sandbox';
+import { infraktLogFiles } from '../codeServer';
 import { useWorkbench } from '../workbench';
 import { ROOT, onTeardown, waitFor } from '../world';
 
@@ -22,6 +23,8 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
   this.timeout(120_000);
   let w: SandboxWorld;
   let original = '';
+  /** A canary S3 secret the schedule step saves on the page (s3rver checks only the access key). */
+  const rotated = `canary-rotated-secret-${Date.now()}`;
   const wb = useWorkbench('backup-flow');
   const items = () =>
     w.postgres.sql(
@@ -293,7 +296,6 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await description().filter({ hasText: 'daily 02:00 · ok just now' }).waitFor({ timeout: 30_000 });
 
     // Saving new S3 settings rewrites the credentials file the scheduled script reads.
-    const rotated = `rotated-secret-${Date.now()}`;
     await wb().runCommand('Infrakt: Open S3 Settings');
     const frame = await wb().webviewFrame('S3 Backup Storage');
     await field(frame, 'secretKey').fill(rotated);
@@ -327,5 +329,31 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .filter({ hasNotText: 'daily' })
       .filter({ hasText: 'backups' })
       .waitFor({ timeout: 30_000 });
+  });
+
+  it('the canary S3 secret saved on the page is in no file of the profile: not the SQLite store, not the Infrakt log, not VS Code state', () => {
+    const userData = wb().server.userDataDir;
+    const logs = infraktLogFiles(userData);
+    assert.ok(
+      logs.length > 0 && fs.statSync(logs[0]).size > 0,
+      'the Infrakt log was written (and is read here)',
+    );
+    const store = path.join(userData, 'User', 'globalStorage', 'infrakt.infrakt', 'infrakt.sqlite');
+    assert.ok(fs.existsSync(store), store);
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const f = path.join(dir, e.name);
+        if (e.isDirectory()) walk(f);
+        else if (e.isFile()) files.push(f);
+      }
+    };
+    walk(userData);
+    assert.ok(files.includes(store) && logs.every((l) => files.includes(l)));
+    const leaks = files.filter((f) => {
+      const text = fs.readFileSync(f).toString('latin1');
+      return text.includes(rotated);
+    });
+    assert.deepEqual(leaks, [], `secret found in ${leaks.join(', ')}`);
   });
 });

@@ -36,7 +36,7 @@ function q(value: string): string {
 }
 
 /** Tool checks for the databases that will be backed up from this server. */
-function databaseChecks(databases: readonly Database[]): string[] {
+function databaseChecks(databases: readonly Database[], passwords?: ReadonlyMap<string, string>): string[] {
   const lines: string[] = [];
   const hostEngines = [...new Set(databases.filter((d) => d.mode === 'host').map((d) => d.engine))];
   for (const engine of hostEngines) {
@@ -55,13 +55,16 @@ function databaseChecks(databases: readonly Database[]): string[] {
     const host = q(d.dbHost ?? '127.0.0.1');
     const port = String(d.dbPort ?? 5432);
     const user = q(d.dbUser ?? 'postgres');
+    const pw = passwords?.get(d.id);
     lines.push(
       `if command -v pg_dump >/dev/null 2>&1 && command -v psql >/dev/null 2>&1; then`,
-      `  sv=$(psql -h ${host} -p ${port} -U ${user} -d postgres -Atqc 'show server_version_num' 2>/dev/null </dev/null || true)`,
+      // The stored password, when there is one, only as this command's environment (never argv).
+      `  sv=$(${pw ? `PGPASSWORD=${q(pw)} ` : ''}psql -h ${host} -p ${port} -U ${user} -d ${q(d.dbName ?? 'postgres')} -Atqc 'show server_version_num' 2>/dev/null </dev/null || true)`,
       `  cv=$(pg_dump --version 2>/dev/null | sed -n 's/.* \\([0-9][0-9]*\\)\\.\\([0-9]*\\).*/\\1/p' | head -n1)`,
       `  if [ -n "$sv" ] && [ -n "$cv" ] && [ $((sv / 10000)) -gt "$cv" ]; then`,
       `    step pgversion-${d.name} warn "pg_dump $cv is older than the server ($((sv / 10000))) for ${d.name}: install postgresql-client-$((sv / 10000))"`,
-      `  elif [ -n "$sv" ]; then step pgversion-${d.name} done "pg_dump $cv can dump server $((sv / 10000))"; fi`,
+      `  elif [ -n "$sv" ]; then step pgversion-${d.name} done "pg_dump $cv can dump server $((sv / 10000))"`,
+      `  else step pgversion-${d.name} warn ${q(`could not ask ${d.name}'s server for its version (psql to ${d.dbHost ?? '127.0.0.1'}:${port} as ${d.dbUser ?? 'postgres'} failed): check the database's host, port, user and password`)}; fi`,
       `fi`,
     );
   }
@@ -73,7 +76,12 @@ function databaseChecks(databases: readonly Database[]): string[] {
   return lines;
 }
 
-export function provisionScript(opts: { backupDir: string; databases: readonly Database[] }): string {
+export function provisionScript(opts: {
+  backupDir: string;
+  databases: readonly Database[];
+  /** Host-mode database passwords by database id (for the version check); sent only in this script. */
+  passwords?: ReadonlyMap<string, string>;
+}): string {
   const dir = remoteDir.parse(opts.backupDir);
   return [
     'set -u',
@@ -129,7 +137,7 @@ export function provisionScript(opts: { backupDir: string; databases: readonly D
     'if [ -d "$d" ] && [ "$(stat -c %a "$d" 2>/dev/null)" = 700 ]; then step backup-dir done "$d exists (0700)"',
     'elif $SUDO mkdir -p "$d" && $SUDO chmod 700 "$d"; then step backup-dir changed "$d ready (0700)"',
     'else step backup-dir failed "could not create $d"; fi',
-    ...databaseChecks(opts.databases),
+    ...databaseChecks(opts.databases, opts.passwords),
     'exit 0',
     '',
   ].join('\n');

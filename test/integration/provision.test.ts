@@ -38,15 +38,22 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
   const reports: ProvisionReport[] = [];
 
   const provision = async (): Promise<ProvisionReport> => {
-    const r = await pool.run(server, provisionScript({ backupDir: server.backupDir, databases: [database] }));
+    const passwords = new Map([[database.id, pg.password]]);
+    const r = await pool.run(
+      server,
+      provisionScript({ backupDir: server.backupDir, databases: [database], passwords }),
+      {
+        secrets: [pg.password],
+      },
+    );
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     return parseProvisionOutput(r.stdout);
   };
   const stepsText = (r: ProvisionReport) => r.steps.map((s) => `${s.id} ${s.status} ${s.detail}`).join('\n');
 
   before(async () => {
-    // The version check runs psql without a password (the script has none): loopback trust lets it in.
-    [sshd, pg] = await Promise.all([startSshServer(), startPostgres(undefined, { trustLoopback: true })]);
+    // PostgreSQL asks for a password: the version check gets the stored one (as Provision Server passes it).
+    [sshd, pg] = await Promise.all([startSshServer(), startPostgres()]);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-provision-'));
     server = keyServer(sshd, path.join(work, 'opt', 'infrakt', 'backups'));
     database = {
@@ -61,6 +68,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
       dbName: 'shop',
       createdAt: '',
     };
+    pg.createDatabase('shop');
     pool = new ConnectionPool(testEnv());
   });
   after(async () => {
@@ -100,6 +108,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
       assert.equal(first.steps.find((s) => s.id === `tool-${tool}`)?.status, 'done', tool);
     const pgVersion = first.steps.find((s) => s.id === 'pgversion-shop');
     assert.ok(pgVersion, `the version check must reach the server:\n${stepsText(first)}`);
+    assert.doesNotMatch(pgVersion.detail, /could not ask/, 'the stored password let psql in');
     const serverMajor = Math.floor(Number(pg.sql('SHOW server_version_num')) / 10000);
     // Either verdict is right for some machine; it must name the server's real major version.
     assert.match(pgVersion.detail, new RegExp(`\\b${serverMajor}\\b`));

@@ -28,6 +28,22 @@ describe('provision plan', () => {
     assert.match(withContainer, /docker --version/);
   });
 
+  it("checks pg_dump against the database's server with its stored password, only as psql's environment", () => {
+    const script = provisionScript({
+      backupDir: '/b',
+      databases: [pg],
+      passwords: new Map([['d1', "s3cr'et"]]),
+    });
+    const lines = script.split('\n').filter((l) => l.includes('s3cr'));
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0],
+      /sv=\$\(PGPASSWORD='s3cr'\\''et' psql -h '127\.0\.0\.1' -p 5432 -U 'postgres' -d 'app' /,
+    );
+    assert.match(script, /step pgversion-app warn 'could not ask app'\\''s server for its version/);
+    assert.doesNotMatch(provisionScript({ backupDir: '/b', databases: [pg] }), /PGPASSWORD/);
+  });
+
   it('never swallows a failed install with || true', () => {
     assert.doesNotMatch(provisionScript({ backupDir: '/b', databases: [pg] }), /\|\| true\s*$/m);
   });

@@ -6,18 +6,23 @@ import {
   stepLine,
   summariseProvision,
 } from '../../core/provision';
+import { secretKeys } from '../../core/secrets';
 import type { Services } from '../services';
 import { runRemote } from '../remote';
 import { resolveServer } from './targets';
 
 export async function provisionServer(services: Services, arg?: unknown): Promise<void> {
   const server = await resolveServer(services, arg, 'Provision Server');
+  const databases = services.store.listDatabases(server.id);
+  const passwords = new Map<string, string>();
+  for (const d of databases.filter((x) => x.mode === 'host')) {
+    const pw = await services.secrets.get(secretKeys.database(d.id));
+    if (pw) passwords.set(d.id, pw);
+  }
   const result = await runRemote(services, server, {
     title: `Provisioning ${server.name}`,
-    script: provisionScript({
-      backupDir: server.backupDir,
-      databases: services.store.listDatabases(server.id),
-    }),
+    script: provisionScript({ backupDir: server.backupDir, databases, passwords }),
+    secrets: [...passwords.values()],
     timeoutMs: 15 * 60_000,
     onLine: (line, progress) => {
       if (!line.startsWith(STEP_MARK)) return;

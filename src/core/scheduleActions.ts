@@ -5,6 +5,7 @@
 // settings. The builders live in scheduleScript.ts; this file only sequences
 // them and turns their output into results or errors that name the cause.
 import { BackupError } from './backup/errors';
+import { shellQuote } from './backup/shell';
 import type { ScriptRunner } from './backup/run';
 import type { BackupTarget } from './backup/target';
 import type { S3Credentials } from './s3Scripts';
@@ -15,6 +16,7 @@ import {
   defaultPasswordFilePath,
   installScheduleScript,
   parseInstallResult,
+  parseWarnings,
   passwordFileScript,
   removeCredentialsFileScript,
   unscheduleScript,
@@ -49,37 +51,49 @@ async function must(runner: ScriptRunner, script: string, what: string, secrets:
   return r.stdout;
 }
 
-/** Writes the S3 credentials file (when uploading) and the password file (host mode with a password), then installs. */
-export async function installSchedule(runner: ScriptRunner, plan: SchedulePlan): Promise<InstallResult> {
-  const secrets: string[] = [];
+/**
+ * Several whole scripts as one (one SSH round trip): each runs in its own
+ * subshell (its traps and exits stay its own), and the first that fails
+ * stops the rest with its exit status and says which step it was.
+ */
+export function sequenceScripts(parts: readonly { what: string; script: string }[]): string {
+  const lines = ['set -u'];
+  for (const { what, script } of parts) {
+    lines.push(
+      '(',
+      script.trimEnd(),
+      ')',
+      `infrakt_part_rc=$?; [ "$infrakt_part_rc" = 0 ] || { printf 'infrakt: %s failed\\n' ${shellQuote(what)} >&2; exit "$infrakt_part_rc"; }`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The script that installs a plan: the S3 credentials file (when uploading), the password file (host mode with a password), then the schedule. */
+export function installPlanScript(plan: SchedulePlan): string {
+  const parts: { what: string; script: string }[] = [];
   if (plan.s3) {
-    secrets.push(plan.s3.creds.secretKey);
-    await must(
-      runner,
-      credentialsFileScript(
+    parts.push({
+      what: 'Writing the S3 credentials file',
+      script: credentialsFileScript(
         plan.s3.creds.settings,
         plan.s3.creds.secretKey,
         plan.files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH,
       ),
-      'Writing the S3 credentials file',
-      secrets,
-    );
+    });
   }
   let target = plan.target;
   if (target.password?.kind === 'inline') {
     const path = plan.files?.passwordFile ?? defaultPasswordFilePath(target.database.name);
-    secrets.push(target.password.password);
-    await must(
-      runner,
-      passwordFileScript(target.database.engine, target.password.password, path),
-      'Writing the database password file',
-      secrets,
-    );
+    parts.push({
+      what: 'Writing the database password file',
+      script: passwordFileScript(target.database.engine, target.password.password, path),
+    });
     target = { ...target, password: { kind: 'file', path } };
   }
-  const stdout = await must(
-    runner,
-    installScheduleScript({
+  parts.push({
+    what: 'Installing the schedule',
+    script: installScheduleScript({
       databaseId: plan.databaseId,
       expression: plan.expression,
       target,
@@ -92,9 +106,20 @@ export async function installSchedule(runner: ScriptRunner, plan: SchedulePlan):
           }
         : undefined,
     }),
-    'Installing the schedule',
-    secrets,
-  );
+  });
+  return sequenceScripts(parts);
+}
+
+function planSecrets(plan: SchedulePlan): string[] {
+  const out: string[] = [];
+  if (plan.s3) out.push(plan.s3.creds.secretKey);
+  if (plan.target.password?.kind === 'inline') out.push(plan.target.password.password);
+  return out;
+}
+
+/** Installs a plan in one script run (see installPlanScript). */
+export async function installSchedule(runner: ScriptRunner, plan: SchedulePlan): Promise<InstallResult> {
+  const stdout = await must(runner, installPlanScript(plan), 'Scheduling the backups', planSecrets(plan));
   const result = parseInstallResult(stdout);
   if (!result) throw new BackupError('unexpected', 'Installing the schedule did not report a result');
   return result;
@@ -111,27 +136,27 @@ export interface UnschedulePlan {
   files?: ScheduleFiles;
 }
 
+/** Removes a schedule (and, with the server's last one, the S3 credentials file) in one script run. */
 export async function removeSchedule(runner: ScriptRunner, plan: UnschedulePlan): Promise<void> {
-  await must(
-    runner,
-    unscheduleScript({
-      databaseId: plan.databaseId,
-      backupDir: plan.backupDir,
-      databaseName: plan.databaseName,
-      passwordFile: plan.hadPasswordFile
-        ? (plan.files?.passwordFile ?? defaultPasswordFilePath(plan.databaseName))
-        : undefined,
-    }),
-    'Removing the schedule',
-    [],
-  );
+  const parts = [
+    {
+      what: 'Removing the schedule',
+      script: unscheduleScript({
+        databaseId: plan.databaseId,
+        backupDir: plan.backupDir,
+        databaseName: plan.databaseName,
+        passwordFile: plan.hadPasswordFile
+          ? (plan.files?.passwordFile ?? defaultPasswordFilePath(plan.databaseName))
+          : undefined,
+      }),
+    },
+  ];
   if (plan.lastOnServer)
-    await must(
-      runner,
-      removeCredentialsFileScript(plan.files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH),
-      'Removing the S3 credentials file',
-      [],
-    );
+    parts.push({
+      what: 'Removing the S3 credentials file',
+      script: removeCredentialsFileScript(plan.files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH),
+    });
+  await must(runner, sequenceScripts(parts), 'Removing the schedule', []);
 }
 
 export interface SyncOutcome {
@@ -145,25 +170,32 @@ export interface SyncOutcome {
  * After S3 settings changed: every schedule of one server is reinstalled with
  * the new settings (they are baked into its script), and the credentials file
  * is rewritten — or removed when S3 is off — so a 3 a.m. upload never runs on
- * stale credentials.
+ * stale credentials. One script run per server.
  */
 export async function syncServerSchedules(
   runner: ScriptRunner,
   plans: readonly SchedulePlan[],
 ): Promise<SyncOutcome> {
-  const out: SyncOutcome = { reinstalled: [], warnings: [] };
-  const off = plans.find((p) => !p.s3);
-  if (off && !plans.some((p) => p.s3))
-    await must(
-      runner,
-      removeCredentialsFileScript(off.files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH),
-      'Removing the S3 credentials file',
-      [],
-    );
-  for (const plan of plans) {
-    const r = await installSchedule(runner, plan);
-    out.reinstalled.push(plan.target.database.name);
-    for (const w of r.warnings) if (!out.warnings.includes(w)) out.warnings.push(w);
-  }
-  return out;
+  if (plans.length === 0) return { reinstalled: [], warnings: [] };
+  const parts: { what: string; script: string }[] = [];
+  if (!plans.some((p) => p.s3))
+    parts.push({
+      what: 'Removing the S3 credentials file',
+      script: removeCredentialsFileScript(plans[0].files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH),
+    });
+  for (const plan of plans)
+    parts.push({
+      what: `Reinstalling the schedule of ${plan.target.database.name}`,
+      script: installPlanScript(plan),
+    });
+  const stdout = await must(
+    runner,
+    sequenceScripts(parts),
+    'Updating the schedules',
+    plans.flatMap(planSecrets),
+  );
+  return {
+    reinstalled: plans.map((p) => p.target.database.name),
+    warnings: [...new Set(parseWarnings(stdout))],
+  };
 }

@@ -700,14 +700,16 @@ export function parseWarnings(stdout: string): string[] {
 const installResult = z.object({ script: z.string(), changed: z.boolean(), cron: z.string() });
 export type InstallResult = z.infer<typeof installResult> & { warnings: string[] };
 
-/** The install script's result, or undefined when it did not finish. */
+/** The install script's result (the first result line of its shape: others may come before it), or undefined when it did not finish. */
 export function parseInstallResult(stdout: string): InstallResult | undefined {
-  const line = stdout.split('\n').find((l) => l.startsWith(`${MARKS.result} `));
-  if (!line) return undefined;
-  try {
-    const r = installResult.safeParse(JSON.parse(line.slice(MARKS.result.length + 1)));
-    return r.success ? { ...r.data, warnings: parseWarnings(stdout) } : undefined;
-  } catch {
-    return undefined;
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith(`${MARKS.result} `)) continue;
+    try {
+      const r = installResult.safeParse(JSON.parse(line.slice(MARKS.result.length + 1)));
+      if (r.success) return { ...r.data, warnings: parseWarnings(stdout) };
+    } catch {
+      // not this line
+    }
   }
+  return undefined;
 }

@@ -547,8 +547,10 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
       },
       files: { credentialsPath: credPath, passwordFile: passwordPath },
     });
+    const channels = pool.stats.channels;
     const first = await installSchedule(runner, plan({ secretKey: secret, prefix }));
     assert.equal(first.changed, true);
+    assert.equal(pool.stats.channels - channels, 1, 'credentials, password file and install: one round trip');
     assert.equal(fs.statSync(passwordPath).mode & 0o777, 0o600, 'the password is in a root-only file');
     assert.ok(fs.readFileSync(credPath, 'utf8').includes(secret));
     const script = () => fs.readFileSync(paths().script, 'utf8');
@@ -559,7 +561,9 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     assert.equal(status().uploaded, true);
 
     // S3 settings saved with a new secret and prefix: the file and the script follow.
+    const before = pool.stats.channels;
     const synced = await syncServerSchedules(runner, [plan({ secretKey: secretB, prefix: 'moved/' })]);
+    assert.equal(pool.stats.channels - before, 1, 'one round trip per server');
     assert.deepEqual(synced.reinstalled, ['shop']);
     const cred = fs.readFileSync(credPath, 'utf8');
     assert.ok(cred.includes(secretB) && !cred.includes(secret), 'the old secret is gone from the server');

@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { sequenceScripts } from '../../src/core/scheduleActions';
 import {
   CRON_PRESETS,
   cronExpression,
@@ -148,5 +150,33 @@ describe('schedule on a database row', () => {
       now,
     );
     assert.deepEqual([bad.text, bad.problem], ['daily 02:00 · status unreadable', true]);
+  });
+});
+
+describe('several scripts as one round trip', () => {
+  it('runs each in its own subshell; the first failure stops the rest, keeps its status and names its step', () => {
+    const script = sequenceScripts([
+      { what: 'first', script: "{\n  trap 'echo cleanup-1' EXIT\n  echo one\n  exit 0\n}\n" },
+      { what: "the second's step", script: '{\n  echo two\n  exit 7\n}\n' },
+      { what: 'third', script: 'echo three\n' },
+    ]);
+    for (const shell of ['sh', 'bash']) {
+      const r = spawnSync(shell, ['-s'], { input: script, encoding: 'utf8' });
+      assert.equal(r.status, 7, shell);
+      assert.equal(
+        r.stdout,
+        'one\ncleanup-1\ntwo\n',
+        `${shell}: the first's trap ran when it ended; the third never ran`,
+      );
+      assert.equal(r.stderr, "infrakt: the second's step failed\n");
+    }
+    const ok = spawnSync('sh', ['-s'], {
+      input: sequenceScripts([
+        { what: 'a', script: 'echo a' },
+        { what: 'b', script: 'echo b' },
+      ]),
+      encoding: 'utf8',
+    });
+    assert.deepEqual([ok.status, ok.stdout], [0, 'a\nb\n']);
   });
 });

@@ -4,13 +4,12 @@
 // line), remove it, and bring a server's schedules in line with new S3
 // settings. The builders live in scheduleScript.ts; this file only sequences
 // them and turns their output into results or errors that name the cause.
-import { BackupError } from './backup/errors';
+import { BackupError, stderrExcerpt } from './backup/errors';
 import { shellQuote } from './backup/shell';
 import type { ScriptRunner } from './backup/run';
 import type { BackupTarget } from './backup/target';
 import type { S3Credentials } from './s3Scripts';
 import {
-  DEFAULT_AWS_CREDENTIALS_PATH,
   type InstallResult,
   credentialsFileScript,
   defaultPasswordFilePath,
@@ -40,14 +39,12 @@ export interface ScheduleFiles {
   passwordFile?: string;
 }
 
-function tail(text: string): string {
-  const t = text.trim().split('\n').slice(-3).join(' ').trim();
-  return t ? `: ${t.slice(0, 300)}` : '';
-}
-
 async function must(runner: ScriptRunner, script: string, what: string, secrets: string[]): Promise<string> {
   const r = await runner.run(script, { secrets });
-  if (r.code !== 0) throw new BackupError('unexpected', `${what} failed (exit ${r.code})${tail(r.stderr)}`);
+  if (r.code !== 0) {
+    const excerpt = stderrExcerpt(r.stderr);
+    throw new BackupError('unexpected', `${what} failed (exit ${r.code})${excerpt ? `: ${excerpt}` : ''}`);
+  }
   return r.stdout;
 }
 
@@ -78,7 +75,7 @@ export function installPlanScript(plan: SchedulePlan): string {
       script: credentialsFileScript(
         plan.s3.creds.settings,
         plan.s3.creds.secretKey,
-        plan.files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH,
+        plan.files?.credentialsPath,
       ),
     });
   }
@@ -154,7 +151,7 @@ export async function removeSchedule(runner: ScriptRunner, plan: UnschedulePlan)
   if (plan.lastOnServer)
     parts.push({
       what: 'Removing the S3 credentials file',
-      script: removeCredentialsFileScript(plan.files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH),
+      script: removeCredentialsFileScript(plan.files?.credentialsPath),
     });
   await must(runner, sequenceScripts(parts), 'Removing the schedule', []);
 }
@@ -181,7 +178,7 @@ export async function syncServerSchedules(
   if (!plans.some((p) => p.s3))
     parts.push({
       what: 'Removing the S3 credentials file',
-      script: removeCredentialsFileScript(plans[0].files?.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH),
+      script: removeCredentialsFileScript(plans[0].files?.credentialsPath),
     });
   for (const plan of plans)
     parts.push({

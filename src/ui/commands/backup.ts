@@ -29,7 +29,7 @@ import {
 } from '../../core/s3Scripts';
 import type { TreeNode } from '../../core/treeRows';
 import { backupTarget, s3Access } from '../credentials';
-import { ActionableError, messageOf } from '../errors';
+import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../errors';
 import { confirmModal } from '../input';
 import { type RemoteSession, loggedRunner, withRemote } from '../remote';
 import { parseServerListing, serverListingScript } from '../../core/backupListing';
@@ -37,24 +37,16 @@ import { s3RetentionVictims } from '../../core/retention';
 import type { Services } from '../services';
 import { resolveBackup, resolveDatabase } from './targets';
 
-const PROVISION = (server: Server) => ({
-  title: 'Provision Server',
-  command: 'infrakt.server.provision',
-  args: [{ kind: 'server', server, state: { kind: 'idle' } } satisfies TreeNode],
-});
-
 /** A missing tool on the server: the next step is Provision Server. */
 function explain(err: unknown, server: Server): unknown {
   if (err instanceof BackupError && err.kind === 'tool-missing')
-    return new ActionableError(err.message, [PROVISION(server)]);
+    return new ActionableError(err.message, [provisionStep(server)]);
   return err;
 }
 
 function s3Failure(stderr: string, server: Server, what: string): ActionableError {
   const d = diagnoseS3Error(stderr, server.name);
-  const actions = /awscli not found/.test(d.cause)
-    ? [PROVISION(server)]
-    : [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }];
+  const actions = /awscli not found/.test(d.cause) ? [provisionStep(server)] : [OPEN_S3_SETTINGS];
   return new ActionableError(`${what}: ${d.cause} — ${d.next}.`, actions);
 }
 
@@ -118,7 +110,7 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
   if (s3.state === 'no-secret') {
     void vscode.window
       .showWarningMessage(`${saved} locally; not uploaded: ${s3.message}.`, 'Open S3 Settings')
-      .then((c) => c && vscode.commands.executeCommand('infrakt.settings.openS3'));
+      .then((c) => c && vscode.commands.executeCommand(OPEN_S3_SETTINGS.command));
     return;
   }
   void vscode.window.showInformationMessage(`${saved} (on the server only — S3 storage is not configured).`);
@@ -227,7 +219,7 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
   if (fromS3 && !creds)
     throw new ActionableError(
       `${entry.filename} is only in S3, and ${s3.state === 'no-secret' ? s3.message : 'S3 storage is not configured'}.`,
-      [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
+      [OPEN_S3_SETTINGS],
     );
   let safety: BackupResult | undefined;
   await withRemote(
@@ -304,7 +296,7 @@ export async function uploadBackupToS3(services: Services, arg?: unknown): Promi
   if (s3.state !== 'ready')
     throw new ActionableError(
       `Cannot upload: ${s3.state === 'no-secret' ? s3.message : 'S3 storage is not configured'}.`,
-      [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
+      [OPEN_S3_SETTINGS],
     );
   const creds = s3.creds;
   await withRemote(
@@ -331,7 +323,7 @@ export async function deleteBackupFromS3(services: Services, arg?: unknown): Pro
   if (s3.state !== 'ready')
     throw new ActionableError(
       `Cannot delete from S3: ${s3.state === 'no-secret' ? s3.message : 'S3 storage is not configured'}.`,
-      [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
+      [OPEN_S3_SETTINGS],
     );
   const creds = s3.creds;
   await confirmModal(

@@ -4,7 +4,7 @@ import { diagnoseS3Error, parseS3Steps, testConnectionScript } from '../../core/
 import { secretKeys } from '../../core/secrets';
 import type { Server } from '../../core/model';
 import type { Services } from '../services';
-import { ActionableError } from '../errors';
+import { ActionableError, OPEN_S3_SETTINGS, provisionStep } from '../errors';
 import { runRemote } from '../remote';
 import { resolveServer } from './targets';
 
@@ -19,9 +19,7 @@ export async function runS3Test(services: Services, server: Server): Promise<S3T
   const settings = services.store.getS3Settings();
   const secretKey = await services.secrets.get(secretKeys.s3Secret());
   if (!settings || !secretKey) {
-    throw new ActionableError('S3 storage is not configured yet.', [
-      { title: 'Open S3 Settings', command: 'infrakt.settings.openS3' },
-    ]);
+    throw new ActionableError('S3 storage is not configured yet.', [OPEN_S3_SETTINGS]);
   }
   const probe = `infrakt-connection-test-${randomBytes(6).toString('hex')}.txt`;
   const result = await runRemote(services, server, {
@@ -61,16 +59,5 @@ export async function testS3Connection(services: Services, arg?: unknown): Promi
     return;
   }
   const provision = /awscli not found/.test(outcome.message);
-  throw new ActionableError(
-    outcome.message,
-    provision
-      ? [
-          {
-            title: 'Provision Server',
-            command: 'infrakt.server.provision',
-            args: [{ kind: 'server', server, state: { kind: 'idle' } }],
-          },
-        ]
-      : [{ title: 'Open S3 Settings', command: 'infrakt.settings.openS3' }],
-  );
+  throw new ActionableError(outcome.message, provision ? [provisionStep(server)] : [OPEN_S3_SETTINGS]);
 }

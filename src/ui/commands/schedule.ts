@@ -10,20 +10,21 @@ import {
   removeSchedule,
   syncServerSchedules,
 } from '../../core/scheduleActions';
+import { limiter } from '../../core/limit';
+import type { S3Credentials } from '../../core/s3Scripts';
 import { backupTarget, s3Access, type S3Access } from '../credentials';
-import { ActionableError, messageOf } from '../errors';
+import { REFRESH_CONCURRENCY } from '../tree/backupCatalog';
+import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../errors';
 import { askText, confirmModal, pickOne } from '../input';
 import { loggedRunner, withRemote } from '../remote';
 import type { Services } from '../services';
 import { resolveDatabase } from './targets';
 
-const OPEN_S3 = { title: 'Open S3 Settings', command: 'infrakt.settings.openS3' };
-
 /** S3 as a schedule uses it: ready, off — or configured without a secret here, which must not install silently. */
 function uploadCreds(s3: S3Access, what: string) {
   if (s3.state === 'no-secret')
     throw new ActionableError(`${what}: ${s3.message}, so scheduled uploads could not authenticate.`, [
-      OPEN_S3,
+      OPEN_S3_SETTINGS,
     ]);
   return s3.state === 'ready' ? s3.creds : undefined;
 }
@@ -33,11 +34,9 @@ async function planFor(
   server: Server,
   database: Database,
   schedule: Pick<Schedule, 'cron' | 'localRetentionDays' | 's3KeepNewest'>,
-  s3: S3Access,
-  what: string,
+  creds: S3Credentials | undefined,
 ): Promise<{ plan: SchedulePlan; secrets: string[] }> {
   const { target, secrets } = await backupTarget(services, server, database);
-  const creds = uploadCreds(s3, what);
   return {
     plan: {
       databaseId: database.id,
@@ -81,6 +80,8 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
   const { server, database } = await resolveDatabase(services, arg, 'Schedule Backups');
   const current = services.store.getSchedule(database.id);
   const s3 = await s3Access(services);
+  // Before any question: settings without a secret here cannot be scheduled.
+  const creds = uploadCreds(s3, 'Cannot schedule uploads');
   const cron = await askCron(current?.cron);
   const days = await askText({
     title: 'Schedule Backups (2/3): local retention',
@@ -89,7 +90,7 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
     validate: fieldValidator(scheduleInput.shape.localRetentionDays),
   });
   let keep = '';
-  if (s3.state !== 'off') {
+  if (creds) {
     keep = await askText({
       title: 'Schedule Backups (3/3): S3 retention',
       prompt: 'Keep only the newest N backups of this database in S3 — leave empty to keep them all',
@@ -103,7 +104,7 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
     localRetentionDays: days,
     s3KeepNewest: keep.trim() ? keep : undefined,
   });
-  const { plan, secrets } = await planFor(services, server, database, input, s3, 'Cannot schedule uploads');
+  const { plan, secrets } = await planFor(services, server, database, input, creds);
   const result = await withRemote(
     services,
     server,
@@ -119,16 +120,12 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
   );
   for (const w of result.warnings) services.log.warn(`[${server.name}] ${w}`);
   if (result.warnings.length) {
-    const provision = await vscode.window.showWarningMessage(
+    const step = provisionStep(server);
+    const choice = await vscode.window.showWarningMessage(
       `${what}${upload}, but: ${result.warnings.join('; ')}.`,
-      'Provision Server',
+      step.title,
     );
-    if (provision)
-      await vscode.commands.executeCommand('infrakt.server.provision', {
-        kind: 'server',
-        server,
-        state: { kind: 'idle' },
-      });
+    if (choice) await vscode.commands.executeCommand(step.command, ...(step.args ?? []));
     return;
   }
   void vscode.window.showInformationMessage(
@@ -186,6 +183,13 @@ export async function syncSchedulesWithS3(services: Services): Promise<void> {
   }
   if (byServer.size === 0) return;
   const s3 = await s3Access(services);
+  let creds: S3Credentials | undefined;
+  try {
+    creds = uploadCreds(s3, 'Scheduled uploads not updated');
+  } catch (err) {
+    void vscode.window.showErrorMessage(messageOf(err));
+    return;
+  }
   const failed: string[] = [];
   const warnings: string[] = [];
   await vscode.window.withProgress(
@@ -196,40 +200,36 @@ export async function syncSchedulesWithS3(services: Services): Promise<void> {
     },
     async (progress) => {
       const groups = [...byServer.values()];
+      const limit = limiter(REFRESH_CONCURRENCY);
       await Promise.all(
-        groups.map(async ({ server, items }) => {
-          try {
-            const plans: SchedulePlan[] = [];
-            const secrets: string[] = [];
-            for (const { database, schedule } of items) {
-              const p = await planFor(
-                services,
-                server,
-                database,
-                schedule,
-                s3,
-                'Scheduled uploads not updated',
+        groups.map(({ server, items }) =>
+          limit(async () => {
+            try {
+              const plans: SchedulePlan[] = [];
+              const secrets: string[] = [];
+              for (const { database, schedule } of items) {
+                const p = await planFor(services, server, database, schedule, creds);
+                plans.push(p.plan);
+                secrets.push(...p.secrets);
+              }
+              const runner = loggedRunner(services, server, { secrets, timeoutMs: 120_000 });
+              const r = await syncServerSchedules(runner, plans);
+              warnings.push(...r.warnings.map((w) => `${server.name}: ${w}`));
+              services.log.info(
+                `[${server.name}] schedules of ${r.reinstalled.join(', ')} updated (${creds ? 'S3 credentials file written' : 'S3 off: credentials file removed'})`,
               );
-              plans.push(p.plan);
-              secrets.push(...p.secrets);
+            } catch (err) {
+              const message = messageOf(err);
+              failed.push(`${server.name} (${message})`);
+              services.log.error(`[${server.name}] scheduled backups not updated: ${message}`);
+              services.tree.setServerState(server.id, {
+                kind: 'error',
+                message: `Scheduled backups still use the old S3 settings: ${message}. Fix the connection, then save the S3 settings again.`,
+              });
             }
-            const runner = loggedRunner(services, server, { secrets, timeoutMs: 120_000 });
-            const r = await syncServerSchedules(runner, plans);
-            warnings.push(...r.warnings.map((w) => `${server.name}: ${w}`));
-            services.log.info(
-              `[${server.name}] schedules of ${r.reinstalled.join(', ')} updated (${s3.state === 'ready' ? 'S3 credentials file written' : 'S3 off: credentials file removed'})`,
-            );
-          } catch (err) {
-            const message = messageOf(err);
-            failed.push(`${server.name} (${message})`);
-            services.log.error(`[${server.name}] scheduled backups not updated: ${message}`);
-            services.tree.setServerState(server.id, {
-              kind: 'error',
-              message: `Scheduled backups still use the old S3 settings: ${message}. Fix the connection, then save the S3 settings again.`,
-            });
-          }
-          progress.report({ increment: 100 / groups.length, message: server.name });
-        }),
+            progress.report({ increment: 100 / groups.length, message: server.name });
+          }),
+        ),
       );
     },
   );
@@ -244,7 +244,7 @@ export async function syncSchedulesWithS3(services: Services): Promise<void> {
   } else {
     const names = [...byServer.values()].map((g) => g.server.name).join(', ');
     void vscode.window.showInformationMessage(
-      s3.state === 'ready'
+      creds
         ? `Scheduled backups on ${names} now upload with the new S3 settings.`
         : `Scheduled backups on ${names} no longer upload to S3 (credentials removed from the server).`,
     );

@@ -29,8 +29,8 @@ import {
 import type { Server } from '../src/core/model';
 import { s3Key } from '../src/core/s3Layout';
 import { type S3Credentials, awsSetup, s3UploadSink } from '../src/core/s3Scripts';
-import { type Postgres, startPostgres } from '../test/world/databases';
-import { S3RVER_KEY, type S3World, startS3, stopS3AndRemove } from '../test/world/s3';
+import { type Postgres, hostDatabase, startPostgres } from '../test/world/databases';
+import { type S3World, s3rverSettings, startS3, stopS3AndRemove } from '../test/world/s3';
 import {
   benchAbort,
   benchServer,
@@ -143,15 +143,7 @@ interface DbResult {
 function pgTarget(pg: Postgres, server: Server, db: string): BackupTarget {
   return {
     server: { name: server.name, backupDir: server.backupDir },
-    database: {
-      name: db,
-      engine: 'postgres',
-      mode: 'host',
-      dbHost: '127.0.0.1',
-      dbPort: pg.port,
-      dbUser: 'postgres',
-      dbName: db,
-    },
+    database: hostDatabase(pg, db),
     password: { kind: 'inline', password: pg.password },
   };
 }
@@ -402,15 +394,7 @@ async function benchS3(
   repeat: number,
 ): Promise<S3Bench> {
   const creds: S3Credentials = {
-    settings: {
-      endpointUrl: s3.endpointUrl,
-      bucket: s3.bucket,
-      region: 'us-east-1',
-      accessKey: S3RVER_KEY,
-      prefix: 'infrakt/backups/',
-      pathStyle: true,
-      checksumWhenRequired: true,
-    },
+    settings: s3rverSettings(s3),
     secretKey: 'S3RVER',
   };
   // The awscli the server's shell finds (over SSH PATH may differ from ours): (a) and (b) use the same one.

@@ -24,7 +24,7 @@ import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { ConfigStore } from '../../src/store/configStore';
 import { WASM_PATH } from '../support/paths';
 import { keyServer, testEnv } from '../support/sshEnv';
-import { type Postgres, startPostgres } from '../world/databases';
+import { type Postgres, hostDatabase, startPostgres } from '../world/databases';
 import { startSshServer, type SshServer } from '../world/sshServer';
 
 describe('Provision Server on the test world (real sshd + PostgreSQL)', function () {
@@ -56,18 +56,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
     [sshd, pg] = await Promise.all([startSshServer(), startPostgres()]);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-provision-'));
     server = keyServer(sshd, path.join(work, 'opt', 'infrakt', 'backups'));
-    database = {
-      id: 'db-1',
-      serverId: server.id,
-      name: 'shop',
-      engine: 'postgres',
-      mode: 'host',
-      dbHost: '127.0.0.1',
-      dbPort: pg.port,
-      dbUser: 'postgres',
-      dbName: 'shop',
-      createdAt: '',
-    };
+    database = { id: 'db-1', serverId: server.id, ...hostDatabase(pg, 'shop'), createdAt: '' };
     pg.createDatabase('shop');
     pool = new ConnectionPool(testEnv());
   });

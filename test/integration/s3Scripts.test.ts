@@ -11,23 +11,14 @@ import {
   type S3Credentials,
 } from '../../src/core/s3Scripts';
 import { parseListObjectsV2, s3DatabasePrefix } from '../../src/core/s3Layout';
-import { S3RVER_KEY, startS3, stopS3AndRemove, type S3World } from '../world/s3';
+import { s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { runLocalScript } from '../support/localShell';
 
 describe('S3 scripts with awscli against s3rver (local bash)', function () {
   this.timeout(120_000);
   let s3: S3World;
   const creds = (over: Partial<S3Credentials['settings']> = {}, secretKey = 'S3RVER'): S3Credentials => ({
-    settings: {
-      endpointUrl: s3.endpointUrl,
-      bucket: s3.bucket,
-      region: 'us-east-1',
-      accessKey: S3RVER_KEY,
-      prefix: 'infrakt/backups/',
-      pathStyle: true,
-      checksumWhenRequired: true,
-      ...over,
-    },
+    settings: s3rverSettings(s3, over),
     secretKey,
   });
 

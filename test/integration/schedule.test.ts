@@ -38,8 +38,8 @@ import {
 } from '../../src/core/scheduleActions';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
-import { type Postgres, startPostgres, until } from '../world/databases';
-import { S3RVER_KEY, startS3, stopS3AndRemove, type S3World } from '../world/s3';
+import { type Postgres, hostDatabase, startPostgres, until } from '../world/databases';
+import { S3RVER_KEY, s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { startSshServer, type SshServer } from '../world/sshServer';
 
 /** Root's crontab as it was (null: none), so the suite can put it back exactly. */
@@ -78,30 +78,14 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
   let credPath: string;
   let passwordPath: string;
   const prefix = 'infrakt/backups/';
-  const settings = (): S3Credentials['settings'] => ({
-    endpointUrl: s3.endpointUrl,
-    bucket: s3.bucket,
-    region: 'us-east-1',
-    accessKey: S3RVER_KEY,
-    prefix,
-    pathStyle: true,
-    checksumWhenRequired: true,
-  });
+  const settings = (): S3Credentials['settings'] => s3rverSettings(s3, { prefix });
   const options = (keepNewest?: number): InstallScheduleOptions => ({
     databaseId,
     // February 31st: a valid expression that never fires, so the machine's cron daemon (if any) stays out of the test.
     expression: '0 0 31 2 *',
     target: {
       server: { name: server.name, backupDir: server.backupDir },
-      database: {
-        name: 'shop',
-        engine: 'postgres',
-        mode: 'host',
-        dbHost: '127.0.0.1',
-        dbPort: pg.port,
-        dbUser: 'postgres',
-        dbName: 'shop',
-      },
+      database: hostDatabase(pg, 'shop'),
       password: { kind: 'file', path: passwordPath },
     },
     localRetentionDays: 7,

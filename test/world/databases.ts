@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { BackupDatabase } from '../../src/core/backup';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
@@ -55,6 +56,19 @@ export interface Postgres {
   sql(sql: string, db?: string): string;
   createDatabase(name: string): void;
   stop(): void;
+}
+
+/** A database of this cluster as a host-mode backup sees it: the superuser over loopback. */
+export function hostDatabase(pg: Pick<Postgres, 'port'>, name: string): BackupDatabase & { dbName: string } {
+  return {
+    name,
+    engine: 'postgres',
+    mode: 'host',
+    dbHost: '127.0.0.1',
+    dbPort: pg.port,
+    dbUser: 'postgres',
+    dbName: name,
+  };
 }
 
 export interface PostgresOptions {

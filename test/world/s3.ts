@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import S3rver from 's3rver';
+import type { S3Credentials } from '../../src/core/s3Scripts';
 
 export const S3RVER_KEY = 'S3RVER';
 
@@ -18,6 +19,23 @@ export interface S3World {
   stop(): Promise<void>;
   /** Starts again on the same port with the same data (after stop()). */
   restart(): Promise<void>;
+}
+
+/** The product's S3 settings for this server: path-style addressing (as MinIO), checksums only when required. */
+export function s3rverSettings(
+  world: Pick<S3World, 'endpointUrl' | 'bucket'>,
+  over: Partial<S3Credentials['settings']> = {},
+): S3Credentials['settings'] {
+  return {
+    endpointUrl: world.endpointUrl,
+    bucket: world.bucket,
+    region: 'us-east-1',
+    accessKey: S3RVER_KEY,
+    prefix: 'infrakt/backups/',
+    pathStyle: true,
+    checksumWhenRequired: true,
+    ...over,
+  };
 }
 
 export interface S3Options {

@@ -7,6 +7,7 @@ import { MARKS, shellQuote as q, wholeScript } from './backup/shell';
 import { checkServerBackupFile } from './backup/listScript';
 import { check, checkServer } from './backup/serverCheck';
 import { s3DatabasePrefix, s3Key } from './s3Layout';
+import { DEFAULT_SWEEP_AFTER_SECONDS, type ExtraSink } from './backup/backupScript';
 
 export const S3_STEP_MARK = '@@infrakt:s3step';
 
@@ -116,19 +117,78 @@ function s3Script(c: S3Credentials, body: readonly string[]): string {
   ]);
 }
 
+/** Default of the upload stall limit: seconds with no byte accepted by the S3 endpoint. */
+export const DEFAULT_UPLOAD_STALL_SECONDS = 60;
+
+/** awscli for clean-up calls: one attempt, short timeouts (the endpoint may be the thing that failed). */
+const AWS_QUICK =
+  'AWS_MAX_ATTEMPTS=1 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout 10 --cli-read-timeout 20';
+
+export interface S3SinkOptions {
+  /** Seconds without progress before the upload is stopped as stalled (the local backup goes on). */
+  stallSeconds?: number;
+  /** Unfinished uploads of killed runs older than this are removed (the backup script's sweep age). */
+  sweepAfterSeconds?: number;
+}
+
 /**
- * The upload that runs as a second consumer of Back Up Now's stream (no second
- * read of the file), and the checksum object written once the hash is known.
+ * The upload that runs as a consumer of Back Up Now's stream (no second read
+ * of the file). An object is a backup only once its `.sha256` object exists:
+ * `after` checks the uploaded size, then writes the checksum object — the
+ * commit mark, written last. `abort` removes what an uncommitted run left
+ * (its multipart upload, a finished object without its mark); `sweep` removes
+ * those of earlier runs that were killed before they could.
  */
 export function s3UploadSink(
   c: Pick<S3Credentials, 'settings'>,
   databaseName: string,
-): { id: string; command: string; after: string } {
+  opts: S3SinkOptions = {},
+): ExtraSink {
   const dbPrefix = q(s3DatabasePrefix(c.settings.prefix, databaseName));
+  const stall = opts.stallSeconds ?? DEFAULT_UPLOAD_STALL_SECONDS;
+  if (!(Number.isInteger(stall) && stall >= 5 && stall <= 3600))
+    throw new Error('the upload stall limit must be 5–3600 seconds');
+  const age = opts.sweepAfterSeconds ?? DEFAULT_SWEEP_AFTER_SECONDS;
+  const key = `${dbPrefix}"$infrakt_name"`;
+  const tab = "$(printf '\\t')";
   return {
     id: 's3',
-    command: `${REQUIRE_AWS}; awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/"${dbPrefix}"$infrakt_name"`,
-    after: `printf '%s  %s\\n' "$INFRAKT_SHA256" "$INFRAKT_NAME" | awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/"${dbPrefix}"$INFRAKT_NAME.sha256"`,
+    check: `{ command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; false; }; }`,
+    // One process (not awsx, a function), so the script can kill it before its input ends.
+    command: `aws --endpoint-url "$infrakt_endpoint" --cli-read-timeout ${stall} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}`,
+    after: [
+      `infrakt_s3_len=$(awsx s3api head-object --bucket "$infrakt_bucket" --key ${key} --query ContentLength --output text)`,
+      `{ [ "$infrakt_s3_len" = "$INFRAKT_SIZE" ] || { echo "infrakt: S3 holds $infrakt_s3_len bytes of $INFRAKT_NAME where $INFRAKT_SIZE were sent — the upload is not kept" >&2; false; }; }`,
+      `{ printf '%s  %s\\n' "$INFRAKT_SHA256" "$INFRAKT_NAME" | awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}.sha256; }`,
+    ].join(' && '),
+    abort: [
+      `infrakt_s3_k=${key}`,
+      `${AWS_QUICK} s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix "$infrakt_s3_k" --query 'Uploads[].[Key,UploadId]' --output text 2>/dev/null |`,
+      `  while IFS="${tab}" read -r infrakt_uk infrakt_uid; do`,
+      `    if [ "$infrakt_uk" = "$infrakt_s3_k" ] && [ -n "$infrakt_uid" ]; then ${AWS_QUICK} s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_s3_k" --upload-id "$infrakt_uid" || :; fi`,
+      '  done',
+      // The keys are our own names (letters, digits, . _ - /): safe inside JSON as they are.
+      `${AWS_QUICK} s3api delete-objects --bucket "$infrakt_bucket" --delete "{\\"Objects\\":[{\\"Key\\":\\"$infrakt_s3_k\\"},{\\"Key\\":\\"$infrakt_s3_k.sha256\\"}],\\"Quiet\\":true}" >/dev/null`,
+    ].join('\n'),
+    sweep: [
+      `infrakt_s3_cut=$(date -u -d "@$(( $(date +%s) - ${age} ))" +%Y-%m-%dT%H:%M:%S 2>/dev/null) || infrakt_s3_cut=`,
+      'if [ -n "$infrakt_s3_cut" ] && command -v aws >/dev/null 2>&1; then',
+      // Objects of this server's database with no .sha256 beside them, finished before the cut-off.
+      `  ${AWS_QUICK} s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Contents[].[Key,LastModified]' --output text 2>/dev/null |`,
+      `    awk -F '\\t' -v c="$infrakt_s3_cut" 'NF >= 2 { if ($1 ~ /\\.sha256$/) s[substr($1, 1, length($1) - 7)] = 1; else o[$1] = substr($2, 1, 19) } END { for (k in o) if (!(k in s) && o[k] < c) print k }' |`,
+      '    while IFS= read -r infrakt_sk; do',
+      `      ${AWS_QUICK} s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_sk" >/dev/null 2>&1 && echo "infrakt: removed an unfinished S3 upload of an earlier run: $infrakt_sk"`,
+      '    done',
+      // Multipart uploads never completed (killed runs), started before the cut-off.
+      `  ${AWS_QUICK} s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Uploads[].[Key,UploadId,Initiated]' --output text 2>/dev/null |`,
+      `    awk -F '\\t' -v c="$infrakt_s3_cut" 'NF >= 3 && substr($3, 1, 19) < c { print $1 "\\t" $2 }' |`,
+      `    while IFS="${tab}" read -r infrakt_sk infrakt_sid; do`,
+      `      ${AWS_QUICK} s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_sk" --upload-id "$infrakt_sid" >/dev/null 2>&1 && echo "infrakt: aborted an unfinished S3 multipart upload of an earlier run: $infrakt_sk"`,
+      '    done',
+      'fi',
+      ':',
+    ].join('\n'),
+    stallSeconds: stall,
   };
 }
 
@@ -203,8 +263,13 @@ export function s3ListSection(c: S3Credentials, databaseNames: readonly string[]
 
 /** The S3 error a listing reported, if any. */
 export function s3ListingError(stdout: string): string | undefined {
-  const line = stdout.split('\n').find((l) => l.startsWith(`${S3_ERROR_MARK} `));
-  return line?.slice(S3_ERROR_MARK.length + 1).trim();
+  // indexOf, not split: a listing's output can be megabytes.
+  const mark = `${S3_ERROR_MARK} `;
+  let at = stdout.indexOf(mark);
+  while (at > 0 && stdout[at - 1] !== '\n') at = stdout.indexOf(mark, at + 1);
+  if (at < 0) return undefined;
+  const end = stdout.indexOf('\n', at);
+  return stdout.slice(at + mark.length, end < 0 ? undefined : end).trim();
 }
 
 /** Splits listS3Script output into the JSON text per database name. */
@@ -382,4 +447,60 @@ export function s3DeleteScript(
     ]),
     'exit $infrakt_rc',
   ]);
+}
+
+const S3_PREFIX_MARK = '@@infrakt:s3prefix';
+const S3_PREFIX_END = '@@infrakt:s3prefixend';
+
+/** What listS3PrefixesScript prints per object: `[key, size, lastModified]` (JSON, from `--query`). */
+export const S3_OBJECT_QUERY = 'Contents[].[Key,Size,LastModified]';
+
+/**
+ * Lists whole key prefixes with one awscli call each (awscli follows the
+ * continuation tokens itself): the tree's shared listing (the whole backup
+ * prefix, once per refresh, for every server) or one server's own backups.
+ * Each prefix's objects are one JSON array of `[key, size, lastModified]`
+ * between marks, in the order given; the first failure prints the error mark
+ * and ends the script. The output goes through a file, not a shell variable:
+ * a listing can be megabytes.
+ */
+export function listS3PrefixesScript(c: S3Credentials, keyPrefixes: readonly string[]): string {
+  const { preamble, cleanup } = awsSetup(c);
+  return wholeScript([
+    'set -u',
+    REQUIRE_AWS,
+    ...preamble,
+    exitTrap(cleanup),
+    "trap 'exit 130' INT TERM HUP",
+    // Not `aws --version` as s3Script does: every awscli start costs up to seconds, and this listing is waited for.
+    'echo "infrakt: using $(command -v aws)" >&2',
+    ...keyPrefixes.flatMap((prefix, i) => [
+      `printf '${S3_PREFIX_MARK} %s\\n' ${i}`,
+      // A short connect timeout: a server that cannot reach the endpoint should
+      // fail in seconds, so that another server can be asked instead.
+      `if awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${q(prefix)} --query ${q(S3_OBJECT_QUERY)} --output json --cli-connect-timeout 10 >"$infrakt_aws_dir/out" 2>"$infrakt_aws_dir/err"; then cat "$infrakt_aws_dir/out"`,
+      `else printf '\\n${S3_ERROR_MARK} %s\\n' "$(tr '\\n' ' ' < "$infrakt_aws_dir/err" | cut -c1-400)"; exit 1; fi`,
+      `printf '\\n${S3_PREFIX_END}\\n'`,
+    ]),
+    'exit 0',
+  ]);
+}
+
+/** The JSON text per prefix index of listS3PrefixesScript output; a prefix cut short by an error is missing. */
+export function splitS3Prefixes(stdout: string): Map<number, string> {
+  const out = new Map<number, string>();
+  // indexOf, not a regex over the whole text: the output can be large.
+  let at = stdout.indexOf(`${S3_PREFIX_MARK} `);
+  while (at >= 0) {
+    const nl = stdout.indexOf('\n', at);
+    if (nl < 0) break;
+    const index = Number(stdout.slice(at + S3_PREFIX_MARK.length + 1, nl));
+    const end = stdout.indexOf(`\n${S3_PREFIX_END}\n`, nl);
+    if (end < 0) break;
+    const next = stdout.indexOf(`\n${S3_PREFIX_MARK} `, nl);
+    // A prefix cut short (its end mark missing) is not merged into the next one's text.
+    if (Number.isInteger(index) && (next < 0 || next > end)) out.set(index, stdout.slice(nl + 1, end));
+    at = next < 0 ? -1 : next + 1;
+  }
+  return out;
 }

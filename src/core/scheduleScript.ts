@@ -190,7 +190,10 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
       '      infrakt_s_is_backup "$infrakt_s_n" || continue',
       '      infrakt_s_sortkey "$infrakt_s_n" >> "$infrakt_s_work/mine"',
       '    done < "$infrakt_s_work/keys"',
-      '    LC_ALL=C sort -r "$infrakt_s_work/mine" | cut -d" " -f3 > "$infrakt_s_work/sorted"',
+      // Only verified backups count (their .sha256 object, the commit mark, is there): an
+      // unfinished upload must never be kept in place of a real backup.
+      `    awk -v p="$infrakt_s_prefix" 'index($0, p) == 1 && /\\.sha256$/ { n = substr($0, length(p) + 1); print substr(n, 1, length(n) - 7) }' "$infrakt_s_work/keys" > "$infrakt_s_work/sums"`,
+      `    awk 'NR == FNR { s[$0] = 1; next } ($3 in s)' "$infrakt_s_work/sums" "$infrakt_s_work/mine" | LC_ALL=C sort -r | cut -d" " -f3 > "$infrakt_s_work/sorted"`,
       // The upload not listed yet: do nothing rather than guess (as s3RetentionVictims).
       '    if grep -qxF "$infrakt_s_file" "$infrakt_s_work/sorted"; then',
       '      infrakt_s_i=0',

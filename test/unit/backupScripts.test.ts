@@ -238,8 +238,10 @@ describe('backup scripts (text)', () => {
         s,
         /\( trap '' PIPE; exec \$infrakt_tee "\$infrakt_work\/sum" "\$infrakt_work\/sink_s3" \)/,
       );
-      assert.match(s, /if tee -p <\/dev\/null/);
-      assert.match(s, /\{ awsx s3 cp - "s3:\/\/b\/k"; \} < "\$infrakt_work\/sink_s3" >&2 &/);
+      assert.match(s, /if tee --output-error=exit-nopipe <\/dev\/null/);
+      assert.match(s, /elif tee -p <\/dev\/null/);
+      assert.match(s, /  awsx s3 cp - "s3:\/\/b\/k" < "\$infrakt_work\/gate_s3" >&2 &/);
+      assert.match(s, /cat < "\$infrakt_work\/sink_s3" > "\$infrakt_work\/gate_s3" &/);
       assert.match(s, /"sinks":\{"s3":%s\}/);
       assert.match(s, /exit 75/);
       syntaxOk(s);

@@ -150,7 +150,8 @@ describe('scheduled backup script', () => {
       /\[ "\$infrakt_s_n" != "\$infrakt_s_file" \] \|\| continue/,
       'never the one just uploaded',
     );
-    assert.doesNotMatch(scheduledBackupScript(opts({ s3: { settings } })), /list-objects-v2/);
+    assert.doesNotMatch(scheduledBackupScript(opts({ s3: { settings } })), /infrakt_s_i" -gt/);
+    assert.match(text, /\(\$3 in s\)/, 'only backups with their .sha256 object are counted');
   });
 });
 

@@ -1,6 +1,7 @@
 // Exit codes our scripts use, and the typed errors they map to. Messages name
 // the cause and the next step; they never include a secret (scripts never
 // print one, and stderr excerpts are only the tool's own words).
+import { humanSize } from '../format';
 import { MARKS } from './shell';
 
 export const EXIT = {
@@ -16,6 +17,8 @@ export const EXIT = {
   backupDir: 77,
   nameTaken: 78,
   redisRestore: 79,
+  /** The backup dir has less free space than the last backup of this database took. */
+  noSpace: 80,
   interrupted: 130,
   terminated: 143,
   hangup: 129,
@@ -31,6 +34,7 @@ export type BackupErrorKind =
   | 'sink-failed'
   | 'restore-failed'
   | 'backup-dir'
+  | 'no-space'
   | 'cancelled'
   | 'unexpected';
 
@@ -140,6 +144,18 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
         `Cannot use the backup directory on ${ctx.serverName}${excerpt ? `: ${excerpt}` : ''} — check the server's backup directory setting or run Provision Server`,
         detail,
       );
+    case EXIT.noSpace: {
+      const [need, free, last] = (markValue(r.stdout, MARKS.nospace) ?? '').split(' ').map(Number);
+      const numbers =
+        need > 0 && free >= 0
+          ? `: about ${humanSize(need)} is needed (the last backup took ${humanSize(last)}) and ${humanSize(free)} is free`
+          : '';
+      return new BackupError(
+        'no-space',
+        `Not enough free space for a backup on ${ctx.serverName}${numbers} — free some space in the backup directory (delete old backups) and try again. Nothing was written.`,
+        detail,
+      );
+    }
     case EXIT.nameTaken:
       return new BackupError(
         'unexpected',

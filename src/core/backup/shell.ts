@@ -23,6 +23,7 @@ export const MARKS = {
   listen: `${MARK}listen`,
   docker: `${MARK}docker`,
   step: `${MARK}restore-step`,
+  nospace: `${MARK}nospace`,
 } as const;
 
 /**

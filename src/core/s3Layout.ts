@@ -60,13 +60,20 @@ export interface BackupEntry {
 
 const CHECKSUM_SUFFIX = '.sha256';
 
-/** Seed Task 5: merge by filename into local | s3 | both; newest first. Checksum objects are not backups. */
+/**
+ * Merge by filename into local | s3 | both; newest first. In S3 an object is a
+ * backup only once its `.sha256` object exists (the commit mark, written last):
+ * an object without one is an unfinished or failed upload — never listed,
+ * never counted by retention (the next backup run sweeps it).
+ */
 export function mergeBackupLocations(
   local: readonly LocalBackupFile[],
   s3: readonly S3Object[],
 ): BackupEntry[] {
-  const s3Backups = s3.filter((o) => !o.filename.endsWith(CHECKSUM_SUFFIX));
   const s3Sums = new Set(s3.filter((o) => o.filename.endsWith(CHECKSUM_SUFFIX)).map((o) => o.filename));
+  const s3Backups = s3.filter(
+    (o) => !o.filename.endsWith(CHECKSUM_SUFFIX) && s3Sums.has(`${o.filename}${CHECKSUM_SUFFIX}`),
+  );
   const byName = new Map<string, BackupEntry>();
   for (const f of local) {
     byName.set(f.filename, { ...f, location: 'local' });
@@ -81,13 +88,19 @@ export function mergeBackupLocations(
         sizeBytes: o.sizeBytes,
         modified: o.modified,
         location: 's3',
-        hasChecksum: s3Sums.has(`${o.filename}${CHECKSUM_SUFFIX}`),
+        hasChecksum: true,
       });
     }
   }
   return [...byName.values()].sort(
     (a, b) => b.modified.getTime() - a.modified.getTime() || b.filename.localeCompare(a.filename),
   );
+}
+
+/** S3 objects that are not (yet) backups: no `.sha256` object beside them. */
+export function unfinishedS3Uploads(s3: readonly S3Object[]): S3Object[] {
+  const names = new Set(s3.map((o) => o.filename));
+  return s3.filter((o) => !o.filename.endsWith(CHECKSUM_SUFFIX) && !names.has(`${o.filename}${CHECKSUM_SUFFIX}`));
 }
 
 export const LOCATION_LABELS: Record<BackupLocation, string> = {

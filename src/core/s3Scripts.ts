@@ -311,6 +311,13 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
   if (/awscli \(aws\) not found|aws: (command )?not found/.test(t)) {
     return { cause: `awscli not found on ${serverName}`, next: 'run Provision Server' };
   }
+  const stalled = /the s3 upload made no progress for (\d+) s/.exec(t);
+  if (stalled) {
+    return {
+      cause: `the upload stalled: the S3 endpoint accepted nothing for ${stalled[1]} s`,
+      next: 'check that the endpoint is up and reachable from the server, then retry the upload',
+    };
+  }
   if (/InvalidAccessKeyId/.test(t))
     return {
       cause: 'the access key is not known to the storage provider',

@@ -29,7 +29,7 @@ export interface SchedulePlan {
   expression: string;
   localRetentionDays: number;
   /** Upload to S3 (credentials file written first); off when unset. */
-  s3?: { creds: S3Credentials; keepNewest?: number };
+  s3?: { creds: S3Credentials; keepNewest?: number; stallSeconds?: number };
   /** Where the root-only files go (tests use their own dir); the defaults of scheduleScript otherwise. */
   files?: ScheduleFiles;
 }
@@ -99,6 +99,7 @@ export function installPlanScript(plan: SchedulePlan): string {
         ? {
             settings: plan.s3.creds.settings,
             keepNewest: plan.s3.keepNewest,
+            stallSeconds: plan.s3.stallSeconds,
             credentialsPath: plan.files?.credentialsPath,
           }
         : undefined,

@@ -89,6 +89,8 @@ export interface ScheduleS3 {
   credentialsPath?: string;
   /** Keep only the newest N backups of this database in S3 (after a successful upload); off when unset. */
   keepNewest?: number;
+  /** Seconds without progress before the upload is stopped as stalled (the s3UploadSink default when unset). */
+  stallSeconds?: number;
 }
 
 export interface ScheduledBackupOptions {
@@ -157,7 +159,7 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
 
   // The one pipeline, exactly as Back Up Now builds it (awscli set-up comes from this wrapper).
   const inner = backupScript(o.target, {
-    extraSinks: s3 ? [s3UploadSink(s3, t.name)] : [],
+    extraSinks: s3 ? [s3UploadSink(s3, t.name, { stallSeconds: s3.stallSeconds })] : [],
     progressInterval: 60,
   });
 

@@ -4,7 +4,7 @@
 // Remote work is one script on stdin of one channel.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { Server } from '../core/model';
 import { type RemoteRunner, type RunOptions, type RunResult, redact } from '../core/remote';
 
@@ -32,6 +32,8 @@ export class SshError extends Error {
   }
 }
 
+const cancelled = () => new SshError('cancelled', 'Cancelled');
+
 export interface HostKeyInfo {
   host: string;
   port: number;
@@ -56,7 +58,45 @@ export interface SshEnvironment {
   idleMs(): number;
 }
 
+type ClientError = Error & { level?: string; code?: string };
+
+/** The parts of an ssh2 exec channel the pool uses (narrow, so a unit test can stand in for it). */
+export interface ExecChannel {
+  readonly stderr: { on(event: 'data', listener: (data: Buffer) => void): unknown; resume(): unknown };
+  on(event: 'data', listener: (data: Buffer) => void): unknown;
+  on(event: 'close', listener: (code: number | null, signal?: string) => void): unknown;
+  end(data?: string): unknown;
+  close(): unknown;
+  resume(): unknown;
+}
+
+/** The parts of an ssh2 Client the pool uses; `new Client()` is one. */
+export interface SshClientLike {
+  connect(config: ConnectConfig): unknown;
+  exec(command: string, callback: (err: Error | undefined, channel: ExecChannel) => void): unknown;
+  sftp(callback: (err: Error | undefined, sftp?: SFTPWrapper) => void): unknown;
+  end(): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  on(event: 'error', listener: (err: ClientError) => void): unknown;
+  off(event: 'ready', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+  off(event: 'error', listener: (err: ClientError) => void): unknown;
+}
+
+export interface PoolOptions {
+  /** Makes the ssh2 client of each new connection (tests inject a fake). */
+  createClient?: () => SshClientLike;
+  /**
+   * How long a stop (cancel or timeout) waits for the kill command to report that the
+   * script's process group got TERM before the channel is closed anyway.
+   */
+  stopFallbackMs?: number;
+}
+
 const PGID_MARK = '@@infrakt:pgid ';
+const TERM_SENT = '@@infrakt:term-sent';
 
 /**
  * The remote command: bash when the server has it (pipefail), else the POSIX
@@ -64,6 +104,16 @@ const PGID_MARK = '@@infrakt:pgid ';
  * group leader), so a cancel can end everything the script started.
  */
 export const REMOTE_SHELL = `printf '${PGID_MARK}%s\\n' "$$" >&2; command -v bash >/dev/null 2>&1 && exec bash -s || exec sh -s`;
+
+/**
+ * Run on a second channel to stop a script: TERM to its whole group, a line saying so
+ * (the main channel is closed only then), and KILL for stragglers. The grace period
+ * lets the script's own clean-up finish (removing its .partial, aborting an unfinished
+ * S3 upload: a few awscli calls).
+ */
+export function killCommand(pgid: number): string {
+  return `kill -TERM -- -${pgid} 2>/dev/null; echo '${TERM_SENT}'; sleep 10; kill -KILL -- -${pgid} 2>/dev/null; true`;
+}
 
 export function sha256Fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
@@ -75,10 +125,13 @@ function keyTypeOf(key: Buffer): string {
 }
 
 interface Entry {
-  client: Client;
-  ready: Promise<Client>;
+  key: string;
+  client: SshClientLike;
+  ready: Promise<SshClientLike>;
   idle?: NodeJS.Timeout;
   busy: number;
+  /** Dropped, closed or forgotten: never reused, never given an idle timer. */
+  dead: boolean;
 }
 
 export interface DownloadOptions {
@@ -86,27 +139,57 @@ export interface DownloadOptions {
   onProgress?(transferred: number, total: number): void;
 }
 
+/** Follows `p`, but rejects with "cancelled" as soon as the signal fires. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(cancelled());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 export class ConnectionPool implements RemoteRunner {
   private readonly entries = new Map<string, Entry>();
   /** For benchmarks and tests. */
   readonly stats = { connections: 0, channels: 0 };
+  private readonly createClient: () => SshClientLike;
+  private readonly stopFallbackMs: number;
 
-  constructor(private readonly env: SshEnvironment) {}
+  constructor(
+    private readonly env: SshEnvironment,
+    options: PoolOptions = {},
+  ) {
+    this.createClient = options.createClient ?? (() => new Client());
+    this.stopFallbackMs = options.stopFallbackMs ?? 10_000;
+  }
 
   private key(server: Server): string {
     return `${server.id}|${server.user}@${server.host}:${server.port}|${server.auth}|${server.keyPath ?? ''}`;
   }
 
   async run(server: Server, script: string, opts: RunOptions = {}): Promise<RunResult> {
-    if (opts.signal?.aborted) throw new SshError('cancelled', 'Cancelled');
-    const entry = await this.acquire(server);
+    if (opts.signal?.aborted) throw cancelled();
+    const entry = this.acquire(server);
+    // Busy from the start, so no idle timer can close the connection while we wait for it.
     entry.busy++;
     this.clearIdle(entry);
     try {
-      return await this.exec(server, entry.client, script, opts);
+      const client = await abortable(entry.ready, opts.signal);
+      return await this.exec(server, client, script, opts);
     } finally {
       entry.busy--;
-      this.scheduleIdle(server, entry);
+      this.scheduleIdle(entry);
     }
   }
 
@@ -121,24 +204,43 @@ export class ConnectionPool implements RemoteRunner {
     localPath: string,
     opts: DownloadOptions = {},
   ): Promise<number> {
-    if (opts.signal?.aborted) throw new SshError('cancelled', 'Cancelled');
-    const entry = await this.acquire(server);
+    const signal = opts.signal;
+    if (signal?.aborted) throw cancelled();
+    const entry = this.acquire(server);
     entry.busy++;
     this.clearIdle(entry);
     try {
+      const client = await abortable(entry.ready, signal);
       return await new Promise<number>((resolve, reject) => {
-        entry.client.sftp((err, sftp) => {
-          if (err) {
-            reject(new SshError('other', `SFTP is not available on ${server.name}: ${err.message}`));
+        let gaveUp = false; // aborted before the SFTP session opened
+        const onEarlyAbort = () => {
+          gaveUp = true;
+          reject(cancelled());
+        };
+        signal?.addEventListener('abort', onEarlyAbort, { once: true });
+        const onSftp = (err: Error | undefined, sftp?: SFTPWrapper) => {
+          signal?.removeEventListener('abort', onEarlyAbort);
+          if (err || !sftp) {
+            if (!gaveUp)
+              reject(
+                new SshError(
+                  'other',
+                  `SFTP is not available on ${server.name}: ${err?.message ?? 'no session'}`,
+                ),
+              );
             return;
           }
           this.stats.channels++;
+          if (gaveUp) {
+            sftp.end();
+            return;
+          }
           let total = 0;
           const onAbort = () => {
             sftp.end();
-            reject(new SshError('cancelled', 'Cancelled'));
+            reject(cancelled());
           };
-          opts.signal?.addEventListener('abort', onAbort, { once: true });
+          signal?.addEventListener('abort', onAbort, { once: true });
           sftp.fastGet(
             remotePath,
             localPath,
@@ -149,9 +251,9 @@ export class ConnectionPool implements RemoteRunner {
               },
             },
             (e) => {
-              opts.signal?.removeEventListener('abort', onAbort);
+              signal?.removeEventListener('abort', onAbort);
               sftp.end();
-              if (opts.signal?.aborted) return;
+              if (signal?.aborted) return;
               if (e)
                 reject(
                   new SshError('other', `Download of ${remotePath} from ${server.name} failed: ${e.message}`),
@@ -159,11 +261,23 @@ export class ConnectionPool implements RemoteRunner {
               else resolve(total);
             },
           );
-        });
+        };
+        try {
+          client.sftp(onSftp);
+        } catch (e) {
+          // ssh2 throws "Not connected" when the connection is already gone.
+          signal?.removeEventListener('abort', onEarlyAbort);
+          reject(
+            new SshError(
+              'dropped',
+              `Could not open SFTP to ${server.name}: ${(e as Error).message} — try again`,
+            ),
+          );
+        }
       });
     } finally {
       entry.busy--;
-      this.scheduleIdle(server, entry);
+      this.scheduleIdle(entry);
     }
   }
 
@@ -172,56 +286,62 @@ export class ConnectionPool implements RemoteRunner {
     e.idle = undefined;
   }
 
-  private scheduleIdle(server: Server, e: Entry): void {
-    if (e.busy > 0) return;
+  /** Arms the idle close of this entry (and only this one) once nobody uses it. */
+  private scheduleIdle(e: Entry): void {
+    if (e.busy > 0 || e.dead) return;
     this.clearIdle(e);
-    e.idle = setTimeout(() => this.close(server), this.env.idleMs());
+    e.idle = setTimeout(() => {
+      e.idle = undefined;
+      // A run may have started since; a timer never closes a busy connection.
+      if (e.busy > 0 || e.dead) return;
+      this.closeEntry(e);
+    }, this.env.idleMs());
     e.idle.unref?.();
   }
 
-  close(server: Server): void {
-    const k = this.key(server);
-    const e = this.entries.get(k);
-    if (!e) return;
-    this.entries.delete(k);
-    this.clearIdle(e);
+  /** Ends this entry's client; the map key is dropped only if it still names this entry. */
+  private closeEntry(e: Entry): void {
+    this.forgetEntry(e);
     e.client.end();
+  }
+
+  private forgetEntry(e: Entry): void {
+    e.dead = true;
+    this.clearIdle(e);
+    if (this.entries.get(e.key) === e) this.entries.delete(e.key);
+  }
+
+  close(server: Server): void {
+    const e = this.entries.get(this.key(server));
+    if (e) this.closeEntry(e);
   }
 
   /** Closes every connection of this server (e.g. after it was edited or removed). */
   forget(serverId: string): void {
-    for (const [k, e] of this.entries) {
-      if (k.startsWith(`${serverId}|`)) {
-        this.entries.delete(k);
-        this.clearIdle(e);
-        e.client.end();
-      }
+    for (const [k, e] of [...this.entries]) {
+      if (k.startsWith(`${serverId}|`)) this.closeEntry(e);
     }
   }
 
   dispose(): void {
-    for (const e of this.entries.values()) {
-      this.clearIdle(e);
-      e.client.end();
-    }
-    this.entries.clear();
+    for (const e of [...this.entries.values()]) this.closeEntry(e);
   }
 
-  private acquire(server: Server): Promise<Entry> {
+  /** The live entry for this server, or a new one whose connection attempt has started. */
+  private acquire(server: Server): Entry {
     const k = this.key(server);
     const existing = this.entries.get(k);
-    if (existing) return existing.ready.then(() => existing);
-    const client = new Client();
-    const entry: Entry = { client, busy: 0, ready: Promise.resolve(client) };
+    if (existing) return existing;
+    const client = this.createClient();
+    const entry: Entry = { key: k, client, busy: 0, dead: false, ready: Promise.resolve(client) };
     entry.ready = this.connect(server, client).catch((err: unknown) => {
-      if (this.entries.get(k) === entry) this.entries.delete(k);
+      this.forgetEntry(entry);
       throw err;
     });
+    // Every caller may have given up (cancel during connect): the failure is theirs to ignore.
+    entry.ready.catch(() => undefined);
     // A drop (or an idle close by the server) forgets the connection; the next run reconnects.
-    const forgetThis = () => {
-      if (this.entries.get(k) === entry) this.entries.delete(k);
-      this.clearIdle(entry);
-    };
+    const forgetThis = () => this.forgetEntry(entry);
     client.on('close', forgetThis);
     client.on('end', forgetThis);
     // After the handshake a socket error (ECONNRESET when the server drops us)
@@ -229,7 +349,7 @@ export class ConnectionPool implements RemoteRunner {
     // channels see the close and fail with "dropped"; the next run reconnects.
     client.on('error', forgetThis);
     this.entries.set(k, entry);
-    return entry.ready.then(() => entry);
+    return entry;
   }
 
   private async connectConfig(server: Server, passphrase?: string): Promise<ConnectConfig> {
@@ -269,7 +389,7 @@ export class ConnectionPool implements RemoteRunner {
     return { ...base, privateKey, passphrase };
   }
 
-  private async connect(server: Server, client: Client): Promise<Client> {
+  private async connect(server: Server, client: SshClientLike): Promise<SshClientLike> {
     let passphrase: string | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       const config = await this.connectConfig(server, passphrase);
@@ -300,7 +420,7 @@ export class ConnectionPool implements RemoteRunner {
     throw new SshError('passphrase', `Wrong passphrase for ${server.keyPath} (3 attempts) — try again`);
   }
 
-  private handshake(server: Server, client: Client, config: ConnectConfig): Promise<void> {
+  private handshake(server: Server, client: SshClientLike, config: ConnectConfig): Promise<void> {
     let hostKeyProblem: SshError | undefined;
     const tried: string[] = [];
     return new Promise<void>((resolve, reject) => {
@@ -308,16 +428,30 @@ export class ConnectionPool implements RemoteRunner {
         cleanup();
         resolve();
       };
-      const onError = (err: Error & { level?: string; code?: string }) => {
+      const onError = (err: ClientError) => {
         cleanup();
         reject(hostKeyProblem ?? this.mapError(server, err, tried));
+      };
+      // Ended before it was ready (an idle close or dispose while connecting): no error
+      // event follows, and waiting callers must not hang.
+      const onClose = () => {
+        cleanup();
+        reject(
+          hostKeyProblem ??
+            new SshError(
+              'dropped',
+              `The connection to ${server.name} closed before it was ready — try again`,
+            ),
+        );
       };
       const cleanup = () => {
         client.off('ready', onReady);
         client.off('error', onError);
+        client.off('close', onClose);
       };
       client.on('ready', onReady);
       client.on('error', onError);
+      client.on('close', onClose);
       client.connect({
         ...config,
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
@@ -373,11 +507,7 @@ export class ConnectionPool implements RemoteRunner {
     });
   }
 
-  private mapError(
-    server: Server,
-    err: Error & { level?: string; code?: string },
-    tried: string[],
-  ): SshError {
+  private mapError(server: Server, err: ClientError, tried: string[]): SshError {
     const where = `${server.user}@${server.host}:${server.port}`;
     if (err.level === 'client-authentication') {
       return new SshError(
@@ -413,95 +543,210 @@ export class ConnectionPool implements RemoteRunner {
     return new SshError('other', `SSH to ${server.name} (${where}) failed: ${err.message}`);
   }
 
-  private exec(server: Server, client: Client, script: string, opts: RunOptions): Promise<RunResult> {
+  private exec(server: Server, client: SshClientLike, script: string, opts: RunOptions): Promise<RunResult> {
     const secrets = opts.secrets ?? [];
+    const signal = opts.signal;
     return new Promise<RunResult>((resolve, reject) => {
-      client.exec(REMOTE_SHELL, (err, channel: ClientChannel) => {
+      if (signal?.aborted) {
+        reject(cancelled());
+        return;
+      }
+      let gaveUp = false; // aborted before the channel opened
+      const onEarlyAbort = () => {
+        gaveUp = true;
+        reject(cancelled());
+      };
+      signal?.addEventListener('abort', onEarlyAbort, { once: true });
+      const noChannel = (message: string) =>
+        new SshError(
+          'dropped',
+          `Could not open a channel to ${server.name}: ${redact(message, secrets)} — try again`,
+        );
+      const onChannel = (err: Error | undefined, channel: ExecChannel) => {
+        signal?.removeEventListener('abort', onEarlyAbort);
         if (err) {
-          reject(
-            new SshError(
-              'dropped',
-              `Could not open a channel to ${server.name}: ${redact(err.message, secrets)} — try again`,
-            ),
-          );
+          if (!gaveUp) reject(noChannel(err.message));
           return;
         }
         this.stats.channels++;
-        let stdout = '';
-        let stderr = '';
-        let pgid: number | undefined;
-        let pending = ''; // stderr until the pgid line has been seen
-        let settled = false;
-        let timer: NodeJS.Timeout | undefined;
-        const stop = (why: SshError) => {
-          if (settled) return;
-          settled = true;
-          if (timer) clearTimeout(timer);
-          opts.signal?.removeEventListener('abort', onAbort);
-          // End the script's whole process group from a second channel, then close this one.
-          if (pgid !== undefined && pgid > 1) {
-            client.exec(
-              `kill -TERM -- -${pgid} 2>/dev/null; sleep 3; kill -KILL -- -${pgid} 2>/dev/null; true`,
-              (e, killer) => {
-                if (!e) killer.resume().stderr.resume();
-              },
-            );
-          }
+        if (gaveUp) {
+          // The script was never sent: closing now means nothing of it runs.
           channel.close();
-          reject(why);
-        };
-        const onAbort = () => stop(new SshError('cancelled', 'Cancelled'));
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        if (opts.timeoutMs) {
-          timer = setTimeout(
-            () =>
-              stop(
-                new SshError(
-                  'timeout',
-                  `${server.name} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s — the remote work was stopped`,
-                ),
-              ),
-            opts.timeoutMs,
-          );
+          return;
         }
-        channel.on('data', (d: Buffer) => {
-          const s = d.toString('utf8');
-          stdout += s;
-          opts.onStdout?.(s);
-        });
-        channel.stderr.on('data', (d: Buffer) => {
-          let s = d.toString('utf8');
-          if (pgid === undefined) {
-            pending += s;
-            const nl = pending.indexOf('\n');
-            if (nl < 0) return;
-            const m = new RegExp(`^${PGID_MARK}(\\d+)$`).exec(pending.slice(0, nl));
-            pgid = m ? Number(m[1]) : -1;
-            s = m ? pending.slice(nl + 1) : pending;
-            pending = '';
-            if (s === '') return;
-          }
-          stderr += s;
-          opts.onStderr?.(s);
-        });
-        channel.on('close', (code: number | null, signal?: string) => {
-          if (settled) return;
-          settled = true;
-          if (timer) clearTimeout(timer);
-          opts.signal?.removeEventListener('abort', onAbort);
-          if (code === null || code === undefined) {
-            reject(
-              new SshError(
-                'dropped',
-                `The connection to ${server.name} dropped while it was working${signal ? ` (${signal})` : ''} — try again`,
-              ),
-            );
-            return;
-          }
-          resolve({ code, stdout, stderr });
-        });
-        channel.end(script);
-      });
+        this.drive(server, client, channel, script, opts, resolve, reject);
+      };
+      try {
+        client.exec(REMOTE_SHELL, onChannel);
+      } catch (e) {
+        // ssh2 throws "Not connected" when the connection is already gone.
+        signal?.removeEventListener('abort', onEarlyAbort);
+        reject(noChannel((e as Error).message));
+      }
     });
+  }
+
+  /**
+   * Sends the script on an open channel and collects its output until it ends.
+   * A cancel or timeout first gets TERM to the script's process group (over a
+   * second channel), and only then closes this one: closing first would let the
+   * script notice the lost channel and race the kill (its cleanup ends a pipe,
+   * and a streaming upload would finish with a truncated object). The promise
+   * rejects once this channel is closed, so "Cancelled" means the work was signalled.
+   */
+  private drive(
+    server: Server,
+    client: SshClientLike,
+    channel: ExecChannel,
+    script: string,
+    opts: RunOptions,
+    resolve: (r: RunResult) => void,
+    reject: (e: SshError) => void,
+  ): void {
+    const signal = opts.signal;
+    const markLine = new RegExp(`^${PGID_MARK}(\\d+)$`);
+    let stdout = '';
+    let stderr = '';
+    let pgid: number | undefined; // known once the mark line arrived
+    let pending = ''; // stderr before the mark line
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    // Stopping state: why, and the two things a stop waits for.
+    let stopping: SshError | undefined;
+    let termDone = false; // the group got TERM (or no kill is possible)
+    let mainClosed = false;
+    let closeRequested = false;
+    let fallback: NodeJS.Timeout | undefined;
+
+    const finish = (why: SshError) => {
+      if (settled) return;
+      settled = true;
+      if (fallback) clearTimeout(fallback);
+      reject(why);
+    };
+    const maybeFinish = () => {
+      // Closed before the mark line: the shell died before the script could start.
+      if (stopping && mainClosed && (termDone || pgid === undefined)) finish(stopping);
+    };
+    const closeMain = () => {
+      if (closeRequested || mainClosed) return;
+      closeRequested = true;
+      channel.close();
+    };
+    const termSent = () => {
+      if (termDone) return;
+      termDone = true;
+      closeMain();
+      maybeFinish();
+    };
+    const kill = (group: number) => {
+      if (group <= 1) {
+        termSent();
+        return;
+      }
+      const onKiller = (e: Error | undefined, killer: ExecChannel) => {
+        if (e) {
+          termSent(); // nothing more can be done from here; close the channel after all
+          return;
+        }
+        let out = '';
+        killer.on('data', (d: Buffer) => {
+          out += d.toString('utf8');
+          if (out.includes(TERM_SENT)) termSent();
+        });
+        killer.stderr.resume();
+        killer.on('close', termSent);
+      };
+      try {
+        client.exec(killCommand(group), onKiller);
+      } catch {
+        termSent();
+      }
+    };
+    const stop = (why: SshError) => {
+      if (settled || stopping) return;
+      stopping = why;
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      // Bounded: a kill that never reports (a wedged server) must not hold the cancel forever.
+      fallback = setTimeout(() => {
+        closeMain();
+        finish(why);
+      }, this.stopFallbackMs);
+      fallback.unref?.();
+      // Without the group yet (the script was sent, the mark line not seen) the kill waits for it.
+      if (pgid !== undefined) kill(pgid);
+    };
+    const onAbort = () => stop(cancelled());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.timeoutMs) {
+      timer = setTimeout(
+        () =>
+          stop(
+            new SshError(
+              'timeout',
+              `${server.name} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s — the remote work was stopped`,
+            ),
+          ),
+        opts.timeoutMs,
+      );
+    }
+    const emitStderr = (s: string) => {
+      if (s === '') return;
+      stderr += s;
+      opts.onStderr?.(s);
+    };
+    channel.on('data', (d: Buffer) => {
+      const s = d.toString('utf8');
+      stdout += s;
+      opts.onStdout?.(s);
+    });
+    channel.stderr.on('data', (d: Buffer) => {
+      if (pgid !== undefined) {
+        emitStderr(d.toString('utf8'));
+        return;
+      }
+      // Lines before the mark (a noisy ~/.bashrc) pass through; the mark itself is ours.
+      pending += d.toString('utf8');
+      let out = '';
+      let nl: number;
+      while (pgid === undefined && (nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        const m = markLine.exec(line);
+        if (m) pgid = Number(m[1]);
+        else out += `${line}\n`;
+      }
+      if (pgid !== undefined) {
+        out += pending;
+        pending = '';
+      }
+      emitStderr(out);
+      if (pgid !== undefined && stopping && !settled) kill(pgid);
+    });
+    channel.on('close', (code: number | null, sig?: string) => {
+      mainClosed = true;
+      emitStderr(pending);
+      pending = '';
+      if (stopping) {
+        maybeFinish();
+        return;
+      }
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (code === null || code === undefined) {
+        reject(
+          new SshError(
+            'dropped',
+            `The connection to ${server.name} dropped while it was working${sig ? ` (${sig})` : ''} — try again`,
+          ),
+        );
+        return;
+      }
+      resolve({ code, stdout, stderr });
+    });
+    channel.end(script);
   }
 }

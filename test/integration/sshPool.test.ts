@@ -118,6 +118,229 @@ describe('SSH connection pool (real sshd on 127.0.0.1)', function () {
     }
   });
 
+  describe('a cancel is never lost (races repeated; a fresh pool each time, so early aborts land in connect)', () => {
+    const RUNS = 5;
+    let seq = 0;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    /** Processes whose environment holds this token: the script's shell and everything it started. */
+    const withEnv = (token: string): number[] => {
+      const pids: number[] = [];
+      for (const d of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+          const vars = fs.readFileSync(`/proc/${d}/environ`, 'latin1').split('\0');
+          if (vars.includes(`INFRAKT_RACE=${token}`)) pids.push(Number(d));
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return pids;
+    };
+    const untilGone = async (token: string, sleepArg: string, ms: number) => {
+      const t0 = Date.now();
+      const left = () => ({ env: withEnv(token), sleeps: pgrepCount(`sleep ${sleepArg}`) });
+      let now = left();
+      while ((now.env.length > 0 || now.sleeps > 0) && Date.now() - t0 < ms) {
+        await sleep(50);
+        now = left();
+      }
+      return now;
+    };
+    const untilRunning = async (sleepArg: string) => {
+      const t0 = Date.now();
+      while (pgrepCount(`sleep ${sleepArg}`) === 0 && Date.now() - t0 < 10_000) await sleep(20);
+      assert.ok(pgrepCount(`sleep ${sleepArg}`) > 0, 'the script should be running');
+    };
+    const phases = new Map<string, number>();
+    const pools: ConnectionPool[] = []; // the race's pool, for cancels that watch its counters
+    afterEach(() => {
+      if (phases.size > 0)
+        console.log(`      aborts landed: ${[...phases].map(([p, n]) => `${n}× ${p}`).join(', ')}`);
+      phases.clear();
+    });
+
+    interface Race {
+      /** The script after its `export INFRAKT_RACE=…` line; `sleep ${sleepArg}` is findable with pgrep. */
+      script(marker: string, sleepArg: string): string;
+      cancel(abort: AbortController, sleepArg: string): Promise<void>;
+      /** Seconds of the script's findable sleep. */
+      seconds?: number;
+      /** How long its processes may take to go after the rejection. */
+      goneWithinMs?: number;
+    }
+
+    /**
+     * One race on a fresh pool: checks the rejection and that no process of the script
+     * remains; the marker (work after the sleep) is checked later, by noMarkers.
+     */
+    async function race(r: Race) {
+      const id = `${process.pid % 1000}${String(++seq).padStart(3, '0')}`;
+      const token = `race-${id}`;
+      const sleepArg = `${r.seconds ?? 2}.${id}`;
+      const marker = `${sshd.dir}/marker-${id}`;
+      const pool = new ConnectionPool(testEnv());
+      pools.push(pool);
+      const abort = new AbortController();
+      try {
+        const running = pool.run(server, `export INFRAKT_RACE=${token}\n${r.script(marker, sleepArg)}`, {
+          signal: abort.signal,
+        });
+        // Attached at once: an early rejection must not go unhandled while we wait to cancel.
+        const outcome = running.then(
+          (res) => `resolved with code ${res.code}: ${res.stdout.trim()}`,
+          (e: unknown) => e,
+        );
+        await r.cancel(abort, sleepArg);
+        const abortedAt = Date.now();
+        const e = await outcome;
+        assert.ok(e instanceof SshError && e.kind === 'cancelled', `run ${id}: ${String(e)}`);
+        const phase =
+          pool.stats.connections === 0
+            ? 'in connect'
+            : pool.stats.channels === 0
+              ? 'before the channel'
+              : 'after the script was sent';
+        phases.set(phase, (phases.get(phase) ?? 0) + 1);
+        const left = await untilGone(token, sleepArg, r.goneWithinMs ?? 3000);
+        assert.deepEqual(left, { env: [], sleeps: 0 }, `run ${id}: processes of the script remain`);
+        return { marker, abortedAt, goneAfterMs: Date.now() - abortedAt };
+      } finally {
+        pool.dispose();
+      }
+    }
+    const sleepThenTouch = (marker: string, sleepArg: string) =>
+      `sleep ${sleepArg}\ntouch '${marker}'\necho finished\n`;
+
+    /** No marker may appear, even after the scripts' `sleep 2` would have ended. */
+    async function noMarkers(results: { marker: string; abortedAt: number }[]) {
+      const last = Math.max(...results.map((r) => r.abortedAt));
+      await sleep(Math.max(0, last + 3000 - Date.now()));
+      for (const r of results)
+        assert.ok(!fs.existsSync(r.marker), `${r.marker}: the cancelled script ran on`);
+    }
+
+    for (const delay of [0, 5, 50, 500]) {
+      it(`cancel at ${delay} ms, ${RUNS} times: rejects "cancelled", the script never finishes, nothing of it remains`, async () => {
+        const results = [];
+        for (let i = 0; i < RUNS; i++)
+          results.push(
+            await race({
+              script: sleepThenTouch,
+              cancel: async (abort) => {
+                await sleep(delay);
+                abort.abort();
+              },
+            }),
+          );
+        await noMarkers(results);
+      });
+    }
+
+    // The windows between those: found by watching the pool's counters, not by guessing delays.
+    const until = async (cond: () => boolean) => {
+      const t0 = Date.now();
+      while (!cond() && Date.now() - t0 < 10_000) await new Promise((r) => setImmediate(r));
+    };
+    it(`cancel right after connecting (the channel still opening), ${RUNS} times: the same`, async () => {
+      const results = [];
+      for (let i = 0; i < RUNS; i++)
+        results.push(
+          await race({
+            script: sleepThenTouch,
+            cancel: async (abort) => {
+              await until(() => pools[pools.length - 1].stats.connections > 0);
+              abort.abort();
+            },
+          }),
+        );
+      await noMarkers(results);
+    });
+
+    it(`cancel right after the script was sent (its process group not reported yet), ${RUNS} times: the same`, async () => {
+      const results = [];
+      for (let i = 0; i < RUNS; i++)
+        results.push(
+          await race({
+            script: sleepThenTouch,
+            cancel: async (abort) => {
+              await until(() => pools[pools.length - 1].stats.channels > 0);
+              abort.abort();
+            },
+          }),
+        );
+      await noMarkers(results);
+    });
+
+    it(`cancel mid-run (its sleep seen running), ${RUNS} times: the same`, async () => {
+      const results = [];
+      for (let i = 0; i < RUNS; i++)
+        results.push(
+          await race({
+            script: sleepThenTouch,
+            cancel: async (abort, sleepArg) => {
+              await untilRunning(sleepArg);
+              abort.abort();
+            },
+          }),
+        );
+      await noMarkers(results);
+    });
+
+    it('a backgrounded child of the script (sleep 600 & wait) dies on cancel within 2 s', async () => {
+      const r = await race({
+        seconds: 600,
+        script: (_m, sleepArg) => `sleep ${sleepArg} &\nwait\n`,
+        cancel: async (abort, sleepArg) => {
+          await untilRunning(sleepArg);
+          abort.abort();
+        },
+        goneWithinMs: 2000,
+      });
+      assert.ok(r.goneAfterMs < 2000, `took ${r.goneAfterMs} ms`);
+    });
+
+    it('a child that ignores TERM is killed a few seconds later (even after the pool was disposed)', async () => {
+      const r = await race({
+        seconds: 600,
+        script: (_m, sleepArg) => `(trap '' TERM; exec sleep ${sleepArg}) &\nwait\n`,
+        cancel: async (abort, sleepArg) => {
+          await untilRunning(sleepArg);
+          abort.abort();
+        },
+        goneWithinMs: 6000,
+      });
+      assert.ok(
+        r.goneAfterMs > 2000,
+        `TERM is ignored, so only the later KILL ends it (${r.goneAfterMs} ms)`,
+      );
+    });
+
+    it('TERM reaches the script before its channel is closed: its heartbeat never sees the channel gone', async () => {
+      const log = `${sshd.dir}/heartbeat-${process.pid}-${seq}.log`;
+      await race({
+        seconds: 600,
+        // Like the backup script: a ticker that writes to the channel and, when that fails,
+        // tells the script to wind down — which, racing the kill, used to finish uploads early.
+        script: (_m, sleepArg) =>
+          [
+            `trap 'echo term >> ${log}; exit 143' TERM`,
+            `( trap '' PIPE; while :; do sleep 0.05; printf . || { echo eof >> ${log}; exit 0; }; done ) &`,
+            `sleep ${sleepArg} &`,
+            'wait',
+            '',
+          ].join('\n'),
+        cancel: async (abort, sleepArg) => {
+          await untilRunning(sleepArg);
+          await sleep(200);
+          abort.abort();
+        },
+      });
+      await sleep(500);
+      const seen = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
+      assert.equal(seen, 'term\n', 'the script got TERM while its channel was still open');
+    });
+  });
+
   it('a canary secret in the script never shows in the process list', async () => {
     const pool = new ConnectionPool(testEnv());
     const canary = `CANARY-${Date.now()}-SECRET`;

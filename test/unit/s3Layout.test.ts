@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mergeBackupLocations, parseListObjectsV2, s3Key } from '../../src/core/s3Layout';
+import { mergeBackupLocations, parseListObjectsV2, s3Key, unfinishedS3Uploads } from '../../src/core/s3Layout';
 
 describe('S3 layout and listing', () => {
   it('uses the seed key layout <prefix><db>/<filename>', () => {
@@ -63,6 +63,33 @@ describe('S3 layout and listing', () => {
         ['b', 'both', true],
         ['a', 'local', true],
       ],
+    );
+  });
+
+  it('an S3 object without its .sha256 object is an unfinished upload: not a backup, not "S3 + Local"', () => {
+    const d = (s: string) => new Date(s);
+    const s3 = [
+      // a truncated upload of a dropped run, newer than the real backup
+      { key: 'x/new', filename: 'new', sizeBytes: 13, modified: d('2026-01-05T00:00:00Z') },
+      // a local file whose upload failed half-way
+      { key: 'x/a', filename: 'a', sizeBytes: 9, modified: d('2026-01-01T00:00:05Z') },
+      { key: 'x/old', filename: 'old', sizeBytes: 3, modified: d('2026-01-03T00:00:00Z') },
+      { key: 'x/old.sha256', filename: 'old.sha256', sizeBytes: 64, modified: d('2026-01-03T00:00:00Z') },
+    ];
+    const merged = mergeBackupLocations(
+      [{ filename: 'a', sizeBytes: 1, modified: d('2026-01-01T00:00:00Z'), hasChecksum: true }],
+      s3,
+    );
+    assert.deepEqual(
+      merged.map((m) => [m.filename, m.location]),
+      [
+        ['old', 's3'],
+        ['a', 'local'],
+      ],
+    );
+    assert.deepEqual(
+      unfinishedS3Uploads(s3).map((o) => o.filename),
+      ['new', 'a'],
     );
   });
 });

@@ -200,7 +200,7 @@ function sweepLocal(ageSeconds: number): string[] {
   const minutes = Math.max(1, Math.floor(ageSeconds / 60));
   return [
     `find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.partial*" -mmin +${minutes} -print -exec rm -f -- {} + 2>/dev/null | sed 's/^/infrakt: removed the leftover of a killed run: /' >&2 || :`,
-    `find "\${TMPDIR:-/tmp}" -maxdepth 1 -type d -name 'infrakt.*' -user "$(id -u)" -mmin +${minutes} -exec rm -rf -- {} + 2>/dev/null || :`,
+    `find "\${TMPDIR:-/tmp}" -maxdepth 1 -type d \\( -name 'infrakt.*' -o -name 'infrakt-aws.*' \\) -user "$(id -u)" -mmin +${minutes} -exec rm -rf -- {} + 2>/dev/null || :`,
   ];
 }
 

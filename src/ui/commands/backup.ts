@@ -20,6 +20,7 @@ import type { Database, Server } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3Layout';
 import {
   type S3Credentials,
+  DEFAULT_UPLOAD_STALL_SECONDS,
   awsSetup,
   diagnoseS3Error,
   s3DeleteScript,
@@ -163,6 +164,12 @@ function backupNode(server: Server, database: Database, r: BackupResult): TreeNo
   };
 }
 
+/** The upload stall limit (setting), within what s3UploadSink accepts. */
+export function uploadStallSeconds(): number {
+  const v = vscode.workspace.getConfiguration('infrakt').get<number>('s3.uploadStallSeconds', DEFAULT_UPLOAD_STALL_SECONDS);
+  return Number.isInteger(v) && v >= 5 && v <= 3600 ? v : DEFAULT_UPLOAD_STALL_SECONDS;
+}
+
 /** The one backup pipeline (Back Up Now, safety backups): local file + sha256, and S3 when given. */
 async function backUp(
   services: Services,
@@ -173,7 +180,9 @@ async function backUp(
   onStderr?: (chunk: string) => void,
 ): Promise<BackupResult> {
   const { target, secrets } = await backupTarget(services, server, database);
-  const s3 = creds ? { ...awsSetup(creds), extraSinks: [s3UploadSink(creds, database.name)] } : {};
+  const s3 = creds
+    ? { ...awsSetup(creds), extraSinks: [s3UploadSink(creds, database.name, { stallSeconds: uploadStallSeconds() })] }
+    : {};
   const started = Date.now();
   return backUpNow(
     {

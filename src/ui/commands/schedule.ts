@@ -15,6 +15,7 @@ import type { S3Credentials } from '../../core/s3Scripts';
 import { backupTarget, s3Access, type S3Access } from '../credentials';
 import { REFRESH_CONCURRENCY } from '../tree/backupCatalog';
 import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../errors';
+import { uploadStallSeconds } from './backup';
 import { askText, confirmModal, pickOne } from '../input';
 import { loggedRunner, withRemote } from '../remote';
 import type { Services } from '../services';
@@ -43,7 +44,7 @@ async function planFor(
       target,
       expression: schedule.cron,
       localRetentionDays: schedule.localRetentionDays,
-      s3: creds ? { creds, keepNewest: schedule.s3KeepNewest } : undefined,
+      s3: creds ? { creds, keepNewest: schedule.s3KeepNewest, stallSeconds: uploadStallSeconds() } : undefined,
     },
     secrets: creds ? [...secrets, creds.secretKey] : secrets,
   };

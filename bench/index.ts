@@ -1,12 +1,17 @@
-// Entry point: node out/bench/index.js [ssh|backup]... (both when none given).
+// Entry point: node out/bench/index.js [ssh|backup|listing]... (all when none given).
 // Prints numbers and, for each target, whether it is met; never fails on a
 // missed target (exit 1 only when the bench itself could not run). Everything
 // it starts is torn down on exit, on failure and on Ctrl-C / SIGTERM.
 import { runBackupBench } from './backup';
 import { heading, loadNote, targetSummary, teardownAll } from './common';
+import { runListingBench } from './listing';
 import { runSshBench } from './ssh';
 
-const BENCHES: Record<string, () => Promise<void>> = { ssh: runSshBench, backup: runBackupBench };
+const BENCHES: Record<string, () => Promise<void>> = {
+  ssh: runSshBench,
+  backup: runBackupBench,
+  listing: runListingBench,
+};
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2);

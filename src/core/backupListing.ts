@@ -1,16 +1,37 @@
 // The tree's view of a server: every backup of every database, local and in
-// S3, from ONE script run (one SSH round trip per server and refresh). The
-// local part is the backup module's listing; the S3 part is a subshell, so an
-// S3 failure (no awscli, wrong key) is reported beside a listing that still
-// shows the local files.
-import type { Database, Server } from './model';
-import { listLines, parseListing } from './backup/listScript';
+// S3. The local part is one script run per server (the backup module's
+// listing; scheduled runs' status rides along). The S3 part is shared: every
+// server's backups live under the same `<prefix><db>/` keys, so one awscli
+// listing of the whole prefix per refresh, run on ONE server that has awscli
+// and reaches the endpoint, serves all of them (awscli costs seconds to start;
+// thirty servers each running their own listing was most of a refresh). An S3
+// failure is reported beside a listing that still shows the local files.
+import type { Database, Engine, Server } from './model';
+import { listLines, parseListing, type ServerListing } from './backup/listScript';
 import { backupPrefix, parseBackupName } from './backup/naming';
 import { wholeScript } from './backup/shell';
-import { type BackupEntry, mergeBackupLocations, parseListObjectsV2, s3DatabasePrefix } from './s3Layout';
-import { type S3Credentials, s3ListSection, s3ListingError, splitS3Listing } from './s3Scripts';
+import type { RunResult } from './remote';
+import {
+  type BackupEntry,
+  type S3Object,
+  mergeBackupLocations,
+  parseListObjectsV2,
+  s3DatabasePrefix,
+} from './s3Layout';
+import {
+  type S3Credentials,
+  listS3PrefixesScript,
+  s3ListSection,
+  s3ListingError,
+  splitS3Listing,
+  splitS3Prefixes,
+} from './s3Scripts';
+
+/** At most this many servers' local listings run at once (the shared S3 listing runs beside them). */
+export const REFRESH_CONCURRENCY = 4;
 
 const LOCAL_RC = '@@infrakt:localrc';
+const AWSCLI_MARK = '@@infrakt:awscli';
 
 export type ListedDatabase = Pick<Database, 'name' | 'engine'>;
 
@@ -25,6 +46,12 @@ export interface ServerBackups {
   s3: { state: 'off' } | { state: 'ok' } | { state: 'error'; message: string };
 }
 
+/**
+ * One server's listing as one script. With `s3`, the server also lists its
+ * databases' S3 prefixes itself, in a subshell (one awscli call per database:
+ * for one-off callers such as S3 retention; the tree shares one S3 listing
+ * instead, see localListingScript and S3ListingShare).
+ */
 export function serverListingScript(
   server: Pick<Server, 'name' | 'backupDir'>,
   databases: readonly ListedDatabase[],
@@ -38,6 +65,153 @@ export function serverListingScript(
   return wholeScript(lines);
 }
 
+/**
+ * The tree's per-server round trip: local files, whether awscli is on the
+ * PATH (so the shared S3 listing is not tried where it cannot run), and
+ * `extraLines` (schedule status). No S3 call: that is the shared listing's.
+ */
+export function localListingScript(
+  server: Pick<Server, 'name' | 'backupDir'>,
+  extraLines: readonly string[] = [],
+): string {
+  return serverListingScript(server, [], undefined, [
+    `if command -v aws >/dev/null 2>&1; then printf '${AWSCLI_MARK} yes\\n'; else printf '${AWSCLI_MARK} no\\n'; fi`,
+    ...extraLines,
+  ]);
+}
+
+export interface LocalPart {
+  local: ServerListing;
+  noBackupDir: boolean;
+  localError?: string;
+  /** Whether awscli is on the server's PATH; undefined when the script did not say. */
+  awscli?: boolean;
+}
+
+function markLine(stdout: string, mark: string): string | undefined {
+  // indexOf, not split: the output holds a line per file.
+  let at = stdout.indexOf(`${mark} `);
+  while (at > 0 && stdout[at - 1] !== '\n') at = stdout.indexOf(`${mark} `, at + 1);
+  if (at < 0) return undefined;
+  const end = stdout.indexOf('\n', at);
+  return stdout.slice(at + mark.length + 1, end < 0 ? undefined : end);
+}
+
+/** The local half of a server listing (serverListingScript or localListingScript output). */
+export function parseLocalPart(
+  stdout: string,
+  stderr: string,
+  server: Pick<Server, 'name'>,
+  databases: readonly ListedDatabase[],
+): LocalPart {
+  const local = parseListing(stdout, server.name, databases);
+  const rc = markLine(stdout, LOCAL_RC);
+  const localRc = rc === undefined ? NaN : Number(rc);
+  const localError =
+    localRc === 0
+      ? undefined
+      : `listing the backup dir failed${Number.isNaN(localRc) ? '' : ` (exit ${localRc})`}: ${
+          stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no output'
+        }`;
+  const aws = markLine(stdout, AWSCLI_MARK);
+  return {
+    local,
+    noBackupDir: local.noBackupDir,
+    localError,
+    awscli: aws === 'yes' ? true : aws === 'no' ? false : undefined,
+  };
+}
+
+/**
+ * S3 objects (backups and their `.sha256` objects) indexed by database folder
+ * and backup-name prefix, so each server's share is one lookup: building it is
+ * linear in the listing, whatever the number of servers.
+ */
+export class S3Index {
+  private readonly groups = new Map<string, S3Object[]>();
+  private count = 0;
+
+  /** How many objects were indexed (other servers' included). */
+  get size(): number {
+    return this.count;
+  }
+
+  private static groupKey(db: string, namePrefix: string): string {
+    return `${db}/${namePrefix}`;
+  }
+
+  /** Adds an object listed under `<s3Prefix><db>/<filename>`; anything else is not a backup and is skipped. */
+  add(o: S3Object, db: string): void {
+    const base = o.filename.endsWith('.sha256') ? o.filename.slice(0, -'.sha256'.length) : o.filename;
+    const parsed = parseBackupName(base);
+    if (!parsed) return;
+    const key = S3Index.groupKey(db, `${parsed.prefix}_${parsed.engine}_`);
+    const group = this.groups.get(key);
+    if (group) group.push(o);
+    else this.groups.set(key, [o]);
+    this.count++;
+  }
+
+  /** One server's objects of one database (the S3 prefix is per database name; servers share it). */
+  objects(serverName: string, db: string, engine: Engine): readonly S3Object[] {
+    return this.groups.get(S3Index.groupKey(db, backupPrefix(serverName, db, engine))) ?? [];
+  }
+
+  /**
+   * Adds a listS3PrefixesScript document: a JSON array of `[key, size,
+   * lastModified]`, or `null`/nothing for an empty prefix. Throws on anything else.
+   */
+  addListing(json: string, s3Prefix: string): void {
+    const text = json.trim();
+    if (text === '' || text === 'null') return;
+    const rows: unknown = JSON.parse(text);
+    if (!Array.isArray(rows)) throw new Error('expected a JSON array of objects');
+    for (const row of rows as unknown[]) {
+      if (
+        !Array.isArray(row) ||
+        typeof row[0] !== 'string' ||
+        typeof row[1] !== 'number' ||
+        typeof row[2] !== 'string'
+      )
+        throw new Error(`unexpected entry ${JSON.stringify(row).slice(0, 100)}`);
+      const key = row[0];
+      if (!key.startsWith(s3Prefix)) continue;
+      const rest = key.slice(s3Prefix.length);
+      const slash = rest.indexOf('/');
+      // <db>/<filename>: exactly one level below the prefix.
+      if (slash <= 0 || slash === rest.length - 1 || rest.indexOf('/', slash + 1) >= 0) continue;
+      this.add(
+        { key, filename: rest.slice(slash + 1), sizeBytes: row[1], modified: new Date(row[2]) },
+        rest.slice(0, slash),
+      );
+    }
+  }
+}
+
+/** What one server sees of S3 in a listing. */
+export type S3View = { state: 'ok'; index: S3Index } | { state: 'error'; message: string };
+
+/** Merges a server's local files with its S3 objects into one list per database, newest first. */
+export function mergeServerBackups(
+  part: LocalPart,
+  server: Pick<Server, 'name'>,
+  databases: readonly ListedDatabase[],
+  s3?: S3View,
+): ServerBackups {
+  const byDatabase = new Map<string, BackupEntry[]>();
+  for (const d of databases) {
+    const mine = s3?.state === 'ok' ? s3.index.objects(server.name, d.name, d.engine) : [];
+    byDatabase.set(d.name, mergeBackupLocations(part.local.byDatabase.get(d.name) ?? [], mine));
+  }
+  const s3State: ServerBackups['s3'] = !s3
+    ? { state: 'off' }
+    : s3.state === 'ok'
+      ? { state: 'ok' }
+      : { state: 'error', message: s3.message };
+  return { byDatabase, noBackupDir: part.noBackupDir, localError: part.localError, s3: s3State };
+}
+
+/** Parses serverListingScript output (local files, and S3 when it was listed with credentials). */
 export function parseServerListing(
   stdout: string,
   stderr: string,
@@ -45,44 +219,248 @@ export function parseServerListing(
   databases: readonly ListedDatabase[],
   s3?: Pick<S3Credentials['settings'], 'prefix'>,
 ): ServerBackups {
-  const local = parseListing(stdout, server.name, databases);
-  const rcLine = stdout.split('\n').find((l) => l.startsWith(`${LOCAL_RC} `));
-  const localRc = rcLine ? Number(rcLine.slice(LOCAL_RC.length + 1)) : NaN;
-  const localError =
-    localRc === 0
-      ? undefined
-      : `listing the backup dir failed${Number.isNaN(localRc) ? '' : ` (exit ${localRc})`}: ${
-          stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no output'
-        }`;
+  const part = parseLocalPart(stdout, stderr, server, databases);
+  if (!s3 || !databases.length) return mergeServerBackups(part, server, databases);
+  const index = new S3Index();
+  let message = s3ListingError(stdout);
+  const docs = splitS3Listing(stdout);
+  for (const d of new Set(databases.map((x) => x.name))) {
+    const json = docs.get(d);
+    if (json === undefined) continue;
+    try {
+      for (const o of parseListObjectsV2(json, s3DatabasePrefix(s3.prefix, d))) index.add(o, d);
+    } catch (e) {
+      message ??= `unreadable S3 listing for ${d}: ${(e as Error).message}`;
+    }
+  }
+  // As before: an error is reported, and whatever was listed is still shown.
+  const view: S3View = { state: 'ok', index };
+  const merged = mergeServerBackups(part, server, databases, view);
+  return message ? { ...merged, s3: { state: 'error', message } } : merged;
+}
 
-  let s3State: ServerBackups['s3'] = { state: 'off' };
-  const s3Objects = new Map<string, ReturnType<typeof parseListObjectsV2>>();
-  if (s3 && databases.length) {
-    const error = s3ListingError(stdout);
-    const docs = splitS3Listing(stdout);
-    for (const d of databases) {
-      const json = docs.get(d.name);
-      if (json === undefined) continue;
+// ----- the shared S3 listing --------------------------------------------------
+
+export interface S3Lister {
+  id: string;
+  name: string;
+}
+
+export type S3Outcome =
+  | {
+      ok: true;
+      index: S3Index;
+      /** The server that listed. */
+      lister: S3Lister;
+      ms: number;
+    }
+  | {
+      ok: false;
+      /** The last error: what a server that was not asked itself is told. */
+      message: string;
+      /** Each server asked (or skipped as unable), with its own error. */
+      byServer: ReadonlyMap<string, string>;
+    };
+
+/** The view of an outcome for one server: its own error when it was the one that failed. */
+export function s3ViewFor(outcome: S3Outcome, server: Pick<S3Lister, 'id'>): S3View {
+  return outcome.ok
+    ? { state: 'ok', index: outcome.index }
+    : { state: 'error', message: outcome.byServer.get(server.id) ?? outcome.message };
+}
+
+const NO_AWSCLI = 'awscli (aws) not found on this server';
+
+/**
+ * Errors that belong to the server that ran awscli, not to the bucket: another
+ * server may do better. (A wrong key, a missing bucket, a refusal would be the
+ * same from every server: asking them all would only take longer.)
+ */
+const SERVER_SPECIFIC =
+  /awscli \(aws\) not found|aws: (command )?not found|Could not connect to the endpoint URL|Connection refused|Connect timeout|timed out|Name or service not known|Could not resolve|getaddrinfo|nodename nor servname|SSL|certificate/i;
+
+/** `prefixes` of the whole listing: the backup prefix itself. For one server: each of its databases' name prefix. */
+export function serverS3Prefixes(
+  s3Prefix: string,
+  serverName: string,
+  databases: readonly ListedDatabase[],
+): string[] {
+  return databases.map(
+    (d) => `${s3DatabasePrefix(s3Prefix, d.name)}${backupPrefix(serverName, d.name, d.engine)}`,
+  );
+}
+
+export interface S3ShareOptions<S extends S3Lister> {
+  creds: S3Credentials;
+  /** Key prefixes to list: `[creds.settings.prefix]` (everything) or serverS3Prefixes(). */
+  prefixes: readonly string[];
+  /** Runs a script on a server (the pool); throws when the server cannot be reached. */
+  run: (server: S, script: string) => Promise<RunResult>;
+  /** Asked first, in this order, before the servers that request the listing (e.g. the last server that listed). */
+  preferred?: readonly S[];
+  signal?: AbortSignal;
+}
+
+/**
+ * One S3 listing shared by the servers of one refresh. The first request
+ * starts it on a server (the preferred ones first, then the requesting ones
+ * in order); when that server cannot run it — no awscli, unreachable over
+ * SSH, cannot reach the endpoint — the next one is asked; when the error is
+ * the bucket's (a wrong key, no such bucket), nobody else is. A server whose
+ * own listing said it has no awscli, or that could not be reached, is not
+ * asked at all. When every server failed on its own, a server that requests
+ * the listing later (expanded later in the tree) is still tried.
+ */
+export class S3ListingShare<S extends S3Lister> {
+  private readonly candidates: S[] = [];
+  private readonly failed = new Map<string, string>();
+  private readonly awscli = new Map<string, boolean>();
+  private readonly unreachable = new Map<string, string>();
+  private readonly script: string;
+  private running?: Promise<S3Outcome>;
+  private settled?: { outcome: S3Outcome; final: boolean };
+  private lastError = 'no server could list S3';
+  private runs = 0;
+
+  constructor(private readonly opts: S3ShareOptions<S>) {
+    this.script = listS3PrefixesScript(opts.creds, opts.prefixes);
+    for (const s of opts.preferred ?? []) this.addCandidate(s);
+  }
+
+  /** How many times a server ran the listing script (tests and the bench count them). */
+  get attempts(): number {
+    return this.runs;
+  }
+
+  private addCandidate(server: S): void {
+    if (!this.candidates.some((c) => c.id === server.id)) this.candidates.push(server);
+  }
+
+  /** What a server's own listing said: awscli on its PATH or not, or that it could not be reached. */
+  hint(serverId: string, hint: { awscli?: boolean; unreachable?: string }): void {
+    if (hint.awscli !== undefined) this.awscli.set(serverId, hint.awscli);
+    if (hint.unreachable !== undefined) this.unreachable.set(serverId, hint.unreachable);
+  }
+
+  /** The outcome once the listing has settled (undefined while it runs or before it started). */
+  get outcome(): S3Outcome | undefined {
+    return this.running ? undefined : this.settled?.outcome;
+  }
+
+  /** The listing for a server of this refresh: started on the first call, shared by all. Never rejects. */
+  request(server: S): Promise<S3Outcome> {
+    this.addCandidate(server);
+    // Asked again once the run ends: a run that had already given up (its last
+    // candidate failed) before this server joined must not answer for it.
+    if (this.running) return this.running.then(() => this.request(server));
+    const s = this.settled;
+    if (s && (s.final || this.failed.has(server.id))) return Promise.resolve(s.outcome);
+    this.running = this.attempt().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** The next server to ask: those known to have awscli first; those known unable are skipped. */
+  private next(): S | undefined {
+    let unknown: S | undefined;
+    for (const c of this.candidates) {
+      if (this.failed.has(c.id)) continue;
+      const why = this.unreachable.get(c.id) ?? (this.awscli.get(c.id) === false ? NO_AWSCLI : undefined);
+      if (why) {
+        this.failed.set(c.id, why);
+        this.lastError = why;
+        continue;
+      }
+      if (this.awscli.get(c.id)) return c;
+      unknown ??= c;
+    }
+    return unknown;
+  }
+
+  private async attempt(): Promise<S3Outcome> {
+    for (;;) {
+      if (this.opts.signal?.aborted) return this.settle(false, 'the listing was cancelled');
+      const server = this.next();
+      if (!server) return this.settle(false);
+      const t0 = Date.now();
+      const r = await this.tryOn(server);
+      if (r.ok) {
+        const outcome: S3Outcome = { ok: true, index: r.index, lister: server, ms: Date.now() - t0 };
+        this.settled = { outcome, final: true };
+        return outcome;
+      }
+      this.failed.set(server.id, r.message);
+      this.lastError = r.message;
+      if (!r.serverSpecific) return this.settle(true);
+    }
+  }
+
+  private settle(final: boolean, message = this.lastError): S3Outcome {
+    const outcome: S3Outcome = { ok: false, message, byServer: new Map(this.failed) };
+    this.settled = { outcome, final };
+    return outcome;
+  }
+
+  private async tryOn(
+    server: S,
+  ): Promise<{ ok: true; index: S3Index } | { ok: false; message: string; serverSpecific: boolean }> {
+    this.runs++;
+    let r: RunResult;
+    try {
+      r = await this.opts.run(server, this.script);
+    } catch (err) {
+      return { ok: false, message: err instanceof Error ? err.message : String(err), serverSpecific: true };
+    }
+    const marked = s3ListingError(r.stdout);
+    if (r.code === 127 && !marked) return { ok: false, message: NO_AWSCLI, serverSpecific: true };
+    if (marked || r.code !== 0) {
+      const message =
+        marked ||
+        `S3 listing failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300)}`;
+      return { ok: false, message, serverSpecific: SERVER_SPECIFIC.test(message) };
+    }
+    const docs = splitS3Prefixes(r.stdout);
+    const index = new S3Index();
+    for (let i = 0; i < this.opts.prefixes.length; i++) {
+      const json = docs.get(i);
+      if (json === undefined)
+        return { ok: false, message: 'the S3 listing output was cut short', serverSpecific: true };
       try {
-        s3Objects.set(d.name, parseListObjectsV2(json, s3DatabasePrefix(s3.prefix, d.name)));
+        index.addListing(json, this.opts.creds.settings.prefix);
       } catch (e) {
-        s3State = { state: 'error', message: `unreadable S3 listing for ${d.name}: ${(e as Error).message}` };
+        return {
+          ok: false,
+          message: `unreadable S3 listing: ${(e as Error).message}`,
+          serverSpecific: false,
+        };
       }
     }
-    if (error) s3State = { state: 'error', message: error };
-    else if (s3State.state === 'off') s3State = { state: 'ok' };
+    return { ok: true, index };
   }
+}
 
-  const byDatabase = new Map<string, BackupEntry[]>();
-  for (const d of databases) {
-    const prefix = backupPrefix(server.name, d.name, d.engine);
-    // The S3 prefix is per database name; other servers' backups of a same-named database share it.
-    const mine = (s3Objects.get(d.name) ?? []).filter((o) => {
-      const name = o.filename.replace(/\.sha256$/, '');
-      const parsed = parseBackupName(name);
-      return parsed !== undefined && `${parsed.prefix}_${parsed.engine}_` === prefix;
-    });
-    byDatabase.set(d.name, mergeBackupLocations(local.byDatabase.get(d.name) ?? [], mine));
+/** A server's listing as the tree takes it: the local round trip, merged with the shared S3 listing. */
+export async function listServerBackups<S extends S3Lister & Pick<Server, 'name' | 'backupDir'>>(
+  server: S,
+  databases: readonly ListedDatabase[],
+  /** Runs the local listing script on the server (bounded, logged by the caller); throws when unreachable. */
+  runLocal: (script: string) => Promise<RunResult>,
+  s3?: S3ListingShare<S>,
+  extraLines: readonly string[] = [],
+): Promise<{ listing: ServerBackups; stdout: string }> {
+  // Started before the local round trip, so the two overlap.
+  const shared = s3 && databases.length ? s3.request(server) : undefined;
+  let r: RunResult;
+  try {
+    r = await runLocal(localListingScript(server, extraLines));
+  } catch (err) {
+    s3?.hint(server.id, { unreachable: err instanceof Error ? err.message : String(err) });
+    throw err;
   }
-  return { byDatabase, noBackupDir: local.noBackupDir, localError, s3: s3State };
+  if (r.code !== 0) throw new Error(`listing failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`);
+  const part = parseLocalPart(r.stdout, r.stderr, server, databases);
+  s3?.hint(server.id, { awscli: part.awscli });
+  const view = shared ? s3ViewFor(await shared, server) : undefined;
+  return { listing: mergeServerBackups(part, server, databases, view), stdout: r.stdout };
 }

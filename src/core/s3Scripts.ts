@@ -120,9 +120,21 @@ function s3Script(c: S3Credentials, body: readonly string[]): string {
 /** Default of the upload stall limit: seconds with no byte accepted by the S3 endpoint. */
 export const DEFAULT_UPLOAD_STALL_SECONDS = 60;
 
+/**
+ * An S3 object without its `.sha256` object this old is a leftover: the mark
+ * follows a finished upload within seconds (e.g. a client killed while its
+ * CompleteMultipartUpload was being assembled by the server).
+ */
+export const UNMARKED_OBJECT_AGE_SECONDS = 3600;
+
 /** awscli for clean-up calls: one attempt, short timeouts (the endpoint may be the thing that failed). */
 const AWS_QUICK =
   'AWS_MAX_ATTEMPTS=1 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout 10 --cli-read-timeout 20';
+
+/** awscli with both timeouts at the stall limit and two tries. */
+function awsBounded(seconds: number): string {
+  return `AWS_MAX_ATTEMPTS=2 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout ${seconds} --cli-read-timeout ${seconds}`;
+}
 
 export interface S3SinkOptions {
   /** Seconds without progress before the upload is stopped as stalled (the local backup goes on). */
@@ -156,10 +168,11 @@ export function s3UploadSink(
     check: `{ command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; false; }; }`,
     // One process (not awsx, a function), so the script can kill it before its input ends.
     command: `aws --endpoint-url "$infrakt_endpoint" --cli-read-timeout ${stall} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}`,
+    // Bounded by the stall limit too (two tries): the endpoint may hang after the data went in.
     after: [
-      `infrakt_s3_len=$(awsx s3api head-object --bucket "$infrakt_bucket" --key ${key} --query ContentLength --output text)`,
+      `infrakt_s3_len=$(${awsBounded(stall)} s3api head-object --bucket "$infrakt_bucket" --key ${key} --query ContentLength --output text)`,
       `{ [ "$infrakt_s3_len" = "$INFRAKT_SIZE" ] || { echo "infrakt: S3 holds $infrakt_s3_len bytes of $INFRAKT_NAME where $INFRAKT_SIZE were sent — the upload is not kept" >&2; false; }; }`,
-      `{ printf '%s  %s\\n' "$INFRAKT_SHA256" "$INFRAKT_NAME" | awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}.sha256; }`,
+      `{ printf '%s  %s\\n' "$INFRAKT_SHA256" "$INFRAKT_NAME" | ${awsBounded(stall)} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}.sha256; }`,
     ].join(' && '),
     abort: [
       `infrakt_s3_k=${key}`,
@@ -172,19 +185,22 @@ export function s3UploadSink(
     ].join('\n'),
     sweep: [
       `infrakt_s3_cut=$(date -u -d "@$(( $(date +%s) - ${age} ))" +%Y-%m-%dT%H:%M:%S 2>/dev/null) || infrakt_s3_cut=`,
-      'if [ -n "$infrakt_s3_cut" ] && command -v aws >/dev/null 2>&1; then',
-      // Objects of this server's database with no .sha256 beside them, finished before the cut-off.
-      `  ${AWS_QUICK} s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Contents[].[Key,LastModified]' --output text 2>/dev/null |`,
-      `    awk -F '\\t' -v c="$infrakt_s3_cut" 'NF >= 2 { if ($1 ~ /\\.sha256$/) s[substr($1, 1, length($1) - 7)] = 1; else o[$1] = substr($2, 1, 19) } END { for (k in o) if (!(k in s) && o[k] < c) print k }' |`,
-      '    while IFS= read -r infrakt_sk; do',
-      `      ${AWS_QUICK} s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_sk" >/dev/null 2>&1 && echo "infrakt: removed an unfinished S3 upload of an earlier run: $infrakt_sk"`,
-      '    done',
+      `infrakt_s3_cut_obj=$(date -u -d "@$(( $(date +%s) - ${Math.min(age, UNMARKED_OBJECT_AGE_SECONDS)} ))" +%Y-%m-%dT%H:%M:%S 2>/dev/null) || infrakt_s3_cut_obj=`,
+      'infrakt_sw="$infrakt_work/sweep_s3"',
+      'if [ -n "$infrakt_s3_cut" ] && [ -n "$infrakt_s3_cut_obj" ] && command -v aws >/dev/null 2>&1; then',
+      // Objects of this server's database with no .sha256 beside them, finished before the cut-off:
+      // a finished upload gets its mark within seconds, so an hour without one means it never will.
+      `  infrakt_bg env ${AWS_QUICK} s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Contents[].[Key,LastModified]' --output text > "$infrakt_sw.objects" 2>/dev/null || :`,
+      `  awk -F '\\t' -v c="$infrakt_s3_cut_obj" 'NF >= 2 { if ($1 ~ /\\.sha256$/) s[substr($1, 1, length($1) - 7)] = 1; else o[$1] = substr($2, 1, 19) } END { for (k in o) if (!(k in s) && o[k] < c) print k }' "$infrakt_sw.objects" > "$infrakt_sw.victims" 2>/dev/null || :`,
+      '  while IFS= read -r infrakt_sk; do',
+      `    infrakt_bg env ${AWS_QUICK} s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_sk" >/dev/null 2>&1 && echo "infrakt: removed an unfinished S3 upload of an earlier run: $infrakt_sk"`,
+      '  done < "$infrakt_sw.victims"',
       // Multipart uploads never completed (killed runs), started before the cut-off.
-      `  ${AWS_QUICK} s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Uploads[].[Key,UploadId,Initiated]' --output text 2>/dev/null |`,
-      `    awk -F '\\t' -v c="$infrakt_s3_cut" 'NF >= 3 && substr($3, 1, 19) < c { print $1 "\\t" $2 }' |`,
-      `    while IFS="${tab}" read -r infrakt_sk infrakt_sid; do`,
-      `      ${AWS_QUICK} s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_sk" --upload-id "$infrakt_sid" >/dev/null 2>&1 && echo "infrakt: aborted an unfinished S3 multipart upload of an earlier run: $infrakt_sk"`,
-      '    done',
+      `  infrakt_bg env ${AWS_QUICK} s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Uploads[].[Key,UploadId,Initiated]' --output text > "$infrakt_sw.uploads" 2>/dev/null || :`,
+      `  awk -F '\\t' -v c="$infrakt_s3_cut" 'NF >= 3 && substr($3, 1, 19) < c { print $1 "\\t" $2 }' "$infrakt_sw.uploads" > "$infrakt_sw.stale" 2>/dev/null || :`,
+      `  while IFS="${tab}" read -r infrakt_sk infrakt_sid; do`,
+      `    infrakt_bg env ${AWS_QUICK} s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_sk" --upload-id "$infrakt_sid" >/dev/null 2>&1 && echo "infrakt: aborted an unfinished S3 multipart upload of an earlier run: $infrakt_sk"`,
+      '  done < "$infrakt_sw.stale"',
       'fi',
       ':',
     ].join('\n'),
@@ -348,7 +364,7 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
       next: 'choose your provider’s preset in S3 Settings (it sets when_required checksums)',
     };
   }
-  if (/Could not connect to the endpoint URL|Connection refused|Connect timeout|timed out/i.test(t)) {
+  if (/Could not connect to the endpoint URL|Connection refused|Connect timeout|Read timeout|timed out/i.test(t)) {
     return {
       cause: `${serverName} cannot reach the S3 endpoint`,
       next: 'check the endpoint URL and the server’s outbound network/firewall',

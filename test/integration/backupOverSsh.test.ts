@@ -180,10 +180,13 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
   it('without awscli on the server the listing says so and still shows local backups', async () => {
     const c = creds();
     const dbs = [{ name: 'shop', engine: 'postgres' as const }];
-    // A PATH with only what the local listing needs (stat): the same script, on a server without aws.
+    // A PATH with only what the local listing needs (find, stat, sh): the same script, on a server without aws.
     const bin = path.join(work, 'bin-without-aws');
     fs.mkdirSync(bin, { recursive: true });
-    if (!fs.existsSync(path.join(bin, 'stat'))) fs.symlinkSync('/usr/bin/stat', path.join(bin, 'stat'));
+    for (const tool of ['stat', 'find', 'sh']) {
+      const real = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+      if (!fs.existsSync(path.join(bin, tool))) fs.symlinkSync(real, path.join(bin, tool));
+    }
     const script = `PATH=${bin}\n${serverListingScript(server, dbs, c)}`;
     const r = await pool.run(server, script, { secrets: [c.secretKey] });
     const l = parseServerListing(r.stdout, r.stderr, server, dbs, c.settings);

@@ -57,7 +57,12 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
       ].join('\n'),
     );
     // Like `aws s3 cp -`: reads everything, then "completes the upload" (renames into place).
-    stub('uploader', 'cat > "$1.part" && mv "$1.part" "$1"');
+    // One process, reading its input in a pipe read, as awscli does.
+    fs.writeFileSync(
+      path.join(stubs, 'uploader'),
+      '#!/usr/bin/env python3\nimport os, sys\nd = sys.stdin.buffer.read()\nopen(sys.argv[1] + ".part", "wb").write(d)\nos.rename(sys.argv[1] + ".part", sys.argv[1])\n',
+      { mode: 0o755 },
+    );
     // Reads a little, then never reads again (an endpoint that hangs).
     stub('hanging-uploader', 'head -c 100000 > /dev/null; exec sleep 600');
   });

@@ -1,5 +1,18 @@
 import * as assert from 'node:assert/strict';
-import { parseServerListing, serverListingScript } from '../../src/core/backupListing';
+import {
+  S3Index,
+  S3ListingShare,
+  listServerBackups,
+  localListingScript,
+  mergeServerBackups,
+  parseLocalPart,
+  parseServerListing,
+  serverListingScript,
+  serverS3Prefixes,
+} from '../../src/core/backupListing';
+import { backupFilename } from '../../src/core/backup';
+import type { RunResult } from '../../src/core/remote';
+import { listS3PrefixesScript } from '../../src/core/s3Scripts';
 import { limiter } from '../../src/core/limit';
 import { s3RetentionVictims } from '../../src/core/retention';
 import { rowFor } from '../../src/core/treeRows';
@@ -50,6 +63,7 @@ describe('server listing (tree: one round trip per server)', () => {
       '@@infrakt:s3list shop',
       objects([
         [`infrakt/backups/shop/${F1}`, 100],
+        [`infrakt/backups/shop/${F1}.sha256`, 80],
         [`infrakt/backups/shop/${F2}`, 120],
         [`infrakt/backups/shop/${F2}.sha256`, 80],
         [`infrakt/backups/shop/${OTHER}`, 50],
@@ -111,6 +125,256 @@ describe('server listing (tree: one round trip per server)', () => {
     assert.equal(row.description, 'S3 + Local · 5.0 MB · 2 h ago');
     assert.equal(row.contextValue, 'infrakt.backup.both');
     assert.match(row.tooltip, new RegExp(F2));
+  });
+});
+
+/** What listS3PrefixesScript prints for these documents (one per prefix). */
+function prefixOutput(...docs: string[]): string {
+  return docs.map((d, i) => `@@infrakt:s3prefix ${i}\n${d}\n\n@@infrakt:s3prefixend\n`).join('');
+}
+
+function rows(keys: string[]): string {
+  return JSON.stringify(
+    keys.map((k) => [k, 10, '2026-11-25T02:00:05+00:00']),
+    null,
+    4,
+  );
+}
+
+type Srv = { id: string; name: string; backupDir: string };
+const srv = (i: number): Srv => ({ id: `id-${i}`, name: `srv-${i}`, backupDir: `/b/${i}` });
+const ok = (stdout: string): RunResult => ({ code: 0, stdout, stderr: '' });
+
+describe('tree listing: local round trip + one S3 listing shared by all servers', () => {
+  it('the per-server script lists local files with one find and asks for no S3 (only whether awscli is there)', () => {
+    const script = localListingScript(server, ['echo status']);
+    assert.match(script, /find \. -maxdepth 1 -type f -name 'web-1_\*' ! -name "\*\$infrakt_nl\*"/);
+    assert.match(script, /-exec sh -c 'stat -c '\\''@@infrakt:file %s %Y %n'\\'' "\$@" \|\| :' sh \{\} \+/);
+    assert.doesNotMatch(script, /for infrakt_f in|set -- "\$@"/);
+    assert.doesNotMatch(script, /aws (s3|--)|AWS_SECRET/);
+    assert.match(script, /command -v aws/);
+    assert.match(script, /echo status/);
+    const part = parseLocalPart(
+      `@@infrakt:file 100 1764036000 ./${F1}\n@@infrakt:localrc 0\n@@infrakt:awscli no\n`,
+      '',
+      server,
+      dbs,
+    );
+    assert.equal(part.awscli, false);
+    assert.equal(part.local.byDatabase.get('shop')?.[0].filename, F1);
+  });
+
+  it('the shared S3 script lists whole prefixes with one awscli call each, no version probe', () => {
+    const script = listS3PrefixesScript(creds, [
+      'infrakt/backups/',
+      'infrakt/backups/shop/web-1_shop_postgres_',
+    ]);
+    assert.equal(script.match(/list-objects-v2/g)?.length, 2);
+    assert.match(
+      script,
+      /--prefix 'infrakt\/backups\/' --query 'Contents\[\]\.\[Key,Size,LastModified\]' --output json/,
+    );
+    assert.doesNotMatch(script, /aws --version/);
+    assert.equal(script.match(/export AWS_SECRET_ACCESS_KEY=/g)?.length, 1);
+  });
+
+  it('indexes a whole-prefix listing per database folder and server, skipping strangers', () => {
+    const index = new S3Index();
+    index.addListing(
+      rows([
+        `infrakt/backups/shop/${F1}`,
+        `infrakt/backups/shop/${F1}.sha256`,
+        `infrakt/backups/shop/${OTHER}`,
+        `infrakt/backups/shop/nested/${F2}`,
+        `infrakt/backups/${F2}`,
+        `infrakt/backups/shop/README`,
+        `elsewhere/shop/${F2}`,
+      ]),
+      'infrakt/backups/',
+    );
+    assert.deepEqual(
+      index.objects('web-1', 'shop', 'postgres').map((o) => o.filename),
+      [F1, `${F1}.sha256`],
+    );
+    assert.deepEqual(
+      index.objects('web-2', 'shop', 'postgres').map((o) => o.filename),
+      [OTHER],
+    );
+    assert.deepEqual(index.objects('web-1', 'shop', 'mysql'), []);
+    assert.equal(index.size, 3);
+    const empty = new S3Index();
+    empty.addListing('null\n', 'infrakt/backups/');
+    empty.addListing('', 'infrakt/backups/');
+    assert.equal(empty.size, 0);
+    assert.throws(() => empty.addListing('{"Contents": []}', 'p/'), /JSON array/);
+    assert.throws(() => empty.addListing('[["k", "10", "d"]]', 'p/'), /unexpected entry/);
+  });
+
+  it('one listing serves thirty servers: one run, each server gets its own backups', async () => {
+    const runs: string[] = [];
+    const keys = Array.from({ length: 30 }, (_, i) => [
+      `infrakt/backups/shop/srv-${i}_shop_postgres_20261125T020000Z.dump.zst`,
+      `infrakt/backups/shop/srv-${i}_shop_postgres_20261125T020000Z.dump.zst.sha256`,
+    ]).flat();
+    const share = new S3ListingShare<Srv>({
+      creds,
+      prefixes: ['infrakt/backups/'],
+      run: async (s) => {
+        runs.push(s.name);
+        await new Promise((r) => setTimeout(r, 5));
+        return ok(prefixOutput(rows(keys)));
+      },
+    });
+    const servers = Array.from({ length: 30 }, (_, i) => srv(i));
+    const outcomes = await Promise.all(servers.map((s) => share.request(s)));
+    assert.deepEqual(runs, ['srv-0']);
+    assert.equal(share.attempts, 1);
+    for (const [i, o] of outcomes.entries()) {
+      assert.ok(o.ok);
+      const mine = o.index.objects(`srv-${i}`, 'shop', 'postgres');
+      assert.equal(mine.length, 2);
+    }
+  });
+
+  it('a server without awscli or unreachable is passed over for the next; one known without awscli is not asked', async () => {
+    const runs: string[] = [];
+    const share = new S3ListingShare<Srv>({
+      creds,
+      prefixes: ['infrakt/backups/'],
+      run: async (s) => {
+        runs.push(s.name);
+        if (s.name === 'srv-0')
+          return { code: 127, stdout: '', stderr: 'infrakt: awscli (aws) not found on this server' };
+        if (s.name === 'srv-1') throw new Error('Connection refused by srv-1');
+        if (s.name === 'srv-3')
+          return ok(
+            '@@infrakt:s3prefix 0\n\n@@infrakt:s3error Could not connect to the endpoint URL: "http://x/"\n',
+          );
+        return ok(prefixOutput('null'));
+      },
+    });
+    share.hint('id-2', { awscli: false });
+    const outcomes = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => share.request(srv(i))));
+    assert.deepEqual(runs, ['srv-0', 'srv-1', 'srv-3', 'srv-4']);
+    assert.ok(outcomes.every((o) => o.ok));
+    // Settled: a later request (a server expanded later) runs nothing.
+    await share.request(srv(9));
+    assert.equal(share.attempts, 4);
+  });
+
+  it('a bucket error is the same from every server: reported to all, nobody else asked', async () => {
+    let n = 0;
+    const share = new S3ListingShare<Srv>({
+      creds,
+      prefixes: ['infrakt/backups/'],
+      run: async () => {
+        n++;
+        return ok(
+          '@@infrakt:s3prefix 0\n\n@@infrakt:s3error An error occurred (InvalidAccessKeyId) when calling the ListObjectsV2 operation\n',
+        );
+      },
+    });
+    const outcomes = await Promise.all([0, 1, 2].map((i) => share.request(srv(i))));
+    assert.equal(n, 1);
+    for (const o of outcomes) {
+      assert.ok(!o.ok);
+      assert.match(o.message, /InvalidAccessKeyId/);
+    }
+  });
+
+  it('when no server can list S3, each is told its own reason; a server joining later is still tried', async () => {
+    const runs: string[] = [];
+    const share = new S3ListingShare<Srv>({
+      creds,
+      prefixes: ['infrakt/backups/'],
+      run: async (s) => {
+        runs.push(s.name);
+        if (s.name === 'srv-7') return ok(prefixOutput('[]'));
+        return { code: 127, stdout: '', stderr: 'infrakt: awscli (aws) not found on this server' };
+      },
+    });
+    share.hint('id-1', { unreachable: 'Timed out connecting to srv-1' });
+    const [a, b] = await Promise.all([share.request(srv(0)), share.request(srv(1))]);
+    assert.ok(!a.ok && !b.ok);
+    assert.equal(a.byServer.get('id-0'), 'awscli (aws) not found on this server');
+    assert.equal(b.byServer.get('id-1'), 'Timed out connecting to srv-1');
+    assert.deepEqual(runs, ['srv-0']);
+    const late = await share.request(srv(7));
+    assert.ok(late.ok);
+    assert.deepEqual(runs, ['srv-0', 'srv-7']);
+  });
+
+  it('a server refreshed on its own lists only its databases\u2019 name prefixes', () => {
+    assert.deepEqual(serverS3Prefixes('infrakt/backups/', 'web-1', dbs), [
+      'infrakt/backups/shop/web-1_shop_postgres_',
+      'infrakt/backups/cache/web-1_cache_redis_',
+    ]);
+  });
+
+  it('merges a server\u2019s local round trip with the shared listing; an unreachable server throws and is not asked', async () => {
+    const share = new S3ListingShare<Srv>({
+      creds,
+      prefixes: ['infrakt/backups/'],
+      run: async () =>
+        ok(
+          prefixOutput(
+            rows([
+              `infrakt/backups/shop/${F1}`,
+              `infrakt/backups/shop/${F1}.sha256`,
+              `infrakt/backups/shop/${F2}`,
+              `infrakt/backups/shop/${F2}.sha256`,
+            ]),
+          ),
+        ),
+    });
+    const web1 = { id: 'w1', name: 'web-1', backupDir: '/opt/infrakt/backups' };
+    const { listing, stdout } = await listServerBackups(
+      web1,
+      dbs,
+      async () =>
+        ok(`@@infrakt:file 100 1764036000 ./${F1}\n@@infrakt:localrc 0\n@@infrakt:awscli yes\nSTATUS\n`),
+      share,
+    );
+    assert.match(stdout, /STATUS/);
+    assert.deepEqual(listing.s3, { state: 'ok' });
+    assert.deepEqual(
+      listing.byDatabase.get('shop')?.map((e) => [e.filename, e.location]),
+      [
+        [F2, 's3'],
+        [F1, 'both'],
+      ],
+    );
+    const down = { id: 'w2', name: 'web-2', backupDir: '/opt/infrakt/backups' };
+    await assert.rejects(
+      listServerBackups(down, dbs, async () => {
+        throw new Error('Connection refused by web-2');
+      }),
+      /Connection refused/,
+    );
+    await assert.rejects(
+      listServerBackups(down, dbs, async () => ({ code: 255, stdout: '', stderr: 'boom' })),
+      /listing failed \(exit 255\): boom/,
+    );
+  });
+
+  it('parses 10,000 local files and 20,000 S3 objects of one database into one list', () => {
+    const start = Date.UTC(2025, 0, 1);
+    const names = Array.from({ length: 10_000 }, (_, i) =>
+      backupFilename('web-1', 'shop', 'postgres', new Date(start + i * 3_600_000), 'zst'),
+    );
+    const local = names.flatMap((n) => [
+      `@@infrakt:file 5 1764036000 ./${n}`,
+      `@@infrakt:file 80 1764036000 ./${n}.sha256`,
+    ]);
+    const part = parseLocalPart(`${local.join('\n')}\n@@infrakt:localrc 0\n`, '', server, dbs);
+    const index = new S3Index();
+    index.addListing(
+      rows(names.flatMap((n) => [`infrakt/backups/shop/${n}`, `infrakt/backups/shop/${n}.sha256`])),
+      'infrakt/backups/',
+    );
+    const l = mergeServerBackups(part, server, dbs, { state: 'ok', index }).byDatabase.get('shop') ?? [];
+    assert.equal(l.length, 10_000);
+    assert.ok(l.every((e) => e.location === 'both' && e.hasChecksum));
   });
 });
 

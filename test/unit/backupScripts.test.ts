@@ -241,7 +241,8 @@ describe('backup scripts (text)', () => {
       assert.match(s, /if tee --output-error=exit-nopipe <\/dev\/null/);
       assert.match(s, /elif tee -p <\/dev\/null/);
       assert.match(s, /  awsx s3 cp - "s3:\/\/b\/k" < "\$infrakt_work\/gate_s3" >&2 &/);
-      assert.match(s, /cat < "\$infrakt_work\/sink_s3" > "\$infrakt_work\/gate_s3" &/);
+      assert.match(s, /cat < "\$infrakt_work\/sink_s3" &/);
+      assert.match(s, /\) <\/dev\/null > "\$infrakt_work\/gate_s3" &/);
       assert.match(s, /"sinks":\{"s3":%s\}/);
       assert.match(s, /exit 75/);
       syntaxOk(s);
@@ -317,8 +318,8 @@ describe('backup scripts (text)', () => {
 
   it('list, delete and discover scripts are valid shell', () => {
     const l = listScript({ name: 'web-1', backupDir: '/opt/infrakt/backups' });
-    assert.match(l, /stat -c '@@infrakt:file %s %Y %n' -- "\$@"/);
-    assert.match(l, /for infrakt_f in 'web-1_'\*; do/);
+    assert.match(l, /find \. -maxdepth 1 -type f -name 'web-1_\*'/);
+    assert.match(l, /-exec sh -c 'stat -c '\\''@@infrakt:file %s %Y %n'\\'' "\$@" \|\| :' sh \{\} \+/);
     syntaxOk(l);
     const d = deleteScript({ name: 'web-1', backupDir: '/opt/infrakt/backups' }, fileFor('postgres'));
     assert.match(d, /rm -f -- "\$infrakt_file" "\$infrakt_file\.sha256"/);

@@ -157,8 +157,29 @@ export async function startSshServer(opts: SshServerOptions = {}): Promise<SshSe
             .length
         : 0,
     dropSessions() {
-      // Session processes are children of the listener: "sshd: root@notty" and friends.
-      execFileSync('pkill', ['-KILL', '-P', String(child.pid)]);
+      // Every sshd process serving a connection: the privileged monitor (a child of the
+      // listener) and the network child it forked ("sshd: root@notty"), which holds the
+      // socket and the session's pipes. Killing the monitor alone leaves the connection up.
+      const procs = execFileSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .map(([pid, ppid, comm]) => ({ pid: Number(pid), ppid: Number(ppid), comm }));
+      const victims: number[] = [];
+      const walk = (parent: number) => {
+        for (const p of procs.filter((x) => x.ppid === parent && x.comm === 'sshd')) {
+          victims.push(p.pid);
+          walk(p.pid);
+        }
+      };
+      walk(child.pid ?? -1);
+      for (const pid of victims) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
     },
     async rotateHostKey() {
       await server.stop();

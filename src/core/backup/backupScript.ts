@@ -65,7 +65,11 @@ export interface ExtraSink {
    * `after` failed. INFRAKT_NAME is set.
    */
   abort?: string;
-  /** Runs in the background while the dump runs: removes leftovers of earlier killed runs. */
+  /**
+   * Runs in the background while the dump runs: removes leftovers of earlier killed runs.
+   * Its long commands go through `infrakt_bg <command>` (so a TERM ends them too); it is
+   * stopped, not waited for, when a sink failed (its endpoint may be the thing that hangs).
+   */
   sweep?: string;
   /** Seconds without progress after which the sink is stopped as stalled (0: never). */
   stallSeconds?: number;
@@ -141,26 +145,33 @@ function sinkLines(sinks: readonly ExtraSink[]): SinkLines {
     }
     out.after.push(`if [ "$${v}_rc" = 0 ]; then ${v}_state=committed; else infrakt_sink_failed=1; fi`);
     if (s.sweep) {
-      out.sweep.push(`{ ${s.sweep}; } </dev/null >&2 2>&1 &`, `${v}_sweep=$!`);
+      // Its commands run through infrakt_bg, so a TERM (clean-up, or an S3 that fails) ends the
+      // command it is waiting on too, not only the subshell.
+      out.sweep.push(
+        `( trap 'kill "$infrakt_cur" 2>/dev/null; exit 0' TERM; infrakt_cur=`,
+        `  ${s.sweep}`,
+        ') </dev/null >&2 2>&1 &',
+        `${v}_sweep=$!`,
+      );
       out.sweepWait.push(`wait "$${v}_sweep" 2>/dev/null || :`);
     }
-    // Stall: the relay's cat is blocked writing into the sink (the sink stopped reading) and has
-    // written nothing for N s. A slow dump is not a stall: then the cat waits on its read.
-    // Blocked-in-write is read from /proc (wchan, else the syscall number on x86_64/arm64);
-    // where neither tells, the sink's own timeouts are the limit.
+    // Stall: the sink did no I/O at all (read or write, the network included) for N s while it
+    // was not simply waiting for more input. A slow dump is not a stall: the sink then waits
+    // in a read on its pipe. Read from /proc (io, and wchan — else the syscall number on
+    // x86_64/arm64); where /proc tells nothing, the sink's own timeouts are the limit.
     if (s.stallSeconds && s.stallSeconds > 0) {
       out.watch.push(
-        `if [ -z "\${${v}_stopped:-}" ] && [ -z "\${${v}_cat:-}" ]; then read ${v}_cat < ${w('relaycat')} 2>/dev/null || ${v}_cat=; fi`,
-        `if [ -z "\${${v}_stopped:-}" ] && [ -n "\${${v}_cat:-}" ] && { read infrakt_k infrakt_r; read infrakt_k infrakt_w; } < "/proc/$${v}_cat/io" 2>/dev/null; then`,
-        '  infrakt_wc=; read infrakt_wc < "/proc/$' + v + '_cat/wchan" 2>/dev/null || :',
-        '  infrakt_blocked=0',
+        `if [ -z "\${${v}_stopped:-}" ] && { read infrakt_k infrakt_r; read infrakt_k infrakt_w; } < "/proc/$${v}_pid/io" 2>/dev/null; then`,
+        '  infrakt_wc=; read infrakt_wc < "/proc/$' + v + '_pid/wchan" 2>/dev/null || :',
+        '  infrakt_waiting=0',
         '  case "$infrakt_wc" in',
-        '    *write*) infrakt_blocked=1 ;;',
-        '    *read*) ;;',
-        '    *) infrakt_sc=; read infrakt_sc infrakt_k < "/proc/$' + v + '_cat/syscall" 2>/dev/null || :',
-        '       case "$infrakt_arch:$infrakt_sc" in x86_64:1 | aarch64:64) infrakt_blocked=1 ;; esac ;;',
+        '    *pipe_read*) infrakt_waiting=1 ;;',
+        '    ?*) ;;',
+        '    *) infrakt_sc=; read infrakt_sc infrakt_k < "/proc/$' + v + '_pid/syscall" 2>/dev/null || :',
+        '       case "$infrakt_arch:$infrakt_sc" in x86_64:0 | aarch64:63) infrakt_waiting=1 ;; esac ;;',
         '  esac',
-        `  if [ "$infrakt_blocked" = 0 ] || [ "$infrakt_w" != "\${${v}_lastw:-}" ]; then ${v}_lastw=$infrakt_w; ${v}_since=$infrakt_t`,
+        '  infrakt_io=$((infrakt_r + infrakt_w))',
+        `  if [ "$infrakt_waiting" = 1 ] || [ "$infrakt_io" != "\${${v}_lastio:-}" ]; then ${v}_lastio=$infrakt_io; ${v}_since=$infrakt_t`,
         `  elif [ $((infrakt_t - \${${v}_since:-0})) -ge ${s.stallSeconds} ]; then`,
         `    ${v}_stopped=1; : > ${w('stalled')}`,
         `    echo "infrakt: the ${s.id} upload made no progress for ${s.stallSeconds} s — stopped it; the local backup goes on" >&2`,
@@ -244,6 +255,8 @@ export function scriptHead(
     'infrakt_done=0; infrakt_cleaned=0; infrakt_sweeps=',
     // Redefined by scripts that have sinks: removes what uncommitted sinks left.
     'infrakt_abort_sinks() { :; }',
+    // Runs a command as a child the caller's TERM trap can kill ($infrakt_cur).
+    'infrakt_bg() { "$@" & infrakt_cur=$!; wait "$infrakt_cur"; }',
     'infrakt_kill_relays() {',
     '  if [ -n "$infrakt_work" ]; then',
     '    for infrakt_f in "$infrakt_work"/relaycat_*; do',
@@ -260,6 +273,7 @@ export function scriptHead(
     '  for infrakt_p in $infrakt_sink_pids; do kill -TERM "$infrakt_p" 2>/dev/null || :; done',
     '  for infrakt_p in $infrakt_pids; do kill "$infrakt_p" 2>/dev/null || :; done',
     '  infrakt_kill_relays',
+    '  for infrakt_p in $infrakt_sweeps; do kill -TERM "$infrakt_p" 2>/dev/null || :; done',
     '  for infrakt_p in $infrakt_sink_pids $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done',
     '  infrakt_abort_sinks',
     '  if [ "$infrakt_done" != 1 ]; then',
@@ -410,7 +424,8 @@ export function backupScript(target: BackupTarget, opts: BackupScriptOptions = {
     '    fi',
     ...sink.watch.map((l) => `    ${l}`),
     `    if [ $((infrakt_t % ${interval})) = 0 ]; then`,
-    '      infrakt_s=$(stat -c %s -- "$infrakt_partial" 2>/dev/null) || infrakt_s=0',
+    // After the commit the sinks may still be sending: the committed file's size then.
+    '      infrakt_s=$(stat -c %s -- "$infrakt_partial" 2>/dev/null || stat -c %s -- "$infrakt_final" 2>/dev/null) || infrakt_s=0',
     `      printf '${MARKS.progress} %s\\n' "$infrakt_s" || { kill -TERM "$infrakt_self" 2>/dev/null; exit 0; }`,
     '    fi',
     '  done ) </dev/null &',
@@ -445,6 +460,7 @@ export function backupScript(target: BackupTarget, opts: BackupScriptOptions = {
     ...sink.after,
     'infrakt_abort_sinks',
     'infrakt_sink_pids=',
+    'if [ "$infrakt_sink_failed" = 1 ]; then for infrakt_p in $infrakt_sweeps; do kill -TERM "$infrakt_p" 2>/dev/null || :; done; fi',
     'for infrakt_p in $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done',
     'infrakt_sweeps=',
     `printf '${MARKS.result} {"file":"%s","dir":"%s","size":%s,"sha256":"%s","compression":"%s","sinks":{${sinks

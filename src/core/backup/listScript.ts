@@ -1,7 +1,8 @@
 // List and Delete. One script per server lists the backups of all its
-// databases in one pass over the backup dir (a single `stat` call, names
-// passed as arguments: nothing parses `ls`); a pure parser groups them per
-// database, newest first. Partials and unknown files are never backups.
+// databases in one pass over the backup dir (one `find`, `stat` on its
+// batches of names: nothing parses `ls`, and the cost is linear in the number
+// of files); a pure parser groups them per database, newest first. Partials
+// and unknown files are never backups.
 import type { Engine } from '../model';
 import type { LocalBackupFile } from '../s3Layout';
 import { BackupError, EXIT } from './errors';
@@ -17,21 +18,22 @@ export interface LocalBackup extends LocalBackupFile, ParsedBackupName {
 /** Script lines listing every backup file of a server (for composing with other listings in one run). */
 export function listLines(server: { name: string; backupDir: string }): string[] {
   const s = checkServer(server);
+  // One stat per batch of names (`-exec … {} +`). A file removed between find
+  // and stat (a delete, a retention prune) must not fail the whole listing, so
+  // stat's status is dropped; its message still reaches stderr.
+  const stat = q(`stat -c '${MARKS.file} %s %Y %n' "$@" || :`);
   return [
     `infrakt_dir=${q(s.backupDir)}`,
     'if [ ! -d "$infrakt_dir" ]; then',
     `  printf '${MARKS.nodir}\\n'`,
     'else',
     '  ( cd -- "$infrakt_dir" || exit ' + EXIT.backupDir,
-    '    set --',
     "    infrakt_nl=$(printf '\\nx'); infrakt_nl=${infrakt_nl%x}",
-    // The server name has no glob characters (validated), so only `_*` is a pattern.
-    `    for infrakt_f in ${q(`${s.name}_`)}*; do`,
-    '      [ -f "$infrakt_f" ] || continue',
-    '      case "$infrakt_f" in *"$infrakt_nl"*) continue ;; esac',
-    '      set -- "$@" "$infrakt_f"',
-    '    done',
-    `    if [ $# -gt 0 ]; then stat -c '${MARKS.file} %s %Y %n' -- "$@"; fi`,
+    // GNU and busybox find both have these. The server name has no glob
+    // characters (validated), so only `_*` is a pattern; a name holding a
+    // newline could forge a line of output, so it is never passed to stat.
+    `    find . -maxdepth 1 -type f -name ${q(`${s.name}_*`)} ! -name "*$infrakt_nl*" \\`,
+    `      ! -name '*.partial' ! -name '*.partial-*' -exec sh -c ${stat} sh {} +`,
     '  )',
     'fi',
   ];
@@ -70,7 +72,8 @@ export function parseListing(
   for (const line of stdout.split('\n')) {
     if (line === MARKS.nodir) noBackupDir = true;
     if (!line.startsWith(`${MARKS.file} `)) continue;
-    const m = /^(\d+) (\d+) (.+)$/.exec(line.slice(MARKS.file.length + 1));
+    // find prints `./<name>`; a name never holds `/`.
+    const m = /^(\d+) (\d+) (?:\.\/)?([^/]+)$/.exec(line.slice(MARKS.file.length + 1));
     if (m) files.set(m[3], { size: Number(m[1]), mtime: Number(m[2]) });
   }
   const byDatabase = new Map<string, LocalBackup[]>(databases.map((d) => [d.name, []]));

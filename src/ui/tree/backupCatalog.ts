@@ -1,11 +1,22 @@
-// What the tree knows about each server's backups: one listing per server
-// (local + S3 in one script run), cached until a refresh or a change, loaded
-// concurrently for many servers with a bound, and never thrown at the tree —
-// a failure becomes the server's error state and an error row.
+// What the tree knows about each server's backups: one local listing per
+// server (one round trip, schedule status included) and ONE S3 listing per
+// refresh shared by every server (core/backupListing: S3ListingShare), cached
+// until a refresh or a change, loaded concurrently for many servers with a
+// bound, and never thrown at the tree — a failure becomes the server's error
+// state and an error row.
+import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
-import { type ServerBackups, parseServerListing, serverListingScript } from '../../core/backupListing';
+import {
+  REFRESH_CONCURRENCY,
+  type ServerBackups,
+  S3ListingShare,
+  listServerBackups,
+  serverS3Prefixes,
+} from '../../core/backupListing';
 import { limiter } from '../../core/limit';
 import type { Server } from '../../core/model';
+import { lineSplitter, redact } from '../../core/remote';
+import type { S3Credentials } from '../../core/s3Scripts';
 import { type ScheduleStatusListing, parseScheduleStatus, statusLines } from '../../core/scheduleScript';
 import { s3Access } from '../credentials';
 import { messageOf } from '../errors';
@@ -19,14 +30,34 @@ export type CatalogEntry =
 
 type Cached = CatalogEntry & { signature: string };
 
-/** At most this many servers are listed at once. */
-export const REFRESH_CONCURRENCY = 4;
+// Re-exported: commands bound their own fan-outs by it.
+export { REFRESH_CONCURRENCY };
+
+/** The shared S3 listing may be long (every object under the prefix, 1,000 per request). */
+const S3_LISTING_TIMEOUT_MS = 180_000;
+
+interface Share {
+  /** Which settings (and secret) it was listed with: other settings need another listing. */
+  key: string;
+  share: S3ListingShare<Server>;
+}
 
 export class BackupCatalog implements vscode.Disposable {
   private readonly entries = new Map<string, Cached>();
   private readonly generation = new Map<string, number>();
   private readonly limit = limiter(REFRESH_CONCURRENCY);
   private readonly changed = new vscode.EventEmitter<string>();
+  /** The refresh's S3 listing of the whole prefix, shared by every server. */
+  private shared?: Share & { abort: AbortController };
+  /**
+   * After a change on one server (a backup, a delete), only that server's S3
+   * objects are listed again — its databases' name prefixes, not the whole
+   * bucket — and used for it until the next full refresh.
+   */
+  private readonly own = new Map<string, Share>();
+  private readonly ownWanted = new Set<string>();
+  /** The server that listed S3 last time: asked first next time. */
+  private lastLister?: string;
   /** Fires with a server id when its listing finished (or failed). */
   readonly onDidChange = this.changed.event;
 
@@ -58,7 +89,9 @@ export class BackupCatalog implements vscode.Disposable {
       const signature = this.signature(server.id);
       const gen = (this.generation.get(server.id) ?? 0) + 1;
       this.generation.set(server.id, gen);
-      const promise = this.limit(() => this.fetch(server)).then((result) => {
+      // Not under the limit as a whole: only the local round trip is (the
+      // shared S3 listing runs beside the local listings, not in their slots).
+      const promise = this.fetch(server).then((result) => {
         // A refresh while this ran makes its result stale: keep only the latest.
         if (this.generation.get(server.id) !== gen) return;
         this.entries.set(server.id, { ...result, signature });
@@ -73,6 +106,15 @@ export class BackupCatalog implements vscode.Disposable {
 
   /** Forgets one server's listing (after a backup, restore, delete) or all of them (Refresh). */
   invalidate(serverId?: string): void {
+    if (serverId) {
+      this.own.delete(serverId);
+      this.ownWanted.add(serverId);
+    } else {
+      this.shared?.abort.abort();
+      this.shared = undefined;
+      this.own.clear();
+      this.ownWanted.clear();
+    }
     const ids = serverId ? [serverId] : [...this.entries.keys()];
     for (const id of ids) {
       this.entries.delete(id);
@@ -80,33 +122,107 @@ export class BackupCatalog implements vscode.Disposable {
     }
   }
 
+  /** Runs an S3 listing script on a server: stderr logged, the (large) stdout summarised. */
+  private s3Runner(creds: S3Credentials, what: string, signal?: AbortSignal) {
+    const services = this.services();
+    const secrets = [creds.secretKey];
+    return async (server: Server, script: string) => {
+      const t0 = Date.now();
+      services.log.info(`[${server.name}] listing S3 (${what}) for the tree`);
+      const r = await services.runner.run(server, script, {
+        signal,
+        secrets,
+        timeoutMs: S3_LISTING_TIMEOUT_MS,
+        onStderr: lineSplitter((line) => services.log.info(`[${server.name}] ! ${redact(line, secrets)}`)),
+      });
+      services.log.info(
+        `[${server.name}] S3 listing (${what}): exit ${r.code}, ${(r.stdout.length / 1024).toFixed(0)} KiB in ${Date.now() - t0} ms`,
+      );
+      return r;
+    };
+  }
+
+  /** The S3 listing this server's entry uses: its own after a change on it, else the refresh's shared one. */
+  private s3For(server: Server, creds: S3Credentials): S3ListingShare<Server> {
+    const services = this.services();
+    const s = creds.settings;
+    const key = createHash('sha256')
+      .update(
+        JSON.stringify([
+          s.endpointUrl,
+          s.bucket,
+          s.region,
+          s.accessKey,
+          s.prefix,
+          s.pathStyle,
+          s.checksumWhenRequired,
+          creds.secretKey,
+        ]),
+      )
+      .digest('hex');
+    const servers = services.store.listServers();
+    const byId = (id: string | undefined) => servers.find((x) => x.id === id);
+    const last = byId(this.lastLister);
+    if (this.ownWanted.delete(server.id) && this.shared?.key === key) {
+      // The server itself first (it has just used awscli), then whoever listed last, then the rest listed so far.
+      const others = [...this.entries.keys()].map(byId).filter((x): x is Server => x !== undefined);
+      const share = new S3ListingShare<Server>({
+        creds,
+        prefixes: serverS3Prefixes(s.prefix, server.name, services.store.listDatabases(server.id)),
+        run: this.s3Runner(creds, `${server.name}'s backups`),
+        preferred: [server, ...(last ? [last] : []), ...others],
+      });
+      this.own.set(server.id, { key, share });
+      return share;
+    }
+    const own = this.own.get(server.id);
+    if (own?.key === key) return own.share;
+    if (this.shared?.key !== key) {
+      this.shared?.abort.abort();
+      const abort = new AbortController();
+      const share = new S3ListingShare<Server>({
+        creds,
+        prefixes: [s.prefix],
+        run: this.s3Runner(creds, `s3://${s.bucket}/${s.prefix}, for every server`, abort.signal),
+        preferred: last ? [last] : [],
+        signal: abort.signal,
+      });
+      this.shared = { key, share, abort };
+    }
+    return this.shared.share;
+  }
+
   private async fetch(server: Server): Promise<CatalogEntry> {
     const services = this.services();
     const databases = services.store.listDatabases(server.id);
-    const s3 = await s3Access(services);
-    const creds = s3.state === 'ready' ? s3.creds : undefined;
     try {
-      const runner = loggedRunner(services, server, {
-        secrets: creds ? [creds.secretKey] : [],
-        timeoutMs: 60_000,
-      });
-      // Scheduled runs' status records ride along in the same round trip.
-      const script = serverListingScript(server, databases, creds, statusLines(server.backupDir));
-      const r = await vscode.window.withProgress({ location: { viewId: 'infrakt.servers' } }, () =>
-        runner.run(script),
+      const s3 = await s3Access(services);
+      const creds = s3.state === 'ready' ? s3.creds : undefined;
+      const share = creds && databases.length ? this.s3For(server, creds) : undefined;
+      const runner = loggedRunner(services, server, { timeoutMs: 60_000 });
+      const { listing, stdout } = await listServerBackups(
+        server,
+        databases,
+        (script) =>
+          this.limit(async () =>
+            vscode.window.withProgress({ location: { viewId: 'infrakt.servers' } }, () => runner.run(script)),
+          ),
+        share,
+        // Scheduled runs' status records ride along in the same round trip.
+        statusLines(server.backupDir),
       );
-      if (r.code !== 0)
-        return { state: 'error', message: `listing failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}` };
-      const listing = parseServerListing(r.stdout, r.stderr, server, databases, creds?.settings);
+      const outcome = share?.outcome;
+      if (outcome?.ok) this.lastLister = outcome.lister.id;
       const s3Problem =
         s3.state === 'no-secret' ? s3.message : listing.s3.state === 'error' ? listing.s3.message : undefined;
-      return { state: 'ok', listing, s3Problem, schedules: parseScheduleStatus(r.stdout) };
+      return { state: 'ok', listing, s3Problem, schedules: parseScheduleStatus(stdout) };
     } catch (err) {
       return { state: 'error', message: messageOf(err) };
     }
   }
 
   dispose(): void {
+    this.shared?.abort.abort();
     this.changed.dispose();
   }
 }

@@ -167,7 +167,8 @@ export function s3UploadSink(
     id: 's3',
     check: `{ command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; false; }; }`,
     // One process (not awsx, a function), so the script can kill it before its input ends.
-    command: `aws --endpoint-url "$infrakt_endpoint" --cli-read-timeout ${stall} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}`,
+    // env execs aws: still one process. Two tries per request, each bounded by the stall limit.
+    command: `env AWS_MAX_ATTEMPTS=2 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout ${stall} --cli-read-timeout ${stall} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}`,
     // Bounded by the stall limit too (two tries): the endpoint may hang after the data went in.
     after: [
       `infrakt_s3_len=$(${awsBounded(stall)} s3api head-object --bucket "$infrakt_bucket" --key ${key} --query ContentLength --output text)`,
@@ -364,7 +365,9 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
       next: 'choose your provider’s preset in S3 Settings (it sets when_required checksums)',
     };
   }
-  if (/Could not connect to the endpoint URL|Connection refused|Connect timeout|Read timeout|timed out/i.test(t)) {
+  if (
+    /Could not connect to the endpoint URL|Connection refused|Connect timeout|Read timeout|timed out/i.test(t)
+  ) {
     return {
       cause: `${serverName} cannot reach the S3 endpoint`,
       next: 'check the endpoint URL and the server’s outbound network/firewall',

@@ -8,7 +8,13 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BackupError, type BackupTarget, type ExtraSink, backUpNow, backupScript } from '../../src/core/backup';
+import {
+  BackupError,
+  type BackupTarget,
+  type ExtraSink,
+  backUpNow,
+  backupScript,
+} from '../../src/core/backup';
 import { SINK_STALLED } from '../../src/core/backup/backupScript';
 import { localRunner } from '../world/localRunner';
 
@@ -91,7 +97,8 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
       shell: [shell, '-s'],
       env: { ...process.env, PATH: `${stubs}:${process.env.PATH ?? ''}`, STUB_DATA: data, ...env },
     });
-    const backups = () => (fs.existsSync(target.server.backupDir) ? fs.readdirSync(target.server.backupDir) : []);
+    const backups = () =>
+      fs.existsSync(target.server.backupDir) ? fs.readdirSync(target.server.backupDir) : [];
     return { dir, token, uploaded, marks, sink, target, runner, backups };
   }
 
@@ -124,7 +131,9 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
 
       it('a sink that fails on its own: the local backup is complete, the sink reported failed and aborted', async () => {
         const w = setup(shell);
-        const r = await backUpNow(w.runner, w.target, { extraSinks: [w.sink({ command: `false ${w.token}` })] });
+        const r = await backUpNow(w.runner, w.target, {
+          extraSinks: [w.sink({ command: `false ${w.token}` })],
+        });
         assert.deepEqual(r.failedSinks, ['s3']);
         assert.equal(r.sinks.s3, 1);
         assert.ok(fs.existsSync(path.join(w.marks, 'aborted')));
@@ -164,16 +173,30 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
         for (let i = 0; i < ROUNDS; i++) {
           const w = setup(shell, { STUB_DUMP_SLOW: '1' });
           const script = backupScript(w.target, { extraSinks: [w.sink()] });
-          const env = { ...process.env, PATH: `${stubs}:${process.env.PATH ?? ''}`, STUB_DATA: data, STUB_DUMP_SLOW: '1' };
-          const child = (await import('node:child_process')).spawn(shell, ['-s'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+          const env = {
+            ...process.env,
+            PATH: `${stubs}:${process.env.PATH ?? ''}`,
+            STUB_DATA: data,
+            STUB_DUMP_SLOW: '1',
+          };
+          const child = (await import('node:child_process')).spawn(shell, ['-s'], {
+            env,
+            stdio: ['pipe', 'ignore', 'ignore'],
+          });
           child.stdin.end(script);
           await until('the sink to start', () => pgrep(w.token).length > 0);
           await new Promise((r) => setTimeout(r, 300));
           child.kill('SIGKILL');
           await until('the watchdog to end the sink', () => pgrep(w.token).length === 0);
           await new Promise((r) => setTimeout(r, 5000)); // the dump would have finished by now
-          assert.ok(!fs.existsSync(w.uploaded), `round ${i}: a killed run's stream was committed by the sink`);
-          assert.deepEqual(w.backups().filter((f) => !f.endsWith('.partial')), []);
+          assert.ok(
+            !fs.existsSync(w.uploaded),
+            `round ${i}: a killed run's stream was committed by the sink`,
+          );
+          assert.deepEqual(
+            w.backups().filter((f) => !f.endsWith('.partial')),
+            [],
+          );
           if (i >= 1) break; // each round waits out the slow dump
         }
       });
@@ -184,7 +207,12 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
           const runner = localRunner({
             shell: [shell, '-s'],
             dropOnAbort: true,
-            env: { ...process.env, PATH: `${stubs}:${process.env.PATH ?? ''}`, STUB_DATA: data, STUB_DUMP_SLOW: '1' },
+            env: {
+              ...process.env,
+              PATH: `${stubs}:${process.env.PATH ?? ''}`,
+              STUB_DATA: data,
+              STUB_DUMP_SLOW: '1',
+            },
           });
           const ac = new AbortController();
           const run = backUpNow(runner, w.target, { extraSinks: [w.sink()], signal: ac.signal });
@@ -192,7 +220,10 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
           ac.abort();
           await run.catch(() => undefined);
           await until('the sink to be gone', () => pgrep(w.token).length === 0);
-          assert.ok(!fs.existsSync(w.uploaded), `round ${i}: a dropped run's stream was committed by the sink`);
+          assert.ok(
+            !fs.existsSync(w.uploaded),
+            `round ${i}: a dropped run's stream was committed by the sink`,
+          );
           await until('the abort to run', () => fs.existsSync(path.join(w.marks, 'aborted')));
           await until('no partial left', () => w.backups().length === 0);
           if (i >= 1) break;

@@ -240,7 +240,7 @@ describe('backup scripts (text)', () => {
       );
       assert.match(s, /if tee --output-error=exit-nopipe <\/dev\/null/);
       assert.match(s, /elif tee -p <\/dev\/null/);
-      assert.match(s, /  awsx s3 cp - "s3:\/\/b\/k" < "\$infrakt_work\/gate_s3" >&2 &/);
+      assert.match(s, / {2}awsx s3 cp - "s3:\/\/b\/k" < "\$infrakt_work\/gate_s3" >&2 &/);
       assert.match(s, /cat < "\$infrakt_work\/sink_s3" &/);
       assert.match(s, /\) <\/dev\/null > "\$infrakt_work\/gate_s3" &/);
       assert.match(s, /"sinks":\{"s3":%s\}/);

@@ -16,7 +16,13 @@ const backup = (day: number) => [obj(name(day)), obj(`${name(day)}.sha256`, 64)]
 
 describe('S3 retention counts only verified backups', () => {
   it('keep newest 2: two failed runs (objects without .sha256) do not push the real backups out', () => {
-    const listing = [...backup(20), ...backup(21), ...backup(22), obj(name(23), 13), obj(name(24), 117_186_560)];
+    const listing = [
+      ...backup(20),
+      ...backup(21),
+      ...backup(22),
+      obj(name(23), 13),
+      obj(name(24), 117_186_560),
+    ];
     const entries = mergeBackupLocations([], listing);
     assert.deepEqual(
       entries.map((e) => e.filename),

@@ -1,5 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { mergeBackupLocations, parseListObjectsV2, s3Key, unfinishedS3Uploads } from '../../src/core/s3Layout';
+import {
+  mergeBackupLocations,
+  parseListObjectsV2,
+  s3Key,
+  unfinishedS3Uploads,
+} from '../../src/core/s3Layout';
 
 describe('S3 layout and listing', () => {
   it('uses the seed key layout <prefix><db>/<filename>', () => {

@@ -60,7 +60,13 @@ interface S3Host {
 }
 
 async function inProcess(directory: string, bucket: string, port: number): Promise<S3Host> {
-  const server = new S3rver({ port, address: '127.0.0.1', directory, silent: true, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    port,
+    address: '127.0.0.1',
+    directory,
+    silent: true,
+    configureBuckets: [{ name: bucket }],
+  });
   const info = await server.run();
   return { port: info.port, close: () => server.close() };
 }

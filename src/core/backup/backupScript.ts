@@ -106,7 +106,15 @@ interface SinkLines {
 }
 
 function sinkLines(sinks: readonly ExtraSink[]): SinkLines {
-  const out: SinkLines = { start: [], release: [], after: [], sweep: [], sweepWait: [], watch: [], abortFn: [] };
+  const out: SinkLines = {
+    start: [],
+    release: [],
+    after: [],
+    sweep: [],
+    sweepWait: [],
+    watch: [],
+    abortFn: [],
+  };
   out.abortFn.push('infrakt_abort_sinks() {');
   for (const s of sinks) {
     const v = `infrakt_sink_${s.id}`;
@@ -155,23 +163,24 @@ function sinkLines(sinks: readonly ExtraSink[]): SinkLines {
       );
       out.sweepWait.push(`wait "$${v}_sweep" 2>/dev/null || :`);
     }
-    // Stall: the sink did no I/O at all (read or write, the network included) for N s while it
-    // was not simply waiting for more input. A slow dump is not a stall: the sink then waits
-    // in a read on its pipe. Read from /proc (io, and wchan — else the syscall number on
-    // x86_64/arm64); where /proc tells nothing, the sink's own timeouts are the limit.
+    // Stall: the relay is blocked writing into the sink (the sink takes no more of the stream)
+    // and passed nothing on for N s. A slow dump is not a stall: the relay then waits on its
+    // read. Blocked-in-write is read from /proc (wchan, else the syscall number on x86_64/arm64).
+    // Data the sink already took in (awscli holds up to ~80 MB in memory) is bounded by the
+    // sink's own timeouts instead: a sink with retries looks busy to any outside measure.
     if (s.stallSeconds && s.stallSeconds > 0) {
       out.watch.push(
-        `if [ -z "\${${v}_stopped:-}" ] && { read infrakt_k infrakt_r; read infrakt_k infrakt_w; } < "/proc/$${v}_pid/io" 2>/dev/null; then`,
-        '  infrakt_wc=; read infrakt_wc < "/proc/$' + v + '_pid/wchan" 2>/dev/null || :',
-        '  infrakt_waiting=0',
+        `if [ -z "\${${v}_stopped:-}" ] && [ -z "\${${v}_cat:-}" ]; then read ${v}_cat 2>/dev/null < ${w('relaycat')} || ${v}_cat=; fi`,
+        `if [ -z "\${${v}_stopped:-}" ] && [ -n "\${${v}_cat:-}" ] && { read infrakt_k infrakt_r; read infrakt_k infrakt_w; } 2>/dev/null < "/proc/$${v}_cat/io"; then`,
+        '  infrakt_wc=; read infrakt_wc 2>/dev/null < "/proc/$' + v + '_cat/wchan" || :',
+        '  infrakt_blocked=0',
         '  case "$infrakt_wc" in',
-        '    *pipe_read*) infrakt_waiting=1 ;;',
+        '    *write*) infrakt_blocked=1 ;;',
         '    ?*) ;;',
-        '    *) infrakt_sc=; read infrakt_sc infrakt_k < "/proc/$' + v + '_pid/syscall" 2>/dev/null || :',
-        '       case "$infrakt_arch:$infrakt_sc" in x86_64:0 | aarch64:63) infrakt_waiting=1 ;; esac ;;',
+        '    *) infrakt_sc=; read infrakt_sc infrakt_k 2>/dev/null < "/proc/$' + v + '_cat/syscall" || :',
+        '       case "$infrakt_arch:$infrakt_sc" in x86_64:1 | aarch64:64) infrakt_blocked=1 ;; esac ;;',
         '  esac',
-        '  infrakt_io=$((infrakt_r + infrakt_w))',
-        `  if [ "$infrakt_waiting" = 1 ] || [ "$infrakt_io" != "\${${v}_lastio:-}" ]; then ${v}_lastio=$infrakt_io; ${v}_since=$infrakt_t`,
+        `  if [ "$infrakt_blocked" = 0 ] || [ "$infrakt_w" != "\${${v}_lastw:-}" ]; then ${v}_lastw=$infrakt_w; ${v}_since=$infrakt_t`,
         `  elif [ $((infrakt_t - \${${v}_since:-0})) -ge ${s.stallSeconds} ]; then`,
         `    ${v}_stopped=1; : > ${w('stalled')}`,
         `    echo "infrakt: the ${s.id} upload made no progress for ${s.stallSeconds} s — stopped it; the local backup goes on" >&2`,
@@ -375,7 +384,14 @@ export function backupScript(target: BackupTarget, opts: BackupScriptOptions = {
     'read infrakt_self < "$infrakt_work/self"',
     ...sink.abortFn,
     ...sink.sweep,
-    ...(sinks.some((x) => x.sweep) ? [`infrakt_sweeps="${sinks.filter((x) => x.sweep).map((x) => `$infrakt_sink_${x.id}_sweep`).join(' ')}"`] : []),
+    ...(sinks.some((x) => x.sweep)
+      ? [
+          `infrakt_sweeps="${sinks
+            .filter((x) => x.sweep)
+            .map((x) => `$infrakt_sink_${x.id}_sweep`)
+            .join(' ')}"`,
+        ]
+      : []),
   ];
 
   if (plan.snapshot) {

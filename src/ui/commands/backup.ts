@@ -166,7 +166,9 @@ function backupNode(server: Server, database: Database, r: BackupResult): TreeNo
 
 /** The upload stall limit (setting), within what s3UploadSink accepts. */
 export function uploadStallSeconds(): number {
-  const v = vscode.workspace.getConfiguration('infrakt').get<number>('s3.uploadStallSeconds', DEFAULT_UPLOAD_STALL_SECONDS);
+  const v = vscode.workspace
+    .getConfiguration('infrakt')
+    .get<number>('s3.uploadStallSeconds', DEFAULT_UPLOAD_STALL_SECONDS);
   return Number.isInteger(v) && v >= 5 && v <= 3600 ? v : DEFAULT_UPLOAD_STALL_SECONDS;
 }
 
@@ -181,7 +183,10 @@ async function backUp(
 ): Promise<BackupResult> {
   const { target, secrets } = await backupTarget(services, server, database);
   const s3 = creds
-    ? { ...awsSetup(creds), extraSinks: [s3UploadSink(creds, database.name, { stallSeconds: uploadStallSeconds() })] }
+    ? {
+        ...awsSetup(creds),
+        extraSinks: [s3UploadSink(creds, database.name, { stallSeconds: uploadStallSeconds() })],
+      }
     : {};
   const started = Date.now();
   return backUpNow(

@@ -44,7 +44,9 @@ async function planFor(
       target,
       expression: schedule.cron,
       localRetentionDays: schedule.localRetentionDays,
-      s3: creds ? { creds, keepNewest: schedule.s3KeepNewest, stallSeconds: uploadStallSeconds() } : undefined,
+      s3: creds
+        ? { creds, keepNewest: schedule.s3KeepNewest, stallSeconds: uploadStallSeconds() }
+        : undefined,
     },
     secrets: creds ? [...secrets, creds.secretKey] : secrets,
   };

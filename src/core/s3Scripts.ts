@@ -103,8 +103,16 @@ function exitTrap(cleanup: readonly string[]): string {
   return `trap ${q(cleanup.join('; '))} EXIT`;
 }
 
-/** A standalone S3 script: strict mode, set-up, cleanup trap, and the body parsed whole before it runs. */
-function s3Script(c: S3Credentials, body: readonly string[]): string {
+/**
+ * A standalone S3 script: strict mode, set-up, cleanup trap, and the body parsed whole before it
+ * runs. It logs the awscli version, or only its path where the run is waited for (every awscli
+ * start costs up to seconds).
+ */
+function s3Script(
+  c: S3Credentials,
+  body: readonly string[],
+  announce: 'version' | 'path' = 'version',
+): string {
   const { preamble, cleanup } = awsSetup(c);
   return wholeScript([
     'set -u',
@@ -112,7 +120,9 @@ function s3Script(c: S3Credentials, body: readonly string[]): string {
     ...preamble,
     exitTrap(cleanup),
     "trap 'exit 130' INT TERM HUP",
-    'echo "infrakt: using $(aws --version 2>&1 | head -n1)" >&2',
+    announce === 'version'
+      ? 'echo "infrakt: using $(aws --version 2>&1 | head -n1)" >&2'
+      : 'echo "infrakt: using $(command -v aws)" >&2',
     ...body,
   ]);
 }
@@ -491,25 +501,21 @@ export const S3_OBJECT_QUERY = 'Contents[].[Key,Size,LastModified]';
  * a listing can be megabytes.
  */
 export function listS3PrefixesScript(c: S3Credentials, keyPrefixes: readonly string[]): string {
-  const { preamble, cleanup } = awsSetup(c);
-  return wholeScript([
-    'set -u',
-    REQUIRE_AWS,
-    ...preamble,
-    exitTrap(cleanup),
-    "trap 'exit 130' INT TERM HUP",
-    // Not `aws --version` as s3Script does: every awscli start costs up to seconds, and this listing is waited for.
-    'echo "infrakt: using $(command -v aws)" >&2',
-    ...keyPrefixes.flatMap((prefix, i) => [
-      `printf '${S3_PREFIX_MARK} %s\\n' ${i}`,
-      // A short connect timeout: a server that cannot reach the endpoint should
-      // fail in seconds, so that another server can be asked instead.
-      `if awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${q(prefix)} --query ${q(S3_OBJECT_QUERY)} --output json --cli-connect-timeout 10 >"$infrakt_aws_dir/out" 2>"$infrakt_aws_dir/err"; then cat "$infrakt_aws_dir/out"`,
-      `else printf '\\n${S3_ERROR_MARK} %s\\n' "$(tr '\\n' ' ' < "$infrakt_aws_dir/err" | cut -c1-400)"; exit 1; fi`,
-      `printf '\\n${S3_PREFIX_END}\\n'`,
-    ]),
-    'exit 0',
-  ]);
+  return s3Script(
+    c,
+    [
+      ...keyPrefixes.flatMap((prefix, i) => [
+        `printf '${S3_PREFIX_MARK} %s\\n' ${i}`,
+        // A short connect timeout: a server that cannot reach the endpoint should
+        // fail in seconds, so that another server can be asked instead.
+        `if awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${q(prefix)} --query ${q(S3_OBJECT_QUERY)} --output json --cli-connect-timeout 10 >"$infrakt_aws_dir/out" 2>"$infrakt_aws_dir/err"; then cat "$infrakt_aws_dir/out"`,
+        `else printf '\\n${S3_ERROR_MARK} %s\\n' "$(tr '\\n' ' ' < "$infrakt_aws_dir/err" | cut -c1-400)"; exit 1; fi`,
+        `printf '\\n${S3_PREFIX_END}\\n'`,
+      ]),
+      'exit 0',
+    ],
+    'path',
+  );
 }
 
 /** The JSON text per prefix index of listS3PrefixesScript output; a prefix cut short by an error is missing. */

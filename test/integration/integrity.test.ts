@@ -28,7 +28,8 @@ import { s3RetentionVictims } from '../../src/core/retention';
 import { type S3Credentials, awsSetup, diagnoseS3Error, s3UploadSink } from '../../src/core/s3Scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
-import { type Postgres, hostDatabase, startPostgres } from '../world/databases';
+import { pgrep } from '../support/processes';
+import { type Postgres, hostDatabase, startPostgres, until as untilAt } from '../world/databases';
 import { type S3World, s3rverSettings, startS3, stopS3AndRemove } from '../world/s3';
 import { type SshServer, startSshServer } from '../world/sshServer';
 
@@ -36,24 +37,7 @@ const PREFIX = 'infrakt/backups/shop/';
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pgrep(pattern: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-f', '--', pattern], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = (what: string, ok: () => boolean, ms = 15_000) => untilAt(what, ok, ms);
 
 describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQL)', function () {
   this.timeout(180_000);

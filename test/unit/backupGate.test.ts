@@ -3,7 +3,7 @@
 // `aws s3 cp -`, commits whatever it read once its input ends. A failed,
 // killed or dropped run must never let it see the end of its input.
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,26 +16,14 @@ import {
   backupScript,
 } from '../../src/core/backup';
 import { SINK_STALLED } from '../../src/core/backup/backupScript';
+import { pgrep } from '../support/processes';
+import { until as untilAt } from '../world/databases';
 import { localRunner } from '../world/localRunner';
 
 const shells = ['bash', 'dash'].filter((s) => spawnSync(s, ['-c', 'true']).status === 0);
 const ROUNDS = 4;
 
-function pgrep(token: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-f', token], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-async function until(what: string, ok: () => boolean, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, ok: () => boolean, ms = 8000) => untilAt(what, ok, ms);
 
 describe('the upload gate: a streaming sink commits only a complete, committed backup (bash, dash)', function () {
   this.timeout(60_000);

@@ -345,6 +345,12 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
       next: 'check that the endpoint is up and reachable from the server, then retry the upload',
     };
   }
+  if (/Read timeout on endpoint URL/.test(t)) {
+    return {
+      cause: 'the upload stalled: the S3 endpoint stopped answering (read timeout)',
+      next: 'check that the endpoint is up and reachable from the server, then retry the upload',
+    };
+  }
   if (/InvalidAccessKeyId/.test(t))
     return {
       cause: 'the access key is not known to the storage provider',

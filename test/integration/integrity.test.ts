@@ -76,6 +76,7 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
       onProgress: o.onProgress,
       onStderr: (c) => (stderr += c),
     });
+    run.catch(() => undefined); // faults are injected before the test awaits it: not unhandled
     return { run, stderr: () => stderr };
   };
 

@@ -468,7 +468,7 @@ describe('backups against real databases — local bash runner (SSH transport no
       const copy = path.join(work, 'sink-copy');
       const b = await backUpNow(runner, pgTarget(), {
         extraSinks: [
-          { id: 'broken', command: 'head -c 100 >/dev/null; exit 3' },
+          { id: 'broken', command: "sh -c 'head -c 100 >/dev/null; exit 3'" },
           { id: 'copy', command: `cat > '${copy}'`, after: `printf '%s' "$INFRAKT_SHA256" > '${copy}.sha'` },
         ],
       });
@@ -544,7 +544,7 @@ describe('backups under busybox ash with busybox tools (Alpine-like) — local r
       password: { kind: 'inline', password: pg.password },
     };
     const b = await backUpNow(r, target, {
-      extraSinks: [{ id: 's3', command: 'head -c 10 >/dev/null; exit 2' }],
+      extraSinks: [{ id: 's3', command: "sh -c 'head -c 10 >/dev/null; exit 2'" }],
     });
     assert.deepEqual(b.failedSinks, ['s3']);
     pg.sql("UPDATE t SET v = 'changed'", 'shop');

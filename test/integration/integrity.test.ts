@@ -150,33 +150,39 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
    * sure, however fast the dump. Returns the release (SIGCONT), or undefined if it was missed.
    */
   async function holdDumpMidStream(backupDir = server.backupDir): Promise<(() => void) | undefined> {
-    const end = Date.now() + 20_000;
-    while (Date.now() < end) {
-      const pids = pgrep(`pg_dump -Fc -Z0 -h 127.0.0.1 -p ${pg.port}`);
-      const partial = fs.existsSync(backupDir)
-        ? fs.readdirSync(backupDir).find((f) => f.endsWith('.partial'))
-        : undefined;
-      let size = 0;
+    const signal = (pids: string[], sig: NodeJS.Signals) => {
+      for (const p of pids) {
+        try {
+          process.kill(Number(p), sig);
+        } catch {
+          // gone
+        }
+      }
+    };
+    const size = () => {
       try {
-        size = partial ? fs.statSync(path.join(backupDir, partial)).size : 0;
+        const partial = fs.readdirSync(backupDir).find((f) => f.endsWith('.partial'));
+        return partial ? fs.statSync(path.join(backupDir, partial)).size : 0;
       } catch {
-        size = 0;
+        return 0;
       }
-      if (pids.length && size > 1024 * 1024) {
-        for (const p of pids) process.kill(Number(p), 'SIGSTOP');
-        return () => {
-          for (const p of pids) {
-            try {
-              process.kill(Number(p), 'SIGCONT');
-            } catch {
-              // gone
-            }
-          }
-        };
-      }
-      await sleep(5);
+    };
+    const end = Date.now() + 20_000;
+    let pids: string[] = [];
+    while (!pids.length && Date.now() < end) {
+      pids = pgrep(`pg_dump -Fc -Z0 -h 127.0.0.1 -p ${pg.port}`);
+      if (!pids.length) await sleep(2);
     }
-    return undefined;
+    if (!pids.length) return undefined;
+    // Stopped at once, then let go in short steps until a first MB is on the disk.
+    signal(pids, 'SIGSTOP');
+    while (size() <= 1024 * 1024 && Date.now() < end) {
+      signal(pids, 'SIGCONT');
+      await sleep(20);
+      signal(pids, 'SIGSTOP');
+      await sleep(30); // what is in the pipes reaches the file
+    }
+    return () => signal(pids, 'SIGCONT');
   }
 
   /** Holds the S3 server (SIGSTOP) while `during` runs: an upload is then in flight for sure. */

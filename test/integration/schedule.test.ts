@@ -312,9 +312,14 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
       'web-1_shop2_postgres_20200101T000000Z.dump.gz', // another database
       'web-1_shop_mysql_20200101T000000Z.sql.gz', // another engine
       'web-2_shop_postgres_20200101T000000Z.dump.gz', // another server
-      'web-1_shop_postgres_20200101T000000Z.dump.gz.partial', // not a backup
       'web-1_shop_postgres_notes.txt',
     ];
+    // Not a backup: kept by retention while recent (a run may be writing it), swept as a
+    // leftover of a killed run once a day old.
+    const partial = 'web-1_shop_postgres_20200105T000000Z.dump.gz.partial';
+    const leftover = 'web-1_shop_postgres_20200101T000000Z.dump.gz.partial';
+    make(partial, new Date());
+    make(leftover, old);
     const real = fs.readdirSync(dir).filter((f) => f.startsWith('web-1_shop_postgres_')); // earlier runs: recent
     assert.ok(real.length >= 4);
     for (const f of doomed) make(f, old);
@@ -329,6 +334,10 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     for (const f of doomed) assert.ok(!after.has(f), `${f} deleted`);
     for (const f of kept) assert.ok(after.has(f), `${f} kept`);
     for (const f of real) assert.ok(after.has(f), `${f} kept`);
+    assert.ok(after.has(partial), 'a recent .partial is kept');
+    assert.ok(!after.has(leftover), 'a day-old .partial is swept');
+    assert.match(log(), /removed the leftover of a killed run: .*20200101T000000Z\.dump\.gz\.partial/);
+    fs.rmSync(path.join(dir, partial));
     assert.ok(after.has(s.file ?? ''));
     assert.match(log(), /local retention \(7 days\): deleted web-1_shop_postgres_20200101T000000Z\.dump\.gz/);
   });
@@ -471,7 +480,9 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     const future = ['20990101T000000Z.dump.gz', '20990101T000000Z-2.dump.gz'].map(
       (f) => `${prefix}shop/web-1_shop_postgres_${f}`,
     );
-    const put = await putObjects(c, future);
+    // Newer than all of them but without its .sha256 (an unfinished upload): not counted, not deleted.
+    const unmarked = `${prefix}shop/web-1_shop_postgres_20990102T000000Z.dump.gz`;
+    const put = await putObjects(c, [...future.flatMap((k) => [k, `${k}.sha256`]), unmarked]);
     assert.equal(put.code, 0, put.stderr);
     assert.equal((await run(installScheduleScript(options(1)))).code, 0);
     const r = await run(q(paths().script));
@@ -481,8 +492,10 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     assert.ok(keys.has(`${prefix}shop/${s.file}`), 'just uploaded: kept');
     assert.ok(keys.has(future[1]), 'the newest (-2 of the same second): kept');
     assert.ok(!keys.has(future[0]), 'the older of the same second: deleted');
-    const mine = [...keys].filter((k) =>
-      /shop\/web-1_shop_postgres_\d{8}T\d{6}Z(-\d+)?\.dump\.(gz|zst)$/.test(k),
+    assert.ok(keys.has(unmarked), 'an unfinished upload is neither counted nor deleted by retention');
+    const mine = [...keys].filter(
+      (k) =>
+        /shop\/web-1_shop_postgres_\d{8}T\d{6}Z(-\d+)?\.dump\.(gz|zst)$/.test(k) && keys.has(`${k}.sha256`),
     );
     assert.equal(mine.length, 2, mine.join(', '));
   });

@@ -229,7 +229,7 @@ describe('backup scripts (text)', () => {
 
   describe('extra sinks (the S3 extension point)', () => {
     const s = backupScript(target('postgres', 'host'), {
-      extraSinks: [{ id: 's3', command: 'awsx s3 cp - "s3://b/k"', after: 'echo "$INFRAKT_SHA256"' }],
+      extraSinks: [{ id: 's3', command: 'aws s3 cp - "s3://b/k"', after: 'echo "$INFRAKT_SHA256"' }],
       preamble: ['awsx() { aws "$@"; }'],
       cleanup: ['rm -rf "$infrakt_aws_dir"'],
     });
@@ -240,12 +240,32 @@ describe('backup scripts (text)', () => {
       );
       assert.match(s, /if tee --output-error=exit-nopipe <\/dev\/null/);
       assert.match(s, /elif tee -p <\/dev\/null/);
-      assert.match(s, / {2}awsx s3 cp - "s3:\/\/b\/k" < "\$infrakt_work\/gate_s3" >&2 &/);
+      assert.match(s, / {2}< "\$infrakt_work\/gate_s3" >&2 aws s3 cp - "s3:\/\/b\/k" &/);
       assert.match(s, /cat < "\$infrakt_work\/sink_s3" &/);
       assert.match(s, /\) <\/dev\/null > "\$infrakt_work\/gate_s3" &/);
       assert.match(s, /"sinks":\{"s3":%s\}/);
       assert.match(s, /exit 75/);
       syntaxOk(s);
+    });
+    it('refuses a sink command that is not one simple command (its reader could not be killed first)', () => {
+      for (const command of [
+        'head -c 1; exit 3',
+        'cat | gzip',
+        'cat &',
+        '{ cat; }',
+        'a\nb',
+        "sh -c 'x",
+        '`cat`',
+      ]) {
+        assert.throws(
+          () => backupScript(target('postgres', 'host'), { extraSinks: [{ id: 's3', command }] }),
+          (e: unknown) => e instanceof BackupError && /one simple command/.test(e.message),
+          command,
+        );
+      }
+      backupScript(target('postgres', 'host'), {
+        extraSinks: [{ id: 's3', command: "sh -c 'a; b | c' x > 'f;g'" }],
+      });
     });
     it('refuses a sink id that is not a plain word, and duplicates', () => {
       assert.throws(

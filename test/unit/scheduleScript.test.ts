@@ -67,7 +67,7 @@ describe('scheduled backup script', () => {
     const text = scheduledBackupScript(opts());
     assert.ok(!text.includes(KEY), 'no access key');
     assert.ok(!text.includes('s3cr'), 'no secret');
-    assert.match(text, /aws s3 cp|awsx s3 cp/);
+    assert.match(text, /aws --endpoint-url "\$infrakt_endpoint" .*s3 cp --only-show-errors - /);
     assert.match(text, /my-backups/);
     assert.match(
       text,
@@ -83,7 +83,7 @@ describe('scheduled backup script', () => {
     const pipeline = backupScript(target(), { progressInterval: 60 });
     assert.ok(text.includes(pipeline), 'the whole Back Up Now script is embedded unchanged');
     assert.equal(text.split('.partial"').length, pipeline.split('.partial"').length, 'no second copy of it');
-    assert.doesNotMatch(text, /aws/, 'no S3 when not configured');
+    assert.doesNotMatch(text, /\baws --|awsx|s3api|AWS_/, 'no S3 when not configured');
   });
 
   it('has no `|| true`, starts with a shebang, and parses in sh and bash for every engine and mode', () => {

@@ -95,6 +95,26 @@ export const DEFAULT_SWEEP_AFTER_SECONDS = 86_400;
 
 const SINK_ID_RE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
+/**
+ * True when `command` is one simple command: no unquoted ; | & newline or grouping.
+ * A list or a pipeline would hide the process that reads the stream from the kill.
+ */
+export function isSimpleCommand(command: string): boolean {
+  let quote: string | undefined;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"') i++;
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    else if (c === '\\') i++;
+    else if (';|&\n(){}`'.includes(c)) return false;
+  }
+  return quote === undefined && command.trim() !== '';
+}
+
 interface SinkLines {
   start: string[];
   release: string[];
@@ -123,7 +143,8 @@ function sinkLines(sinks: readonly ExtraSink[]): SinkLines {
       `mkfifo ${w('sink')} ${w('gate')}`,
       `${v}_rc=; ${v}_state=started`,
       `if ${s.check ?? ':'}; then`,
-      `  ${s.command} < ${w('gate')} >&2 &`,
+      // Our redirections first, so the sink's own (e.g. `> file`) win.
+      `  < ${w('gate')} >&2 ${s.command} &`,
       `  ${v}_pid=$!`,
       'else',
       // Never started: drain the gate so the relay (and tee) never block on it.
@@ -309,6 +330,11 @@ export function backupScript(target: BackupTarget, opts: BackupScriptOptions = {
   for (const s of sinks) {
     if (!SINK_ID_RE.test(s.id))
       throw new BackupError('invalid-input', `Extra sink id "${s.id}" must be a plain word`);
+    if (!isSimpleCommand(s.command))
+      throw new BackupError(
+        'invalid-input',
+        `Extra sink "${s.id}" must be one simple command (wrap anything else in sh -c '…'), so it can be stopped before its input ends`,
+      );
   }
   if (new Set(sinks.map((s) => s.id)).size !== sinks.length) {
     throw new BackupError('invalid-input', 'Extra sink ids must be distinct');

@@ -318,10 +318,10 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     // leftover of a killed run once a day old.
     const partial = 'web-1_shop_postgres_20200105T000000Z.dump.gz.partial';
     const leftover = 'web-1_shop_postgres_20200101T000000Z.dump.gz.partial';
-    make(partial, new Date());
-    make(leftover, old);
     const real = fs.readdirSync(dir).filter((f) => f.startsWith('web-1_shop_postgres_')); // earlier runs: recent
     assert.ok(real.length >= 4);
+    make(partial, new Date());
+    make(leftover, old);
     for (const f of doomed) make(f, old);
     for (const f of kept) make(f, f.includes('20200103') ? recent : old);
 

@@ -96,8 +96,13 @@ function awsxLines(s: S3Credentials['settings']): string[] {
 
 const AWS_CLEANUP = ['if [ -n "${infrakt_aws_dir:-}" ]; then rm -rf -- "$infrakt_aws_dir"; fi'];
 
-export const REQUIRE_AWS =
-  'command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; exit 127; }';
+/** Exits 127 with the message diagnoseS3Error knows when the server has no awscli. */
+export const REQUIRE_AWS = awsFound('exit 127');
+
+/** A test that the server has awscli; when not, says so (as REQUIRE_AWS) and runs `otherwise`. */
+function awsFound(otherwise: string): string {
+  return `command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; ${otherwise}; }`;
+}
 
 function exitTrap(cleanup: readonly string[]): string {
   return `trap ${q(cleanup.join('; '))} EXIT`;
@@ -175,7 +180,7 @@ export function s3UploadSink(
   const tab = "$(printf '\\t')";
   return {
     id: 's3',
-    check: `{ command -v aws >/dev/null 2>&1 || { echo "infrakt: awscli (aws) not found on this server" >&2; false; }; }`,
+    check: `{ ${awsFound('false')}; }`,
     // One process (not awsx, a function), so the script can kill it before its input ends.
     // env execs aws: still one process. Two tries per request, each bounded by the stall limit.
     command: `env AWS_MAX_ATTEMPTS=2 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout ${stall} --cli-read-timeout ${stall} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}`,

@@ -1,4 +1,4 @@
-// S3 settings: the seed's Task 2 semantics (save creates or updates one row,
+// S3 settings: one row (save creates or updates it,
 // a blank secret on update keeps the stored one) with validation per field.
 import { z } from 'zod';
 

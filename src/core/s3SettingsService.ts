@@ -1,5 +1,5 @@
-// The S3 settings as the settings page sees them: the seed's Task 2 (GET, PUT,
-// DELETE /api/settings/s3) without HTTP. The row lives in the config store,
+// The S3 settings as the settings page sees them: read, save and remove, with
+// no HTTP in between. The row lives in the config store,
 // the secret in SecretStorage; no reply ever carries the secret.
 import type { S3Settings, S3SettingsFields } from './model';
 import { unfilledPlaceholders } from './s3Presets';

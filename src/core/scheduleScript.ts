@@ -1,4 +1,4 @@
-// Scheduled backups on the server (issue 6). Pure script builders and parsers:
+// Scheduled backups on the server. Pure script builders and parsers:
 //
 // - scheduledBackupScript: the file cron runs, `<backup dir>/backup-<db>.sh`.
 //   It wraps the ONE backup pipeline (backupScript, as Back Up Now runs it:

@@ -1,7 +1,7 @@
 // Back Up Now: one script that dumps, compresses, checksums and writes one
 // backup file, committing it (rename from .partial) only when every stage
-// succeeded. The same builder serves the S3 upload (issue 5, as an extra sink
-// fed from the same stream) and cron (issue 6, the script saved on the server).
+// succeeded. The same builder serves the S3 upload (an extra sink fed from the
+// same stream) and scheduled backups (the script cron runs on the server).
 //
 // Data path, each stage its own process joined by fifos so the script knows
 // every pid and every exit status (finer than pipefail, and killable on cancel):
@@ -120,7 +120,6 @@ interface SinkLines {
   release: string[];
   after: string[];
   sweep: string[];
-  sweepWait: string[];
   watch: string[];
   abortFn: string[];
 }
@@ -131,7 +130,6 @@ function sinkLines(sinks: readonly ExtraSink[]): SinkLines {
     release: [],
     after: [],
     sweep: [],
-    sweepWait: [],
     watch: [],
     abortFn: [],
   };
@@ -182,7 +180,6 @@ function sinkLines(sinks: readonly ExtraSink[]): SinkLines {
         ') </dev/null >&2 2>&1 &',
         `${v}_sweep=$!`,
       );
-      out.sweepWait.push(`wait "$${v}_sweep" 2>/dev/null || :`);
     }
     // Stall: the relay is blocked writing into the sink (the sink takes no more of the stream)
     // and passed nothing on for N s. A slow dump is not a stall: the relay then waits on its

@@ -32,7 +32,7 @@ export type PasswordSource =
   | { kind: 'none' }
   /** Exported at the top of the stdin script: never argv, never disk. */
   | { kind: 'inline'; password: string }
-  /** A root-only file on the server that exports the engine's variable (for cron; see issue 6). */
+  /** A root-only file on the server that exports the engine's variable (for cron, which cannot ask VS Code). */
   | { kind: 'file'; path: string };
 
 export interface BackupTarget {

@@ -20,6 +20,8 @@ const common = {
   sourcemap: true,
   sourcesContent: false,
   logLevel: 'info',
+  // The remote layer's shell modules are bundled as text.
+  loader: { '.sh': 'text' },
 };
 
 const extension = {

@@ -2,6 +2,7 @@
 // Prints numbers and, for each target, whether it is met; never fails on a
 // missed target (exit 1 only when the bench itself could not run). Everything
 // it starts is torn down on exit, on failure and on Ctrl-C / SIGTERM.
+import '../test/support/shellText';
 import { runBackupBench } from './backup';
 import { heading, loadNote, targetSummary, teardownAll } from './common';
 import { runListingBench } from './listing';

@@ -12,4 +12,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
+node scripts/copy-shell.mjs
 exec node out/bench/index.js "$@"

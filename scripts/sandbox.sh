@@ -31,7 +31,7 @@ start_test_world() {
   local ready="$WORLD_DIR/ready.json" timeout=120
   say "starting the test world: sshd, s3rver, PostgreSQL (data in $WORLD_DIR)"
   # test/world/sandbox.ts as one file (the project's own modules inside, node_modules outside).
-  node_modules/.bin/esbuild test/world/sandbox.ts --bundle --platform=node --target=node20 \
+  node_modules/.bin/esbuild test/world/sandbox.ts --bundle --loader:.sh=text --platform=node --target=node20 \
     --packages=external --log-level=warning --outfile="$WORLD_JS"
   mkdir -p "$WORLD_DIR"
   rm -f "$ready"

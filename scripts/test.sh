@@ -34,7 +34,7 @@ run_counted() {
 
 echo "== compile"
 rm -rf out # stale output of deleted tests must not run
-npx tsc -p tsconfig.json || { echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1; }
+{ npx tsc -p tsconfig.json && node scripts/copy-shell.mjs; } || { echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1; }
 
 for suite in "${suites[@]}"; do
   echo "== $suite"

@@ -7,7 +7,9 @@ import { MARKS, shellQuote as q, wholeScript } from './backup/shell';
 import { checkServerBackupFile } from './backup/listScript';
 import { check, checkServer } from './backup/serverCheck';
 import { s3DatabasePrefix, s3Key } from './s3Layout';
-import { DEFAULT_SWEEP_AFTER_SECONDS, type ExtraSink } from './backup/backupScript';
+import type { Sink } from './backup/backupScript';
+import { SH } from './remote/modules';
+import type { ShellVars } from './remote/script';
 
 export const S3_STEP_MARK = '@@infrakt:s3step';
 
@@ -82,7 +84,7 @@ function awsConfigLines(s: S3Credentials['settings'], section: string): string[]
   }
   return [
     'infrakt_aws_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-aws.XXXXXX")',
-    `printf '%s\\n' ${config.map(q).join(' ')} > "$infrakt_aws_dir/config"`,
+    `printf '%s\\n' ${config.map((v) => q(v)).join(' ')} > "$infrakt_aws_dir/config"`,
   ];
 }
 
@@ -142,84 +144,56 @@ export const DEFAULT_UPLOAD_STALL_SECONDS = 60;
  */
 export const UNMARKED_OBJECT_AGE_SECONDS = 3600;
 
-/** awscli for clean-up calls: one attempt, short timeouts (the endpoint may be the thing that failed). */
-const AWS_QUICK =
-  'AWS_MAX_ATTEMPTS=1 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout 10 --cli-read-timeout 20';
-
-/** awscli with both timeouts at the stall limit and two tries. */
-function awsBounded(seconds: number): string {
-  return `AWS_MAX_ATTEMPTS=2 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout ${seconds} --cli-read-timeout ${seconds}`;
-}
-
 export interface S3SinkOptions {
   /** Seconds without progress before the upload is stopped as stalled (the local backup goes on). */
   stallSeconds?: number;
-  /** Unfinished uploads of killed runs older than this are removed (the backup script's sweep age). */
-  sweepAfterSeconds?: number;
 }
 
 /**
- * The upload that runs as a consumer of Back Up Now's stream (no second read
- * of the file). An object is a backup only once its `.sha256` object exists:
- * `after` checks the uploaded size, then writes the checksum object — the
- * commit mark, written last. `abort` removes what an uncommitted run left
- * (its multipart upload, a finished object without its mark); `sweep` removes
- * those of earlier runs that were killed before they could.
+ * Where awscli gets its keys: exported from the script (a run we wait for) or
+ * a root-only shared-credentials file on the server (cron; profile `infrakt`).
  */
-export function s3UploadSink(
-  c: Pick<S3Credentials, 'settings'>,
-  databaseName: string,
-  opts: S3SinkOptions = {},
-): ExtraSink {
-  const dbPrefix = q(s3DatabasePrefix(c.settings.prefix, databaseName));
+export type S3Access = S3Credentials | { settings: S3Credentials['settings']; credentialsPath: string };
+
+/** The variables aws.sh reads. */
+export function awsVars(access: S3Access): ShellVars {
+  const s = access.settings;
+  const vars: ShellVars = {
+    infrakt_s3_endpoint: { value: s.endpointUrl, field: 'Endpoint URL' },
+    infrakt_s3_bucket: { value: s.bucket, field: 'Bucket' },
+    infrakt_s3_region: { value: s.region || 'us-east-1', field: 'Region' },
+    infrakt_s3_path_style: s.pathStyle,
+    infrakt_s3_checksum_when_required: s.checksumWhenRequired,
+    infrakt_s3_profile: SCHEDULE_AWS_PROFILE,
+    infrakt_s3_credentials_file: '',
+  };
+  if ('credentialsPath' in access) {
+    vars.infrakt_s3_credentials_file = check(remoteDir, access.credentialsPath, 'S3 credentials file');
+  } else {
+    vars.AWS_ACCESS_KEY_ID = { value: s.accessKey, field: 'Access key', export: true };
+    vars.AWS_SECRET_ACCESS_KEY = { value: access.secretKey, field: 'Secret key', export: true };
+  }
+  return vars;
+}
+
+/**
+ * The upload as a sink of the backup pipeline (remote/sh/s3sink.sh): streamed
+ * from the dump, never a second read of the file, committed by its `.sha256`
+ * object only after the local file is committed and the size is checked.
+ */
+export function s3UploadSink(access: S3Access, databaseName: string, opts: S3SinkOptions = {}): Sink {
   const stall = opts.stallSeconds ?? DEFAULT_UPLOAD_STALL_SECONDS;
   if (!(Number.isInteger(stall) && stall >= 5 && stall <= 3600))
     throw new Error('the upload stall limit must be 5–3600 seconds');
-  const age = opts.sweepAfterSeconds ?? DEFAULT_SWEEP_AFTER_SECONDS;
-  const key = `${dbPrefix}"$infrakt_name"`;
-  const tab = "$(printf '\\t')";
   return {
     id: 's3',
-    check: `{ ${awsFound('false')}; }`,
-    // One process (not awsx, a function), so the script can kill it before its input ends.
-    // env execs aws: still one process. Two tries per request, each bounded by the stall limit.
-    command: `env AWS_MAX_ATTEMPTS=2 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout ${stall} --cli-read-timeout ${stall} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}`,
-    // Bounded by the stall limit too (two tries): the endpoint may hang after the data went in.
-    after: [
-      `infrakt_s3_len=$(${awsBounded(stall)} s3api head-object --bucket "$infrakt_bucket" --key ${key} --query ContentLength --output text)`,
-      `{ [ "$infrakt_s3_len" = "$INFRAKT_SIZE" ] || { echo "infrakt: S3 holds $infrakt_s3_len bytes of $INFRAKT_NAME where $INFRAKT_SIZE were sent — the upload is not kept" >&2; false; }; }`,
-      `{ printf '%s  %s\\n' "$INFRAKT_SHA256" "$INFRAKT_NAME" | ${awsBounded(stall)} s3 cp --only-show-errors - "s3://$infrakt_bucket/"${key}.sha256; }`,
-    ].join(' && '),
-    abort: [
-      `infrakt_s3_k=${key}`,
-      `${AWS_QUICK} s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix "$infrakt_s3_k" --query 'Uploads[].[Key,UploadId]' --output text 2>/dev/null |`,
-      `  while IFS="${tab}" read -r infrakt_uk infrakt_uid; do`,
-      `    if [ "$infrakt_uk" = "$infrakt_s3_k" ] && [ -n "$infrakt_uid" ]; then ${AWS_QUICK} s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_s3_k" --upload-id "$infrakt_uid" || :; fi`,
-      '  done',
-      // The keys are our own names (letters, digits, . _ - /): safe inside JSON as they are.
-      `${AWS_QUICK} s3api delete-objects --bucket "$infrakt_bucket" --delete "{\\"Objects\\":[{\\"Key\\":\\"$infrakt_s3_k\\"},{\\"Key\\":\\"$infrakt_s3_k.sha256\\"}],\\"Quiet\\":true}" >/dev/null`,
-    ].join('\n'),
-    sweep: [
-      `infrakt_s3_cut=$(date -u -d "@$(( $(date +%s) - ${age} ))" +%Y-%m-%dT%H:%M:%S 2>/dev/null) || infrakt_s3_cut=`,
-      `infrakt_s3_cut_obj=$(date -u -d "@$(( $(date +%s) - ${Math.min(age, UNMARKED_OBJECT_AGE_SECONDS)} ))" +%Y-%m-%dT%H:%M:%S 2>/dev/null) || infrakt_s3_cut_obj=`,
-      'infrakt_sw="$infrakt_work/sweep_s3"',
-      'if [ -n "$infrakt_s3_cut" ] && [ -n "$infrakt_s3_cut_obj" ] && command -v aws >/dev/null 2>&1; then',
-      // Objects of this server's database with no .sha256 beside them, finished before the cut-off:
-      // a finished upload gets its mark within seconds, so an hour without one means it never will.
-      `  infrakt_bg env ${AWS_QUICK} s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Contents[].[Key,LastModified]' --output text > "$infrakt_sw.objects" 2>/dev/null || :`,
-      `  awk -F '\\t' -v c="$infrakt_s3_cut_obj" 'NF >= 2 { if ($1 ~ /\\.sha256$/) s[substr($1, 1, length($1) - 7)] = 1; else o[$1] = substr($2, 1, 19) } END { for (k in o) if (!(k in s) && o[k] < c) print k }' "$infrakt_sw.objects" > "$infrakt_sw.victims" 2>/dev/null || :`,
-      '  while IFS= read -r infrakt_sk; do',
-      `    infrakt_bg env ${AWS_QUICK} s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_sk" >/dev/null 2>&1 && echo "infrakt: removed an unfinished S3 upload of an earlier run: $infrakt_sk"`,
-      '  done < "$infrakt_sw.victims"',
-      // Multipart uploads never completed (killed runs), started before the cut-off.
-      `  infrakt_bg env ${AWS_QUICK} s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix ${dbPrefix}"$infrakt_base" --query 'Uploads[].[Key,UploadId,Initiated]' --output text > "$infrakt_sw.uploads" 2>/dev/null || :`,
-      `  awk -F '\\t' -v c="$infrakt_s3_cut" 'NF >= 3 && substr($3, 1, 19) < c { print $1 "\\t" $2 }' "$infrakt_sw.uploads" > "$infrakt_sw.stale" 2>/dev/null || :`,
-      `  while IFS="${tab}" read -r infrakt_sk infrakt_sid; do`,
-      `    infrakt_bg env ${AWS_QUICK} s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_sk" --upload-id "$infrakt_sid" >/dev/null 2>&1 && echo "infrakt: aborted an unfinished S3 multipart upload of an earlier run: $infrakt_sk"`,
-      '  done < "$infrakt_sw.stale"',
-      'fi',
-      ':',
-    ].join('\n'),
+    modules: [SH.aws, SH.s3sink],
+    vars: {
+      ...awsVars(access),
+      infrakt_s3_prefix: s3DatabasePrefix(access.settings.prefix, databaseName),
+      infrakt_s3_stall: stall,
+      infrakt_s3_unmarked_seconds: UNMARKED_OBJECT_AGE_SECONDS,
+    },
     stallSeconds: stall,
   };
 }
@@ -350,9 +324,10 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
       next: 'check that the endpoint is up and reachable from the server, then retry the upload',
     };
   }
-  if (/Read timeout on endpoint URL/.test(t)) {
+  // A send that times out mid-body is reported by botocore as a closed connection.
+  if (/Read timeout on endpoint URL|Connection was closed before we received a valid response/.test(t)) {
     return {
-      cause: 'the upload stalled: the S3 endpoint stopped answering (read timeout)',
+      cause: 'the upload stopped: the S3 endpoint stopped answering (a timeout, or it closed the connection)',
       next: 'check that the endpoint is up and reachable from the server, then retry the upload',
     };
   }

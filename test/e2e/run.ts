@@ -4,6 +4,7 @@
 // throwaway extensions dir, runs the Playwright specs (each starts its own
 // code-server profile) and then the in-host mocha suite through code-server's
 // payload route. Everything it starts is stopped at the end, on failure and on Ctrl-C.
+import '../support/shellText';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -2,6 +2,7 @@
 // module and calls run(). It runs the *.test.js files beside it with mocha and
 // writes the results as JSON for the launcher, since a web workbench does not
 // exit when run() ends. The same module works as @vscode/test-electron's runner.
+import '../support/shellText';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Mocha from 'mocha';

@@ -28,6 +28,7 @@ import {
   until,
 } from '../world/databases';
 import { createDockerStandIn, type DockerStandIn } from '../world/dockerStandIn';
+import { commandSink } from '../support/sinks';
 import { localRunner } from '../world/localRunner';
 
 function files(dir: string): string[] {
@@ -468,8 +469,8 @@ describe('backups against real databases — local bash runner (SSH transport no
       const copy = path.join(work, 'sink-copy');
       const b = await backUpNow(runner, pgTarget(), {
         extraSinks: [
-          { id: 'broken', command: "sh -c 'head -c 100 >/dev/null; exit 3'" },
-          { id: 'copy', command: `cat > '${copy}'`, after: `printf '%s' "$INFRAKT_SHA256" > '${copy}.sha'` },
+          commandSink({ id: 'broken', run: "sh -c 'head -c 100 >/dev/null; exit 3'" }),
+          commandSink({ id: 'copy', run: `cat > '${copy}'`, after: `printf '%s' "$INFRAKT_SHA256" > '${copy}.sha'` }),
         ],
       });
       assert.deepEqual(b.failedSinks, ['broken']);
@@ -544,7 +545,7 @@ describe('backups under busybox ash with busybox tools (Alpine-like) — local r
       password: { kind: 'inline', password: pg.password },
     };
     const b = await backUpNow(r, target, {
-      extraSinks: [{ id: 's3', command: "sh -c 'head -c 10 >/dev/null; exit 2'" }],
+      extraSinks: [commandSink({ id: 's3', run: "sh -c 'head -c 10 >/dev/null; exit 2'" })],
     });
     assert.deepEqual(b.failedSinks, ['s3']);
     pg.sql("UPDATE t SET v = 'changed'", 'shop');

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { shellQuote as q } from '../../src/core/backup';
+import { EXIT } from '../../src/core/remote/protocol';
 import { serverListingScript } from '../../src/core/backupListing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../../src/core/retention';
@@ -19,7 +20,6 @@ import { type S3Credentials, awsSetup } from '../../src/core/s3Scripts';
 import { type RunStatus, cronMarker } from '../../src/core/schedule';
 import {
   type InstallScheduleOptions,
-  SCHEDULE_EXIT,
   credentialsFileScript,
   installScheduleScript,
   parseInstallResult,
@@ -237,7 +237,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
   it('one run at a time: while another run holds the lock, a run is skipped (exit 83) and the status is left alone', async () => {
     const before = fs.readFileSync(paths().status, 'utf8');
     const r = await run(`exec 9> ${q(paths().lock)} && flock -n 9 && ${q(paths().script)}`);
-    assert.equal(r.code, SCHEDULE_EXIT.busy, log());
+    assert.equal(r.code, EXIT.busy, log());
     assert.match(r.stderr, /in progress; skipped/);
     assert.equal(fs.readFileSync(paths().status, 'utf8'), before);
   });
@@ -287,7 +287,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     const files = fs.readdirSync(server.backupDir);
     // INFRAKT_SCHEDULED_SHELL=sh keeps it in /bin/sh (dash here) instead of re-running in bash.
     const r = await run(`INFRAKT_SCHEDULED_SHELL=sh ${q(paths().script)}`);
-    assert.equal(r.code, SCHEDULE_EXIT.setup, log());
+    assert.equal(r.code, EXIT.setup, log());
     assert.match(status().error ?? '', /no pipefail and bash is not installed/);
     assert.deepEqual(fs.readdirSync(server.backupDir), files);
   });
@@ -527,7 +527,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     assert.equal(parsed.status.size, 0);
     assert.equal(parsed.scripts.size, 0);
     assert.ok(!parsed.cron.has(databaseId));
-    assert.equal(SCHEDULE_EXIT.busy, 83);
+    assert.equal(EXIT.busy, 83);
   });
 
   it('as the extension runs it: the password moves into a root-only file, new S3 settings reach the credentials file and the script, S3 off removes both, removing the last schedule removes the credentials file', async () => {

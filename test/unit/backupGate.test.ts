@@ -11,12 +11,12 @@ import * as path from 'node:path';
 import {
   BackupError,
   type BackupTarget,
-  type ExtraSink,
   backUpNow,
   backupScript,
 } from '../../src/core/backup';
 import { SINK_STALLED } from '../../src/core/backup/backupScript';
 import { pgrep } from '../support/processes';
+import { type SinkParts, commandSink } from '../support/sinks';
 import { until as untilAt } from '../world/databases';
 import { localRunner } from '../world/localRunner';
 
@@ -69,14 +69,15 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
     const uploaded = path.join(dir, 'uploaded');
     const marks = path.join(dir, 'marks');
     fs.mkdirSync(marks, { recursive: true });
-    const sink = (over: Partial<ExtraSink> = {}): ExtraSink => ({
-      id: 's3',
-      // The token in argv finds the sink process afterwards.
-      command: `uploader ${uploaded} ${token}`,
-      after: `cmp -s "$INFRAKT_FILE" ${uploaded} && : > ${marks}/committed`,
-      abort: `: > ${marks}/aborted`,
-      ...over,
-    });
+    const sink = (over: Partial<SinkParts> = {}) =>
+      commandSink({
+        id: 's3',
+        // The token in argv finds the sink process afterwards.
+        run: `uploader ${uploaded} ${token}`,
+        after: `cmp -s "$INFRAKT_FILE" ${uploaded} && : > ${marks}/committed`,
+        abort: `: > ${marks}/aborted`,
+        ...over,
+      });
     const target: BackupTarget = {
       server: { name: 'web-1', backupDir: path.join(dir, 'backups') },
       database: { name: 'shop', engine: 'postgres', mode: 'host', dbHost: '127.0.0.1', dbPort: 5432 },
@@ -120,7 +121,7 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
       it('a sink that fails on its own: the local backup is complete, the sink reported failed and aborted', async () => {
         const w = setup(shell);
         const r = await backUpNow(w.runner, w.target, {
-          extraSinks: [w.sink({ command: `false ${w.token}` })],
+          extraSinks: [w.sink({ run: `false ${w.token}` })],
         });
         assert.deepEqual(r.failedSinks, ['s3']);
         assert.equal(r.sinks.s3, 1);
@@ -140,7 +141,7 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
         const w = setup(shell);
         const started = Date.now();
         const r = await backUpNow(w.runner, w.target, {
-          extraSinks: [w.sink({ command: `hanging-uploader ${w.token}`, stallSeconds: 3 })],
+          extraSinks: [w.sink({ run: `hanging-uploader ${w.token}`, stallSeconds: 3 })],
         });
         const took = (Date.now() - started) / 1000;
         assert.equal(r.sinks.s3, SINK_STALLED);

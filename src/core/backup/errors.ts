@@ -2,27 +2,9 @@
 // the cause and the next step; they never include a secret (scripts never
 // print one, and stderr excerpts are only the tool's own words).
 import { humanSize } from '../format';
-import { MARKS } from './shell';
+import { EXIT, MARKS, markValue } from '../remote/protocol';
 
-export const EXIT = {
-  ok: 0,
-  toolMissing: 70,
-  stageFailed: 71,
-  checksumMismatch: 72,
-  notFound: 73,
-  noChecksum: 74,
-  /** The local backup is complete and committed; an extra consumer (S3 upload) failed. */
-  sinkFailed: 75,
-  restoreFailed: 76,
-  backupDir: 77,
-  nameTaken: 78,
-  redisRestore: 79,
-  /** The backup dir has less free space than the last backup of this database took. */
-  noSpace: 80,
-  interrupted: 130,
-  terminated: 143,
-  hangup: 129,
-} as const;
+export { EXIT } from '../remote/protocol';
 
 export type BackupErrorKind =
   | 'invalid-input'
@@ -65,10 +47,6 @@ export function stderrExcerpt(stderr: string, max = 400): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-function markValue(stdout: string, mark: string): string | undefined {
-  const line = stdout.split('\n').find((l) => l.startsWith(`${mark} `));
-  return line?.slice(mark.length + 1).trim();
-}
 
 export interface ErrorContext {
   serverName: string;

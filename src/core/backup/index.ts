@@ -4,7 +4,7 @@ export { shellQuote, MARKS } from './shell';
 export * from './naming';
 export * from './target';
 export * from './errors';
-export { type ExtraSink, type BackupScriptOptions, backupScript } from './backupScript';
+export { type Sink, type BackupScriptOptions, backupScript } from './backupScript';
 export { type RestoreOptions, restoreScript, checkBackupFile } from './restoreScript';
 export * from './listScript';
 export * from './discover';

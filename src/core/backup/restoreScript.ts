@@ -2,11 +2,69 @@
 // touches the database), then decompress by the file's extension and load it
 // with the engine's own tool. Redis swaps the RDB file (see redisRestoreLines).
 import { BackupError, EXIT } from './errors';
-import { restoreCommand, resolveTool } from './engines';
+import { passwordPreamble, restoreCommand, resolveTool } from './engines';
 import { type ParsedBackupName, parseBackupName } from './naming';
 import { MARKS, shellQuote as q, wholeScript } from './shell';
-import { scriptHead } from './backupScript';
 import { type BackupTarget, type CheckedTarget, checkTarget } from './target';
+
+/** Shared opening of every script that may leave files behind: strict mode, traps, helpers. */
+function scriptHead(
+  t: CheckedTarget,
+  preamble: readonly string[],
+  cleanup: readonly string[],
+): string[] {
+  return [
+    'set -eu',
+    // pipefail where the shell has it (bash, busybox ash). dash has none, and an
+    // unknown `set -o` is a special-builtin error that exits dash before any `|| :`,
+    // so it is tried in a subshell first. The data path does not need it (every
+    // stage's status is waited for separately); it only guards incidental pipes.
+    '(set -o pipefail) 2>/dev/null && set -o pipefail',
+    'umask 077',
+    ...passwordPreamble(t),
+    ...preamble,
+    "infrakt_work=''; infrakt_partial=''; infrakt_raw=''; infrakt_sumfile=''; infrakt_pids=''; infrakt_sink_pids=''",
+    'infrakt_done=0; infrakt_cleaned=0; infrakt_sweeps=',
+    // Redefined by scripts that have sinks: removes what uncommitted sinks left.
+    'infrakt_abort_sinks() { :; }',
+    // Runs a command as a child the caller's TERM trap can kill ($infrakt_cur).
+    'infrakt_bg() { "$@" & infrakt_cur=$!; wait "$infrakt_cur"; }',
+    'infrakt_kill_relays() {',
+    '  if [ -n "$infrakt_work" ]; then',
+    '    for infrakt_f in "$infrakt_work"/relaycat_*; do',
+    '      if [ -f "$infrakt_f" ] && read infrakt_p < "$infrakt_f"; then kill "$infrakt_p" 2>/dev/null || :; fi',
+    '    done',
+    '  fi',
+    '}',
+    'infrakt_cleanup() {',
+    '  if [ "$infrakt_cleaned" = 1 ]; then return 0; fi',
+    '  infrakt_cleaned=1',
+    // The channel may be gone (a drop): a write to it must not kill the cleanup half-way.
+    "  trap '' PIPE",
+    // Sinks first: killed before their input can end, they never commit a truncated stream.
+    '  for infrakt_p in $infrakt_sink_pids; do kill -TERM "$infrakt_p" 2>/dev/null || :; done',
+    '  for infrakt_p in $infrakt_pids; do kill "$infrakt_p" 2>/dev/null || :; done',
+    '  infrakt_kill_relays',
+    '  for infrakt_p in $infrakt_sweeps; do kill -TERM "$infrakt_p" 2>/dev/null || :; done',
+    '  for infrakt_p in $infrakt_sink_pids $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done',
+    '  infrakt_abort_sinks',
+    '  if [ "$infrakt_done" != 1 ]; then',
+    '    for infrakt_f in "$infrakt_partial" "$infrakt_raw" "$infrakt_sumfile"; do',
+    '      if [ -n "$infrakt_f" ]; then rm -f -- "$infrakt_f"; fi',
+    '    done',
+    '  fi',
+    ...cleanup.map((l) => `  ${l}`),
+    '  if [ -n "$infrakt_work" ]; then rm -rf -- "$infrakt_work"; fi',
+    '  return 0',
+    '}',
+    "trap 'infrakt_cleanup' EXIT",
+    "trap 'infrakt_cleanup; exit 130' INT",
+    "trap 'infrakt_cleanup; exit 143' TERM",
+    "trap 'infrakt_cleanup; exit 129' HUP",
+    `infrakt_missing() { printf '${MARKS.missing} %s\\n' "$1"; echo "infrakt: $1 not found" >&2; exit 70; }`,
+    `infrakt_stage_failed() { printf '${MARKS.failed} %s %s\\n' "$1" "$2"; echo "infrakt: $1 failed (exit $2)" >&2; exit 71; }`,
+  ];
+}
 
 export interface RestoreOptions {
   /** Restore a file that has no .sha256 (an imported legacy backup). Off by default. */

@@ -2,29 +2,8 @@
 // stdin to `bash -s` (or busybox `ash -s` on Alpine), so they must use only
 // what both shells have: no arrays, no process substitution, no `[[ ]]`.
 
-/** Single-quotes a value for POSIX shells; the result is one word whatever the value holds. */
-export function shellQuote(value: string): string {
-  if (value.includes('\0')) throw new Error('a shell value cannot contain a NUL byte');
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Prefix of every machine-readable line a script prints on stdout. */
-export const MARK = '@@infrakt:';
-
-export const MARKS = {
-  progress: `${MARK}progress`,
-  result: `${MARK}result`,
-  missing: `${MARK}missing`,
-  failed: `${MARK}failed`,
-  file: `${MARK}file`,
-  nodir: `${MARK}nodir`,
-  container: `${MARK}container`,
-  tool: `${MARK}tool`,
-  listen: `${MARK}listen`,
-  docker: `${MARK}docker`,
-  step: `${MARK}restore-step`,
-  nospace: `${MARK}nospace`,
-} as const;
+export { shellQuote } from '../remote/script';
+export { MARK, MARKS } from '../remote/protocol';
 
 /**
  * Wraps script lines in one `{ ...; }` group. The shell parses a group whole

@@ -21,7 +21,6 @@ import { LOCATION_LABELS } from '../../core/s3Layout';
 import {
   type S3Credentials,
   DEFAULT_UPLOAD_STALL_SECONDS,
-  awsSetup,
   diagnoseS3Error,
   s3DeleteScript,
   s3DownloadScript,
@@ -183,10 +182,7 @@ async function backUp(
 ): Promise<BackupResult> {
   const { target, secrets } = await backupTarget(services, server, database);
   const s3 = creds
-    ? {
-        ...awsSetup(creds),
-        extraSinks: [s3UploadSink(creds, database.name, { stallSeconds: uploadStallSeconds() })],
-      }
+    ? { extraSinks: [s3UploadSink(creds, database.name, { stallSeconds: uploadStallSeconds() })] }
     : {};
   const started = Date.now();
   return backUpNow(

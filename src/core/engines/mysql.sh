@@ -1,0 +1,35 @@
+# shellcheck shell=sh
+# MySQL and MariaDB: mariadb-dump (or mysqldump) in one transaction, with
+# routines and triggers. Host mode reads MYSQL_PWD; container mode the
+# container's MYSQL_*/MARIADB_* env (its user, else root).
+
+# Inside the container: $1 the tool-missing code, $2 the database (empty: the image's).
+# shellcheck disable=SC2016 # expanded in the container
+infrakt_mysql_container_dump='if command -v mariadb-dump >/dev/null 2>&1; then dump=mariadb-dump
+elif command -v mysqldump >/dev/null 2>&1; then dump=mysqldump
+else echo "infrakt: mariadb-dump or mysqldump not found in the container" >&2; exit "$1"; fi
+if [ -n "${MYSQL_USER:-${MARIADB_USER:-}}" ]; then u="${MYSQL_USER:-${MARIADB_USER:-}}"; MYSQL_PWD="${MYSQL_PASSWORD:-${MARIADB_PASSWORD:-}}"
+else u=root; MYSQL_PWD="${MYSQL_ROOT_PASSWORD:-${MARIADB_ROOT_PASSWORD:-}}"; fi
+export MYSQL_PWD
+db=${2:-${MYSQL_DATABASE:-${MARIADB_DATABASE:-}}}
+[ -n "$db" ] || { echo "infrakt: no database name: set it on the database or MYSQL_DATABASE in the container" >&2; exit 71; }
+exec "$dump" --single-transaction --routines --triggers --no-tablespaces -u "$u" "$db"'
+
+infrakt_db_plan() {
+  infrakt_db_precompressed=0 infrakt_db_snapshots=0 infrakt_db_stage=mysqldump
+  if [ "$infrakt_db_mode" = container ]; then
+    infrakt_db_tool=mysqldump infrakt_db_stage="mysqldump in container $infrakt_db_container"
+  else
+    infrakt_resolve infrakt_dump mariadb-dump mysqldump
+  fi
+}
+
+infrakt_db_prestart() { :; }
+
+infrakt_db_dump() {
+  if [ "$infrakt_db_mode" = container ]; then
+    infrakt_in_container "$infrakt_mysql_container_dump" "$infrakt_db_name"
+  fi
+  exec "$infrakt_dump" --single-transaction --routines --triggers --no-tablespaces \
+    -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user" "$infrakt_db_name" </dev/null
+}

@@ -1,0 +1,30 @@
+# shellcheck shell=sh
+# PostgreSQL: pg_dump's custom format without its own compression (-Fc -Z0; the
+# pipeline's compressor is faster). Host mode connects with infrakt_db_host,
+# _port, _user, _name and PGPASSWORD (exported by the preamble or sourced from
+# the password file); container mode reads the container's own POSTGRES_* env.
+
+# Inside the container: $1 the tool-missing code, $2 the user, $3 the database (empty: the image's).
+# shellcheck disable=SC2016 # expanded in the container
+infrakt_pg_container_dump='command -v pg_dump >/dev/null 2>&1 || { echo "infrakt: pg_dump not found in the container" >&2; exit "$1"; }
+export PGPASSWORD="${POSTGRES_PASSWORD:-}"
+exec pg_dump -Fc -Z0 -U "${2:-${POSTGRES_USER:-postgres}}" -d "${3:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}"'
+
+infrakt_db_plan() {
+  infrakt_db_precompressed=0 infrakt_db_snapshots=0
+  if [ "$infrakt_db_mode" = container ]; then
+    infrakt_db_tool=pg_dump infrakt_db_stage="pg_dump in container $infrakt_db_container"
+  else
+    infrakt_db_stage=pg_dump
+    infrakt_resolve infrakt_dump pg_dump
+  fi
+}
+
+infrakt_db_prestart() { :; }
+
+infrakt_db_dump() {
+  if [ "$infrakt_db_mode" = container ]; then
+    infrakt_in_container "$infrakt_pg_container_dump" "$infrakt_db_user" "$infrakt_db_name"
+  fi
+  exec pg_dump -Fc -Z0 -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name" </dev/null
+}

@@ -1,0 +1,18 @@
+// The shell library's modules (sh/*.sh), as text. Engine modules live with
+// their engine (core/engines).
+import type { ShellModule } from './script';
+import aws from './sh/aws.sh';
+import common from './sh/common.sh';
+import pipeline from './sh/pipeline.sh';
+import s3sink from './sh/s3sink.sh';
+import schedule from './sh/schedule.sh';
+
+const m = (name: string, text: string): ShellModule => ({ name, text });
+
+export const SH = {
+  common: m('common', common),
+  pipeline: m('pipeline', pipeline),
+  aws: m('aws', aws),
+  s3sink: m('s3sink', s3sink),
+  schedule: m('schedule', schedule),
+} as const;

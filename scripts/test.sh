@@ -40,7 +40,7 @@ for suite in "${suites[@]}"; do
   echo "== $suite"
   case "$suite" in
     lint)
-      if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p webview/tsconfig.json; then
+      if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p webview/tsconfig.json && bash scripts/shellcheck.sh; then
         echo '{"passed":1,"failed":0,"skipped":0}' >>"$stats"
       else
         echo "lint failed (run: npm run lint)"; echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1

@@ -2,6 +2,7 @@
 // reports each step as a machine-readable line. Idempotent: a step that finds
 // its work already done says so and changes nothing.
 import { type Database, type Engine, remoteDir } from './model';
+import { EXIT } from './remote/protocol';
 
 export const STEP_MARK = '@@infrakt:step';
 
@@ -87,11 +88,11 @@ export function provisionScript(opts: {
     'set -u',
     `step() { printf '${STEP_MARK} %s %s %s\\n' "$1" "$2" "$3"; }`,
     'if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n";',
-    `else step privileges failed 'needs root or passwordless sudo. Run as root by hand: apt-get install -y awscli gzip zstd cron && mkdir -p ${dir} && chmod 700 ${dir}'; exit 20; fi`,
+    `else step privileges failed 'needs root or passwordless sudo. Run as root by hand: apt-get install -y awscli gzip zstd cron && mkdir -p ${dir} && chmod 700 ${dir}'; exit ${EXIT.provision}; fi`,
     'step privileges done "$( [ -z "$SUDO" ] && echo root || echo "passwordless sudo")"',
     'PM=""',
     'for c in apt-get dnf yum apk zypper; do if command -v "$c" >/dev/null 2>&1; then PM="$c"; break; fi; done',
-    'if [ -z "$PM" ]; then step package-manager failed "no apt-get, dnf, yum, apk or zypper found: install awscli, gzip and cron by hand"; exit 21; fi',
+    `if [ -z "$PM" ]; then step package-manager failed "no apt-get, dnf, yum, apk or zypper found: install awscli, gzip and cron by hand"; exit ${EXIT.provision}; fi`,
     'step package-manager done "$PM"',
     'UPDATED=""',
     'pkg_install() {',

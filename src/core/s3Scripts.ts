@@ -9,6 +9,7 @@ import { check, checkServer } from './backup/serverCheck';
 import { s3DatabasePrefix, s3Key } from './s3Layout';
 import type { Sink } from './backup/backupScript';
 import { SH } from './remote/modules';
+import { EXIT } from './remote/protocol';
 import type { ShellVars } from './remote/script';
 
 export const S3_STEP_MARK = '@@infrakt:s3step';
@@ -214,14 +215,14 @@ export function testConnectionScript(c: S3Credentials, probeName: string): strin
     "fail() { printf '%s %s fail %s\\n' \"" +
       S3_STEP_MARK +
       '" "$1" "$(tr \'\\n\' \' \' < "$err" | cut -c1-400)"; }',
-    `if awsx s3api put-object --bucket "$infrakt_bucket" --key "$key" --body "$probe" --metadata sha256="$sum" >/dev/null 2>"$err"; then ${mark('put', 'ok', '$key')}; else fail put; exit 10; fi`,
+    `if awsx s3api put-object --bucket "$infrakt_bucket" --key "$key" --body "$probe" --metadata sha256="$sum" >/dev/null 2>"$err"; then ${mark('put', 'ok', '$key')}; else fail put; exit ${EXIT.s3Step}; fi`,
     `if head=$(awsx s3api head-object --bucket "$infrakt_bucket" --key "$key" --query ContentLength --output text 2>"$err") && [ "$head" = "$size" ]; then ${mark('head', 'ok', '$head bytes')}`,
-    `else [ -s "$err" ] || echo "size $head, expected $size" > "$err"; fail head; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit 11; fi`,
+    `else [ -s "$err" ] || echo "size $head, expected $size" > "$err"; fail head; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit ${EXIT.s3Step}; fi`,
     `if awsx s3api get-object --bucket "$infrakt_bucket" --key "$key" "$probe.back" >/dev/null 2>"$err" && [ "$(sha256sum "$probe.back" | cut -d" " -f1)" = "$sum" ]; then ${mark('get', 'ok', 'sha256 matches')}`,
-    `else [ -s "$err" ] || echo "downloaded bytes differ from what was uploaded (sha256 mismatch)" > "$err"; fail get; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit 12; fi`,
+    `else [ -s "$err" ] || echo "downloaded bytes differ from what was uploaded (sha256 mismatch)" > "$err"; fail get; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit ${EXIT.s3Step}; fi`,
     `if n=$(awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$key" --query 'length(Contents[])' --output text 2>"$err") && [ "$n" -ge 1 ] 2>/dev/null; then ${mark('list', 'ok', 'probe listed')}`,
-    `else [ -s "$err" ] || echo "the probe object was not listed" > "$err"; fail list; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit 13; fi`,
-    `if awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>"$err"; then ${mark('delete', 'ok', 'probe removed')}; else fail delete; exit 14; fi`,
+    `else [ -s "$err" ] || echo "the probe object was not listed" > "$err"; fail list; awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>&1; exit ${EXIT.s3Step}; fi`,
+    `if awsx s3api delete-object --bucket "$infrakt_bucket" --key "$key" >/dev/null 2>"$err"; then ${mark('delete', 'ok', 'probe removed')}; else fail delete; exit ${EXIT.s3Step}; fi`,
     'exit 0',
   ]);
 }
@@ -390,7 +391,12 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
 }
 
 /** Exit codes of the transfer scripts below (beyond awscli's own). */
-export const TRANSFER_EXIT = { missingLocal: 66, checksumMismatch: 65, noChecksum: 67 } as const;
+/** Exit codes of the transfer scripts (the protocol's). */
+export const TRANSFER_EXIT = {
+  missingLocal: EXIT.notFound,
+  checksumMismatch: EXIT.checksumMismatch,
+  noChecksum: EXIT.noChecksum,
+} as const;
 
 function transferPaths(server: { name: string; backupDir: string }, filename: string): { file: string } {
   const s = checkServer(server);
@@ -434,7 +440,7 @@ export function s3DownloadScript(
   return s3Script(c, [
     `infrakt_file=${q(file)}`,
     `infrakt_key=${q(key)}`,
-    `mkdir -p -m 700 ${q(dir)} || exit 73`,
+    `mkdir -p -m 700 ${q(dir)} || exit ${EXIT.backupDir}`,
     'if [ -f "$infrakt_file" ] && [ -f "$infrakt_file.sha256" ]; then',
     `  printf '${MARKS.result} {"downloaded":"%s","existed":true}\\n' "$infrakt_file"; exit 0`,
     'fi',

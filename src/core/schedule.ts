@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { humanAge } from './format';
 import { remoteDir } from './model';
+import { EXIT } from './remote/protocol';
 
 export const CRON_PRESETS = [
   { label: 'Daily at 02:00', expression: '0 2 * * *' },
@@ -131,10 +132,10 @@ function cronPath(value: string, label: string): string {
  * replaced by one holding only our line.
  */
 const READ_CRONTAB = [
-  'infrakt_cron_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-cron.XXXXXX") || { echo "infrakt: cannot create a temp dir for the crontab" >&2; exit 73; }',
+  `infrakt_cron_dir=$(mktemp -d "\${TMPDIR:-/tmp}/infrakt-cron.XXXXXX") || { echo "infrakt: cannot create a temp dir for the crontab" >&2; exit ${EXIT.setup}; }`,
   'if ! crontab -l > "$infrakt_cron_dir/tab" 2> "$infrakt_cron_dir/err"; then',
   `  if grep -qiE "no crontab|can't open|no such file" "$infrakt_cron_dir/err"; then : > "$infrakt_cron_dir/tab"`,
-  '  else echo "infrakt: cannot read the crontab: $(head -c 300 "$infrakt_cron_dir/err")" >&2; rm -rf -- "$infrakt_cron_dir"; exit 74; fi',
+  `  else echo "infrakt: cannot read the crontab: $(head -c 300 "$infrakt_cron_dir/err")" >&2; rm -rf -- "$infrakt_cron_dir"; exit ${EXIT.crontab}; fi`,
   'fi',
 ];
 
@@ -159,7 +160,7 @@ export function installCronLines(opts: {
     `{ grep -vF ${q(marker)} "$infrakt_cron_dir/tab"; printf '%s\\n' ${q(line)}; } | crontab -`,
     'infrakt_cron_rc=$?',
     'rm -rf -- "$infrakt_cron_dir"',
-    '[ "$infrakt_cron_rc" = 0 ] || { echo "infrakt: crontab refused the new entry (exit $infrakt_cron_rc)" >&2; exit 74; }',
+    `[ "$infrakt_cron_rc" = 0 ] || { echo "infrakt: crontab refused the new entry (exit $infrakt_cron_rc)" >&2; exit ${EXIT.crontab}; }`,
     `crontab -l 2>/dev/null | grep -qxF ${q(line)}`,
   ];
 }

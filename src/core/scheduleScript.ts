@@ -17,7 +17,7 @@
 //   crontab entries of a server, appended to the tree's one listing round trip.
 import { z } from 'zod';
 import { backupParts } from './backup/backupScript';
-import { BackupError } from './backup/errors';
+import { BackupError, EXIT } from './backup/errors';
 import { PASSWORD_ENV } from './backup/engines';
 import { COMPRESSIONS, FORMATS, parseBackupName } from './backup/naming';
 import { check } from './backup/serverCheck';
@@ -87,7 +87,9 @@ export interface ScheduledBackupOptions {
 
 /** "<format>.<ext>" endings a backup of this engine may have (the same rule as parseBackupName). */
 function backupTails(engine: Engine): string {
-  const formats = FORMATS.filter((f) => parseBackupName(`x_${engine}_20200101T000000Z.${f}.gz`) !== undefined);
+  const formats = FORMATS.filter(
+    (f) => parseBackupName(`x_${engine}_20200101T000000Z.${f}.gz`) !== undefined,
+  );
   return formats.flatMap((f) => COMPRESSIONS.map((c) => `${f}.${c}`)).join(' ');
 }
 
@@ -176,19 +178,19 @@ function fileScript(path: string, label: string, content: readonly string[]): st
     'umask 077',
     `infrakt_path=${q(p)}`,
     `infrakt_dir=${q(dir)}`,
-    '[ ! -L "$infrakt_dir" ] || { echo "infrakt: $infrakt_dir is a symbolic link; refusing to put secrets there" >&2; exit 73; }',
-    'if [ ! -d "$infrakt_dir" ]; then mkdir -p -- "$infrakt_dir" || { echo "infrakt: cannot create $infrakt_dir" >&2; exit 73; }; fi',
-    '[ -O "$infrakt_dir" ] || { echo "infrakt: $infrakt_dir belongs to another user; refusing to put secrets there" >&2; exit 73; }',
-    'chmod 700 -- "$infrakt_dir" || exit 73',
-    'infrakt_tmp=$(mktemp "$infrakt_dir/.infrakt.XXXXXX") || { echo "infrakt: cannot write in $infrakt_dir" >&2; exit 73; }',
+    `[ ! -L "$infrakt_dir" ] || { echo "infrakt: $infrakt_dir is a symbolic link; refusing to put secrets there" >&2; exit ${EXIT.secretFile}; }`,
+    `if [ ! -d "$infrakt_dir" ]; then mkdir -p -- "$infrakt_dir" || { echo "infrakt: cannot create $infrakt_dir" >&2; exit ${EXIT.secretFile}; }; fi`,
+    `[ -O "$infrakt_dir" ] || { echo "infrakt: $infrakt_dir belongs to another user; refusing to put secrets there" >&2; exit ${EXIT.secretFile}; }`,
+    `chmod 700 -- "$infrakt_dir" || exit ${EXIT.secretFile}`,
+    `infrakt_tmp=$(mktemp "$infrakt_dir/.infrakt.XXXXXX") || { echo "infrakt: cannot write in $infrakt_dir" >&2; exit ${EXIT.secretFile}; }`,
     'trap \'rm -f -- "$infrakt_tmp"\' EXIT',
     // printf is a shell builtin: the secret is in no process's argv.
-    `printf '%s\\n' ${content.map((v) => q(v)).join(' ')} > "$infrakt_tmp" || { echo "infrakt: cannot write $infrakt_tmp" >&2; exit 73; }`,
-    'chmod 600 -- "$infrakt_tmp" || exit 73',
+    `printf '%s\\n' ${content.map((v) => q(v)).join(' ')} > "$infrakt_tmp" || { echo "infrakt: cannot write $infrakt_tmp" >&2; exit ${EXIT.secretFile}; }`,
+    `chmod 600 -- "$infrakt_tmp" || exit ${EXIT.secretFile}`,
     'if [ -f "$infrakt_path" ] && [ ! -L "$infrakt_path" ] && cmp -s "$infrakt_tmp" "$infrakt_path" 2>/dev/null; then',
-    '  infrakt_changed=false; chmod 600 -- "$infrakt_path" || exit 73',
+    `  infrakt_changed=false; chmod 600 -- "$infrakt_path" || exit ${EXIT.secretFile}`,
     'else',
-    '  mv -f -- "$infrakt_tmp" "$infrakt_path" || { echo "infrakt: cannot replace $infrakt_path" >&2; exit 73; }',
+    `  mv -f -- "$infrakt_tmp" "$infrakt_path" || { echo "infrakt: cannot replace $infrakt_path" >&2; exit ${EXIT.secretFile}; }`,
     '  infrakt_changed=true',
     'fi',
     `printf '${MARKS.result} {"path":"%s","changed":%s}\\n' "$infrakt_path" "$infrakt_changed"`,
@@ -222,7 +224,7 @@ export function removeCredentialsFileScript(path: string = DEFAULT_AWS_CREDENTIA
     'set -u',
     `infrakt_path=${q(p)}`,
     'if [ -e "$infrakt_path" ] || [ -L "$infrakt_path" ]; then',
-    '  rm -f -- "$infrakt_path" || { echo "infrakt: cannot remove $infrakt_path" >&2; exit 73; }',
+    `  rm -f -- "$infrakt_path" || { echo "infrakt: cannot remove $infrakt_path" >&2; exit ${EXIT.secretFile}; }`,
     '  infrakt_removed=true',
     'else infrakt_removed=false; fi',
     `printf '${MARKS.result} {"path":"%s","removed":%s}\\n' "$infrakt_path" "$infrakt_removed"`,
@@ -281,18 +283,18 @@ export function installScheduleScript(o: InstallScheduleOptions): string {
     'umask 077',
     `infrakt_dir=${q(t.backupDir)}`,
     `infrakt_script=${q(paths.script)}`,
-    'if [ ! -d "$infrakt_dir" ]; then mkdir -p -- "$infrakt_dir" || { echo "infrakt: cannot create $infrakt_dir" >&2; exit 77; }; fi',
-    `mkdir -p -- ${q(paths.statusDir)} || { echo "infrakt: cannot create ${paths.statusDir}" >&2; exit 77; }`,
-    `infrakt_tmp=$(mktemp "$infrakt_dir/.backup-${t.name}.sh.XXXXXX") || { echo "infrakt: cannot write in $infrakt_dir" >&2; exit 77; }`,
+    `if [ ! -d "$infrakt_dir" ]; then mkdir -p -- "$infrakt_dir" || { echo "infrakt: cannot create $infrakt_dir" >&2; exit ${EXIT.backupDir}; }; fi`,
+    `mkdir -p -- ${q(paths.statusDir)} || { echo "infrakt: cannot create ${paths.statusDir}" >&2; exit ${EXIT.backupDir}; }`,
+    `infrakt_tmp=$(mktemp "$infrakt_dir/.backup-${t.name}.sh.XXXXXX") || { echo "infrakt: cannot write in $infrakt_dir" >&2; exit ${EXIT.backupDir}; }`,
     'trap \'rm -f -- "$infrakt_tmp"\' EXIT',
-    `printf '%s' ${q(text)} > "$infrakt_tmp" || { echo "infrakt: cannot write $infrakt_tmp" >&2; exit 77; }`,
-    'sh -n "$infrakt_tmp" || { echo "infrakt: the generated script does not parse in sh on this server" >&2; exit 78; }',
-    'if command -v bash >/dev/null 2>&1; then bash -n "$infrakt_tmp" || { echo "infrakt: the generated script does not parse in bash on this server" >&2; exit 78; }; fi',
-    'chmod 700 -- "$infrakt_tmp" || exit 77',
+    `printf '%s' ${q(text)} > "$infrakt_tmp" || { echo "infrakt: cannot write $infrakt_tmp" >&2; exit ${EXIT.backupDir}; }`,
+    `sh -n "$infrakt_tmp" || { echo "infrakt: the generated script does not parse in sh on this server" >&2; exit ${EXIT.scriptInvalid}; }`,
+    `if command -v bash >/dev/null 2>&1; then bash -n "$infrakt_tmp" || { echo "infrakt: the generated script does not parse in bash on this server" >&2; exit ${EXIT.scriptInvalid}; }; fi`,
+    `chmod 700 -- "$infrakt_tmp" || exit ${EXIT.backupDir}`,
     'if [ -f "$infrakt_script" ] && cmp -s "$infrakt_tmp" "$infrakt_script" 2>/dev/null; then',
-    '  infrakt_changed=false; chmod 700 -- "$infrakt_script" || exit 77',
+    `  infrakt_changed=false; chmod 700 -- "$infrakt_script" || exit ${EXIT.backupDir}`,
     'else',
-    '  mv -f -- "$infrakt_tmp" "$infrakt_script" || { echo "infrakt: cannot replace $infrakt_script" >&2; exit 77; }',
+    `  mv -f -- "$infrakt_tmp" "$infrakt_script" || { echo "infrakt: cannot replace $infrakt_script" >&2; exit ${EXIT.backupDir}; }`,
     '  infrakt_changed=true',
     'fi',
     ...installCronLines({
@@ -301,7 +303,7 @@ export function installScheduleScript(o: InstallScheduleOptions): string {
       scriptPath: paths.script,
       logPath: paths.log,
     }),
-    '[ $? = 0 ] || { echo "infrakt: the crontab entry is not in place after installing it" >&2; exit 74; }',
+    `[ $? = 0 ] || { echo "infrakt: the crontab entry is not in place after installing it" >&2; exit ${EXIT.crontab}; }`,
     ...checks,
     // The daemon: an entry nobody runs is the silent failure this feature exists to avoid.
     'infrakt_crond=0',
@@ -332,8 +334,8 @@ export function unscheduleScript(o: UnscheduleOptions): string {
   return wholeScript([
     'set -u',
     ...removeCronLines(o.databaseId),
-    '[ $? = 0 ] || { echo "infrakt: the crontab entry is still there after removing it" >&2; exit 74; }',
-    `rm -f -- ${q(paths.script)} ${q(paths.status)} ${q(paths.lock)}${pw ? ` ${q(pw)}` : ''} || { echo "infrakt: cannot remove the schedule's files" >&2; exit 77; }`,
+    `[ $? = 0 ] || { echo "infrakt: the crontab entry is still there after removing it" >&2; exit ${EXIT.crontab}; }`,
+    `rm -f -- ${q(paths.script)} ${q(paths.status)} ${q(paths.lock)}${pw ? ` ${q(pw)}` : ''} || { echo "infrakt: cannot remove the schedule's files" >&2; exit ${EXIT.backupDir}; }`,
     `printf '${MARKS.result} {"removed":"%s"}\\n' ${q(paths.script)}`,
   ]);
 }

@@ -470,7 +470,11 @@ describe('backups against real databases — local bash runner (SSH transport no
       const b = await backUpNow(runner, pgTarget(), {
         extraSinks: [
           commandSink({ id: 'broken', run: "sh -c 'head -c 100 >/dev/null; exit 3'" }),
-          commandSink({ id: 'copy', run: `cat > '${copy}'`, after: `printf '%s' "$INFRAKT_SHA256" > '${copy}.sha'` }),
+          commandSink({
+            id: 'copy',
+            run: `cat > '${copy}'`,
+            after: `printf '%s' "$INFRAKT_SHA256" > '${copy}.sha'`,
+          }),
         ],
       });
       assert.deepEqual(b.failedSinks, ['broken']);

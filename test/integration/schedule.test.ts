@@ -575,7 +575,10 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     // S3 removed: no credentials left on the server, runs stay local and succeed.
     await syncServerSchedules(runner, [plan(undefined)]);
     assert.ok(!fs.existsSync(credPath), 'credentials file removed');
-    assert.ok(!script().includes('AWS_SHARED_CREDENTIALS_FILE'), 'the script no longer uploads');
+    // Its preamble: no sink, no S3 step, no credentials file.
+    assert.match(script(), /\ninfrakt_sinks=''\n/, 'the script no longer uploads');
+    assert.match(script(), /\ninfrakt_s_s3=0\n/);
+    assert.doesNotMatch(script(), /\ninfrakt_s3_credentials_file=/);
     r = await runLikeCron();
     assert.equal(r.code, 0, `${r.stderr}\n${log()}`);
     assert.equal(status().ok, true);

@@ -3,8 +3,6 @@
 // entry point that runs compiled code (and by mocha through .mocharc.json).
 import * as fs from 'node:fs';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const extensions = require.extensions as NodeJS.RequireExtensions;
-extensions['.sh'] = (module, filename) => {
+require.extensions['.sh'] = (module, filename) => {
   module.exports = fs.readFileSync(filename, 'utf8');
 };

@@ -8,12 +8,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  BackupError,
-  type BackupTarget,
-  backUpNow,
-  backupScript,
-} from '../../src/core/backup';
+import { BackupError, type BackupTarget, backUpNow, backupScript } from '../../src/core/backup';
 import { SINK_STALLED } from '../../src/core/backup/backupScript';
 import { pgrep } from '../support/processes';
 import { type SinkParts, commandSink } from '../support/sinks';

@@ -11,6 +11,9 @@ import * as path from 'node:path';
 import { BackupError, type BackupTarget, backupScript } from '../../src/core/backup';
 import { ENGINES, type Engine } from '../../src/core/model';
 import type { S3Credentials } from '../../src/core/s3Scripts';
+import { EXIT } from '../../src/core/remote/protocol';
+import { SH } from '../../src/core/remote/modules';
+import { ENGINE_SHELL } from '../../src/core/engines';
 import { installCronLines, removeCronLines, scheduleHealth } from '../../src/core/schedule';
 import {
   DEFAULT_AWS_CREDENTIALS_PATH,
@@ -63,27 +66,23 @@ function sh(shell: string, script: string, env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('scheduled backup script', () => {
-  it('holds neither the access key nor the secret (seed Task 6), and reads them from the root-only file', () => {
+  it('holds neither the access key nor the secret, and names the root-only file awscli reads them from', () => {
     const text = scheduledBackupScript(opts());
     assert.ok(!text.includes(KEY), 'no access key');
     assert.ok(!text.includes('s3cr'), 'no secret');
-    assert.match(text, /aws --endpoint-url "\$infrakt_endpoint" .*s3 cp --only-show-errors - /);
-    assert.match(text, /my-backups/);
-    assert.match(
-      text,
-      new RegExp(`AWS_SHARED_CREDENTIALS_FILE='${DEFAULT_AWS_CREDENTIALS_PATH}' AWS_PROFILE=infrakt`),
-    );
-    // awscli prefers exported keys over the profile: they are unset first.
-    assert.match(text, /unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY/);
-    assert.doesNotMatch(text, /export AWS_ACCESS_KEY_ID|export AWS_SECRET_ACCESS_KEY/);
+    assert.ok(text.includes(`\ninfrakt_s3_credentials_file='${DEFAULT_AWS_CREDENTIALS_PATH}'\n`));
+    assert.doesNotMatch(text, /\nAWS_ACCESS_KEY_ID=|\nAWS_SECRET_ACCESS_KEY=/);
+    assert.ok(text.includes("\ninfrakt_sinks='s3'\n"));
   });
 
-  it('runs the same pipeline as Back Up Now: the backupScript text itself, inside', () => {
+  it('runs the same pipeline as Back Up Now: its modules and every value of its preamble', () => {
     const text = scheduledBackupScript(opts({ s3: undefined }));
+    for (const m of [SH.common, SH.pipeline, ENGINE_SHELL.postgres])
+      assert.equal(text.split(m.text.trimEnd()).length, 2, `${m.name} once`);
     const pipeline = backupScript(target(), { progressInterval: 60 });
-    assert.ok(text.includes(pipeline), 'the whole Back Up Now script is embedded unchanged');
-    assert.equal(text.split('.partial"').length, pipeline.split('.partial"').length, 'no second copy of it');
-    assert.doesNotMatch(text, /\baws --|awsx|s3api|AWS_/, 'no S3 when not configured');
+    const preamble = pipeline.split('\n').filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l));
+    for (const line of preamble) assert.ok(text.includes(`\n${line}\n`), line);
+    assert.ok(text.includes("\ninfrakt_sinks=''\n") && text.includes('\ninfrakt_s_s3=0\n'), 'no S3');
   });
 
   it('has no `|| true`, starts with a shebang, and parses in sh and bash for every engine and mode', () => {
@@ -103,18 +102,18 @@ describe('scheduled backup script', () => {
   it('every configured value is single-quoted', () => {
     const text = scheduledBackupScript(opts());
     for (const line of [
-      "infrakt_s_dir='/opt/infrakt/backups'",
+      "infrakt_dir='/opt/infrakt/backups'",
       "infrakt_s_status='/opt/infrakt/backups/.status/shop.json'",
       "infrakt_s_log='/opt/infrakt/backups/.status/shop.log'",
-      "infrakt_s_base='web-1_shop_postgres_'",
-      "infrakt_endpoint='https://s3.example.com'",
-      "infrakt_bucket='my-backups'",
-      "export AWS_DEFAULT_REGION='eu-central-1'",
-      "infrakt_s_prefix='infrakt/shop/'",
-      ". '/opt/infrakt/.secrets/shop.env'",
-      "exec 9> '/opt/infrakt/backups/.status/shop.lock'",
+      "infrakt_s_lock='/opt/infrakt/backups/.status/shop.lock'",
+      "infrakt_base='web-1_shop_postgres_'",
+      "infrakt_s3_endpoint='https://s3.example.com'",
+      "infrakt_s3_bucket='my-backups'",
+      "infrakt_s3_region='eu-central-1'",
+      "infrakt_s3_prefix='infrakt/shop/'",
+      "infrakt_db_password_file='/opt/infrakt/.secrets/shop.env'",
     ])
-      assert.ok(text.includes(line), line);
+      assert.ok(text.includes(`\n${line}\n`), line);
   });
 
   it('refuses what would put a secret in the script or an unsafe value in a shell', () => {
@@ -140,18 +139,9 @@ describe('scheduled backup script', () => {
     assert.throws(() => scheduledBackupScript(opts({ target: badName })), /Database name/);
   });
 
-  it('S3 keep-newest only after a successful upload, and only when set', () => {
-    const text = scheduledBackupScript(opts());
-    assert.match(text, /if \[ "\$infrakt_s_uploaded" = true \] && \[ -n "\$infrakt_s_file" \]; then/);
-    assert.match(text, /list-objects-v2 .* --output text/);
-    assert.match(text, /\[ "\$infrakt_s_i" -gt 5 \] \|\| continue/);
-    assert.match(
-      text,
-      /\[ "\$infrakt_s_n" != "\$infrakt_s_file" \] \|\| continue/,
-      'never the one just uploaded',
-    );
-    assert.doesNotMatch(scheduledBackupScript(opts({ s3: { settings } })), /infrakt_s_i" -gt/);
-    assert.match(text, /\(\$3 in s\)/, 'only backups with their .sha256 object are counted');
+  it('S3 keep-newest is set only when asked for (the run applies it after a successful upload)', () => {
+    assert.ok(scheduledBackupScript(opts()).includes('\ninfrakt_s_keep=5\n'));
+    assert.ok(scheduledBackupScript(opts({ s3: { settings } })).includes('\ninfrakt_s_keep=0\n'));
   });
 });
 
@@ -323,7 +313,7 @@ describe('crontab entry (run against a crontab stand-in: a shell function over a
       }),
     ].join('\n');
     const r = sh('bash', broken);
-    assert.equal(r.status, 74);
+    assert.equal(r.status, EXIT.crontab);
     assert.match(r.stderr, /cannot read the crontab: crontab: permission denied/);
     assert.ok(!fs.existsSync(path.join(dir, 'clobbered')));
   });

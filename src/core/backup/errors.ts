@@ -47,7 +47,6 @@ export function stderrExcerpt(stderr: string, max = 400): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-
 export interface ErrorContext {
   serverName: string;
   /** What was being done, for the message: "Backup of shop", "Restore of shop". */

@@ -8,11 +8,7 @@ import { MARKS, shellQuote as q, wholeScript } from './shell';
 import { type BackupTarget, type CheckedTarget, checkTarget } from './target';
 
 /** Shared opening of every script that may leave files behind: strict mode, traps, helpers. */
-function scriptHead(
-  t: CheckedTarget,
-  preamble: readonly string[],
-  cleanup: readonly string[],
-): string[] {
+function scriptHead(t: CheckedTarget, preamble: readonly string[], cleanup: readonly string[]): string[] {
   return [
     'set -eu',
     // pipefail where the shell has it (bash, busybox ash). dash has none, and an

@@ -33,9 +33,9 @@ const MARK_NAMES = {
 
 type MarkName = keyof typeof MARK_NAMES;
 
-export const MARKS = Object.fromEntries(
-  Object.entries(MARK_NAMES).map(([k, v]) => [k, `${MARK}${v}`]),
-) as { readonly [K in MarkName]: `${typeof MARK}${(typeof MARK_NAMES)[K]}` };
+export const MARKS = Object.fromEntries(Object.entries(MARK_NAMES).map(([k, v]) => [k, `${MARK}${v}`])) as {
+  readonly [K in MarkName]: `${typeof MARK}${(typeof MARK_NAMES)[K]}`;
+};
 
 /**
  * Exit codes of our scripts. A tool's own code passes through only as a
@@ -70,6 +70,16 @@ export const EXIT = {
   busy: 83,
   /** The script could not set itself up (a temp dir, a status dir). */
   setup: 84,
+  /** A root-only secret file (S3 credentials, a database password) could not be written or removed. */
+  secretFile: 85,
+  /** The generated schedule script does not parse in the server's shell. */
+  scriptInvalid: 86,
+  /** crontab could not be read or refused the change. */
+  crontab: 87,
+  /** A step of the S3 connection test failed (the step mark says which). */
+  s3Step: 88,
+  /** Provisioning could not run (no root, no package manager); the step mark says why. */
+  provision: 89,
   interrupted: 130,
   terminated: 143,
   hangup: 129,

@@ -37,7 +37,8 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Single-quotes a value for POSIX shells; the result is one word whatever the value holds. */
 export function shellQuote(value: string, field = 'A value'): string {
-  if (value.includes('\0')) throw new ShellValueError(`${field} contains a NUL byte, which no shell can hold — remove it`);
+  if (value.includes('\0'))
+    throw new ShellValueError(`${field} contains a NUL byte, which no shell can hold — remove it`);
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

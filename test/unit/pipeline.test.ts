@@ -1,0 +1,264 @@
+// The backup pipeline's shell functions run for real under bash, dash and
+// busybox ash, once per engine × mode, with stub database tools that record
+// the argv and the password variable they were started with. What each
+// engine's module hands its tool, and that the password reaches it only
+// through the environment (or the config fifo) — never argv, never disk.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type BackupTarget, backUpNow } from '../../src/core/backup';
+import { ENGINES, type Engine } from '../../src/core/model';
+import { createDockerStandIn, type DockerStandIn } from '../world/dockerStandIn';
+import { localRunner } from '../world/localRunner';
+
+const CANARY = `CANARY-Pw'd"$(touch /tmp/infrakt-canary)\`x\` ;|&`;
+const CONTAINER_PW = "ctr-pw-'quoted' $x";
+const have = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
+const shells: [string, string[]][] = (
+  [
+    ['bash', ['bash', '-s']],
+    ['dash', ['dash', '-s']],
+    ['busybox ash', ['busybox', 'ash', '-s']],
+  ] as [string, string[]][]
+).filter(([, cmd]) => have(cmd[0]));
+
+/** Each stub logs its argv (NUL-separated) and its password variable, then writes a dump. */
+const STUB = (tool: string, pwVar: string) => `#!/bin/sh
+log="$STUB_LOG/${tool}"
+printf '%s\\0' "$@" > "$log.args"
+printf '%s' "\${${pwVar}:-}" > "$log.pw"
+out=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rdb) out=$2; shift ;;
+    --config) cat "$2" > "$log.config" ;;
+  esac
+  shift
+done
+if [ -n "$out" ]; then printf 'REDIS0011-stub-dump' > "$out"; else printf '%s-stub-dump' "${tool}"; fi
+`;
+
+const TOOLS: Record<Engine, { tool: string; pw: string }> = {
+  postgres: { tool: 'pg_dump', pw: 'PGPASSWORD' },
+  mysql: { tool: 'mariadb-dump', pw: 'MYSQL_PWD' },
+  redis: { tool: 'redis-cli', pw: 'REDISCLI_AUTH' },
+  mongodb: { tool: 'mongodump', pw: 'INFRAKT_MONGO_PASSWORD' },
+};
+
+describe('the backup pipeline per engine and mode, run with stub tools (bash, dash, busybox ash)', function () {
+  this.timeout(60_000);
+  let work: string;
+  let stubs: string;
+  let docker: DockerStandIn;
+  let n = 0;
+
+  before(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-pipeline-'));
+    stubs = path.join(work, 'stubs');
+    fs.mkdirSync(stubs);
+    for (const { tool, pw } of Object.values(TOOLS))
+      fs.writeFileSync(path.join(stubs, tool), STUB(tool, pw), { mode: 0o755 });
+    docker = createDockerStandIn(
+      ENGINES.map((e) => ({
+        name: `db-${e}`,
+        image: e,
+        env: {
+          POSTGRES_USER: 'ctr_user',
+          POSTGRES_PASSWORD: CONTAINER_PW,
+          POSTGRES_DB: 'ctr_db',
+          MYSQL_USER: 'ctr_user',
+          MYSQL_PASSWORD: CONTAINER_PW,
+          MYSQL_DATABASE: 'ctr_db',
+          REDIS_PASSWORD: CONTAINER_PW,
+          MONGO_INITDB_ROOT_USERNAME: 'ctr_root',
+          MONGO_INITDB_ROOT_PASSWORD: CONTAINER_PW,
+          STUB_LOG: path.join(work, 'container-log'),
+        },
+      })),
+    );
+    fs.mkdirSync(path.join(work, 'container-log'));
+  });
+  after(() => {
+    docker?.remove();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  function run(shell: string[], t: BackupTarget, log: string) {
+    const runner = localRunner({
+      shell,
+      env: { ...process.env, PATH: `${stubs}:${docker.path}`, STUB_LOG: log },
+    });
+    return backUpNow(runner, t);
+  }
+
+  const read = (log: string, tool: string) => ({
+    args: fs
+      .readFileSync(path.join(log, `${tool}.args`), 'utf8')
+      .split('\0')
+      .slice(0, -1),
+    pw: fs.readFileSync(path.join(log, `${tool}.pw`), 'utf8'),
+    config: fs.existsSync(path.join(log, `${tool}.config`))
+      ? fs.readFileSync(path.join(log, `${tool}.config`), 'utf8')
+      : undefined,
+  });
+
+  /** The file, its .sha256, and the stub's bytes inside (decompressed unless mongodump's own gzip). */
+  function assertCommitted(dir: string, file: string, engine: Engine) {
+    const bytes = fs.readFileSync(path.join(dir, file));
+    const sum = fs.readFileSync(path.join(dir, `${file}.sha256`), 'utf8');
+    assert.equal(sum, `${crypto.createHash('sha256').update(bytes).digest('hex')}  ${file}\n`);
+    if (engine === 'mongodb') assert.equal(bytes.toString(), 'mongodump-stub-dump');
+    else {
+      const plain = spawnSync(file.endsWith('.zst') ? 'zstd' : 'gzip', ['-dc'], { input: bytes }).stdout;
+      assert.match(plain.toString(), /stub-dump$/);
+    }
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.partial')),
+      [],
+    );
+  }
+
+  for (const [shellName, shell] of shells) {
+    describe(shellName, () => {
+      for (const engine of ENGINES) {
+        const { tool } = TOOLS[engine];
+        it(`${engine}, host mode: the tool's argv, the password only in its environment`, async () => {
+          const log = path.join(work, `log-${++n}`);
+          fs.mkdirSync(log);
+          const dir = path.join(work, `b-${n}`);
+          const t: BackupTarget = {
+            server: { name: 'web-1', backupDir: dir },
+            database: {
+              name: 'shop',
+              engine,
+              mode: 'host',
+              dbHost: '127.0.0.1',
+              dbPort: 5555,
+              dbUser: 'app',
+              dbName: 'shop',
+            },
+            password: { kind: 'inline', password: CANARY },
+          };
+          const r = await run(shell, t, log);
+          assertCommitted(dir, r.file, engine);
+          const got = read(log, tool);
+          const expected: Record<Engine, string[]> = {
+            postgres: ['-Fc', '-Z0', '-h', '127.0.0.1', '-p', '5555', '-U', 'app', '-d', 'shop'],
+            mysql: [
+              '--single-transaction',
+              '--routines',
+              '--triggers',
+              '--no-tablespaces',
+              '-h',
+              '127.0.0.1',
+              '-P',
+              '5555',
+              '-u',
+              'app',
+              'shop',
+            ],
+            redis: [
+              '-h',
+              '127.0.0.1',
+              '-p',
+              '5555',
+              '--user',
+              'app',
+              '--rdb',
+              `${dir}/${r.file}.partial-raw`,
+            ],
+            mongodb: [
+              '--host',
+              '127.0.0.1',
+              '--port',
+              '5555',
+              '--username',
+              'app',
+              '--authenticationDatabase',
+              'admin',
+              '--config',
+              got.args[9] ?? '',
+              '--db',
+              'shop',
+              '--archive',
+              '--gzip',
+            ],
+          };
+          assert.deepEqual(got.args, expected[engine]);
+          if (engine === 'mongodb') {
+            // The fifo's content: YAML single-quoted, its quotes doubled; the variable itself is unset.
+            assert.equal(got.config, `password: '${CANARY.replace(/'/g, "''")}'\n`);
+          } else assert.equal(got.pw, CANARY);
+          assert.ok(!got.args.some((a) => a.includes('CANARY')), 'no secret in argv');
+          assert.ok(!fs.existsSync('/tmp/infrakt-canary'), 'the canary ran as a command');
+        });
+
+        it(`${engine}, container mode (docker stand-in): the container's own env, nothing of ours`, async () => {
+          const log = path.join(work, 'container-log');
+          for (const f of fs.readdirSync(log)) fs.rmSync(path.join(log, f));
+          const dir = path.join(work, `b-${++n}`);
+          const t: BackupTarget = {
+            server: { name: 'web-1', backupDir: dir },
+            database: { name: 'shop', engine, mode: 'container', container: `db-${engine}` },
+          };
+          const r = await run(shell, t, log);
+          assertCommitted(dir, r.file, engine);
+          const got = read(log, tool);
+          const expected: Record<Engine, string[]> = {
+            postgres: ['-Fc', '-Z0', '-U', 'ctr_user', '-d', 'ctr_db'],
+            mysql: [
+              '--single-transaction',
+              '--routines',
+              '--triggers',
+              '--no-tablespaces',
+              '-u',
+              'ctr_user',
+              'ctr_db',
+            ],
+            redis: ['--rdb', got.args[1] ?? ''],
+            mongodb: [
+              '--username',
+              'ctr_root',
+              '--authenticationDatabase',
+              'admin',
+              '--config',
+              got.args[5] ?? '',
+              '--archive',
+              '--gzip',
+            ],
+          };
+          assert.deepEqual(got.args, expected[engine]);
+          if (engine === 'mongodb')
+            assert.equal(got.config, `password: '${CONTAINER_PW.replace(/'/g, "''")}'\n`);
+          else assert.equal(got.pw, CONTAINER_PW);
+          const call = docker.calls().at(-1) ?? [];
+          assert.deepEqual(call.slice(0, 4), ['exec', `db-${engine}`, 'sh', '-c']);
+          assert.ok(!call.some((a) => a.includes(CONTAINER_PW)), 'no secret in docker argv');
+        });
+      }
+
+      it('postgres, a password file: sourced at run time, not in the script', async () => {
+        const log = path.join(work, `log-${++n}`);
+        fs.mkdirSync(log);
+        const pwFile = path.join(work, `pw-${n}.env`);
+        fs.writeFileSync(pwFile, "PGPASSWORD='from-the-file'\nexport PGPASSWORD\n", { mode: 0o600 });
+        const dir = path.join(work, `b-${n}`);
+        const runner = localRunner({
+          shell,
+          env: { ...process.env, PATH: `${stubs}:${docker.path}`, STUB_LOG: log },
+        });
+        const t: BackupTarget = {
+          server: { name: 'web-1', backupDir: dir },
+          database: { name: 'shop', engine: 'postgres', mode: 'host', dbHost: '127.0.0.1', dbPort: 5555 },
+          password: { kind: 'file', path: pwFile },
+        };
+        await backUpNow(runner, t);
+        assert.equal(read(log, 'pg_dump').pw, 'from-the-file');
+        assert.ok(!runner.scripts.at(-1)?.includes('from-the-file'));
+      });
+    });
+  }
+});

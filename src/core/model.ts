@@ -1,6 +1,7 @@
 // Entities and their validation. Every value a user can type passes through one
 // of these schemas before it is stored or reaches a shell; messages say what is
 // wrong and how to fix it.
+import { ENGINES, ENGINE_SPECS, type Engine, engineSpec } from './engines';
 import { z } from 'zod';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -93,20 +94,16 @@ export interface Server {
   awsCliVersion?: string;
 }
 
-export const ENGINES = ['postgres', 'mysql', 'redis', 'mongodb'] as const;
-export type Engine = (typeof ENGINES)[number];
-export const ENGINE_LABELS: Record<Engine, string> = {
-  postgres: 'PostgreSQL',
-  mysql: 'MySQL / MariaDB',
-  redis: 'Redis',
-  mongodb: 'MongoDB',
-};
-export const DEFAULT_PORTS: Record<Engine, number> = {
-  postgres: 5432,
-  mysql: 3306,
-  redis: 6379,
-  mongodb: 27017,
-};
+export { ENGINES, type Engine } from './engines';
+
+export const ENGINE_LABELS = Object.fromEntries(ENGINE_SPECS.map((e) => [e.id, e.label])) as Record<
+  Engine,
+  string
+>;
+export const DEFAULT_PORTS = Object.fromEntries(ENGINE_SPECS.map((e) => [e.id, e.defaultPort])) as Record<
+  Engine,
+  number
+>;
 
 export const DB_MODES = ['container', 'host'] as const;
 export type DatabaseMode = (typeof DB_MODES)[number];
@@ -131,7 +128,7 @@ export const databaseInput = z
   .object({
     serverId: z.string().min(1),
     name: databaseName,
-    engine: z.enum(ENGINES, { message: 'Engine must be postgres, mysql, redis or mongodb' }),
+    engine: z.enum(ENGINES, { message: `Engine must be one of ${ENGINES.join(', ')}` }),
     mode: z.enum(DB_MODES, { message: 'Mode must be container or host' }),
     container: containerName.optional(),
     dbHost: hostName.optional(),
@@ -148,7 +145,7 @@ export const databaseInput = z
       container: undefined,
       dbHost: d.dbHost ?? '127.0.0.1',
       dbPort: d.dbPort ?? DEFAULT_PORTS[d.engine],
-      dbName: d.dbName ?? (d.engine === 'redis' ? undefined : d.name),
+      dbName: d.dbName ?? (engineSpec(d.engine).namedDatabases ? d.name : undefined),
     };
   });
 export type DatabaseInput = z.input<typeof databaseInput>;

@@ -1,7 +1,8 @@
 // Provision Server: one remote script that makes a server ready for backups and
 // reports each step as a machine-readable line. Idempotent: a step that finds
 // its work already done says so and changes nothing.
-import { type Database, type Engine, remoteDir } from './model';
+import { engineSpec } from './engines';
+import { type Database, remoteDir } from './model';
 import { EXIT } from './remote/protocol';
 
 export const STEP_MARK = '@@infrakt:step';
@@ -25,13 +26,6 @@ export interface ProvisionReport {
   ok: boolean;
 }
 
-const TOOLS: Record<Engine, { dump: string[]; restore: string[] }> = {
-  postgres: { dump: ['pg_dump'], restore: ['pg_restore', 'psql'] },
-  mysql: { dump: ['mysqldump|mariadb-dump'], restore: ['mysql|mariadb'] },
-  redis: { dump: ['redis-cli'], restore: ['redis-cli'] },
-  mongodb: { dump: ['mongodump'], restore: ['mongorestore'] },
-};
-
 function q(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
@@ -41,7 +35,8 @@ function databaseChecks(databases: readonly Database[], passwords?: ReadonlyMap<
   const lines: string[] = [];
   const hostEngines = [...new Set(databases.filter((d) => d.mode === 'host').map((d) => d.engine))];
   for (const engine of hostEngines) {
-    for (const alternatives of [...TOOLS[engine].dump, ...TOOLS[engine].restore]) {
+    const { tools } = engineSpec(engine);
+    for (const alternatives of [...tools.dump, ...tools.restore]) {
       const names = alternatives.split('|');
       const found = names.map((n) => `command -v ${n} >/dev/null 2>&1`).join(' || ');
       lines.push(

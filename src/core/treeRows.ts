@@ -1,5 +1,6 @@
 // Tree elements are plain tagged data; rowFor() turns one into everything a
 // TreeItem needs, without touching the VS Code API (so it is unit-tested).
+import { engineSpec } from './engines';
 import { parseBackupName } from './backup/naming';
 import { humanAge, humanSize } from './format';
 import { type Database, type Server, ENGINE_LABELS } from './model';
@@ -33,13 +34,6 @@ export interface TreeRow {
   icon: { id: string; color?: string };
   collapsible: 'none' | 'collapsed' | 'expanded';
 }
-
-const ENGINE_ICONS: Record<Database['engine'], string> = {
-  postgres: 'database',
-  mysql: 'database',
-  redis: 'symbol-key',
-  mongodb: 'symbol-namespace',
-};
 
 export function nodeId(node: TreeNode): string {
   switch (node.kind) {
@@ -139,7 +133,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
         contextValue: `infrakt.database.${d.engine}${node.schedule ? '.scheduled' : ''}`,
         icon: node.schedule?.problem
           ? { id: 'error', color: 'list.errorForeground' }
-          : { id: ENGINE_ICONS[d.engine] },
+          : { id: engineSpec(d.engine).icon },
         collapsible: 'collapsed',
       };
     }

@@ -75,6 +75,30 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE servers ADD COLUMN provisioned_at TEXT;
   ALTER TABLE servers ADD COLUMN aws_cli_version TEXT;
   `,
+  // Engines are validated in code (the engine registry), so a new engine needs no
+  // schema change; db_path is where an engine whose database is a file keeps it.
+  // SQLite cannot drop a CHECK, so the table is rebuilt (nothing references it).
+  `
+  CREATE TABLE databases_v4 (
+    id TEXT PRIMARY KEY,
+    server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    mode TEXT NOT NULL CHECK (mode IN ('container', 'host')),
+    container TEXT,
+    db_host TEXT,
+    db_port INTEGER,
+    db_user TEXT,
+    db_name TEXT,
+    db_path TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (server_id, name)
+  );
+  INSERT INTO databases_v4 (id, server_id, name, engine, mode, container, db_host, db_port, db_user, db_name, created_at)
+    SELECT id, server_id, name, engine, mode, container, db_host, db_port, db_user, db_name, created_at FROM databases;
+  DROP TABLE databases;
+  ALTER TABLE databases_v4 RENAME TO databases;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 // Runs in a child process: a second "VS Code window" working on the same store.
 //   node storeWorker.js <file> add-servers <prefix> <count>
 //   node storeWorker.js <file> churn          (saves in a loop until killed)
+import './shellText';
 import { ConfigStore } from '../../src/store/configStore';
 import { WASM_PATH } from './paths';
 

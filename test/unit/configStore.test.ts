@@ -140,6 +140,52 @@ describe('ConfigStore', () => {
       store.dispose();
     });
 
+    it('upgrades a version-3 file to 4: databases keep every column, engines are checked in code, a server still takes its databases with it', async () => {
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const db = new SQL.Database();
+      for (const m of MIGRATIONS.slice(0, 3)) db.run(m);
+      db.run(
+        "INSERT INTO servers (id, name, host, port, user, auth, backup_dir, created_at, updated_at) VALUES ('s1', 'web-1', 'h', 22, 'root', 'agent', '/b', 't', 't')",
+      );
+      db.run(
+        "INSERT INTO databases (id, server_id, name, engine, mode, db_host, db_port, db_user, db_name, created_at) VALUES ('d1', 's1', 'shop', 'mysql', 'host', '10.0.0.5', 3307, 'app', 'shop_prod', 't')",
+      );
+      db.run('PRAGMA user_version = 3');
+      fs.writeFileSync(file, db.export());
+      db.close();
+      const { store } = await open();
+      const [d] = store.listDatabases('s1');
+      assert.deepEqual(
+        { ...d, createdAt: undefined },
+        {
+          id: 'd1',
+          serverId: 's1',
+          name: 'shop',
+          engine: 'mysql',
+          mode: 'host',
+          container: undefined,
+          dbHost: '10.0.0.5',
+          dbPort: 3307,
+          dbUser: 'app',
+          dbName: 'shop_prod',
+          createdAt: undefined,
+        },
+      );
+      store.removeServer('s1');
+      assert.deepEqual(store.listDatabases('s1'), []);
+      store.dispose();
+      const check = new SQL.Database(fs.readFileSync(file));
+      // No CHECK on the engine any more: the registry validates it before a row is written.
+      check.run(
+        "INSERT INTO servers (id, name, host, port, user, auth, backup_dir, created_at, updated_at) VALUES ('s2', 'web-2', 'h', 22, 'root', 'agent', '/b', 't', 't')",
+      );
+      check.run(
+        "INSERT INTO databases (id, server_id, name, engine, mode, db_path, created_at) VALUES ('d2', 's2', 'x', 'some-new-engine', 'host', '/srv/x.db', 't')",
+      );
+      check.close();
+    });
+
     it('upgrades a version-2 file to 3: servers keep their rows and schedules, and are not provisioned yet', async () => {
       const initSqlJs = (await import('sql.js')).default;
       const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
@@ -170,7 +216,7 @@ describe('ConfigStore', () => {
       store.recordProvisioned('s1', { awsCliVersion: 'aws-cli/2.9.19' });
       store.dispose();
       const check = new SQL.Database(fs.readFileSync(file));
-      assert.equal(check.exec('PRAGMA user_version')[0].values[0][0], 3);
+      assert.equal(check.exec('PRAGMA user_version')[0].values[0][0], SCHEMA_VERSION);
       check.close();
       const { store: again } = await open();
       assert.equal(again.getServer('s1')?.awsCliVersion, 'aws-cli/2.9.19');

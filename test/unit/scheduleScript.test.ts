@@ -13,7 +13,7 @@ import { ENGINES, type Engine } from '../../src/core/model';
 import type { S3Credentials } from '../../src/core/s3Scripts';
 import { EXIT } from '../../src/core/remote/protocol';
 import { SH } from '../../src/core/remote/modules';
-import { ENGINE_SHELL } from '../../src/core/engines';
+import { engineSpec } from '../../src/core/engines';
 import { installCronLines, removeCronLines, scheduleHealth } from '../../src/core/schedule';
 import {
   DEFAULT_AWS_CREDENTIALS_PATH,
@@ -77,7 +77,7 @@ describe('scheduled backup script', () => {
 
   it('runs the same pipeline as Back Up Now: its modules and every value of its preamble', () => {
     const text = scheduledBackupScript(opts({ s3: undefined }));
-    for (const m of [SH.common, SH.pipeline, ENGINE_SHELL.postgres])
+    for (const m of [SH.common, SH.pipeline, engineSpec('postgres').shell])
       assert.equal(text.split(m.text.trimEnd()).length, 2, `${m.name} once`);
     const pipeline = backupScript(target(), { progressInterval: 60 });
     const preamble = pipeline.split('\n').filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l));

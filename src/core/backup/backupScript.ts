@@ -3,13 +3,11 @@
 // local file (the S3 upload). This file only chooses the modules and turns
 // the validated target into the preamble's variables. Scheduled backups and
 // the safety backup before a restore run the same functions.
-import { ENGINE_SHELL } from '../engines';
-import type { Engine } from '../model';
+import { engineSpec } from '../engines';
 import { SH } from '../remote/modules';
 import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
-import { PASSWORD_ENV } from './engines';
 import { BackupError } from './errors';
-import { ENGINE_FORMAT, backupPrefix } from './naming';
+import { backupPrefix } from './naming';
 import { type BackupTarget, type CheckedTarget, checkTarget } from './target';
 
 /** A sink's exit status when the watchdog stopped it for making no progress. */
@@ -62,7 +60,7 @@ export function targetVars(t: CheckedTarget): ShellVars {
   };
   // The only place a password appears in any script: exported for the engine's client.
   if (t.mode === 'host' && p.kind === 'inline' && p.password !== '') {
-    vars[PASSWORD_ENV[t.engine]] = { value: p.password, field: 'Database password', export: true };
+    vars[engineSpec(t.engine).passwordEnv] = { value: p.password, field: 'Database password', export: true };
   }
   return vars;
 }
@@ -98,7 +96,7 @@ export function backupParts(
     ...targetVars(t),
     infrakt_dir: { value: t.backupDir, field: 'Backup directory' },
     infrakt_base: backupPrefix(t.serverName, t.name, t.engine),
-    infrakt_format: ENGINE_FORMAT[t.engine as Engine],
+    infrakt_format: engineSpec(t.engine).format,
     infrakt_progress_every: interval,
     infrakt_sweep_seconds: sweepAge,
     infrakt_sinks: sinks.map((s) => s.id).join(' '),
@@ -107,7 +105,7 @@ export function backupParts(
     Object.assign(vars, s.vars ?? {});
     vars[`infrakt_stall_${s.id}`] = s.stallSeconds ?? 0;
   }
-  const modules = [SH.common, ENGINE_SHELL[t.engine], SH.pipeline, ...sinks.flatMap((s) => s.modules)];
+  const modules = [SH.common, engineSpec(t.engine).shell, SH.pipeline, ...sinks.flatMap((s) => s.modules)];
   return { vars, modules, target: t };
 }
 

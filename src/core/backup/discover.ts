@@ -2,24 +2,12 @@
 // engine from the image name) and host services (which dump tools exist,
 // which of the default ports listen); a pure parser turns it into picks.
 import { z } from 'zod';
-import { DEFAULT_PORTS, type Engine, ENGINES } from '../model';
+import { ENGINE_SPECS, type Engine } from '../engines';
 import { MARKS, wholeScript } from './shell';
 
-const TOOLS = [
-  'pg_dump',
-  'pg_restore',
-  'psql',
-  'mariadb-dump',
-  'mysqldump',
-  'mariadb',
-  'mysql',
-  'redis-cli',
-  'redis-server',
-  'mongodump',
-  'mongorestore',
-] as const;
+const TOOLS = [...new Set(ENGINE_SPECS.flatMap((e) => e.discovery.tools))];
 
-const PORTS = Object.values(DEFAULT_PORTS);
+const PORTS = ENGINE_SPECS.map((e) => e.defaultPort);
 
 export function discoverScript(): string {
   return wholeScript([
@@ -82,12 +70,7 @@ export function engineFromImage(image: string): Engine | undefined {
     .split('@')[0]
     .replace(/:[^/]*$/, '');
   const last = repo.split('/').pop() ?? '';
-  if (/^(postgres|postgresql|postgis|timescaledb(-ha)?|pgvector|supabase-postgres)/.test(last))
-    return 'postgres';
-  if (/^(mysql|mariadb|percona(-server)?|mysql-server)/.test(last)) return 'mysql';
-  if (/^(redis|redis-stack(-server)?|valkey|keydb)/.test(last)) return 'redis';
-  if (/^(mongo|mongodb)/.test(last)) return 'mongodb';
-  return undefined;
+  return ENGINE_SPECS.find((e) => e.discovery.image.test(last))?.id;
 }
 
 const psRow = z
@@ -98,13 +81,6 @@ const psRow = z
     Status: z.string().optional(),
   })
   .loose();
-
-const ENGINE_TOOLS: Record<Engine, readonly string[]> = {
-  postgres: ['pg_dump', 'pg_restore', 'psql'],
-  mysql: ['mariadb-dump', 'mysqldump', 'mariadb', 'mysql'],
-  redis: ['redis-cli', 'redis-server'],
-  mongodb: ['mongodump', 'mongorestore'],
-};
 
 export function parseDiscovery(stdout: string): Discovery {
   const result: Discovery = { docker: 'missing', containers: [], hostServices: [] };
@@ -138,9 +114,10 @@ export function parseDiscovery(stdout: string): Discovery {
       listening.add(Number(line.slice(MARKS.listen.length + 1)));
     }
   }
-  for (const engine of ENGINES) {
-    const found = ENGINE_TOOLS[engine].filter((t) => tools.has(t));
-    const port = DEFAULT_PORTS[engine];
+  for (const spec of ENGINE_SPECS) {
+    const engine = spec.id;
+    const found = spec.discovery.tools.filter((t) => tools.has(t));
+    const port = spec.defaultPort;
     if (found.length > 0 || listening.has(port)) {
       result.hostServices.push({ engine, port, listening: listening.has(port), tools: found });
     }

@@ -1,26 +1,19 @@
-// Per-engine commands: how each engine is dumped to stdout and restored from
-// stdin, in host mode (tools on the server, password from an env variable
-// exported at the top of the script) and in container mode (`docker exec`
-// into the container, credentials read there from the container's own env).
-// Every fragment is a single command so its pid is the tool's pid.
-import type { Engine } from '../model';
+// Restore commands per engine (dumps are the engines' shell modules, in
+// core/engines): how each engine is restored from stdin, in host mode (tools
+// on the server, password from an env variable exported at the top of the
+// script) and in container mode (`docker exec` into the container,
+// credentials read there from the container's own env). Every fragment is a
+// single command so its pid is the tool's pid. To be moved into the engines'
+// shell modules with the restore script.
+import { ENGINE_SPECS, type Engine } from '../engines';
 import { shellQuote as q } from './shell';
 import type { CheckedTarget } from './target';
 
 /** Env variable each engine's client reads its password from (mongodb: read by our config fifo). */
-export const PASSWORD_ENV: Record<Engine, string> = {
-  postgres: 'PGPASSWORD',
-  mysql: 'MYSQL_PWD',
-  redis: 'REDISCLI_AUTH',
-  mongodb: 'INFRAKT_MONGO_PASSWORD',
-};
-
-/** Tools the server itself needs, as `a|b` alternatives (the first found is used). */
-export function hostDumpTool(engine: Engine): string {
-  return { postgres: 'pg_dump', mysql: 'mariadb-dump|mysqldump', redis: 'redis-cli', mongodb: 'mongodump' }[
-    engine
-  ];
-}
+export const PASSWORD_ENV = Object.fromEntries(ENGINE_SPECS.map((e) => [e.id, e.passwordEnv])) as Record<
+  Engine,
+  string
+>;
 
 /** Shell lines that set `$<var>` to the first tool found, or report it missing (exit 70). */
 export function resolveTool(variable: string, alternatives: string, where = ''): string[] {
@@ -114,35 +107,6 @@ const MONGO_CONTAINER_END = [
   'exit $rc',
 ];
 
-function innerDump(t: CheckedTarget): string[] {
-  switch (t.engine) {
-    case 'postgres':
-      return [containerMissing('pg_dump'), PG_CONTAINER_ENV, `exec pg_dump -Fc -Z0 ${pgContainerTarget(t)}`];
-    case 'mysql':
-      return [
-        pickInContainer('dump', ['mariadb-dump', 'mysqldump']),
-        ...MYSQL_CONTAINER_CREDS,
-        ...mysqlContainerDb(t),
-        'exec "$dump" --single-transaction --routines --triggers --no-tablespaces -u "$u" "$db"',
-      ];
-    case 'redis':
-      return [
-        containerMissing('redis-cli'),
-        'if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD"; fi',
-        't=$(mktemp) || exit 71',
-        'redis-cli --rdb "$t" </dev/null >&2 && cat "$t"',
-        'rc=$?; rm -f "$t"; exit $rc',
-      ];
-    case 'mongodb':
-      return [
-        containerMissing('mongodump'),
-        ...MONGO_CONTAINER_AUTH,
-        `mongodump "$@"${t.dbName ? ` --db ${q(t.dbName)}` : ''} --archive --gzip`,
-        ...MONGO_CONTAINER_END,
-      ];
-  }
-}
-
 function innerRestore(t: CheckedTarget, plainSql: boolean): string[] {
   switch (t.engine) {
     case 'postgres':
@@ -179,77 +143,6 @@ function innerRestore(t: CheckedTarget, plainSql: boolean): string[] {
 /** `docker exec` running an inner script; the inner text is one single-quoted argv word with no secret in it. */
 export function dockerExec(container: string, inner: readonly string[], interactive: boolean): string {
   return `docker exec${interactive ? ' -i' : ''} ${q(container)} sh -c ${q(inner.join('\n'))}`;
-}
-
-export interface DumpPlan {
-  /** Tool checks, run before anything is created. */
-  setup: string[];
-  /** Lines run once "$infrakt_work" exists, before the dump starts. */
-  prestart: string[];
-  /** For Redis host mode: a command that writes the snapshot to "$infrakt_raw" first. */
-  snapshot?: string;
-  /** One command writing the dump to stdout. */
-  source: string;
-  /** Tool named in "failed in <stage>" messages. */
-  stageName: string;
-  /** Tool reported missing when the source exits 70 inside a container. */
-  containerTool?: string;
-  /** The dump is compressed already (mongodump --gzip): skip our compressor. */
-  precompressed: boolean;
-}
-
-export function dumpPlan(t: CheckedTarget): DumpPlan {
-  if (t.mode === 'container') {
-    const tool = hostDumpTool(t.engine).split('|').pop() ?? '';
-    return {
-      setup: [],
-      prestart: [],
-      source: `${dockerExec(t.container, innerDump(t), false)} </dev/null`,
-      stageName: `${tool} in container ${t.container}`,
-      containerTool: tool,
-      precompressed: t.engine === 'mongodb',
-    };
-  }
-  switch (t.engine) {
-    case 'postgres':
-      return {
-        setup: resolveTool('infrakt_dump', 'pg_dump'),
-        prestart: [],
-        source: `pg_dump -Fc -Z0 ${hostConn(t)} -d ${q(t.dbName ?? t.name)} </dev/null`,
-        stageName: 'pg_dump',
-        precompressed: false,
-      };
-    case 'mysql':
-      return {
-        setup: resolveTool('infrakt_dump', 'mariadb-dump|mysqldump'),
-        prestart: [],
-        source: `"$infrakt_dump" --single-transaction --routines --triggers --no-tablespaces ${hostConn(t)} ${q(
-          t.dbName ?? t.name,
-        )} </dev/null`,
-        stageName: 'mysqldump',
-        precompressed: false,
-      };
-    case 'redis':
-      return {
-        setup: resolveTool('infrakt_dump', 'redis-cli'),
-        prestart: [],
-        // redis-cli --rdb - to a pipe keeps the 40-byte EOF marker at the end
-        // (Redis 7 truncates it with ftruncate, which a pipe ignores), so the
-        // snapshot goes to a file first and is then streamed like any dump.
-        snapshot: `redis-cli ${hostConn(t)} --rdb "$infrakt_raw" </dev/null >&2`,
-        source: 'cat -- "$infrakt_raw"',
-        stageName: 'redis-cli --rdb',
-        precompressed: false,
-      };
-    case 'mongodb':
-      return {
-        setup: resolveTool('infrakt_dump', 'mongodump'),
-        prestart: t.user ? mongoConfigFifoLines(`\${${PASSWORD_ENV.mongodb}:-}`) : [],
-        source: `mongodump ${hostConn(t)}${t.dbName ? ` --db ${q(t.dbName)}` : ''} --archive --gzip </dev/null`,
-        stageName: 'mongodump',
-        precompressed: true,
-      };
-  }
 }
 
 /** One command reading the decompressed dump on stdin and loading it. Not for Redis. */

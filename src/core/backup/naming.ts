@@ -1,30 +1,14 @@
 // Backup file names: <server>_<db>_<engine>_<UTC timestamp>[-<n>].<format>.<compression>
 // The timestamp is taken on the server at run time (so cron runs name their
 // files the same way); -<n> tells apart backups started within the same second.
-import type { Engine } from '../model';
-import { ENGINES } from '../model';
+import { ENGINES, ENGINE_SPECS, type Engine, engineSpec } from '../engines';
 
 export const COMPRESSIONS = ['zst', 'gz'] as const;
 export type CompressionExt = (typeof COMPRESSIONS)[number];
 
-/** What the dump is before compression. */
-export const FORMATS = ['dump', 'sql', 'rdb', 'archive'] as const;
-export type DumpFormat = (typeof FORMATS)[number];
-
-/** Format our own dumps use, per engine (`sql` for postgres is a plain dump restored with psql). */
-export const ENGINE_FORMAT: Record<Engine, DumpFormat> = {
-  postgres: 'dump',
-  mysql: 'sql',
-  redis: 'rdb',
-  mongodb: 'archive',
-};
-
-const ALLOWED_FORMATS: Record<Engine, readonly DumpFormat[]> = {
-  postgres: ['dump', 'sql'],
-  mysql: ['sql'],
-  redis: ['rdb'],
-  mongodb: ['archive'],
-};
+/** What the dump is before compression: every format of every engine. */
+export const FORMATS = [...new Set(ENGINE_SPECS.flatMap((e) => e.formats))];
+export type DumpFormat = string;
 
 export const CHECKSUM_EXT = '.sha256';
 
@@ -57,7 +41,7 @@ export function parseBackupName(filename: string): ParsedBackupName | undefined 
   if (!m) return undefined;
   const engine = m[2] as Engine;
   const format = m[5] as DumpFormat;
-  if (!ALLOWED_FORMATS[engine].includes(format)) return undefined;
+  if (!engineSpec(engine).formats.includes(format)) return undefined;
   const startedAt = timestampToDate(m[3]);
   if (Number.isNaN(startedAt.getTime())) return undefined;
   return {
@@ -90,5 +74,5 @@ export function backupFilename(
     .replace(/[-:]/g, '')
     .replace(/\.\d{3}Z$/, 'Z');
   const seq = sequence > 1 ? `-${sequence}` : '';
-  return `${backupPrefix(serverName, databaseName, engine)}${ts}${seq}.${ENGINE_FORMAT[engine]}.${compression}`;
+  return `${backupPrefix(serverName, databaseName, engine)}${ts}${seq}.${engineSpec(engine).format}.${compression}`;
 }

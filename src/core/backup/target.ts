@@ -1,5 +1,6 @@
 // What a backup script needs to know about a database, validated before any
 // script text exists: a value that fails here never reaches a shell.
+import { engineSpec, isEngine } from '../engines';
 import {
   type Database,
   type Engine,
@@ -52,24 +53,17 @@ export interface CheckedTarget {
   host: string;
   port: number;
   user: string;
-  /** Database (postgres, mysql, mongodb) or undefined: the whole server / the container's default. */
+  /** Its name on the database server, or undefined: the whole server (Redis) / the container's default. */
   dbName?: string;
   password: PasswordSource;
 }
-
-const DEFAULT_USERS: Record<Engine, string> = {
-  postgres: 'postgres',
-  mysql: 'root',
-  redis: '',
-  mongodb: '',
-};
 
 export function checkTarget(t: BackupTarget): CheckedTarget {
   const sName = check(serverName, t.server.name, 'Server name');
   const dir = check(remoteDir, t.server.backupDir, 'Backup directory');
   const d = t.database;
   const name = check(databaseName, d.name, 'Database name');
-  if (!['postgres', 'mysql', 'redis', 'mongodb'].includes(d.engine)) {
+  if (!isEngine(d.engine)) {
     throw new BackupError('invalid-input', `Unknown engine "${String(d.engine)}"`);
   }
   const password = t.password ?? { kind: 'none' };
@@ -109,10 +103,11 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
     port: check(port, d.dbPort ?? DEFAULT_PORTS[d.engine], 'Database port'),
     user:
       d.dbUser === undefined || d.dbUser === ''
-        ? DEFAULT_USERS[d.engine]
+        ? engineSpec(d.engine).defaultUser
         : check(userName, d.dbUser, 'Database user'),
-    dbName:
-      d.engine === 'redis' ? undefined : check(databaseName, d.dbName ?? name, 'Database name on the server'),
+    dbName: engineSpec(d.engine).namedDatabases
+      ? check(databaseName, d.dbName ?? name, 'Database name on the server')
+      : undefined,
     password,
   };
 }

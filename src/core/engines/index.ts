@@ -1,15 +1,27 @@
-// The engines' shell modules: each defines infrakt_db_plan, infrakt_db_prestart,
-// infrakt_db_dump (and infrakt_db_snapshot where the dump goes through a file).
-import type { Engine } from '../model';
-import type { ShellModule } from '../remote/script';
-import mongodb from './mongodb.sh';
-import mysql from './mysql.sh';
-import postgres from './postgres.sh';
-import redis from './redis.sh';
+// The engine registry: the one list of engines. Adding an engine is a folder
+// beside these (spec + shell module) and one line here.
+import { mongodb } from './mongodb';
+import { mysql } from './mysql';
+import { postgres } from './postgres';
+import { redis } from './redis';
+import type { EngineSpec } from './spec';
 
-export const ENGINE_SHELL: Record<Engine, ShellModule> = {
-  postgres: { name: 'engine-postgres', text: postgres },
-  mysql: { name: 'engine-mysql', text: mysql },
-  redis: { name: 'engine-redis', text: redis },
-  mongodb: { name: 'engine-mongodb', text: mongodb },
-};
+export type { EngineSpec } from './spec';
+
+export const ENGINE_SPECS = [postgres, mysql, redis, mongodb] as const;
+
+export type Engine = (typeof ENGINE_SPECS)[number]['id'];
+
+export const ENGINES = ENGINE_SPECS.map((s) => s.id) as readonly Engine[] as readonly [Engine, ...Engine[]];
+
+const BY_ID = new Map<string, EngineSpec>(ENGINE_SPECS.map((s) => [s.id, s]));
+
+export function isEngine(id: string): id is Engine {
+  return BY_ID.has(id);
+}
+
+export function engineSpec(id: Engine): EngineSpec {
+  const s = BY_ID.get(id);
+  if (!s) throw new Error(`unknown engine ${id}`);
+  return s;
+}

@@ -1,3 +1,4 @@
+import { engineSpec } from '../../core/engines';
 import * as vscode from 'vscode';
 import {
   DEFAULT_PORTS,
@@ -93,11 +94,11 @@ async function addHostDatabase(
   });
   let dbUser: string | undefined;
   let dbName: string | undefined;
-  if (engine !== 'redis') {
+  if (engineSpec(engine).namedDatabases) {
     dbUser = await askText({
       title,
       prompt: 'Database user',
-      value: engine === 'postgres' ? 'postgres' : 'root',
+      value: engineSpec(engine).suggestedUser,
       validate: fieldValidator(userName),
     });
     dbName = await askText({
@@ -193,7 +194,7 @@ export async function discoverDatabasesCommand(services: Services, arg?: unknown
         ? `tools: ${h.tools.join(', ')}`
         : 'no dump tools found — run Provision Server',
       detail: 'installed on the server — you will be asked for its name, user and password',
-      add: () => addHostDatabase(services, server, h.engine, h.engine === 'mysql' ? 'mysql' : h.engine, h),
+      add: () => addHostDatabase(services, server, h.engine, h.engine, h),
     });
   }
   const docker =

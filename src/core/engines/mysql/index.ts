@@ -1,0 +1,21 @@
+import type { EngineSpec } from '../spec';
+import text from './mysql.sh';
+
+export const mysql = {
+  id: 'mysql',
+  label: 'MySQL / MariaDB',
+  icon: 'database',
+  defaultPort: 3306,
+  defaultUser: 'root',
+  suggestedUser: 'root',
+  namedDatabases: true,
+  passwordEnv: 'MYSQL_PWD',
+  tools: { dump: ['mysqldump|mariadb-dump'], restore: ['mysql|mariadb'] },
+  format: 'sql',
+  formats: ['sql'],
+  discovery: {
+    image: /^(mysql|mariadb|percona(-server)?|mysql-server)/,
+    tools: ['mariadb-dump', 'mysqldump', 'mariadb', 'mysql'],
+  },
+  shell: { name: 'engine-mysql', text },
+} as const satisfies EngineSpec;

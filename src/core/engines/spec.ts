@@ -1,0 +1,31 @@
+// What one database engine is. Each engine is a folder here: its spec (this
+// shape) and its shell module (dump, and the functions the remote library
+// calls). Everything else iterates the registry (index.ts).
+import type { ShellModule } from '../remote/script';
+
+export interface EngineSpec {
+  /** Stored in the config and in backup file names: lowercase letters. */
+  readonly id: string;
+  readonly label: string;
+  /** Codicon of its tree rows. */
+  readonly icon: string;
+  /** Default TCP port in host mode. */
+  readonly defaultPort: number;
+  /** User when none is set ('' = none: the server's default or no auth). */
+  readonly defaultUser: string;
+  /** Prefilled when Add Database asks for the user. */
+  readonly suggestedUser: string;
+  /** Whether a database of it has a name on its server (Redis: the whole server). */
+  readonly namedDatabases: boolean;
+  /** Env variable its client reads the password from (host mode). */
+  readonly passwordEnv: string;
+  /** Client tools on the server, each as alternatives `a|b` (the first found is used). */
+  readonly tools: { readonly dump: readonly string[]; readonly restore: readonly string[] };
+  /** File format our dumps are written in, and every format a restore accepts. */
+  readonly format: string;
+  readonly formats: readonly string[];
+  /** Discovery: image names of its containers (the last path part, without tag), and tools that hint at it. */
+  readonly discovery: { readonly image: RegExp; readonly tools: readonly string[] };
+  /** The shell module (infrakt_db_plan, infrakt_db_prestart, infrakt_db_dump, …). */
+  readonly shell: ShellModule;
+}

@@ -18,7 +18,6 @@
 import { z } from 'zod';
 import { backupParts } from './backup/backupScript';
 import { BackupError, EXIT } from './backup/errors';
-import { PASSWORD_ENV } from './backup/engines';
 import { COMPRESSIONS, FORMATS, parseBackupName } from './backup/naming';
 import { check } from './backup/serverCheck';
 import { MARKS, shellQuote as q, wholeScript } from './backup/shell';
@@ -27,6 +26,7 @@ import { type Engine, databaseName, remoteDir } from './model';
 import { accessKey, secretKey } from './s3Settings';
 import { type S3Credentials, SCHEDULE_AWS_PROFILE, s3UploadSink } from './s3Scripts';
 import { SH } from './remote/modules';
+import { engineSpec, isEngine } from './engines';
 import { remoteScript } from './remote/script';
 import { type RunStatus, cronExpression, installCronLines, removeCronLines, runStatus } from './schedule';
 
@@ -236,7 +236,7 @@ export function removeCredentialsFileScript(path: string = DEFAULT_AWS_CREDENTIA
  * database password (`PasswordSource { kind: 'file', path }`).
  */
 export function passwordFileScript(engine: Engine, password: string, path: string): string {
-  const v = PASSWORD_ENV[engine];
+  const v = isEngine(engine) ? engineSpec(engine).passwordEnv : '';
   if (!v) throw new BackupError('invalid-input', `Unknown engine "${String(engine)}"`);
   return fileScript(path, 'Password file', [`${v}=${q(password)}`, `export ${v}`]);
 }

@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type BackupTarget, backUpNow } from '../../src/core/backup';
+import { BackupError, type BackupTarget, backUpNow, restoreBackup } from '../../src/core/backup';
 import { ENGINES, type Engine } from '../../src/core/model';
 import { createDockerStandIn, type DockerStandIn } from '../world/dockerStandIn';
 import { localRunner } from '../world/localRunner';
@@ -38,8 +38,16 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+case "${tool}" in pg_restore | psql | mariadb | mongorestore) cat > "$log.stdin"; exit 0 ;; esac
 if [ -n "$out" ]; then printf 'REDIS0011-stub-dump' > "$out"; else printf '%s-stub-dump' "${tool}"; fi
 `;
+
+/** Restore tools (Redis restores by replication or a file swap: the integration tests run it for real). */
+const RESTORE_TOOLS: Partial<Record<Engine, { tool: string; pw: string }>> = {
+  postgres: { tool: 'pg_restore', pw: 'PGPASSWORD' },
+  mysql: { tool: 'mariadb', pw: 'MYSQL_PWD' },
+  mongodb: { tool: 'mongorestore', pw: 'INFRAKT_MONGO_PASSWORD' },
+};
 
 const TOOLS: Record<Engine, { tool: string; pw: string }> = {
   postgres: { tool: 'pg_dump', pw: 'PGPASSWORD' },
@@ -59,7 +67,7 @@ describe('the backup pipeline per engine and mode, run with stub tools (bash, da
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-pipeline-'));
     stubs = path.join(work, 'stubs');
     fs.mkdirSync(stubs);
-    for (const { tool, pw } of Object.values(TOOLS))
+    for (const { tool, pw } of [...Object.values(TOOLS), ...Object.values(RESTORE_TOOLS)])
       fs.writeFileSync(path.join(stubs, tool), STUB(tool, pw), { mode: 0o755 });
     docker = createDockerStandIn(
       ENGINES.map((e) => ({
@@ -86,12 +94,11 @@ describe('the backup pipeline per engine and mode, run with stub tools (bash, da
     fs.rmSync(work, { recursive: true, force: true });
   });
 
+  const runnerFor = (shell: string[], log: string, env: NodeJS.ProcessEnv = {}) =>
+    localRunner({ shell, env: { ...process.env, PATH: `${stubs}:${docker.path}`, STUB_LOG: log, ...env } });
+
   function run(shell: string[], t: BackupTarget, log: string) {
-    const runner = localRunner({
-      shell,
-      env: { ...process.env, PATH: `${stubs}:${docker.path}`, STUB_LOG: log },
-    });
-    return backUpNow(runner, t);
+    return backUpNow(runnerFor(shell, log), t);
   }
 
   const read = (log: string, tool: string) => ({
@@ -238,6 +245,118 @@ describe('the backup pipeline per engine and mode, run with stub tools (bash, da
           assert.deepEqual(call.slice(0, 4), ['exec', `db-${engine}`, 'sh', '-c']);
           assert.ok(!call.some((a) => a.includes(CONTAINER_PW)), 'no secret in docker argv');
         });
+      }
+
+      for (const [engine, rt] of Object.entries(RESTORE_TOOLS) as [Engine, { tool: string }][]) {
+        for (const mode of ['host', 'container'] as const) {
+          it(`${engine}, ${mode} mode: restore checks the sha256, then feeds the dump to ${rt.tool}`, async () => {
+            const log =
+              mode === 'container' ? path.join(work, 'container-log') : path.join(work, `log-${++n}`);
+            fs.mkdirSync(log, { recursive: true });
+            for (const f of fs.readdirSync(log)) fs.rmSync(path.join(log, f));
+            const dir = path.join(work, `r-${++n}`);
+            const t: BackupTarget =
+              mode === 'host'
+                ? {
+                    server: { name: 'web-1', backupDir: dir },
+                    database: {
+                      name: 'shop',
+                      engine,
+                      mode,
+                      dbHost: '127.0.0.1',
+                      dbPort: 5555,
+                      dbUser: 'app',
+                      dbName: 'shop',
+                    },
+                    password: { kind: 'inline', password: CANARY },
+                  }
+                : {
+                    server: { name: 'web-1', backupDir: dir },
+                    database: { name: 'shop', engine, mode, container: `db-${engine}` },
+                  };
+            const b = await run(shell, t, log);
+            // A flipped byte: refused before the tool runs.
+            const file = path.join(dir, b.file);
+            const good = fs.readFileSync(file);
+            const bad = Buffer.from(good);
+            bad[bad.length - 1] ^= 1;
+            fs.writeFileSync(file, bad);
+            await assert.rejects(
+              restoreBackup(runnerFor(shell, log), t, b.file),
+              (e: Error) => e instanceof BackupError && e.kind === 'checksum-mismatch',
+            );
+            assert.ok(!fs.existsSync(path.join(log, `${rt.tool}.args`)), `${rt.tool} ran before the check`);
+            fs.writeFileSync(file, good);
+            const r = await restoreBackup(runnerFor(shell, log), t, b.file);
+            assert.equal(r.verified, true);
+            const got = read(log, rt.tool);
+            const stdin = fs.readFileSync(path.join(log, `${rt.tool}.stdin`));
+            const expected: Record<string, string[]> = {
+              'postgres host': [
+                '--clean',
+                '--if-exists',
+                '--no-owner',
+                '--single-transaction',
+                '-h',
+                '127.0.0.1',
+                '-p',
+                '5555',
+                '-U',
+                'app',
+                '-d',
+                'shop',
+              ],
+              'postgres container': [
+                '--clean',
+                '--if-exists',
+                '--no-owner',
+                '--single-transaction',
+                '-U',
+                'ctr_user',
+                '-d',
+                'ctr_db',
+              ],
+              'mysql host': ['-h', '127.0.0.1', '-P', '5555', '-u', 'app', 'shop'],
+              'mysql container': ['-u', 'ctr_user', 'ctr_db'],
+              'mongodb host': [
+                '--host',
+                '127.0.0.1',
+                '--port',
+                '5555',
+                '--username',
+                'app',
+                '--authenticationDatabase',
+                'admin',
+                '--config',
+                got.args[9] ?? '',
+                '--drop',
+                '--archive',
+                '--gzip',
+              ],
+              'mongodb container': [
+                '--username',
+                'ctr_root',
+                '--authenticationDatabase',
+                'admin',
+                '--config',
+                got.args[5] ?? '',
+                '--drop',
+                '--archive',
+                '--gzip',
+              ],
+            };
+            assert.deepEqual(got.args, expected[`${engine} ${mode}`]);
+            // The dump as it was written: decompressed, except mongorestore's own --gzip archive.
+            assert.equal(stdin.toString(), `${TOOLS[engine].tool}-stub-dump`);
+            const pw = mode === 'host' ? CANARY : CONTAINER_PW;
+            if (engine === 'mongodb') assert.equal(got.config, `password: '${pw.replace(/'/g, "''")}'\n`);
+            else assert.equal(got.pw, pw);
+            assert.ok(
+              !got.args.some((a) => a.includes('CANARY') || a.includes(CONTAINER_PW)),
+              'no secret in argv',
+            );
+          });
+        }
       }
 
       it('postgres, a password file: sourced at run time, not in the script', async () => {

@@ -9,4 +9,3 @@ export { type RestoreOptions, restoreScript, checkBackupFile } from './restoreSc
 export * from './listScript';
 export * from './discover';
 export * from './run';
-export { PASSWORD_ENV } from './engines';

@@ -26,6 +26,8 @@ export interface EngineSpec {
   readonly formats: readonly string[];
   /** Discovery: image names of its containers (the last path part, without tag), and tools that hint at it. */
   readonly discovery: { readonly image: RegExp; readonly tools: readonly string[] };
+  /** Why a restore into this target cannot work, checked before any script is built. */
+  readonly restoreRefusal?: (t: { mode: 'host' | 'container'; host: string }) => string | undefined;
   /** The shell module (infrakt_db_plan, infrakt_db_prestart, infrakt_db_dump, …). */
   readonly shell: ShellModule;
 }

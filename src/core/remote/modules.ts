@@ -4,6 +4,7 @@ import type { ShellModule } from './script';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
 import pipeline from './sh/pipeline.sh';
+import restore from './sh/restore.sh';
 import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
 
@@ -12,6 +13,7 @@ const m = (name: string, text: string): ShellModule => ({ name, text });
 export const SH = {
   common: m('common', common),
   pipeline: m('pipeline', pipeline),
+  restore: m('restore', restore),
   aws: m('aws', aws),
   s3sink: m('s3sink', s3sink),
   schedule: m('schedule', schedule),

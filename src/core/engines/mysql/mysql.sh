@@ -33,3 +33,31 @@ infrakt_db_dump() {
   exec "$infrakt_dump" --single-transaction --routines --triggers --no-tablespaces \
     -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user" "$infrakt_db_name" </dev/null
 }
+
+# Restores: the SQL dump into the database with the mariadb (or mysql) client.
+# shellcheck disable=SC2016 # expanded in the container
+infrakt_mysql_container_restore='if command -v mariadb >/dev/null 2>&1; then client=mariadb
+elif command -v mysql >/dev/null 2>&1; then client=mysql
+else echo "infrakt: mariadb or mysql not found in the container" >&2; exit "$1"; fi
+if [ -n "${MYSQL_USER:-${MARIADB_USER:-}}" ]; then u="${MYSQL_USER:-${MARIADB_USER:-}}"; MYSQL_PWD="${MYSQL_PASSWORD:-${MARIADB_PASSWORD:-}}"
+else u=root; MYSQL_PWD="${MYSQL_ROOT_PASSWORD:-${MARIADB_ROOT_PASSWORD:-}}"; fi
+export MYSQL_PWD
+db=${2:-${MYSQL_DATABASE:-${MARIADB_DATABASE:-}}}
+[ -n "$db" ] || { echo "infrakt: no database name: set it on the database or MYSQL_DATABASE in the container" >&2; exit 71; }
+exec "$client" -u "$u" "$db"'
+
+infrakt_db_restore_plan() {
+  if [ "$infrakt_db_mode" = container ]; then
+    infrakt_db_restore_tool="restore in container $infrakt_db_container"
+  else
+    infrakt_db_restore_tool=mysql
+    infrakt_resolve infrakt_restore mariadb mysql
+  fi
+}
+
+infrakt_db_restore_cmd() {
+  if [ "$infrakt_db_mode" = container ]; then
+    infrakt_in_container_i "$infrakt_mysql_container_restore" "$infrakt_db_name"
+  fi
+  exec "$infrakt_restore" -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user" "$infrakt_db_name"
+}

@@ -28,3 +28,33 @@ infrakt_db_dump() {
   fi
   exec pg_dump -Fc -Z0 -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name" </dev/null
 }
+
+# Restores: pg_restore into the database (--clean --if-exists: objects are
+# replaced; one transaction: all or nothing), or psql for a plain `.sql` dump.
+# shellcheck disable=SC2016 # expanded in the container
+infrakt_pg_container_restore='command -v pg_restore >/dev/null 2>&1 || { echo "infrakt: pg_restore not found in the container" >&2; exit "$1"; }
+export PGPASSWORD="${POSTGRES_PASSWORD:-}"
+exec pg_restore --clean --if-exists --no-owner --single-transaction -U "${2:-${POSTGRES_USER:-postgres}}" -d "${3:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}"'
+# shellcheck disable=SC2016 # expanded in the container
+infrakt_pg_container_psql='command -v psql >/dev/null 2>&1 || { echo "infrakt: psql not found in the container" >&2; exit "$1"; }
+export PGPASSWORD="${POSTGRES_PASSWORD:-}"
+exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U "${2:-${POSTGRES_USER:-postgres}}" -d "${3:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}"'
+
+infrakt_db_restore_plan() {
+  if [ "$infrakt_format" = sql ]; then infrakt_db_restore_tool=psql; else infrakt_db_restore_tool=pg_restore; fi
+  if [ "$infrakt_db_mode" = container ]; then
+    infrakt_db_restore_tool="restore in container $infrakt_db_container"
+  else
+    infrakt_resolve infrakt_restore "$infrakt_db_restore_tool"
+  fi
+}
+
+infrakt_db_restore_cmd() {
+  if [ "$infrakt_db_mode" = container ]; then
+    if [ "$infrakt_format" = sql ]; then infrakt_ic=$infrakt_pg_container_psql; else infrakt_ic=$infrakt_pg_container_restore; fi
+    infrakt_in_container_i "$infrakt_ic" "$infrakt_db_user" "$infrakt_db_name"
+  fi
+  set -- -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name"
+  if [ "$infrakt_format" = sql ]; then exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction "$@"; fi
+  exec pg_restore --clean --if-exists --no-owner --single-transaction "$@"
+}

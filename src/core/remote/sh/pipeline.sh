@@ -49,7 +49,7 @@ infrakt_sv() { eval "infrakt_sink_$1_$2=\$3"; }
 infrakt_sg() { eval "infrakt_r=\${infrakt_sink_$1_$2:-}"; }
 
 infrakt_abort_sinks() {
-  for infrakt_s in $infrakt_sinks; do
+  for infrakt_s in ${infrakt_sinks:-}; do
     infrakt_sg "$infrakt_s" state
     if [ "$infrakt_r" = started ]; then
       infrakt_sv "$infrakt_s" state aborted
@@ -81,6 +81,8 @@ infrakt_cleanup() {
   for infrakt_p in $infrakt_sweeps; do kill -TERM "$infrakt_p" 2>/dev/null || :; done
   for infrakt_p in $infrakt_sink_pids $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done
   infrakt_abort_sinks
+  # An engine's own clean-up (Redis: stop replicating from a temporary server).
+  if infrakt_has_fn infrakt_db_cleanup; then infrakt_db_cleanup || :; fi
   if [ "$infrakt_done" != 1 ]; then
     for infrakt_f in "$infrakt_partial" "$infrakt_raw" "$infrakt_sumfile"; do
       if [ -n "$infrakt_f" ]; then rm -f -- "$infrakt_f"; fi

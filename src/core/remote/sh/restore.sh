@@ -1,0 +1,100 @@
+# shellcheck shell=sh
+# Restore: verify the sha256 first (a mismatch exits before anything touches
+# the database), then decompress by the file's extension and hand the dump to
+# the engine's module. An engine either defines infrakt_db_restore_cmd (one
+# process reading the dump on stdin: it `exec`s its tool, in a subshell of ours) or its own
+# infrakt_db_restore (Redis swaps its RDB file, SQLite replaces its file).
+#
+# Input: infrakt_dir, infrakt_name (the backup file), infrakt_compression (zst|gz),
+# infrakt_format, infrakt_allow_unverified (1: a file without .sha256 may be
+# restored), infrakt_restore_polls (5 per second of waiting for a server to come
+# back); the engine's infrakt_db_* values.
+
+infrakt_pick_decompressor() {
+  if [ "$infrakt_compression" = zst ]; then
+    infrakt_resolve infrakt_unz zstd
+    infrakt_decomp="zstd -dc -q"
+  elif command -v pigz >/dev/null 2>&1; then
+    infrakt_decomp="pigz -dc"
+  elif command -v gzip >/dev/null 2>&1; then
+    infrakt_decomp="gzip -dc"
+  else
+    infrakt_missing gzip
+  fi
+}
+
+infrakt_verify() {
+  [ -f "$infrakt_file" ] || {
+    echo "infrakt: $infrakt_file not found" >&2
+    exit "$infrakt_exit_not_found"
+  }
+  if [ -f "$infrakt_file.sha256" ]; then
+    infrakt_expected=$(cut -c1-64 <"$infrakt_file.sha256")
+    infrakt_actual=$($infrakt_sha <"$infrakt_file" | cut -c1-64)
+    if [ "$infrakt_expected" != "$infrakt_actual" ]; then
+      echo "infrakt: checksum mismatch for $infrakt_name: expected $infrakt_expected, file has $infrakt_actual" >&2
+      exit "$infrakt_exit_checksum_mismatch"
+    fi
+    printf '%s verified %s\n' "$infrakt_mark_step" "$infrakt_actual"
+  elif [ "$infrakt_allow_unverified" = 1 ]; then
+    printf '%s unverified no-checksum\n' "$infrakt_mark_step"
+  else
+    echo "infrakt: $infrakt_name has no .sha256" >&2
+    exit "$infrakt_exit_no_checksum"
+  fi
+}
+
+# The decompressed dump into the engine's restore command. The decompressor's
+# status is kept in a file: without pipefail (dash) a pipeline's status is only
+# its last command's. An engine whose tool reads the file as it is (mongorestore
+# --gzip) sets infrakt_db_restore_raw=1.
+infrakt_restore_stream() {
+  printf '%s restore %s\n' "$infrakt_mark_step" "$infrakt_db_restore_tool"
+  infrakt_restore_rc=0
+  if [ "${infrakt_db_restore_raw:-0}" = 1 ]; then
+    (infrakt_db_restore_cmd) <"$infrakt_file" >&2 || infrakt_restore_rc=$?
+  else
+    { $infrakt_decomp <"$infrakt_file" || echo "$?" >"$infrakt_work/decomp_rc"; } | (infrakt_db_restore_cmd) >&2 || infrakt_restore_rc=$?
+  fi
+  if [ "$infrakt_restore_rc" != 0 ]; then
+    echo "infrakt: $infrakt_db_restore_tool failed (exit $infrakt_restore_rc)" >&2
+    exit "$infrakt_exit_restore_failed"
+  fi
+  if [ -s "$infrakt_work/decomp_rc" ]; then
+    echo "infrakt: $infrakt_decomp failed (exit $(cat "$infrakt_work/decomp_rc"))" >&2
+    exit "$infrakt_exit_restore_failed"
+  fi
+}
+
+# infrakt_wait_for <what> <command>...: polls until the command prints PONG.
+infrakt_wait_pong() {
+  infrakt_i=0
+  until [ "$("$@" 2>/dev/null)" = PONG ]; do
+    infrakt_i=$((infrakt_i + 1))
+    [ "$infrakt_i" -le "$infrakt_restore_polls" ] || {
+      echo "infrakt: Redis did not answer PING after the restore" >&2
+      exit "$infrakt_exit_redis_restore"
+    }
+    sleep 0.2
+  done
+}
+
+infrakt_restore() {
+  infrakt_pipeline_init
+  infrakt_load_password
+  infrakt_file="$infrakt_dir/$infrakt_name"
+  infrakt_resolve infrakt_sha sha256sum
+  if [ "$infrakt_db_mode" = container ]; then infrakt_resolve infrakt_docker docker; fi
+  infrakt_db_restore_plan
+  if [ "${infrakt_db_restore_raw:-0}" != 1 ]; then infrakt_pick_decompressor; fi
+  infrakt_verify
+  infrakt_work=$(mktemp -d "${TMPDIR:-/tmp}/infrakt.XXXXXX")
+  if infrakt_has_fn infrakt_db_restore; then
+    infrakt_db_restore
+  else
+    infrakt_db_prestart
+    infrakt_restore_stream
+  fi
+  printf '%s {"restored":"%s"}\n' "$infrakt_mark_result" "$infrakt_name"
+  exit 0
+}

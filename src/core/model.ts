@@ -51,6 +51,16 @@ export const remoteDir = z
   .refine((p) => !p.split('/').includes('..'), 'Backup directory must not contain ".."')
   .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
 
+/** A database that is a file on the server (e.g. SQLite): its absolute path. */
+export const remoteFile = z
+  .string()
+  .trim()
+  .regex(
+    /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/,
+    'Database file must be an absolute path of letters, digits, . _ - /, e.g. /srv/app/data.db',
+  )
+  .refine((p) => !p.split('/').includes('..'), 'Database file must not contain ".."');
+
 export const AUTH_METHODS = ['key', 'agent', 'password'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
@@ -135,8 +145,35 @@ export const databaseInput = z
     dbPort: port.optional(),
     dbUser: userName.optional(),
     dbName: databaseName.optional(),
+    dbPath: remoteFile.optional(),
+  })
+  .superRefine((d, ctx) => {
+    const spec = engineSpec(d.engine);
+    if (spec.location !== 'file') return;
+    if (d.mode !== 'host')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mode'],
+        message: `A ${spec.label} database is a file on the server, not a container: choose "Installed on the server"`,
+      });
+    if (!d.dbPath)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dbPath'],
+        message: `A ${spec.label} database needs the path of its file on the server, e.g. /srv/app/data.db`,
+      });
   })
   .transform((d) => {
+    if (engineSpec(d.engine).location === 'file') {
+      return {
+        ...d,
+        container: undefined,
+        dbHost: undefined,
+        dbPort: undefined,
+        dbUser: undefined,
+        dbName: undefined,
+      };
+    }
     if (d.mode === 'container') {
       return { ...d, container: d.container ?? `infrakt-db-${d.name}`, dbHost: undefined, dbPort: undefined };
     }
@@ -161,6 +198,8 @@ export interface Database {
   dbPort?: number;
   dbUser?: string;
   dbName?: string;
+  /** The database file, for engines whose database is a file (SQLite). */
+  dbPath?: string;
   createdAt: string;
 }
 

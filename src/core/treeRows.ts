@@ -117,7 +117,9 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       const where =
         d.mode === 'container'
           ? `container ${d.container}`
-          : `${d.dbHost}:${d.dbPort}${d.dbName ? `/${d.dbName}` : ''}`;
+          : d.dbPath
+            ? d.dbPath
+            : `${d.dbHost}:${d.dbPort}${d.dbName ? `/${d.dbName}` : ''}`;
       return {
         id,
         label: d.name,

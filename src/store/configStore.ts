@@ -377,8 +377,8 @@ export class ConfigStore {
       }
       const id = randomUUID();
       db.run(
-        `INSERT INTO databases (id, server_id, name, engine, mode, container, db_host, db_port, db_user, db_name, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO databases (id, server_id, name, engine, mode, container, db_host, db_port, db_user, db_name, db_path, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           id,
           d.serverId,
@@ -390,6 +390,7 @@ export class ConfigStore {
           d.dbPort ?? null,
           d.dbUser ?? null,
           d.dbName ?? null,
+          d.dbPath ?? null,
           now(),
         ],
       );
@@ -584,6 +585,7 @@ function toDatabase(r: Row): Database {
     dbPort: r.db_port === null ? undefined : Number(r.db_port),
     dbUser: str(r.db_user),
     dbName: str(r.db_name),
+    dbPath: str(r.db_path),
     createdAt: String(r.created_at),
   };
 }

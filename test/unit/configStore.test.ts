@@ -169,6 +169,7 @@ describe('ConfigStore', () => {
           dbPort: 3307,
           dbUser: 'app',
           dbName: 'shop_prod',
+          dbPath: undefined,
           createdAt: undefined,
         },
       );

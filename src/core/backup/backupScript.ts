@@ -56,6 +56,7 @@ export function targetVars(t: CheckedTarget): ShellVars {
     infrakt_db_user: { value: t.user, field: 'Database user' },
     infrakt_db_name: { value: t.dbName ?? '', field: 'Database name on the server' },
     infrakt_db_container: t.container,
+    infrakt_db_path: { value: t.path, field: 'Database file' },
     infrakt_db_password_file: p.kind === 'file' ? { value: p.path, field: 'Password file' } : '',
   };
   // The only place a password appears in any script: exported for the engine's client.

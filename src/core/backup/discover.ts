@@ -5,9 +5,11 @@ import { z } from 'zod';
 import { ENGINE_SPECS, type Engine } from '../engines';
 import { MARKS, wholeScript } from './shell';
 
-const TOOLS = [...new Set(ENGINE_SPECS.flatMap((e) => e.discovery.tools))];
+// Files cannot be found reliably: engines whose database is a file are added by path.
+const FOUND = ENGINE_SPECS.filter((e) => e.location === 'network');
+const TOOLS = [...new Set(FOUND.flatMap((e) => e.discovery.tools))];
 
-const PORTS = ENGINE_SPECS.map((e) => e.defaultPort);
+const PORTS = FOUND.map((e) => e.defaultPort);
 
 export function discoverScript(): string {
   return wholeScript([
@@ -70,7 +72,7 @@ export function engineFromImage(image: string): Engine | undefined {
     .split('@')[0]
     .replace(/:[^/]*$/, '');
   const last = repo.split('/').pop() ?? '';
-  return ENGINE_SPECS.find((e) => e.discovery.image.test(last))?.id;
+  return FOUND.find((e) => e.discovery.image.test(last))?.id;
 }
 
 const psRow = z
@@ -114,7 +116,7 @@ export function parseDiscovery(stdout: string): Discovery {
       listening.add(Number(line.slice(MARKS.listen.length + 1)));
     }
   }
-  for (const spec of ENGINE_SPECS) {
+  for (const spec of FOUND) {
     const engine = spec.id;
     const found = spec.discovery.tools.filter((t) => tools.has(t));
     const port = spec.defaultPort;

@@ -10,6 +10,7 @@ import {
   hostName,
   port,
   remoteDir,
+  remoteFile,
   serverName,
   userName,
 } from '../model';
@@ -25,7 +26,7 @@ export interface BackupServer {
 
 export type BackupDatabase = Pick<
   Database,
-  'name' | 'engine' | 'mode' | 'container' | 'dbHost' | 'dbPort' | 'dbUser' | 'dbName'
+  'name' | 'engine' | 'mode' | 'container' | 'dbHost' | 'dbPort' | 'dbUser' | 'dbName' | 'dbPath'
 >;
 
 /** Where the password comes from at run time (host mode only; container mode reads the container's env). */
@@ -55,6 +56,8 @@ export interface CheckedTarget {
   user: string;
   /** Its name on the database server, or undefined: the whole server (Redis) / the container's default. */
   dbName?: string;
+  /** The database file (engines whose database is a file), else ''. */
+  path: string;
   password: PasswordSource;
 }
 
@@ -68,6 +71,26 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
   }
   const password = t.password ?? { kind: 'none' };
   if (password.kind === 'file') check(remoteDir, password.path, 'Credentials file');
+  if (engineSpec(d.engine).location === 'file') {
+    if (d.mode !== 'host')
+      throw new BackupError(
+        'invalid-input',
+        `A ${engineSpec(d.engine).label} database is a file, not a container`,
+      );
+    return {
+      serverName: sName,
+      backupDir: dir,
+      name,
+      engine: d.engine,
+      mode: 'host',
+      container: '',
+      host: '',
+      port: 0,
+      user: '',
+      path: check(remoteFile, d.dbPath ?? '', 'Database file'),
+      password: { kind: 'none' },
+    };
+  }
   if (d.mode === 'container') {
     const container = d.container ?? `infrakt-db-${name}`;
     if (!CONTAINER_RE.test(container)) {
@@ -88,6 +111,7 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
       user: d.dbUser === undefined ? '' : check(userName, d.dbUser, 'Database user'),
       dbName:
         d.dbName === undefined ? undefined : check(databaseName, d.dbName, 'Database name on the server'),
+      path: '',
       password: { kind: 'none' },
     };
   }
@@ -108,6 +132,7 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
     dbName: engineSpec(d.engine).namedDatabases
       ? check(databaseName, d.dbName ?? name, 'Database name on the server')
       : undefined,
+    path: '',
     password,
   };
 }

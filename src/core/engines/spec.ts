@@ -9,7 +9,13 @@ export interface EngineSpec {
   readonly label: string;
   /** Codicon of its tree rows. */
   readonly icon: string;
-  /** Default TCP port in host mode. */
+  /**
+   * Where a database of it is: on a server reached over TCP (host, port, user,
+   * password; or in a container), or a file on the server (its path; no
+   * container, no password).
+   */
+  readonly location: 'network' | 'file';
+  /** Default TCP port in host mode (0 for a file). */
   readonly defaultPort: number;
   /** User when none is set ('' = none: the server's default or no auth). */
   readonly defaultUser: string;

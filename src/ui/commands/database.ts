@@ -8,6 +8,7 @@ import {
   type Engine,
   type Server,
   databaseName,
+  remoteFile,
   fieldValidator,
   hostName,
   port,
@@ -32,6 +33,10 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
     ENGINES.map((e) => ({ label: ENGINE_LABELS[e], engine: e })),
     { title, placeHolder: 'Which engine?' },
   );
+  if (engineSpec(engine).location === 'file') {
+    await addFileDatabase(services, server, engine);
+    return;
+  }
   const { mode } = await pickOne<vscode.QuickPickItem & { mode: DatabaseMode }>(
     [
       {
@@ -69,6 +74,25 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
   }
 
   await addHostDatabase(services, server, engine, name);
+}
+
+/** A database that is a file on the server (SQLite): a name and the file's path. */
+async function addFileDatabase(services: Services, server: Server, engine: Engine): Promise<void> {
+  const title = `Add Database to ${server.name}`;
+  const name = await askText({
+    title,
+    prompt: 'Name (used in backup file names)',
+    placeHolder: 'app',
+    validate: fieldValidator(databaseName),
+  });
+  const dbPath = await askText({
+    title,
+    prompt: `Path of the ${engineSpec(engine).label} database file on ${server.name}`,
+    placeHolder: '/srv/app/data.db',
+    validate: fieldValidator(remoteFile),
+  });
+  const db = services.store.addDatabase({ serverId: server.id, name, engine, mode: 'host', dbPath });
+  services.log.info(`Added ${ENGINE_LABELS[engine]} database ${db.name} (${dbPath}) on ${server.name}`);
 }
 
 /** The host-mode questions (also used by Discover Databases for a service it found listening). */

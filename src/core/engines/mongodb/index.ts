@@ -4,6 +4,7 @@ import text from './mongodb.sh';
 export const mongodb = {
   id: 'mongodb',
   label: 'MongoDB',
+  location: 'network',
   icon: 'symbol-namespace',
   defaultPort: 27017,
   defaultUser: '',

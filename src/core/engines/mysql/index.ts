@@ -4,6 +4,7 @@ import text from './mysql.sh';
 export const mysql = {
   id: 'mysql',
   label: 'MySQL / MariaDB',
+  location: 'network',
   icon: 'database',
   defaultPort: 3306,
   defaultUser: 'root',

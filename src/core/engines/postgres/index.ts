@@ -4,6 +4,7 @@ import text from './postgres.sh';
 export const postgres = {
   id: 'postgres',
   label: 'PostgreSQL',
+  location: 'network',
   icon: 'database',
   defaultPort: 5432,
   defaultUser: 'postgres',

@@ -4,6 +4,7 @@ import text from './redis.sh';
 export const redis = {
   id: 'redis',
   label: 'Redis',
+  location: 'network',
   icon: 'symbol-key',
   defaultPort: 6379,
   defaultUser: '',

@@ -47,9 +47,11 @@ function target(engine: Engine = 'postgres', mode: 'host' | 'container' = 'host'
   return {
     server: { name: 'web-1', backupDir: '/opt/infrakt/backups' },
     database:
-      mode === 'host'
-        ? { name: 'shop', engine, mode, dbHost: '127.0.0.1', dbPort: 5432, dbUser: 'app', dbName: 'shop' }
-        : { name: 'shop', engine, mode, container: 'infrakt-db-shop' },
+      engineSpec(engine).location === 'file'
+        ? { name: 'shop', engine, mode, dbPath: '/srv/shop/data.db' }
+        : mode === 'host'
+          ? { name: 'shop', engine, mode, dbHost: '127.0.0.1', dbPort: 5432, dbUser: 'app', dbName: 'shop' }
+          : { name: 'shop', engine, mode, container: 'infrakt-db-shop' },
     password: mode === 'host' ? { kind: 'file', path: '/opt/infrakt/.secrets/shop.env' } : undefined,
   };
 }
@@ -87,7 +89,9 @@ describe('scheduled backup script', () => {
 
   it('has no `|| true`, starts with a shebang, and parses in sh and bash for every engine and mode', () => {
     for (const engine of ENGINES) {
-      for (const mode of ['host', 'container'] as const) {
+      const modes =
+        engineSpec(engine).location === 'file' ? (['host'] as const) : (['host', 'container'] as const);
+      for (const mode of modes) {
         const text = scheduledBackupScript(opts({ target: target(engine, mode) }));
         assert.ok(text.startsWith('#!/bin/sh\n'));
         assert.doesNotMatch(text, /\|\|\s*true/, `${engine}/${mode}`);

@@ -4,11 +4,12 @@ import { mongodb } from './mongodb';
 import { mysql } from './mysql';
 import { postgres } from './postgres';
 import { redis } from './redis';
+import { sqlite } from './sqlite';
 import type { EngineSpec } from './spec';
 
 export type { EngineSpec } from './spec';
 
-export const ENGINE_SPECS = [postgres, mysql, redis, mongodb] as const;
+export const ENGINE_SPECS = [postgres, mysql, redis, mongodb, sqlite] as const;
 
 export type Engine = (typeof ENGINE_SPECS)[number]['id'];
 

@@ -1,0 +1,69 @@
+# shellcheck shell=sh
+# SQLite: the database is a file (infrakt_db_path). The backup is a consistent
+# copy made with VACUUM INTO: one read transaction, so it sees one state of the
+# database however busy the writers are (sqlite3's .backup restarts whenever
+# another connection writes, and never ends under a steady writer). It waits
+# up to 30 s for a writer's lock. The copy is checked with PRAGMA quick_check,
+# then streamed through the pipeline like any dump.
+# A restore decompresses next to the file, checks the copy with
+# PRAGMA integrity_check, and replaces the file with a rename (atomic: the
+# same directory), keeping its owner and mode.
+
+infrakt_db_plan() {
+  infrakt_db_precompressed=0 infrakt_db_snapshots=1 infrakt_db_stage='sqlite3 VACUUM INTO'
+  infrakt_resolve infrakt_dump sqlite3
+  if [ ! -f "$infrakt_db_path" ]; then
+    echo "infrakt: $infrakt_db_path is not a file on this server — check the database's path" >&2
+    infrakt_stage_failed "$infrakt_db_stage" 1
+  fi
+}
+
+infrakt_db_prestart() { :; }
+
+# The copy goes to "$infrakt_raw" (a name of ours in the backup directory: no quote in it).
+infrakt_db_snapshot() {
+  case "$infrakt_raw" in *"'"*) exit 1 ;; esac
+  exec sqlite3 -bail -cmd '.timeout 30000' "$infrakt_db_path" "VACUUM INTO '$infrakt_raw'" </dev/null >&2
+}
+
+infrakt_db_dump() {
+  infrakt_sq_check=$(sqlite3 -bail "$infrakt_raw" 'PRAGMA quick_check' </dev/null 2>&1) || infrakt_sq_check="$infrakt_sq_check (sqlite3 failed)"
+  if [ "$infrakt_sq_check" != ok ]; then
+    echo "infrakt: the copy of $infrakt_db_path does not pass PRAGMA quick_check: $(printf '%s' "$infrakt_sq_check" | head -n 3)" >&2
+    exit 1
+  fi
+  exec cat -- "$infrakt_raw"
+}
+
+infrakt_db_restore_plan() {
+  infrakt_db_restore_tool=sqlite3
+  infrakt_resolve infrakt_restore sqlite3
+}
+
+infrakt_sqlite_restore_fail() {
+  echo "infrakt: $1" >&2
+  exit "$infrakt_exit_restore_failed"
+}
+
+infrakt_db_restore() {
+  infrakt_sq_dir=${infrakt_db_path%/*}
+  [ -n "$infrakt_sq_dir" ] || infrakt_sq_dir=/
+  [ -d "$infrakt_sq_dir" ] || infrakt_sqlite_restore_fail "the directory $infrakt_sq_dir of the database file does not exist"
+  # Beside the file, so the final mv is a rename; removed by the clean-up on any failure.
+  infrakt_raw="$infrakt_sq_dir/.infrakt-restore-$$.sqlite"
+  $infrakt_decomp <"$infrakt_file" >"$infrakt_raw" || infrakt_stage_failed decompress $?
+  printf '%s restore sqlite3\n' "$infrakt_mark_step"
+  infrakt_sq_check=$(sqlite3 -bail "$infrakt_raw" 'PRAGMA integrity_check' </dev/null 2>&1) || infrakt_sq_check="$infrakt_sq_check (sqlite3 failed)"
+  if [ "$infrakt_sq_check" != ok ]; then
+    infrakt_sqlite_restore_fail "the backup does not pass PRAGMA integrity_check, so $infrakt_db_path was not touched: $(printf '%s' "$infrakt_sq_check" | head -n 3)"
+  fi
+  if [ -f "$infrakt_db_path" ]; then
+    chown "$(stat -c %u:%g -- "$infrakt_db_path")" "$infrakt_raw" 2>/dev/null || :
+    chmod "$(stat -c %a -- "$infrakt_db_path")" "$infrakt_raw"
+  fi
+  # A journal of the old file must never be applied to the restored one.
+  rm -f -- "$infrakt_db_path-wal" "$infrakt_db_path-shm" "$infrakt_db_path-journal"
+  mv -f -- "$infrakt_raw" "$infrakt_db_path" || infrakt_sqlite_restore_fail "cannot replace $infrakt_db_path"
+  infrakt_raw=
+  rm -f -- "$infrakt_db_path-wal" "$infrakt_db_path-shm" "$infrakt_db_path-journal"
+}

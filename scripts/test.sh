@@ -40,7 +40,8 @@ for suite in "${suites[@]}"; do
   echo "== $suite"
   case "$suite" in
     lint)
-      if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p webview/tsconfig.json && bash scripts/shellcheck.sh; then
+      if npx eslint . && npx prettier --check . >/dev/null && npx tsc -p webview/tsconfig.json && bash scripts/shellcheck.sh &&
+        npx depcruise src webview test bench --config .dependency-cruiser.cjs --output-type err && npx knip --include exports,types,files,duplicates; then
         echo '{"passed":1,"failed":0,"skipped":0}' >>"$stats"
       else
         echo "lint failed (run: npm run lint)"; echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1

@@ -48,31 +48,6 @@ export function awsSetup(c: S3Credentials): { preamble: string[]; cleanup: strin
 /** The awscli profile scheduled backups use in their root-only credentials file. */
 export const SCHEDULE_AWS_PROFILE = 'infrakt';
 
-/**
- * The same set-up for scripts that run without us (cron): the credentials are
- * read by awscli from a root-only shared-credentials file (profile `infrakt`),
- * so the script text holds neither the access key nor the secret. Exported
- * key variables are unset, since awscli prefers them over the profile.
- */
-export function awsSetupFromFile(
-  settings: S3Credentials['settings'],
-  credentialsPath: string,
-): { preamble: string[]; cleanup: string[] } {
-  const path = check(remoteDir, credentialsPath, 'S3 credentials file');
-  const s = settings;
-  return {
-    preamble: [
-      'unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN',
-      `export AWS_DEFAULT_REGION=${q(s.region || 'us-east-1')}`,
-      'export AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=3',
-      ...awsConfigLines(s, `[profile ${SCHEDULE_AWS_PROFILE}]`),
-      `export AWS_CONFIG_FILE="$infrakt_aws_dir/config" AWS_SHARED_CREDENTIALS_FILE=${q(path)} AWS_PROFILE=${SCHEDULE_AWS_PROFILE}`,
-      ...awsxLines(s),
-    ],
-    cleanup: [...AWS_CLEANUP],
-  };
-}
-
 /** The non-secret compatibility config, in a private temp dir (`$infrakt_aws_dir`). */
 function awsConfigLines(s: S3Credentials['settings'], section: string): string[] {
   const config = [section];
@@ -285,10 +260,6 @@ export function splitS3Listing(stdout: string): Map<string, string> {
   const re = /@@infrakt:s3list (\S+)\n([\s\S]*?)\n@@infrakt:s3end/g;
   for (let m = re.exec(stdout); m; m = re.exec(stdout)) out.set(m[1], m[2]);
   return out;
-}
-
-export function s3ObjectUri(c: S3Credentials, databaseName: string, filename: string): string {
-  return `s3://${c.settings.bucket}/${s3Key(c.settings.prefix, databaseName, filename)}`;
 }
 
 export interface S3StepResult {

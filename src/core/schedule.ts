@@ -1,6 +1,7 @@
 // Scheduled backups: cron expressions (validated, described, with presets),
 // the crontab entry with its marker, and the run-status records that the
 // installed script writes on the server.
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { humanAge } from './format';
 import { remoteDir } from './model';
@@ -21,10 +22,12 @@ const FIELDS = [
   { name: 'day of week', min: 0, max: 7 },
 ] as const;
 
-type FieldSet = Set<number>;
-
-function parseField(text: string, f: (typeof FIELDS)[number]): FieldSet | string {
-  const out: FieldSet = new Set();
+/**
+ * Checks one field against what every server's cron (Vixie cron, cronie, busybox)
+ * runs: numbers, ranges a-b, lists a,b and steps — with a message that says
+ * which field is wrong. croner then parses the whole expression.
+ */
+function fieldError(text: string, f: (typeof FIELDS)[number]): string | undefined {
   for (const part of text.split(',')) {
     const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
     if (!m)
@@ -34,16 +37,13 @@ function parseField(text: string, f: (typeof FIELDS)[number]): FieldSet | string
     const hi = m[1] === '*' ? f.max : m[3] !== undefined ? Number(m[3]) : m[4] ? f.max : lo;
     if (lo < f.min || hi > f.max || lo > hi) return `${f.name} must be within ${f.min}–${f.max}`;
     if (step < 1) return `the step in the ${f.name} field must be at least 1`;
-    for (let v = lo; v <= hi; v += step) out.add(f.name === 'day of week' && v === 7 ? 0 : v);
   }
-  return out;
+  return undefined;
 }
 
 export interface CronSchedule {
   expression: string;
-  fields: FieldSet[];
-  domStar: boolean;
-  dowStar: boolean;
+  cron: Cron;
 }
 
 export function parseCron(expression: string): CronSchedule | string {
@@ -51,13 +51,20 @@ export function parseCron(expression: string): CronSchedule | string {
   if (parts.length !== 5) {
     return 'A cron expression has 5 fields: minute hour day-of-month month day-of-week, e.g. "0 2 * * *"';
   }
-  const fields: FieldSet[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = parseField(parts[i], FIELDS[i]);
-    if (typeof r === 'string') return r;
-    fields.push(r);
+    const e = fieldError(parts[i], FIELDS[i]);
+    if (e) return e;
   }
-  return { expression: parts.join(' '), fields, domStar: parts[2] === '*', dowStar: parts[4] === '*' };
+  const normal = parts.join(' ');
+  try {
+    // UTC, as on most servers; day-of-month OR day-of-week when both are set, as cron does.
+    return {
+      expression: normal,
+      cron: new Cron(normal, { paused: true, timezone: 'UTC', mode: '5-part', domAndDow: false }),
+    };
+  } catch (e) {
+    return `"${normal}" is not a cron expression cron can run: ${e instanceof Error ? e.message : String(e)}`;
+  }
 }
 
 export const cronExpression = z
@@ -69,25 +76,9 @@ export const cronExpression = z
   })
   .transform((v) => v.split(/\s+/).join(' '));
 
-function matches(s: CronSchedule, d: Date): boolean {
-  const [min, hour, dom, mon, dow] = s.fields;
-  if (!min.has(d.getUTCMinutes()) || !hour.has(d.getUTCHours()) || !mon.has(d.getUTCMonth() + 1))
-    return false;
-  const domOk = dom.has(d.getUTCDate());
-  const dowOk = dow.has(d.getUTCDay());
-  // cron's rule: when both day fields are restricted, either may match.
-  if (!s.domStar && !s.dowStar) return domOk || dowOk;
-  return domOk && dowOk;
-}
-
-/** Next run strictly after `from` (minute resolution, UTC as on most servers), within ~4 years. */
+/** Next run strictly after `from` (UTC), or undefined for one that never comes (e.g. 31 February). */
 export function nextRun(s: CronSchedule, from: Date): Date | undefined {
-  const d = new Date(Math.floor(from.getTime() / 60_000) * 60_000 + 60_000);
-  for (let i = 0; i < 4 * 366 * 24 * 60; i++) {
-    if (matches(s, d)) return d;
-    d.setTime(d.getTime() + 60_000);
-  }
-  return undefined;
+  return s.cron.nextRun(from) ?? undefined;
 }
 
 /** "daily 02:00", "every 6 hours", "hourly", "weekly Sun 02:00", or the expression itself. */

@@ -26,6 +26,7 @@ import { type Engine, databaseName, remoteDir } from './model';
 import { accessKey, secretKey } from './s3Settings';
 import { type S3Credentials, SCHEDULE_AWS_PROFILE, s3UploadSink } from './s3Scripts';
 import { SH } from './remote/modules';
+import { markValues, parseResultLine } from './remote/protocol';
 import { engineSpec, isEngine } from './engines';
 import { remoteScript } from './remote/script';
 import { type RunStatus, cronExpression, installCronLines, removeCronLines, runStatus } from './schedule';
@@ -417,11 +418,7 @@ export function parseScheduleStatus(stdout: string): ScheduleStatusListing {
 
 /** Warnings an install printed (`@@infrakt:warning <text>`). */
 export function parseWarnings(stdout: string): string[] {
-  const mark = `${MARKS.warning} `;
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith(mark))
-    .map((l) => l.slice(mark.length).trim());
+  return markValues(stdout, MARKS.warning);
 }
 
 const installResult = z.object({ script: z.string(), changed: z.boolean(), cron: z.string() });
@@ -429,14 +426,6 @@ export type InstallResult = z.infer<typeof installResult> & { warnings: string[]
 
 /** The install script's result (the first result line of its shape: others may come before it), or undefined when it did not finish. */
 export function parseInstallResult(stdout: string): InstallResult | undefined {
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith(`${MARKS.result} `)) continue;
-    try {
-      const r = installResult.safeParse(JSON.parse(line.slice(MARKS.result.length + 1)));
-      if (r.success) return { ...r.data, warnings: parseWarnings(stdout) };
-    } catch {
-      // not this line
-    }
-  }
-  return undefined;
+  const r = parseResultLine(stdout, installResult);
+  return r && { ...r, warnings: parseWarnings(stdout) };
 }

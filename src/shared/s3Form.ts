@@ -39,7 +39,6 @@ export const pageState = z.strictObject({
   draft: s3Draft,
   edited: z.array(z.enum(DRAFT_FIELDS)),
 });
-export type PageState = z.infer<typeof pageState>;
 
 export function draftFrom(settings: SettingsView): S3Draft {
   if (!settings.configured) return { ...EMPTY_DRAFT };

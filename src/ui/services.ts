@@ -2,8 +2,28 @@ import type * as vscode from 'vscode';
 import type { ConfigStore } from '../store/configStore';
 import type { Secrets } from '../core/secrets';
 import type { RemoteRunner } from '../core/remote';
-import type { BackupCatalog } from './tree/backupCatalog';
-import type { ServersTree } from './tree/serversTree';
+import type { Server } from '../core/model';
+import type { ServerState } from '../core/treeRows';
+import type { ServerBackups } from '../core/backupListing';
+import type { ScheduleStatusListing } from '../core/scheduleScript';
+
+/** What commands ask of the Servers view (ServersTree). */
+export interface TreeControl {
+  /** Re-lists one server (or all) and redraws. */
+  reload(serverId?: string): void;
+  setServerState(serverId: string, state: ServerState): void;
+}
+
+/** One server's backups as the catalog holds them. */
+export type CatalogEntry =
+  | { state: 'loading'; promise: Promise<void> }
+  | { state: 'ok'; listing: ServerBackups; s3Problem?: string; schedules: ScheduleStatusListing }
+  | { state: 'error'; message: string };
+
+/** What commands ask of the backup catalog (BackupCatalog). */
+export interface CatalogControl {
+  load(server: Server): Promise<CatalogEntry>;
+}
 
 /** What every command handler may use; built once in extension.ts. */
 export interface Services {
@@ -11,8 +31,8 @@ export interface Services {
   readonly store: ConfigStore;
   readonly secrets: Secrets;
   readonly log: vscode.LogOutputChannel;
-  readonly tree: ServersTree;
+  readonly tree: TreeControl;
   readonly runner: RemoteRunner;
   /** Each server's backups (local + S3), listed once per refresh. */
-  readonly catalog: BackupCatalog;
+  readonly catalog: CatalogControl;
 }

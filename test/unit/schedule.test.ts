@@ -46,6 +46,9 @@ describe('schedule', () => {
     assert.equal(nextRun(cron('0 2 * * *'), from)?.toISOString(), '2026-11-24T02:00:00.000Z');
     assert.equal(nextRun(cron('0 */6 * * *'), from)?.toISOString(), '2026-11-24T06:00:00.000Z');
     assert.equal(nextRun(cron('0 2 * * 0'), from)?.toISOString(), '2026-11-29T02:00:00.000Z');
+    // Both day fields set: either may match, as cron does (the 13th, or a Friday).
+    assert.equal(nextRun(cron('0 2 13 * 5'), from)?.toISOString(), '2026-11-27T02:00:00.000Z');
+    assert.equal(nextRun(cron('0 0 31 2 *'), from), undefined, 'a day that never comes');
   });
 
   it('health: ok, failed, and stale after two missed intervals', () => {

@@ -5,15 +5,14 @@
 // the safety backup before a restore run the same functions.
 import { engineSpec } from '../engines';
 import { SH } from '../remote/modules';
+import { SINK_STATUS } from '../remote/protocol';
 import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
 import { BackupError } from './errors';
 import { backupPrefix } from './naming';
 import { type BackupTarget, type CheckedTarget, checkTarget } from './target';
 
-/** A sink's exit status when the watchdog stopped it for making no progress. */
-export const SINK_STALLED = 124;
-/** A sink's exit status when its check failed and it was never started (e.g. awscli missing). */
-export const SINK_NOT_STARTED = 127;
+/** A sink's status when the watchdog stopped it for making no progress. */
+export const SINK_STALLED = SINK_STATUS.stalled;
 
 /**
  * Another consumer of the compressed stream: modules defining

@@ -9,7 +9,7 @@ import { type Discovery, discoverScript, parseDiscovery } from './discover';
 import { BackupError, EXIT, errorFromOutcome } from './errors';
 import { deleteScript, listScript, parseListing, type ServerListing } from './listScript';
 import { type RestoreOptions, restoreScript } from './restoreScript';
-import { MARKS } from './shell';
+import { MARKS, parseResultLine } from '../remote/protocol';
 import { type BackupTarget, type BackupServer, checkTarget } from './target';
 
 export type { RunOptions, RunResult };
@@ -37,17 +37,6 @@ export type BackupResult = z.infer<typeof backupResult> & {
   /** Ids of extra sinks that failed (exit code ≠ 0); the local backup is complete anyway. */
   failedSinks: string[];
 };
-
-export function parseResultLine<T>(stdout: string, schema: z.ZodType<T>): T | undefined {
-  const line = stdout.split('\n').find((l) => l.startsWith(`${MARKS.result} `));
-  if (!line) return undefined;
-  try {
-    const r = schema.safeParse(JSON.parse(line.slice(MARKS.result.length + 1)));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function secretsOf(target: BackupTarget): string[] {
   return target.password?.kind === 'inline' && target.password.password ? [target.password.password] : [];

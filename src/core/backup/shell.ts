@@ -3,7 +3,7 @@
 // what both shells have: no arrays, no process substitution, no `[[ ]]`.
 
 export { shellQuote } from '../remote/script';
-export { MARK, MARKS } from '../remote/protocol';
+export { MARKS } from '../remote/protocol';
 
 /**
  * Wraps script lines in one `{ ...; }` group. The shell parses a group whole

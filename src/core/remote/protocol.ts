@@ -85,12 +85,17 @@ export const EXIT = {
   hangup: 129,
 } as const;
 
-export type ExitName = keyof typeof EXIT;
+/**
+ * A sink's status in the result line beyond its own exit code: stopped by the
+ * watchdog for making no progress, or never started because its check failed.
+ */
+export const SINK_STATUS = { stalled: 124, notStarted: 127 } as const;
 
 /** The marks and exit codes as shell variables, for the preamble of every script. */
 export const PROTOCOL_VARS: Record<string, string | number> = {
   ...Object.fromEntries(Object.entries(MARKS).map(([k, v]) => [`infrakt_mark_${snake(k)}`, v])),
   ...Object.fromEntries(Object.entries(EXIT).map(([k, v]) => [`infrakt_exit_${snake(k)}`, v])),
+  ...Object.fromEntries(Object.entries(SINK_STATUS).map(([k, v]) => [`infrakt_sink_${snake(k)}`, v])),
 };
 
 function snake(s: string): string {

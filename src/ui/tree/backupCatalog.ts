@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
 import {
   REFRESH_CONCURRENCY,
-  type ServerBackups,
   S3ListingShare,
   listServerBackups,
   serverS3Prefixes,
@@ -17,16 +16,13 @@ import { limiter } from '../../core/limit';
 import type { Server } from '../../core/model';
 import { lineSplitter, redact } from '../../core/remote';
 import type { S3Credentials } from '../../core/s3Scripts';
-import { type ScheduleStatusListing, parseScheduleStatus, statusLines } from '../../core/scheduleScript';
+import { parseScheduleStatus, statusLines } from '../../core/scheduleScript';
 import { s3Access } from '../credentials';
 import { messageOf } from '../errors';
 import { loggedRunner } from '../remote';
-import type { Services } from '../services';
+import type { CatalogEntry, Services } from '../services';
 
-export type CatalogEntry =
-  | { state: 'loading'; promise: Promise<void> }
-  | { state: 'ok'; listing: ServerBackups; s3Problem?: string; schedules: ScheduleStatusListing }
-  | { state: 'error'; message: string };
+export type { CatalogEntry };
 
 type Cached = CatalogEntry & { signature: string };
 

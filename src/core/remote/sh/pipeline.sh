@@ -37,11 +37,6 @@
 # sha256 of "abc" (FIPS 180-2 test vector): checks a hashing tool before it is trusted.
 infrakt_sha256_abc=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
 
-# A sink's exit status when the watchdog stopped it for making no progress,
-# and when its check failed and it was never started.
-infrakt_sink_stalled=124
-infrakt_sink_not_started=127
-
 infrakt_has_fn() { command -v "$1" >/dev/null 2>&1; }
 
 # infrakt_sv <sink> <field> <value> / infrakt_sg <sink> <field> (into $infrakt_r): per-sink state.

@@ -97,14 +97,6 @@ export function mergeBackupLocations(
   );
 }
 
-/** S3 objects that are not (yet) backups: no `.sha256` object beside them. */
-export function unfinishedS3Uploads(s3: readonly S3Object[]): S3Object[] {
-  const names = new Set(s3.map((o) => o.filename));
-  return s3.filter(
-    (o) => !o.filename.endsWith(CHECKSUM_SUFFIX) && !names.has(`${o.filename}${CHECKSUM_SUFFIX}`),
-  );
-}
-
 export const LOCATION_LABELS: Record<BackupLocation, string> = {
   local: 'Local',
   s3: 'S3',

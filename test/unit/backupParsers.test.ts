@@ -4,7 +4,6 @@ import {
   BackupError,
   EXIT,
   backupFilename,
-  discoveryPicks,
   engineFromImage,
   errorFromOutcome,
   lineSplitter,
@@ -133,14 +132,6 @@ describe('parseDiscovery', () => {
       d.hostServices.map((h) => `${h.engine}:${h.listening}:${h.tools.join('+')}`),
       ['postgres:true:pg_dump', 'mysql:true:', 'redis:false:redis-cli'],
     );
-  });
-  it('picks: containers and listening host services, names valid', () => {
-    const picks = discoveryPicks(d);
-    assert.deepEqual(
-      picks.map((p) => `${p.input.mode}:${p.input.name}`),
-      ['container:shop', 'container:cache', 'container:mongo-1', 'host:postgres', 'host:mysql'],
-    );
-    assert.match(picks[4].description, /run Provision Server/);
   });
   it('docker missing or failing', () => {
     assert.equal(parseDiscovery('@@infrakt:docker missing').docker, 'missing');

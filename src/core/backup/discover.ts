@@ -127,13 +127,6 @@ export function parseDiscovery(stdout: string): Discovery {
   return result;
 }
 
-export interface DiscoveryPick {
-  label: string;
-  description: string;
-  /** Ready for `databaseInput` (plus serverId). */
-  input: { name: string; engine: Engine; mode: 'container' | 'host'; container?: string; dbPort?: number };
-}
-
 /** A valid database name suggested from a container name (`infrakt-db-shop` → `shop`). */
 export function suggestName(raw: string): string {
   const base = raw
@@ -141,24 +134,4 @@ export function suggestName(raw: string): string {
     .replace(/[^A-Za-z0-9._-]/g, '-')
     .replace(/^[^A-Za-z0-9]+/, '');
   return (base || 'db').slice(0, 63);
-}
-
-/** Multi-select picks; host services only where the port listens (a tool alone is not a database). */
-export function discoveryPicks(d: Discovery): DiscoveryPick[] {
-  const picks: DiscoveryPick[] = d.containers.map((c) => ({
-    label: c.container,
-    description: `${c.engine} container · ${c.image}${c.state ? ` · ${c.state}` : ''}`,
-    input: { name: suggestName(c.container), engine: c.engine, mode: 'container', container: c.container },
-  }));
-  for (const h of d.hostServices.filter((s) => s.listening)) {
-    picks.push({
-      label: `${h.engine} on port ${h.port}`,
-      description:
-        h.tools.length > 0
-          ? `host service · tools: ${h.tools.join(', ')}`
-          : 'host service · no client tools (run Provision Server)',
-      input: { name: h.engine, engine: h.engine, mode: 'host', dbPort: h.port },
-    });
-  }
-  return picks;
 }

@@ -18,7 +18,7 @@ import { secretKeys } from '../../core/secrets';
 import type { Services } from '../services';
 import { askText, confirmModal, pickOne } from '../input';
 import { resolveDatabase, resolveServer } from './targets';
-import { discoverDatabases } from '../../core/backup';
+import { discoverDatabases, suggestName } from '../../core/backup';
 import { withRemote } from '../remote';
 
 const containerValidator = (v: string) =>
@@ -170,16 +170,6 @@ interface DiscoveredItem extends vscode.QuickPickItem {
 }
 
 /** A database name from a container name: `infrakt-db-shop` → `shop`. */
-function nameFromContainer(container: string): string {
-  return (
-    container
-      .replace(/^infrakt-db-/, '')
-      .replace(/[^A-Za-z0-9_-]+/g, '-')
-      .replace(/^[^A-Za-z0-9]+/, '')
-      .slice(0, 63) || 'db'
-  );
-}
-
 export async function discoverDatabasesCommand(services: Services, arg?: unknown): Promise<void> {
   const server = await resolveServer(services, arg, 'Discover Databases');
   const found = await withRemote(
@@ -194,7 +184,7 @@ export async function discoverDatabasesCommand(services: Services, arg?: unknown
   const items: DiscoveredItem[] = [];
   for (const c of found.containers) {
     if (knownContainers.has(c.container)) continue;
-    const name = nameFromContainer(c.container);
+    const name = suggestName(c.container);
     items.push({
       label: `$(package) ${c.container}`,
       description: `${ENGINE_LABELS[c.engine]} · ${c.image} · ${c.state}`,

@@ -10,7 +10,7 @@ import type { Database, Engine, Server } from './model';
 import { listLines, parseListing, type ServerListing } from './backup/listScript';
 import { backupPrefix, parseBackupName } from './backup/naming';
 import { wholeScript } from './backup/shell';
-import type { RunResult } from './remote';
+import type { RunResult } from './remote/runner';
 import {
   type BackupEntry,
   type S3Object,

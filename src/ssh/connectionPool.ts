@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { Server } from '../core/model';
-import { type RemoteRunner, type RunOptions, type RunResult, redact } from '../core/remote';
+import { type RemoteRunner, type RunOptions, type RunResult, redact } from '../core/remote/runner';
 
 export type SshErrorKind =
   | 'refused'

@@ -3,7 +3,7 @@
 // state updated, and the user's Cancel turned into an AbortSignal.
 import * as vscode from 'vscode';
 import type { Server } from '../core/model';
-import { type RunOptions, type RunResult, lineSplitter, redact } from '../core/remote';
+import { type RunOptions, type RunResult, lineSplitter, redact } from '../core/remote/runner';
 import type { ScriptRunner } from '../core/backup';
 import type { Services } from './services';
 import { UserCancelled, messageOf } from './errors';

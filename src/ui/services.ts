@@ -1,7 +1,7 @@
 import type * as vscode from 'vscode';
 import type { ConfigStore } from '../store/configStore';
 import type { Secrets } from '../core/secrets';
-import type { RemoteRunner } from '../core/remote';
+import type { RemoteRunner } from '../core/remote/runner';
 import type { Server } from '../core/model';
 import type { ServerState } from '../core/treeRows';
 import type { ServerBackups } from '../core/backupListing';

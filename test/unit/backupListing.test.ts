@@ -11,7 +11,7 @@ import {
   serverS3Prefixes,
 } from '../../src/core/backupListing';
 import { backupFilename } from '../../src/core/backup';
-import type { RunResult } from '../../src/core/remote';
+import type { RunResult } from '../../src/core/remote/runner';
 import { listS3PrefixesScript } from '../../src/core/s3Scripts';
 import { limiter } from '../../src/core/limit';
 import { s3RetentionVictims } from '../../src/core/retention';

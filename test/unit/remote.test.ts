@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { lineSplitter, redact } from '../../src/core/remote';
+import { lineSplitter, redact } from '../../src/core/remote/runner';
 
 describe('remote helpers', () => {
   it('redacts every occurrence of each secret', () => {

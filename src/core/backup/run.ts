@@ -3,7 +3,7 @@
 // their output into results or typed errors. One script run per user action.
 import { z } from 'zod';
 import type { Engine, Server } from '../model';
-import { type RemoteRunner, type RunOptions, type RunResult, lineSplitter } from '../remote';
+import { type RemoteRunner, type RunOptions, type RunResult, lineSplitter } from '../remote/runner';
 import { type BackupScriptOptions, backupScript } from './backupScript';
 import { type Discovery, discoverScript, parseDiscovery } from './discover';
 import { BackupError, EXIT, errorFromOutcome } from './errors';
@@ -20,7 +20,7 @@ export interface ScriptRunner {
   run(script: string, opts?: RunOptions): Promise<RunResult>;
 }
 
-/** Binds the UI's RemoteRunner (src/core/remote.ts; the SSH pool in the product) to one server. */
+/** Binds the UI's RemoteRunner (core/remote/runner.ts; the SSH pool in the product) to one server. */
 export function forServer(remote: RemoteRunner, server: Server): ScriptRunner {
   return { run: (script, opts) => remote.run(server, script, opts) };
 }

@@ -14,7 +14,7 @@ import {
 } from '../../core/backupListing';
 import { limiter } from '../../core/limit';
 import type { Server } from '../../core/model';
-import { lineSplitter, redact } from '../../core/remote';
+import { lineSplitter, redact } from '../../core/remote/runner';
 import type { S3Credentials } from '../../core/s3Scripts';
 import { parseScheduleStatus, statusLines } from '../../core/scheduleScript';
 import { s3Access } from '../credentials';

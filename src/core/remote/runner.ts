@@ -1,7 +1,7 @@
 // What the UI needs from the SSH layer: run one script on a server. The
 // product's implementation is the pooled ssh2 transport (src/ssh); tests may
 // use any runner with the same shape.
-import type { Server } from './model';
+import type { Server } from '../model';
 
 export interface RunOptions {
   signal?: AbortSignal;

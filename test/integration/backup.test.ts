@@ -181,7 +181,7 @@ describe('backups against real databases — local bash runner (SSH transport no
       rd.cli('SET', 'stray', 'x');
       const pidBefore = rd.cli('INFO', 'server').match(/process_id:(\d+)/)?.[1];
       const r = await restoreBackup(runner, target, b.file);
-      assert.equal(r.redisMethod, 'replicate');
+      assert.equal(r.method, 'replicate');
       assert.equal(rd.cli('GET', 'greeting'), 'hello');
       assert.equal(rd.cli('LRANGE', 'queue', '0', '-1'), 'a\nb\nc');
       assert.equal(rd.cli('EXISTS', 'stray'), '0');

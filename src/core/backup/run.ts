@@ -9,8 +9,8 @@ import { type Discovery, discoverScript, parseDiscovery } from './discover';
 import { BackupError, EXIT, errorFromOutcome } from './errors';
 import { deleteScript, listScript, parseListing, type ServerListing } from './listScript';
 import { type RestoreOptions, restoreScript } from './restoreScript';
-import { MARKS, parseResultLine } from '../remote/protocol';
-import { type BackupTarget, type BackupServer, checkTarget } from './target';
+import { MARKS, markValues, parseResultLine } from '../remote/protocol';
+import type { BackupServer, BackupTarget } from './target';
 
 export type { RunOptions, RunResult };
 export { lineSplitter };
@@ -116,8 +116,8 @@ export interface RestoreResult {
   restored: string;
   /** False only when allowUnverified let a file without a checksum through. */
   verified: boolean;
-  /** How Redis was restored: 'replicate' | 'systemd' | 'container'; undefined for other engines. */
-  redisMethod?: string;
+  /** How the data went in: the restore tool (pg_restore…), or Redis's 'replicate' | 'systemd' | 'container'. */
+  method?: string;
 }
 
 export async function restoreBackup(
@@ -144,19 +144,13 @@ export async function restoreBackup(
     throw new BackupError('unexpected', `Restore of ${filename} printed no result`, {
       stderr: r.stderr.slice(-400),
     });
-  const steps = r.stdout.split('\n').filter((l) => l.startsWith(`${MARKS.step} `));
-  const swap = steps.find((l) => / (swap|replicate) /.test(`${l} `));
-  const method = swap
-    ? / replicate /.test(`${swap} `)
-      ? 'replicate'
-      : / systemd /.test(`${swap} `)
-        ? 'systemd'
-        : 'container'
-    : undefined;
+  // How the data went in, from the engine's step marks: "restore <tool>", "swap <how>", "replicate <port>".
+  const steps = markValues(r.stdout, MARKS.step).map((v) => v.split(' '));
+  const how = steps.find(([kind]) => kind === 'restore' || kind === 'swap' || kind === 'replicate');
   return {
     restored: parsed.restored,
-    verified: steps.some((l) => l.startsWith(`${MARKS.step} verified `)),
-    redisMethod: checkTarget(target).engine === 'redis' ? method : undefined,
+    verified: steps.some(([kind]) => kind === 'verified'),
+    method: how ? (how[0] === 'replicate' ? 'replicate' : how[1]) : undefined,
   };
 }
 

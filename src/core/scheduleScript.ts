@@ -31,7 +31,7 @@ import { engineSpec, isEngine } from './engines';
 import { remoteScript } from './remote/script';
 import { type RunStatus, cronExpression, installCronLines, removeCronLines, runStatus } from './schedule';
 
-/** Where scheduled runs read the S3 credentials (root-only; see DESIGN.md, security model). */
+/** Where scheduled runs read the S3 credentials: root-only, the one exception to "secrets stay in SecretStorage" (README, "Where things are kept"). */
 export const DEFAULT_AWS_CREDENTIALS_PATH = '/opt/infrakt/.aws/credentials';
 /** Directory of the root-only database password files of scheduled host-mode backups. */
 export const DEFAULT_PASSWORD_DIR = '/opt/infrakt/.secrets';

@@ -423,7 +423,7 @@ export function s3DownloadScript(
     'infrakt_got=$(sha256sum < "$infrakt_file.partial" | cut -c1-64)',
     `[ "$infrakt_want" = "$infrakt_got" ] || { echo "infrakt: downloaded file does not match its checksum (sha256 $infrakt_got, expected $infrakt_want)" >&2; infrakt_fail ${TRANSFER_EXIT.checksumMismatch}; }`,
     'chmod 600 "$infrakt_file.partial" "$infrakt_file.sha256.partial"',
-    'mv -f -- "$infrakt_file.sha256.partial" "$infrakt_file.sha256" && mv -f -- "$infrakt_file.partial" "$infrakt_file" || infrakt_fail 74',
+    `mv -f -- "$infrakt_file.sha256.partial" "$infrakt_file.sha256" && mv -f -- "$infrakt_file.partial" "$infrakt_file" || infrakt_fail ${EXIT.backupDir}`,
     `printf '${MARKS.result} {"downloaded":"%s","existed":false}\\n' "$infrakt_file"`,
   ]);
 }

@@ -32,6 +32,8 @@ function fieldError(text: string, f: (typeof FIELDS)[number]): string | undefine
     const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
     if (!m)
       return `"${part}" is not valid in the ${f.name} field (use numbers, ranges a-b, lists a,b, steps */n)`;
+    if (m[4] && m[1] !== '*' && m[3] === undefined)
+      return `"${part}" in the ${f.name} field: a step needs a range or *, e.g. ${m[2]}-${f.max}/${m[4]}`;
     const step = m[4] ? Number(m[4]) : 1;
     const lo = m[1] === '*' ? f.min : Number(m[2]);
     const hi = m[1] === '*' ? f.max : m[3] !== undefined ? Number(m[3]) : m[4] ? f.max : lo;

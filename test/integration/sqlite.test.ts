@@ -106,22 +106,44 @@ describe('SQLite (real sqlite3, local runner)', function () {
       });
     }
 
-    it(`${shell}: restore checks the copy, then replaces the file atomically, keeping its mode`, async () => {
+    it(`${shell}: restore checks the copy, then loads it into the live file: an open connection sees the restored data`, async () => {
       const w = world('wal');
       const runner = localRunner({ shell: [shell, '-s'] });
       sqlite(w.db, "INSERT INTO t (v) VALUES ('kept')");
       const b = await backUpNow(runner, w.target);
       sqlite(w.db, "UPDATE t SET v = 'changed'; INSERT INTO t (v) VALUES ('new')");
-      const inode = fs.statSync(w.db).ino;
-      const r = await restoreBackup(runner, w.target, b.file);
-      assert.equal(r.verified, true);
-      assert.equal(sqlite(w.db, 'SELECT group_concat(v) FROM t'), 'kept');
-      assert.notEqual(fs.statSync(w.db).ino, inode, 'a new file renamed into place');
-      assert.equal(fs.statSync(w.db).mode & 0o777, 0o640);
-      assert.deepEqual(
-        fs.readdirSync(path.dirname(w.db)).filter((f) => f.startsWith('.infrakt-restore')),
-        [],
+      // An application that keeps its connection open across the restore.
+      const app = spawn(
+        'python3',
+        [
+          '-c',
+          'import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\nprint(c.execute("SELECT group_concat(v) FROM t").fetchone()[0], flush=True)\nsys.stdin.readline()\nprint(c.execute("SELECT group_concat(v) FROM t").fetchone()[0], flush=True)',
+          w.db,
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
       );
+      const lines: string[] = [];
+      app.stdout.setEncoding('utf8');
+      app.stdout.on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
+      const inode = fs.statSync(w.db).ino;
+      try {
+        const deadline = Date.now() + 10_000;
+        while (!lines.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.deepEqual(lines, ['changed,new']);
+        const r = await restoreBackup(runner, w.target, b.file);
+        assert.equal(r.verified, true);
+        assert.equal(r.method, 'sqlite3');
+        app.stdin.write('\n');
+        while (lines.length < 2 && Date.now() < deadline + 10_000)
+          await new Promise((r) => setTimeout(r, 20));
+      } finally {
+        app.kill();
+      }
+      assert.deepEqual(lines, ['changed,new', 'kept'], 'the open connection reads the restored data');
+      assert.equal(sqlite(w.db, 'SELECT group_concat(v) FROM t'), 'kept');
+      assert.equal(sqlite(w.db, 'PRAGMA integrity_check'), 'ok');
+      assert.equal(fs.statSync(w.db).ino, inode, 'the same file, loaded in place');
+      assert.equal(fs.statSync(w.db).mode & 0o777, 0o640);
     });
 
     it(`${shell}: a backup that fails PRAGMA integrity_check is refused and the database is untouched`, async () => {
@@ -150,10 +172,6 @@ describe('SQLite (real sqlite3, local runner)', function () {
           e instanceof BackupError && e.kind === 'restore-failed' && /integrity_check/.test(e.message),
       );
       assert.ok(fs.readFileSync(w.db).equals(before), 'the database file is untouched');
-      assert.deepEqual(
-        fs.readdirSync(path.dirname(w.db)).filter((f) => f.startsWith('.infrakt-restore')),
-        [],
-      );
     });
   }
 

@@ -3,7 +3,7 @@
 // holds; a value no shell can hold is refused with its field's name.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { EXIT, MARKS, PROTOCOL_VARS } from '../../src/core/remote/protocol';
+import { EXIT, MARKS, PROTOCOL_VARS, SINK_STATUS } from '../../src/core/remote/protocol';
 import { ShellValueError, preamble, remoteScript } from '../../src/core/remote/script';
 
 const have = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
@@ -70,6 +70,10 @@ describe('remote scripts: the preamble', () => {
     assert.ok(lines.includes(`infrakt_exit_sink_failed=${EXIT.sinkFailed}`));
     const codes = Object.values(EXIT);
     assert.equal(new Set(codes).size, codes.length, 'one number, one meaning');
-    assert.equal(Object.keys(PROTOCOL_VARS).length, Object.keys(MARKS).length + codes.length);
+    assert.equal(
+      Object.keys(PROTOCOL_VARS).length,
+      Object.keys(MARKS).length + codes.length + Object.keys(SINK_STATUS).length,
+    );
+    assert.ok(lines.includes(`infrakt_sink_stalled=${SINK_STATUS.stalled}`));
   });
 });

@@ -150,7 +150,7 @@ export async function restoreBackup(
   return {
     restored: parsed.restored,
     verified: steps.some(([kind]) => kind === 'verified'),
-    method: how ? (how[0] === 'replicate' ? 'replicate' : how[1]) : undefined,
+    method: how ? (how[0] === 'replicate' ? 'replicate' : how.slice(1).join(' ')) : undefined,
   };
 }
 

@@ -11,7 +11,7 @@ export const mysql = {
   suggestedUser: 'root',
   namedDatabases: true,
   passwordEnv: 'MYSQL_PWD',
-  tools: { dump: ['mysqldump|mariadb-dump'], restore: ['mysql|mariadb'] },
+  tools: { dump: ['mariadb-dump|mysqldump'], restore: ['mariadb|mysql'] },
   format: 'sql',
   formats: ['sql'],
   discovery: {

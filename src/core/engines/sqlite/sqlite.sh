@@ -5,9 +5,9 @@
 # another connection writes, and never ends under a steady writer). It waits
 # up to 30 s for a writer's lock. The copy is checked with PRAGMA quick_check,
 # then streamed through the pipeline like any dump.
-# A restore decompresses next to the file, checks the copy with
-# PRAGMA integrity_check, and replaces the file with a rename (atomic: the
-# same directory), keeping its owner and mode.
+# A restore decompresses into the run's temp dir, checks the copy with
+# PRAGMA integrity_check, and loads it into the live file with sqlite3's
+# .restore (one transaction; other connections wait, then see the new data).
 
 infrakt_db_plan() {
   infrakt_db_precompressed=0 infrakt_db_snapshots=1 infrakt_db_stage='sqlite3 VACUUM INTO'
@@ -49,21 +49,17 @@ infrakt_db_restore() {
   infrakt_sq_dir=${infrakt_db_path%/*}
   [ -n "$infrakt_sq_dir" ] || infrakt_sq_dir=/
   [ -d "$infrakt_sq_dir" ] || infrakt_sqlite_restore_fail "the directory $infrakt_sq_dir of the database file does not exist"
-  # Beside the file, so the final mv is a rename; removed by the clean-up on any failure.
-  infrakt_raw="$infrakt_sq_dir/.infrakt-restore-$$.sqlite"
+  infrakt_raw="$infrakt_work/restore.sqlite"
+  case "$infrakt_raw" in *"'"*) infrakt_sqlite_restore_fail "the temp dir $infrakt_work has a quote in its path" ;; esac
   $infrakt_decomp <"$infrakt_file" >"$infrakt_raw" || infrakt_stage_failed decompress $?
   printf '%s restore sqlite3\n' "$infrakt_mark_step"
   infrakt_sq_check=$(sqlite3 -bail "$infrakt_raw" 'PRAGMA integrity_check' </dev/null 2>&1) || infrakt_sq_check="$infrakt_sq_check (sqlite3 failed)"
   if [ "$infrakt_sq_check" != ok ]; then
     infrakt_sqlite_restore_fail "the backup does not pass PRAGMA integrity_check, so $infrakt_db_path was not touched: $(printf '%s' "$infrakt_sq_check" | head -n 3)"
   fi
-  if [ -f "$infrakt_db_path" ]; then
-    chown "$(stat -c %u:%g -- "$infrakt_db_path")" "$infrakt_raw" 2>/dev/null || :
-    chmod "$(stat -c %a -- "$infrakt_db_path")" "$infrakt_raw"
-  fi
-  # A journal of the old file must never be applied to the restored one.
-  rm -f -- "$infrakt_db_path-wal" "$infrakt_db_path-shm" "$infrakt_db_path-journal"
-  mv -f -- "$infrakt_raw" "$infrakt_db_path" || infrakt_sqlite_restore_fail "cannot replace $infrakt_db_path"
-  infrakt_raw=
-  rm -f -- "$infrakt_db_path-wal" "$infrakt_db_path-shm" "$infrakt_db_path-journal"
+  # The online backup API, into the live file: one write transaction (all or nothing,
+  # crash-safe through SQLite's own journal), taken with the locks other connections
+  # honour — they wait, then see the restored data. The file keeps its inode, owner and mode.
+  sqlite3 -bail -cmd '.timeout 30000' "$infrakt_db_path" ".restore '$infrakt_raw'" </dev/null >&2 ||
+    infrakt_sqlite_restore_fail "sqlite3 could not load the backup into $infrakt_db_path (is a long write transaction holding it?)"
 }

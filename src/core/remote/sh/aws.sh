@@ -27,7 +27,10 @@ infrakt_aws_setup() {
     AWS_SHARED_CREDENTIALS_FILE=/dev/null
     export AWS_SHARED_CREDENTIALS_FILE
   fi
-  infrakt_aws_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-aws.XXXXXX")
+  infrakt_aws_dir=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-aws.XXXXXX") || {
+    infrakt_aws_dir=
+    return 1
+  }
   infrakt_tmpdirs="${infrakt_tmpdirs:-} $infrakt_aws_dir"
   {
     printf '%s\n' "$infrakt_aws_section"

@@ -67,8 +67,9 @@ infrakt_kill_relays() {
 infrakt_cleanup() {
   if [ "$infrakt_cleaned" = 1 ]; then return 0; fi
   infrakt_cleaned=1
-  # The channel may be gone (a drop): a write to it must not kill the cleanup half-way.
-  trap '' PIPE
+  # The channel may be gone (a drop): a write to it must not kill the cleanup half-way;
+  # a second signal must not cut it short either (the .partial would stay).
+  trap '' PIPE INT TERM HUP
   # Sinks first: killed before their input can end, they never commit a truncated stream.
   for infrakt_p in $infrakt_sink_pids; do kill -TERM "$infrakt_p" 2>/dev/null || :; done
   for infrakt_p in $infrakt_pids; do kill "$infrakt_p" 2>/dev/null || :; done
@@ -106,7 +107,7 @@ infrakt_sweep_local() {
   infrakt_min=$((infrakt_sweep_seconds / 60))
   find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.partial*" -mmin +"$infrakt_min" -print -exec rm -f -- {} + 2>/dev/null |
     sed 's/^/infrakt: removed the leftover of a killed run: /' >&2 || :
-  find "${TMPDIR:-/tmp}" -maxdepth 1 -type d \( -name 'infrakt.*' -o -name 'infrakt-aws.*' \) -user "$(id -u)" \
+  find "${TMPDIR:-/tmp}" -maxdepth 1 -type d \( -name 'infrakt.*' -o -name 'infrakt-aws.*' -o -name 'infrakt-sched.*' \) -user "$(id -u)" \
     -mmin +"$infrakt_min" -exec rm -rf -- {} + 2>/dev/null || :
 }
 

@@ -66,7 +66,7 @@ infrakt_restore_stream() {
   fi
 }
 
-# infrakt_wait_for <what> <command>...: polls until the command prints PONG.
+# infrakt_wait_pong <command>...: polls until the command prints PONG.
 infrakt_wait_pong() {
   infrakt_i=0
   until [ "$("$@" 2>/dev/null)" = PONG ]; do

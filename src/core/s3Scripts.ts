@@ -375,7 +375,12 @@ function transferPaths(server: { name: string; backupDir: string }, filename: st
   return { file: `${s.backupDir}/${filename}` };
 }
 
-/** Upload to S3 of a backup that is only local (its checksum object too). */
+/**
+ * Upload to S3 of a backup that is only local: checked against its `.sha256`
+ * first, then the object, then the checksum object (the commit mark). A file
+ * without a `.sha256` is refused: its S3 copy could never be verified, and an
+ * object without its mark is removed as unfinished by the next backup's sweep.
+ */
 export function s3UploadFileScript(
   c: S3Credentials,
   server: { name: string; backupDir: string },
@@ -388,8 +393,10 @@ export function s3UploadFileScript(
     `infrakt_file=${q(file)}`,
     `infrakt_key=${q(key)}`,
     `[ -f "$infrakt_file" ] || { echo "infrakt: $infrakt_file is not on the server any more" >&2; exit ${TRANSFER_EXIT.missingLocal}; }`,
+    `[ -f "$infrakt_file.sha256" ] || { echo "infrakt: $infrakt_file has no .sha256 beside it, so a copy in S3 could never be verified — take a new backup instead" >&2; exit ${TRANSFER_EXIT.noChecksum}; }`,
+    `[ "$(sha256sum < "$infrakt_file" | cut -c1-64)" = "$(cut -c1-64 < "$infrakt_file.sha256")" ] || { echo "infrakt: $infrakt_file does not match its .sha256: it is damaged and is not uploaded" >&2; exit ${TRANSFER_EXIT.checksumMismatch}; }`,
     'awsx s3 cp --only-show-errors "$infrakt_file" "s3://$infrakt_bucket/$infrakt_key" || exit $?',
-    'if [ -f "$infrakt_file.sha256" ]; then awsx s3 cp --only-show-errors "$infrakt_file.sha256" "s3://$infrakt_bucket/$infrakt_key.sha256" || exit $?; fi',
+    'awsx s3 cp --only-show-errors "$infrakt_file.sha256" "s3://$infrakt_bucket/$infrakt_key.sha256" || exit $?',
     `printf '${MARKS.result} {"uploaded":"%s"}\\n' "$infrakt_key"`,
   ]);
 }

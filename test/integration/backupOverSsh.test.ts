@@ -175,6 +175,26 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     assert.equal(up.code, 0, up.stderr);
     l = await listing(c);
     assert.equal(l.byDatabase.get('shop')?.find((e) => e.filename === b.file)?.location, 'both');
+
+    // Never an unverifiable or damaged copy: without its .sha256, or not matching it, nothing is uploaded.
+    const other = await backUpNow(forServer(pool, server), target());
+    const file = path.join(server.backupDir, other.file);
+    const sum = fs.readFileSync(`${file}.sha256`);
+    fs.rmSync(`${file}.sha256`);
+    const noSum = await pool.run(server, s3UploadFileScript(c, server, 'shop', other.file), {
+      secrets: [c.secretKey],
+    });
+    assert.equal(noSum.code, TRANSFER_EXIT.noChecksum, noSum.stderr);
+    assert.match(noSum.stderr, /has no \.sha256 beside it/);
+    fs.writeFileSync(`${file}.sha256`, sum);
+    fs.appendFileSync(file, 'x');
+    const damaged = await pool.run(server, s3UploadFileScript(c, server, 'shop', other.file), {
+      secrets: [c.secretKey],
+    });
+    assert.equal(damaged.code, TRANSFER_EXIT.checksumMismatch, damaged.stderr);
+    l = await listing(c);
+    assert.equal(l.byDatabase.get('shop')?.find((e) => e.filename === other.file)?.location, 'local');
+    assert.ok(!s3.listKeys().some((k) => k.includes(other.file)), 'nothing of it reached S3');
   });
 
   it('without awscli on the server the listing says so and still shows local backups', async () => {

@@ -13,6 +13,7 @@ import {
   deleteBackup,
   restoreBackup,
   shellQuote,
+  stderrExcerpt,
   type BackupResult,
 } from '../../core/backup';
 import { humanSize } from '../../core/format';
@@ -26,6 +27,7 @@ import {
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
+  TRANSFER_EXIT,
 } from '../../core/s3Scripts';
 import type { TreeNode } from '../../core/treeRows';
 import { backupTarget, s3Access } from '../credentials';
@@ -309,6 +311,11 @@ export async function uploadBackupToS3(services: Services, arg?: unknown): Promi
       [OPEN_S3_SETTINGS],
     );
   const creds = s3.creds;
+  if (!entry.hasChecksum)
+    throw new ActionableError(
+      `${entry.filename} has no .sha256 beside it, so a copy in S3 could never be verified — take a new backup (Back Up Now) and upload that one.`,
+      [],
+    );
   await withRemote(
     services,
     server,
@@ -316,6 +323,11 @@ export async function uploadBackupToS3(services: Services, arg?: unknown): Promi
     async ({ runner }) => {
       const r = await runner.run(s3UploadFileScript(creds, server, database.name, entry.filename));
       afterChange(services, server);
+      if (r.code === TRANSFER_EXIT.noChecksum || r.code === TRANSFER_EXIT.checksumMismatch)
+        throw new ActionableError(
+          `Upload of ${entry.filename} to S3 refused: ${stderrExcerpt(r.stderr).replace(/^infrakt: /, '')}.`,
+          [],
+        );
       if (r.code !== 0) throw s3Failure(r.stderr, server, `Upload of ${entry.filename} to S3 failed`);
     },
   );

@@ -362,12 +362,6 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
 }
 
 /** Exit codes of the transfer scripts below (beyond awscli's own). */
-/** Exit codes of the transfer scripts (the protocol's). */
-export const TRANSFER_EXIT = {
-  missingLocal: EXIT.notFound,
-  checksumMismatch: EXIT.checksumMismatch,
-  noChecksum: EXIT.noChecksum,
-} as const;
 
 function transferPaths(server: { name: string; backupDir: string }, filename: string): { file: string } {
   const s = checkServer(server);
@@ -392,9 +386,9 @@ export function s3UploadFileScript(
   return s3Script(c, [
     `infrakt_file=${q(file)}`,
     `infrakt_key=${q(key)}`,
-    `[ -f "$infrakt_file" ] || { echo "infrakt: $infrakt_file is not on the server any more" >&2; exit ${TRANSFER_EXIT.missingLocal}; }`,
-    `[ -f "$infrakt_file.sha256" ] || { echo "infrakt: $infrakt_file has no .sha256 beside it, so a copy in S3 could never be verified — take a new backup instead" >&2; exit ${TRANSFER_EXIT.noChecksum}; }`,
-    `[ "$(sha256sum < "$infrakt_file" | cut -c1-64)" = "$(cut -c1-64 < "$infrakt_file.sha256")" ] || { echo "infrakt: $infrakt_file does not match its .sha256: it is damaged and is not uploaded" >&2; exit ${TRANSFER_EXIT.checksumMismatch}; }`,
+    `[ -f "$infrakt_file" ] || { echo "infrakt: $infrakt_file is not on the server any more" >&2; exit ${EXIT.notFound}; }`,
+    `[ -f "$infrakt_file.sha256" ] || { echo "infrakt: $infrakt_file has no .sha256 beside it, so a copy in S3 could never be verified — take a new backup instead" >&2; exit ${EXIT.noChecksum}; }`,
+    `[ "$(sha256sum < "$infrakt_file" | cut -c1-64)" = "$(cut -c1-64 < "$infrakt_file.sha256")" ] || { echo "infrakt: $infrakt_file does not match its .sha256: it is damaged and is not uploaded" >&2; exit ${EXIT.checksumMismatch}; }`,
     'awsx s3 cp --only-show-errors "$infrakt_file" "s3://$infrakt_bucket/$infrakt_key" || exit $?',
     'awsx s3 cp --only-show-errors "$infrakt_file.sha256" "s3://$infrakt_bucket/$infrakt_key.sha256" || exit $?',
     `printf '${MARKS.result} {"uploaded":"%s"}\\n' "$infrakt_key"`,
@@ -424,11 +418,11 @@ export function s3DownloadScript(
     'fi',
     'infrakt_fail() { rm -f -- "$infrakt_file.partial" "$infrakt_file.sha256.partial"; exit "$1"; }',
     'awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_key.sha256" "$infrakt_file.sha256.partial" ||',
-    `  { echo "infrakt: no checksum object $infrakt_key.sha256 in S3 — refusing to restore an unverifiable file" >&2; infrakt_fail ${TRANSFER_EXIT.noChecksum}; }`,
+    `  { echo "infrakt: no checksum object $infrakt_key.sha256 in S3 — refusing to restore an unverifiable file" >&2; infrakt_fail ${EXIT.noChecksum}; }`,
     'awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_key" "$infrakt_file.partial" || infrakt_fail $?',
     'infrakt_want=$(cut -c1-64 < "$infrakt_file.sha256.partial")',
     'infrakt_got=$(sha256sum < "$infrakt_file.partial" | cut -c1-64)',
-    `[ "$infrakt_want" = "$infrakt_got" ] || { echo "infrakt: downloaded file does not match its checksum (sha256 $infrakt_got, expected $infrakt_want)" >&2; infrakt_fail ${TRANSFER_EXIT.checksumMismatch}; }`,
+    `[ "$infrakt_want" = "$infrakt_got" ] || { echo "infrakt: downloaded file does not match its checksum (sha256 $infrakt_got, expected $infrakt_want)" >&2; infrakt_fail ${EXIT.checksumMismatch}; }`,
     'chmod 600 "$infrakt_file.partial" "$infrakt_file.sha256.partial"',
     `mv -f -- "$infrakt_file.sha256.partial" "$infrakt_file.sha256" && mv -f -- "$infrakt_file.partial" "$infrakt_file" || infrakt_fail ${EXIT.backupDir}`,
     `printf '${MARKS.result} {"downloaded":"%s","existed":false}\\n' "$infrakt_file"`,

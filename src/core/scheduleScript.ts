@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import { backupParts } from './backup/backupScript';
 import { BackupError, EXIT } from './backup/errors';
-import { COMPRESSIONS, FORMATS, parseBackupName } from './backup/naming';
+import { COMPRESSIONS } from './backup/naming';
 import { check } from './backup/serverCheck';
 import { MARKS, shellQuote as q, wholeScript } from './backup/shell';
 import { type BackupTarget, checkTarget } from './backup/target';
@@ -88,10 +88,9 @@ export interface ScheduledBackupOptions {
 
 /** "<format>.<ext>" endings a backup of this engine may have (the same rule as parseBackupName). */
 function backupTails(engine: Engine): string {
-  const formats = FORMATS.filter(
-    (f) => parseBackupName(`x_${engine}_20200101T000000Z.${f}.gz`) !== undefined,
-  );
-  return formats.flatMap((f) => COMPRESSIONS.map((c) => `${f}.${c}`)).join(' ');
+  return engineSpec(engine)
+    .formats.flatMap((f) => COMPRESSIONS.map((c) => `${f}.${c}`))
+    .join(' ');
 }
 
 function checkedRetention(days: number): number {

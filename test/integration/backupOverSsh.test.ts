@@ -19,8 +19,8 @@ import {
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
-  TRANSFER_EXIT,
 } from '../../src/core/s3Scripts';
+import { EXIT } from '../../src/core/remote/protocol';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
 import { type Postgres, startPostgres } from '../world/databases';
@@ -151,7 +151,7 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     );
     assert.equal(upload.code, 0, upload.stderr);
     const d = await pool.run(server, s3DownloadScript(c, server, 'shop', b.file), { secrets: [c.secretKey] });
-    assert.equal(d.code, TRANSFER_EXIT.checksumMismatch, d.stderr);
+    assert.equal(d.code, EXIT.checksumMismatch, d.stderr);
     assert.match(d.stderr, /does not match its checksum/);
     const left = fs.readdirSync(server.backupDir).filter((f) => f.startsWith(b.file));
     assert.deepEqual(left, []);
@@ -184,14 +184,14 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     const noSum = await pool.run(server, s3UploadFileScript(c, server, 'shop', other.file), {
       secrets: [c.secretKey],
     });
-    assert.equal(noSum.code, TRANSFER_EXIT.noChecksum, noSum.stderr);
+    assert.equal(noSum.code, EXIT.noChecksum, noSum.stderr);
     assert.match(noSum.stderr, /has no \.sha256 beside it/);
     fs.writeFileSync(`${file}.sha256`, sum);
     fs.appendFileSync(file, 'x');
     const damaged = await pool.run(server, s3UploadFileScript(c, server, 'shop', other.file), {
       secrets: [c.secretKey],
     });
-    assert.equal(damaged.code, TRANSFER_EXIT.checksumMismatch, damaged.stderr);
+    assert.equal(damaged.code, EXIT.checksumMismatch, damaged.stderr);
     l = await listing(c);
     assert.equal(l.byDatabase.get('shop')?.find((e) => e.filename === other.file)?.location, 'local');
     assert.ok(!s3.listKeys().some((k) => k.includes(other.file)), 'nothing of it reached S3');

@@ -21,7 +21,7 @@ import {
   forServer,
   restoreBackup,
 } from '../../src/core/backup';
-import { SINK_STALLED } from '../../src/core/backup/backupScript';
+import { SINK_STATUS } from '../../src/core/remote/protocol';
 import { parseServerListing, serverListingScript } from '../../src/core/backupListing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../../src/core/retention';
@@ -313,7 +313,7 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
     assert.ok(took < 90, `the local backup waited ${took} s for a hung endpoint: ${b.stderr()}`);
     assert.match(
       diagnoseS3Error(b.stderr(), server.name).cause,
-      r.sinks.s3 === SINK_STALLED
+      r.sinks.s3 === SINK_STATUS.stalled
         ? /stalled: the S3 endpoint accepted nothing for 5 s/
         : /the S3 endpoint stopped answering|cannot reach the S3 endpoint/,
     );

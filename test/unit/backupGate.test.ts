@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BackupError, type BackupTarget, backUpNow, backupScript } from '../../src/core/backup';
-import { SINK_STALLED } from '../../src/core/backup/backupScript';
+import { SINK_STATUS } from '../../src/core/remote/protocol';
 import { pgrep } from '../support/processes';
 import { type SinkParts, commandSink } from '../support/sinks';
 import { until as untilAt } from '../world/databases';
@@ -139,7 +139,7 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
           extraSinks: [w.sink({ run: `hanging-uploader ${w.token}`, stallSeconds: 3 })],
         });
         const took = (Date.now() - started) / 1000;
-        assert.equal(r.sinks.s3, SINK_STALLED);
+        assert.equal(r.sinks.s3, SINK_STATUS.stalled);
         assert.deepEqual(r.failedSinks, ['s3']);
         assert.equal(w.backups().length, 2);
         assert.ok(took < 20, `took ${took} s`);

@@ -35,7 +35,7 @@ describe('ConfigStore', () => {
   });
   afterEach(() => cleanup());
 
-  describe('S3 settings model (seed Task 1)', () => {
+  describe('S3 settings model', () => {
     it('creates S3 settings', async () => {
       const { store } = await open();
       const saved = store.saveS3Settings(s3());

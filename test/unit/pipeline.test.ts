@@ -60,6 +60,20 @@ const TOOLS: Record<Engine, { tool: string; pw: string }> = {
   mongodb: { tool: 'mongodump', pw: 'INFRAKT_MONGO_PASSWORD' },
 };
 
+/** mongodump/mongorestore's connection and auth arguments in host mode (the config fifo's path as the tool got it). */
+const mongoHost = (config: string) => [
+  '--host',
+  '127.0.0.1',
+  '--port',
+  '5555',
+  '--username',
+  'app',
+  '--authenticationDatabase',
+  'admin',
+  '--config',
+  config,
+];
+
 describe('the backup pipeline per engine and mode, run with stub tools (bash, dash, busybox ash)', function () {
   this.timeout(60_000);
   let work: string;
@@ -181,22 +195,7 @@ describe('the backup pipeline per engine and mode, run with stub tools (bash, da
               '--rdb',
               `${dir}/${r.file}.partial-raw`,
             ],
-            mongodb: [
-              '--host',
-              '127.0.0.1',
-              '--port',
-              '5555',
-              '--username',
-              'app',
-              '--authenticationDatabase',
-              'admin',
-              '--config',
-              got.args[9] ?? '',
-              '--db',
-              'shop',
-              '--archive',
-              '--gzip',
-            ],
+            mongodb: [...mongoHost(got.args[9] ?? ''), '--db', 'shop', '--archive', '--gzip'],
           };
           assert.deepEqual(got.args, expected[engine]);
           if (engine === 'mongodb') {
@@ -322,21 +321,7 @@ describe('the backup pipeline per engine and mode, run with stub tools (bash, da
               ],
               'mysql host': ['-h', '127.0.0.1', '-P', '5555', '-u', 'app', 'shop'],
               'mysql container': ['-u', 'ctr_user', 'ctr_db'],
-              'mongodb host': [
-                '--host',
-                '127.0.0.1',
-                '--port',
-                '5555',
-                '--username',
-                'app',
-                '--authenticationDatabase',
-                'admin',
-                '--config',
-                got.args[9] ?? '',
-                '--drop',
-                '--archive',
-                '--gzip',
-              ],
+              'mongodb host': [...mongoHost(got.args[9] ?? ''), '--drop', '--archive', '--gzip'],
               'mongodb container': [
                 '--username',
                 'ctr_root',

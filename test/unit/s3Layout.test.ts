@@ -10,7 +10,7 @@ describe('S3 layout and listing', () => {
     assert.equal(s3Key('', 'mydb', 'f.gz'), 'mydb/f.gz');
   });
 
-  it('parses list-objects-v2 JSON (seed Task 3: two files, names and sizes)', () => {
+  it('parses list-objects-v2 JSON: two files, names and sizes', () => {
     const json = JSON.stringify({
       Contents: [
         {
@@ -32,7 +32,7 @@ describe('S3 layout and listing', () => {
     assert.equal(results[0].sizeBytes, 2516582);
   });
 
-  it('returns [] for an empty prefix (seed Task 3) and keeps names with spaces intact', () => {
+  it('returns [] for an empty prefix and keeps names with spaces intact', () => {
     assert.deepEqual(parseListObjectsV2('', 'p/'), []);
     assert.deepEqual(parseListObjectsV2('{"KeyCount":0}', 'p/'), []);
     const spaced = parseListObjectsV2(
@@ -42,7 +42,7 @@ describe('S3 layout and listing', () => {
     assert.equal(spaced[0].filename, 'a b.gz');
   });
 
-  it('merges local and S3 into local | s3 | both, newest first (seed Task 5)', () => {
+  it('merges local and S3 into local | s3 | both, newest first', () => {
     const d = (s: string) => new Date(s);
     const merged = mergeBackupLocations(
       [

@@ -6,7 +6,7 @@ import { MemorySecretBackend, Secrets, secretKeys } from '../../src/core/secrets
 import { S3SettingsService } from '../../src/core/s3SettingsService';
 import { WASM_PATH, tempDir } from '../support/paths';
 
-describe('S3 settings service (seed Task 2, over the real store)', () => {
+describe('S3 settings service (over the real store)', () => {
   let cleanup: () => void;
   let file: string;
   let store: ConfigStore;

@@ -5,14 +5,10 @@
 // the safety backup before a restore run the same functions.
 import { engineSpec } from '../engines';
 import { SH } from '../remote/modules';
-import { SINK_STATUS } from '../remote/protocol';
 import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
 import { BackupError } from './errors';
 import { backupPrefix } from './naming';
 import { type BackupTarget, type CheckedTarget, checkTarget } from './target';
-
-/** A sink's status when the watchdog stopped it for making no progress. */
-export const SINK_STALLED = SINK_STATUS.stalled;
 
 /**
  * Another consumer of the compressed stream: modules defining
@@ -83,7 +79,7 @@ function checkedSinks(sinks: readonly Sink[]): readonly Sink[] {
 export function backupParts(
   target: BackupTarget,
   opts: BackupScriptOptions = {},
-): { vars: ShellVars; modules: ShellModule[]; target: CheckedTarget } {
+): { vars: ShellVars; modules: ShellModule[] } {
   const t = checkTarget(target);
   const sinks = checkedSinks(opts.extraSinks ?? []);
   const interval = opts.progressInterval ?? 1;
@@ -106,7 +102,7 @@ export function backupParts(
     vars[`infrakt_stall_${s.id}`] = s.stallSeconds ?? 0;
   }
   const modules = [SH.common, engineSpec(t.engine).shell, SH.pipeline, ...sinks.flatMap((s) => s.modules)];
-  return { vars, modules, target: t };
+  return { vars, modules };
 }
 
 export function backupScript(target: BackupTarget, opts: BackupScriptOptions = {}): string {

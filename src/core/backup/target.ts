@@ -71,25 +71,24 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
   }
   const password = t.password ?? { kind: 'none' };
   if (password.kind === 'file') check(remoteDir, password.path, 'Credentials file');
-  if (engineSpec(d.engine).location === 'file') {
+  const spec = engineSpec(d.engine);
+  // What every mode shares; each mode sets what it uses.
+  const base = {
+    serverName: sName,
+    backupDir: dir,
+    name,
+    engine: d.engine,
+    container: '',
+    host: '',
+    port: 0,
+    user: '',
+    path: '',
+    password: { kind: 'none' } as PasswordSource,
+  };
+  if (spec.location === 'file') {
     if (d.mode !== 'host')
-      throw new BackupError(
-        'invalid-input',
-        `A ${engineSpec(d.engine).label} database is a file, not a container`,
-      );
-    return {
-      serverName: sName,
-      backupDir: dir,
-      name,
-      engine: d.engine,
-      mode: 'host',
-      container: '',
-      host: '',
-      port: 0,
-      user: '',
-      path: check(remoteFile, d.dbPath ?? '', 'Database file'),
-      password: { kind: 'none' },
-    };
+      throw new BackupError('invalid-input', `A ${spec.label} database is a file, not a container`);
+    return { ...base, mode: 'host', path: check(remoteFile, d.dbPath ?? '', 'Database file') };
   }
   if (d.mode === 'container') {
     const container = d.container ?? `infrakt-db-${name}`;
@@ -100,39 +99,27 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
       );
     }
     return {
-      serverName: sName,
-      backupDir: dir,
-      name,
-      engine: d.engine,
+      ...base,
       mode: 'container',
       container,
-      host: '',
-      port: 0,
       user: d.dbUser === undefined ? '' : check(userName, d.dbUser, 'Database user'),
       dbName:
         d.dbName === undefined ? undefined : check(databaseName, d.dbName, 'Database name on the server'),
-      path: '',
-      password: { kind: 'none' },
     };
   }
   if (d.mode !== 'host') throw new BackupError('invalid-input', 'Mode must be container or host');
   return {
-    serverName: sName,
-    backupDir: dir,
-    name,
-    engine: d.engine,
+    ...base,
     mode: 'host',
-    container: '',
     host: check(hostName, d.dbHost ?? '127.0.0.1', 'Database host'),
     port: check(port, d.dbPort ?? DEFAULT_PORTS[d.engine], 'Database port'),
     user:
       d.dbUser === undefined || d.dbUser === ''
-        ? engineSpec(d.engine).defaultUser
+        ? spec.defaultUser
         : check(userName, d.dbUser, 'Database user'),
-    dbName: engineSpec(d.engine).namedDatabases
+    dbName: spec.namedDatabases
       ? check(databaseName, d.dbName ?? name, 'Database name on the server')
       : undefined,
-    path: '',
     password,
   };
 }

@@ -17,6 +17,7 @@ import {
   type BackupResult,
 } from '../../core/backup';
 import { humanSize } from '../../core/format';
+import { EXIT } from '../../core/remote/protocol';
 import type { Database, Server } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3Layout';
 import {
@@ -27,7 +28,6 @@ import {
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
-  TRANSFER_EXIT,
 } from '../../core/s3Scripts';
 import type { TreeNode } from '../../core/treeRows';
 import { backupTarget, s3Access } from '../credentials';
@@ -323,7 +323,7 @@ export async function uploadBackupToS3(services: Services, arg?: unknown): Promi
     async ({ runner }) => {
       const r = await runner.run(s3UploadFileScript(creds, server, database.name, entry.filename));
       afterChange(services, server);
-      if (r.code === TRANSFER_EXIT.noChecksum || r.code === TRANSFER_EXIT.checksumMismatch)
+      if (r.code === EXIT.noChecksum || r.code === EXIT.checksumMismatch)
         throw new ActionableError(
           `Upload of ${entry.filename} to S3 refused: ${stderrExcerpt(r.stderr).replace(/^infrakt: /, '')}.`,
           [],

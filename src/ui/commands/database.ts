@@ -26,6 +26,14 @@ const containerValidator = (v: string) =>
     ? undefined
     : 'Container name may use letters, digits, _ . - (as Docker allows)';
 
+const askDatabaseName = (title: string) =>
+  askText({
+    title,
+    prompt: 'Name (used in backup file names)',
+    placeHolder: 'app',
+    validate: fieldValidator(databaseName),
+  });
+
 export async function addDatabase(services: Services, arg?: unknown): Promise<void> {
   const server = await resolveServer(services, arg, 'Add Database');
   const title = `Add Database to ${server.name}`;
@@ -52,12 +60,7 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
     ],
     { title, placeHolder: 'Where does it run?' },
   );
-  const name = await askText({
-    title,
-    prompt: 'Name (used in backup file names)',
-    placeHolder: 'app',
-    validate: fieldValidator(databaseName),
-  });
+  const name = await askDatabaseName(title);
 
   if (mode === 'container') {
     const container = await askText({
@@ -79,12 +82,7 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
 /** A database that is a file on the server (SQLite): a name and the file's path. */
 async function addFileDatabase(services: Services, server: Server, engine: Engine): Promise<void> {
   const title = `Add Database to ${server.name}`;
-  const name = await askText({
-    title,
-    prompt: 'Name (used in backup file names)',
-    placeHolder: 'app',
-    validate: fieldValidator(databaseName),
-  });
+  const name = await askDatabaseName(title);
   const dbPath = await askText({
     title,
     prompt: `Path of the ${engineSpec(engine).label} database file on ${server.name}`,

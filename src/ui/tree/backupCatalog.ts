@@ -22,8 +22,6 @@ import { messageOf } from '../errors';
 import { loggedRunner } from '../remote';
 import type { CatalogEntry, Services } from '../services';
 
-export type { CatalogEntry };
-
 type Cached = CatalogEntry & { signature: string };
 
 // Re-exported: commands bound their own fan-outs by it.

@@ -5,7 +5,8 @@ import { type ScheduleView, scheduleView } from '../../core/schedule';
 import { type DatabaseSummary, type ServerState, type TreeNode, rowFor } from '../../core/treeRows';
 import { diagnoseS3Error } from '../../core/s3Scripts';
 import { messageOf } from '../errors';
-import type { BackupCatalog, CatalogEntry } from './backupCatalog';
+import type { CatalogEntry } from '../services';
+import type { BackupCatalog } from './backupCatalog';
 
 /**
  * Servers → databases (from the store; refreshes when the store changes, in

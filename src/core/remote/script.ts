@@ -17,7 +17,8 @@ export interface ShellModule {
   readonly text: string;
 }
 
-export type ShellValue = string | number | boolean;
+/** A list reaches the shell as one variable, one item per line (read with `while IFS= read -r`). */
+export type ShellValue = string | number | boolean | readonly string[];
 
 /** A value with the name of the field it came from (for the error when it cannot be quoted). */
 export interface ShellVar {
@@ -44,7 +45,15 @@ export function shellQuote(value: string, field = 'A value'): string {
 
 function text(v: ShellValue | undefined, field: string): string {
   if (v === undefined) return "''";
+  if (Array.isArray(v)) {
+    for (const item of v) {
+      if (item === '' || /[\n\r]/.test(item))
+        throw new ShellValueError(`${field} has an empty item or one with a line break — remove it`);
+    }
+    return shellQuote(v.join('\n'), field);
+  }
   if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v !== 'number' && typeof v !== 'string') throw new ShellValueError(`${field} is not a value`);
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new ShellValueError(`${field} must be a finite number`);
     return String(v);
@@ -58,7 +67,10 @@ export function preamble(vars: ShellVars): string[] {
   const exported: string[] = [];
   for (const [name, raw] of Object.entries({ ...PROTOCOL_VARS, ...vars })) {
     if (!NAME_RE.test(name)) throw new ShellValueError(`"${name}" is not a shell variable name`);
-    const v: ShellVar = typeof raw === 'object' && raw !== null ? raw : { value: raw };
+    const v: ShellVar =
+      typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+        ? (raw as ShellVar)
+        : { value: raw as ShellValue | undefined };
     lines.push(`${name}=${text(v.value, v.field ?? name)}`);
     if (v.export) exported.push(name);
   }
@@ -85,4 +97,25 @@ export function remoteScript(p: ScriptParts): string {
     if (!h.startsWith('#') || h.includes('\n')) throw new ShellValueError('header lines must be comments');
   }
   return [...(p.header ?? []), '{', ...body, '}', ''].join('\n');
+}
+
+/**
+ * Several whole scripts as one (one SSH round trip): each runs in its own
+ * subshell (its traps and exits stay its own); the first that fails stops the
+ * rest with its exit status and says which step it was.
+ */
+export function sequenceScripts(parts: readonly { what: string; script: string }[]): string {
+  const lines = ['{', 'set -u'];
+  for (const { what, script } of parts) {
+    lines.push(
+      ...preamble({ infrakt_part_what: { value: what, field: 'Step name' } }),
+      '(',
+      script.trimEnd(),
+      ')',
+      'infrakt_part_rc=$?',
+      '[ "$infrakt_part_rc" = 0 ] || { printf \'infrakt: %s failed\\n\' "$infrakt_part_what" >&2; exit "$infrakt_part_rc"; }',
+    );
+  }
+  lines.push('}', '');
+  return lines.join('\n');
 }

@@ -18,17 +18,12 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  type BackupTarget,
-  CHECKSUM_EXT,
-  backUpNow,
-  backupScript,
-  forServer,
-  shellQuote as q,
-} from '../src/core/backup';
+import { type BackupTarget, CHECKSUM_EXT, backUpNow, backupScript, forServer } from '../src/core/backup';
+import { shellQuote as q } from '../src/core/remote/script';
+import { awsShell as productAwsShell } from '../test/support/aws';
 import type { Server } from '../src/core/model';
 import { s3Key } from '../src/core/s3Layout';
-import { type S3Credentials, awsSetup, s3UploadSink } from '../src/core/s3Scripts';
+import { type S3Credentials, s3UploadSink } from '../src/core/s3Scripts';
 import { type Postgres, hostDatabase, startPostgres } from '../test/world/databases';
 import { type S3World, s3rverSettings, startS3, stopS3AndRemove } from '../test/world/s3';
 import {
@@ -404,16 +399,8 @@ async function benchS3(
   });
   if (found.code !== 0) throw new Error(`no awscli over SSH: ${found.stderr.trim()}`);
   const [awsPath, awsVersion] = found.stdout.trim().split('\n');
-  const setup = awsSetup(creds);
   // The same config, credentials and `awsx` the product's scripts use, with that aws.
-  const awsShell = (body: string) =>
-    [
-      'set -e',
-      `aws() { ${q(awsPath)} "$@"; }`,
-      ...setup.preamble,
-      `trap ${q(setup.cleanup.join('; '))} EXIT`,
-      body,
-    ].join('\n');
+  const awsShell = (body: string) => productAwsShell(creds, `set -e\naws() { ${q(awsPath)} "$@"; }\n${body}`);
   const env = { ...process.env, PGPASSWORD: pg.password };
   const conn = `-h 127.0.0.1 -p ${pg.port} -U postgres -d ${db}`;
   const emptyBucket = () =>
@@ -475,7 +462,6 @@ async function benchS3(
     // What the Back Up Now command passes when S3 is configured (src/ui/commands/backup.ts).
     const c = await timed(() =>
       backUpNow(forServer(pool, server), pgTarget(pg, server, db), {
-        ...awsSetup(creds),
         extraSinks: [s3UploadSink(creds, db)],
         signal: benchAbort.signal,
       }),

@@ -16,7 +16,8 @@
 // bench leaves out is 30 machines' worth of CPU on the server side.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CHECKSUM_EXT, backupFilename, shellQuote as q } from '../src/core/backup';
+import { CHECKSUM_EXT, backupFilename } from '../src/core/backup';
+import { shellQuote as q } from '../src/core/remote/script';
 import {
   REFRESH_CONCURRENCY,
   S3Index,
@@ -29,10 +30,8 @@ import {
   serverListingScript,
   serverS3Prefixes,
 } from '../src/core/backupListing';
-import { wholeScript } from '../src/core/backup/shell';
 import { limiter } from '../src/core/limit';
 import type { Server } from '../src/core/model';
-import { statusLines } from '../src/core/scheduleScript';
 import type { S3Credentials } from '../src/core/s3Scripts';
 import type { ConnectionPool } from '../src/ssh/connectionPool';
 import { S3RVER_KEY, s3rverSettings, startS3, stopS3AndRemove } from '../test/world/s3';
@@ -75,7 +74,8 @@ function fillDir(dir: string, server: string, db: string, count: number): void {
 
 /** The local listing before this change (for comparison only): a loop appending to "$@", quadratic in the files. */
 function listScriptBefore(server: { name: string; backupDir: string }): string {
-  return wholeScript([
+  return [
+    '{',
     'set -u',
     `infrakt_dir=${q(server.backupDir)}`,
     '( cd -- "$infrakt_dir" || exit 77',
@@ -89,7 +89,9 @@ function listScriptBefore(server: { name: string; backupDir: string }): string {
     `  if [ $# -gt 0 ]; then stat -c '@@infrakt:file %s %Y %n' -- "$@"; fi`,
     ')',
     'exit $?',
-  ]);
+    '}',
+    '',
+  ].join('\n');
 }
 
 const DB: ListedDatabase[] = [{ name: 'shop', engine: 'postgres' }];
@@ -114,7 +116,7 @@ async function localDir(sshd: SshServer, work: string, runs: number): Promise<vo
         DB,
         (script) => pool.run(server, script, { signal: benchAbort.signal, timeoutMs: 60_000 }),
         undefined,
-        statusLines(server.backupDir),
+        { schedules: true },
       );
       const n = listing.byDatabase.get('shop')?.length;
       if (n !== c.backups) throw new Error(`listed ${n} backups, expected ${c.backups}`);
@@ -305,7 +307,7 @@ async function fleet(sshd: SshServer, work: string, runs: number): Promise<void>
             databases,
             (script) => limit(() => pool.run(s, script, opts)),
             share,
-            statusLines(s.backupDir),
+            { schedules: true },
           );
           check(s, listing);
         }),
@@ -351,13 +353,7 @@ async function fleet(sshd: SshServer, work: string, runs: number): Promise<void>
       preferred: [one],
     });
     const t = await timed(() =>
-      listServerBackups(
-        one,
-        databases,
-        (script) => pool.run(one, script, opts),
-        share,
-        statusLines(one.backupDir),
-      ),
+      listServerBackups(one, databases, (script) => pool.run(one, script, opts), share, { schedules: true }),
     );
     check(one, t.value.listing);
     single.push(t.ms);
@@ -371,11 +367,7 @@ async function fleet(sshd: SshServer, work: string, runs: number): Promise<void>
       Promise.all(
         servers.map((s) =>
           limit(async () => {
-            const r = await pool.run(
-              s,
-              serverListingScript(s, databases, creds, statusLines(s.backupDir)),
-              opts,
-            );
+            const r = await pool.run(s, serverListingScript(s, databases, creds, { schedules: true }), opts);
             check(s, parseServerListing(r.stdout, r.stderr, s, databases, creds.settings));
           }),
         ),

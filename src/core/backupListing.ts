@@ -7,9 +7,11 @@
 // thirty servers each running their own listing was most of a refresh). An S3
 // failure is reported beside a listing that still shows the local files.
 import type { Database, Engine, Server } from './model';
-import { listLines, parseListing, type ServerListing } from './backup/listScript';
+import { listVars, parseListing, type ServerListing } from './backup/listScript';
 import { backupPrefix, parseBackupName } from './backup/naming';
-import { wholeScript } from './backup/shell';
+import { SH } from './remote/modules';
+import { MARKS } from './remote/protocol';
+import { type ShellVars, remoteScript } from './remote/script';
 import type { RunResult } from './remote/runner';
 import {
   type BackupEntry,
@@ -21,7 +23,7 @@ import {
 import {
   type S3Credentials,
   listS3PrefixesScript,
-  s3ListSection,
+  s3ListParts,
   s3ListingError,
   splitS3Listing,
   splitS3Prefixes,
@@ -29,9 +31,6 @@ import {
 
 /** At most this many servers' local listings run at once (the shared S3 listing runs beside them). */
 export const REFRESH_CONCURRENCY = 4;
-
-const LOCAL_RC = '@@infrakt:localrc';
-const AWSCLI_MARK = '@@infrakt:awscli';
 
 export type ListedDatabase = Pick<Database, 'name' | 'engine'>;
 
@@ -46,38 +45,48 @@ export interface ServerBackups {
   s3: { state: 'off' } | { state: 'ok' } | { state: 'error'; message: string };
 }
 
+export interface ListingOptions {
+  /** The schedules' status records, scripts and crontab entries ride along (parseScheduleStatus). */
+  schedules?: boolean;
+}
+
 /**
- * One server's listing as one script. With `s3`, the server also lists its
- * databases' S3 prefixes itself, in a subshell (one awscli call per database:
- * for one-off callers such as S3 retention; the tree shares one S3 listing
- * instead, see localListingScript and S3ListingShare).
+ * One server's listing as one script (remote/sh/list.sh `infrakt_listing`).
+ * With `s3`, the server also lists its databases' S3 prefixes itself, in a
+ * subshell (one awscli call per database: for one-off callers such as S3
+ * retention; the tree shares one S3 listing instead, see localListingScript
+ * and S3ListingShare).
  */
 export function serverListingScript(
   server: Pick<Server, 'name' | 'backupDir'>,
   databases: readonly ListedDatabase[],
   s3?: S3Credentials,
-  /** More lines for the same round trip (e.g. scheduleScript's statusLines); they must not exit. */
-  extraLines: readonly string[] = [],
+  opts: ListingOptions & { awscli?: boolean } = {},
 ): string {
-  const lines = ['set -u', ...listLines(server), `printf '${LOCAL_RC} %s\\n' "$?"`];
-  if (s3 && databases.length) lines.push(...s3ListSection(s3, [...new Set(databases.map((d) => d.name))]));
-  lines.push(...extraLines, 'exit 0');
-  return wholeScript(lines);
+  let vars: ShellVars = {
+    ...listVars(server),
+    infrakt_listing_awscli: opts.awscli === true,
+    infrakt_listing_schedules: opts.schedules === true,
+  };
+  const modules = [SH.list];
+  if (s3 && databases.length) {
+    const parts = s3ListParts(s3, [...new Set(databases.map((d) => d.name))]);
+    vars = { ...vars, ...parts.vars };
+    modules.push(...parts.modules);
+  }
+  return remoteScript({ vars, modules, call: 'infrakt_listing' });
 }
 
 /**
  * The tree's per-server round trip: local files, whether awscli is on the
- * PATH (so the shared S3 listing is not tried where it cannot run), and
- * `extraLines` (schedule status). No S3 call: that is the shared listing's.
+ * PATH (so the shared S3 listing is not tried where it cannot run), and the
+ * schedules when asked. No S3 call: that is the shared listing's.
  */
 export function localListingScript(
   server: Pick<Server, 'name' | 'backupDir'>,
-  extraLines: readonly string[] = [],
+  opts: ListingOptions = {},
 ): string {
-  return serverListingScript(server, [], undefined, [
-    `if command -v aws >/dev/null 2>&1; then printf '${AWSCLI_MARK} yes\\n'; else printf '${AWSCLI_MARK} no\\n'; fi`,
-    ...extraLines,
-  ]);
+  return serverListingScript(server, [], undefined, { ...opts, awscli: true });
 }
 
 export interface LocalPart {
@@ -105,7 +114,7 @@ export function parseLocalPart(
   databases: readonly ListedDatabase[],
 ): LocalPart {
   const local = parseListing(stdout, server.name, databases);
-  const rc = markLine(stdout, LOCAL_RC);
+  const rc = markLine(stdout, MARKS.localRc);
   const localRc = rc === undefined ? NaN : Number(rc);
   const localError =
     localRc === 0
@@ -113,7 +122,7 @@ export function parseLocalPart(
       : `listing the backup dir failed${Number.isNaN(localRc) ? '' : ` (exit ${localRc})`}: ${
           stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no output'
         }`;
-  const aws = markLine(stdout, AWSCLI_MARK);
+  const aws = markLine(stdout, MARKS.awscli);
   return {
     local,
     noBackupDir: local.noBackupDir,
@@ -447,13 +456,13 @@ export async function listServerBackups<S extends S3Lister & Pick<Server, 'name'
   /** Runs the local listing script on the server (bounded, logged by the caller); throws when unreachable. */
   runLocal: (script: string) => Promise<RunResult>,
   s3?: S3ListingShare<S>,
-  extraLines: readonly string[] = [],
+  opts: ListingOptions = {},
 ): Promise<{ listing: ServerBackups; stdout: string }> {
   // Started before the local round trip, so the two overlap.
   const shared = s3 && databases.length ? s3.request(server) : undefined;
   let r: RunResult;
   try {
-    r = await runLocal(localListingScript(server, extraLines));
+    r = await runLocal(localListingScript(server, opts));
   } catch (err) {
     s3?.hint(server.id, { unreachable: err instanceof Error ? err.message : String(err) });
     throw err;

@@ -5,7 +5,6 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { humanAge } from './format';
 import { remoteDir } from './model';
-import { EXIT } from './remote/protocol';
 
 export const CRON_PRESETS = [
   { label: 'Daily at 02:00', expression: '0 2 * * *' },
@@ -105,10 +104,6 @@ export function cronMarker(databaseId: string): string {
   return `# infrakt:backup:${databaseId}`;
 }
 
-function q(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * A path that goes into the crontab line: absolute, of characters that need no
  * quoting in sh (cron hands the line to sh), and no `%` (cron's newline).
@@ -119,58 +114,18 @@ function cronPath(value: string, label: string): string {
   return r.data;
 }
 
-/**
- * Reads the crontab into `$infrakt_cron_dir/tab`: "no crontab yet" is an empty
- * one; any other failure stops the script, so an unreadable crontab is never
- * replaced by one holding only our line.
- */
-const READ_CRONTAB = [
-  `infrakt_cron_dir=$(mktemp -d "\${TMPDIR:-/tmp}/infrakt-cron.XXXXXX") || { echo "infrakt: cannot create a temp dir for the crontab" >&2; exit ${EXIT.setup}; }`,
-  'if ! crontab -l > "$infrakt_cron_dir/tab" 2> "$infrakt_cron_dir/err"; then',
-  `  if grep -qiE "no crontab|can't open|no such file" "$infrakt_cron_dir/err"; then : > "$infrakt_cron_dir/tab"`,
-  `  else echo "infrakt: cannot read the crontab: $(head -c 300 "$infrakt_cron_dir/err")" >&2; rm -rf -- "$infrakt_cron_dir"; exit ${EXIT.crontab}; fi`,
-  'fi',
-];
-
-/**
- * Replaces (or adds) this database's crontab line; other lines are kept as they
- * are. The last line's exit status says whether the entry is now installed.
- */
-export function installCronLines(opts: {
+/** This database's crontab line: the schedule, the script (its output appended to the log) and the marker. */
+export function cronLine(opts: {
   databaseId: string;
   expression: string;
   scriptPath: string;
   logPath: string;
-}): string[] {
+}): { line: string; marker: string; expression: string } {
   const expression = cronExpression.parse(opts.expression);
   const marker = cronMarker(opts.databaseId);
   const script = cronPath(opts.scriptPath, 'Script path');
   const log = cronPath(opts.logPath, 'Log path');
-  const line = `${expression} ${script} >> ${log} 2>&1 ${marker}`;
-  return [
-    'command -v crontab >/dev/null 2>&1 || { echo "infrakt: crontab not found on this server — run Provision Server" >&2; exit 127; }',
-    ...READ_CRONTAB,
-    `{ grep -vF ${q(marker)} "$infrakt_cron_dir/tab"; printf '%s\\n' ${q(line)}; } | crontab -`,
-    'infrakt_cron_rc=$?',
-    'rm -rf -- "$infrakt_cron_dir"',
-    `[ "$infrakt_cron_rc" = 0 ] || { echo "infrakt: crontab refused the new entry (exit $infrakt_cron_rc)" >&2; exit ${EXIT.crontab}; }`,
-    `crontab -l 2>/dev/null | grep -qxF ${q(line)}`,
-  ];
-}
-
-/** Removes this database's crontab line (nothing to do when there is none). Last status: removed. */
-export function removeCronLines(databaseId: string): string[] {
-  const marker = cronMarker(databaseId);
-  return [
-    'if command -v crontab >/dev/null 2>&1; then',
-    ...READ_CRONTAB.map((l) => `  ${l}`),
-    `  if grep -qF ${q(marker)} "$infrakt_cron_dir/tab"; then`,
-    `    < "$infrakt_cron_dir/tab" grep -vF ${q(marker)} | crontab -`,
-    '  fi',
-    '  rm -rf -- "$infrakt_cron_dir"',
-    `  ! crontab -l 2>/dev/null | grep -qF ${q(marker)}`,
-    'fi',
-  ];
+  return { line: `${expression} ${script} >> ${log} 2>&1 ${marker}`, marker, expression };
 }
 
 export const runStatus = z.object({

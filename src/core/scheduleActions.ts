@@ -5,7 +5,7 @@
 // settings. The builders live in scheduleScript.ts; this file only sequences
 // them and turns their output into results or errors that name the cause.
 import { BackupError, stderrExcerpt } from './backup/errors';
-import { shellQuote } from './backup/shell';
+import { sequenceScripts } from './remote/script';
 import type { ScriptRunner } from './backup/run';
 import type { BackupTarget } from './backup/target';
 import type { S3Credentials } from './s3Scripts';
@@ -46,24 +46,6 @@ async function must(runner: ScriptRunner, script: string, what: string, secrets:
     throw new BackupError('unexpected', `${what} failed (exit ${r.code})${excerpt ? `: ${excerpt}` : ''}`);
   }
   return r.stdout;
-}
-
-/**
- * Several whole scripts as one (one SSH round trip): each runs in its own
- * subshell (its traps and exits stay its own), and the first that fails
- * stops the rest with its exit status and says which step it was.
- */
-export function sequenceScripts(parts: readonly { what: string; script: string }[]): string {
-  const lines = ['set -u'];
-  for (const { what, script } of parts) {
-    lines.push(
-      '(',
-      script.trimEnd(),
-      ')',
-      `infrakt_part_rc=$?; [ "$infrakt_part_rc" = 0 ] || { printf 'infrakt: %s failed\\n' ${shellQuote(what)} >&2; exit "$infrakt_part_rc"; }`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
 }
 
 /** The script that installs a plan: the S3 credentials file (when uploading), the password file (host mode with a password), then the schedule. */

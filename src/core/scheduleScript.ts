@@ -13,14 +13,14 @@
 //   (0600 in a 0700 dir) from the stdin script, the only place the secret is.
 // - installScheduleScript / unscheduleScript: the script file (atomic, 0700)
 //   and the crontab entry with its marker, both idempotent.
-// - statusLines / parseScheduleStatus: the status records, scripts and
-//   crontab entries of a server, appended to the tree's one listing round trip.
+// - parseScheduleStatus: the status records, scripts and crontab entries of a
+//   server, listed in the tree's one listing round trip (remote/sh/list.sh).
 import { z } from 'zod';
 import { backupParts } from './backup/backupScript';
-import { BackupError, EXIT } from './backup/errors';
+import { BackupError } from './backup/errors';
 import { COMPRESSIONS } from './backup/naming';
 import { check } from './backup/serverCheck';
-import { MARKS, shellQuote as q, wholeScript } from './backup/shell';
+import { MARKS } from './remote/protocol';
 import { type BackupTarget, checkTarget } from './backup/target';
 import { type Engine, databaseName, remoteDir } from './model';
 import { accessKey, secretKey } from './s3Settings';
@@ -28,8 +28,8 @@ import { type S3Credentials, SCHEDULE_AWS_PROFILE, s3UploadSink } from './s3Scri
 import { SH } from './remote/modules';
 import { markValues, parseResultLine } from './remote/protocol';
 import { engineSpec, isEngine } from './engines';
-import { remoteScript } from './remote/script';
-import { type RunStatus, cronExpression, installCronLines, removeCronLines, runStatus } from './schedule';
+import { type ShellVars, remoteScript } from './remote/script';
+import { type RunStatus, cronLine, cronMarker, runStatus } from './schedule';
 
 /** Where scheduled runs read the S3 credentials: root-only, the one exception to "secrets stay in SecretStorage" (README, "Where things are kept"). */
 export const DEFAULT_AWS_CREDENTIALS_PATH = '/opt/infrakt/.aws/credentials';
@@ -168,33 +168,17 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
   });
 }
 
-function fileScript(path: string, label: string, content: readonly string[]): string {
+/** A root-only secret file's script (remote/sh/schedule-admin.sh): its path, and its text or variable. */
+function fileScript(path: string, label: string, content: ShellVars): string {
   const p = check(remoteDir, path, label);
   const dir = p.slice(0, p.lastIndexOf('/')) || '/';
   if (dir === '/')
     throw new BackupError('invalid-input', `${label}: use a file inside a directory of its own`);
-  return wholeScript([
-    'set -u',
-    'umask 077',
-    `infrakt_path=${q(p)}`,
-    `infrakt_dir=${q(dir)}`,
-    `[ ! -L "$infrakt_dir" ] || { echo "infrakt: $infrakt_dir is a symbolic link; refusing to put secrets there" >&2; exit ${EXIT.secretFile}; }`,
-    `if [ ! -d "$infrakt_dir" ]; then mkdir -p -- "$infrakt_dir" || { echo "infrakt: cannot create $infrakt_dir" >&2; exit ${EXIT.secretFile}; }; fi`,
-    `[ -O "$infrakt_dir" ] || { echo "infrakt: $infrakt_dir belongs to another user; refusing to put secrets there" >&2; exit ${EXIT.secretFile}; }`,
-    `chmod 700 -- "$infrakt_dir" || exit ${EXIT.secretFile}`,
-    `infrakt_tmp=$(mktemp "$infrakt_dir/.infrakt.XXXXXX") || { echo "infrakt: cannot write in $infrakt_dir" >&2; exit ${EXIT.secretFile}; }`,
-    'trap \'rm -f -- "$infrakt_tmp"\' EXIT',
-    // printf is a shell builtin: the secret is in no process's argv.
-    `printf '%s\\n' ${content.map((v) => q(v)).join(' ')} > "$infrakt_tmp" || { echo "infrakt: cannot write $infrakt_tmp" >&2; exit ${EXIT.secretFile}; }`,
-    `chmod 600 -- "$infrakt_tmp" || exit ${EXIT.secretFile}`,
-    'if [ -f "$infrakt_path" ] && [ ! -L "$infrakt_path" ] && cmp -s "$infrakt_tmp" "$infrakt_path" 2>/dev/null; then',
-    `  infrakt_changed=false; chmod 600 -- "$infrakt_path" || exit ${EXIT.secretFile}`,
-    'else',
-    `  mv -f -- "$infrakt_tmp" "$infrakt_path" || { echo "infrakt: cannot replace $infrakt_path" >&2; exit ${EXIT.secretFile}; }`,
-    '  infrakt_changed=true',
-    'fi',
-    `printf '${MARKS.result} {"path":"%s","changed":%s}\\n' "$infrakt_path" "$infrakt_changed"`,
-  ]);
+  return remoteScript({
+    vars: { infrakt_path: p, ...content },
+    modules: [SH.scheduleAdmin],
+    call: 'infrakt_write_secret_file',
+  });
 }
 
 /**
@@ -210,25 +194,22 @@ export function credentialsFileScript(
   const key = check(accessKey, settings.accessKey, 'Access key');
   const sec = check(secretKey, secret, 'Secret key');
   if (!sec) throw new BackupError('invalid-input', 'Secret key is required for scheduled uploads');
-  return fileScript(path, 'S3 credentials file', [
-    `[${SCHEDULE_AWS_PROFILE}]`,
-    `aws_access_key_id = ${key}`,
-    `aws_secret_access_key = ${sec}`,
-  ]);
+  return fileScript(path, 'S3 credentials file', {
+    infrakt_secret_text: {
+      value: `[${SCHEDULE_AWS_PROFILE}]\naws_access_key_id = ${key}\naws_secret_access_key = ${sec}\n`,
+      field: 'Secret key',
+    },
+  });
 }
 
 /** Removes a secret file (S3 credentials or a database password file); nothing to do when absent. */
 export function removeCredentialsFileScript(path: string = DEFAULT_AWS_CREDENTIALS_PATH): string {
   const p = check(remoteDir, path, 'Credentials file');
-  return wholeScript([
-    'set -u',
-    `infrakt_path=${q(p)}`,
-    'if [ -e "$infrakt_path" ] || [ -L "$infrakt_path" ]; then',
-    `  rm -f -- "$infrakt_path" || { echo "infrakt: cannot remove $infrakt_path" >&2; exit ${EXIT.secretFile}; }`,
-    '  infrakt_removed=true',
-    'else infrakt_removed=false; fi',
-    `printf '${MARKS.result} {"path":"%s","removed":%s}\\n' "$infrakt_path" "$infrakt_removed"`,
-  ]);
+  return remoteScript({
+    vars: { infrakt_path: p },
+    modules: [SH.scheduleAdmin],
+    call: 'infrakt_remove_secret_file',
+  });
 }
 
 /**
@@ -238,7 +219,10 @@ export function removeCredentialsFileScript(path: string = DEFAULT_AWS_CREDENTIA
 export function passwordFileScript(engine: Engine, password: string, path: string): string {
   const v = isEngine(engine) ? engineSpec(engine).passwordEnv : '';
   if (!v) throw new BackupError('invalid-input', `Unknown engine "${String(engine)}"`);
-  return fileScript(path, 'Password file', [`${v}=${q(password)}`, `export ${v}`]);
+  return fileScript(path, 'Password file', {
+    infrakt_secret_env: v,
+    infrakt_secret_value: { value: password, field: 'Database password' },
+  });
 }
 
 export interface InstallScheduleOptions extends ScheduledBackupOptions {
@@ -256,64 +240,34 @@ export interface InstallScheduleOptions extends ScheduledBackupOptions {
  * printed as `@@infrakt:warning <text>` lines.
  */
 export function installScheduleScript(o: InstallScheduleOptions): string {
-  const expression = cronExpression.parse(o.expression);
   const text = scheduledBackupScript(o);
   const t = checkTarget(o.target);
   const paths = schedulePaths(t.backupDir, t.name);
-  const warn = (text: string) => `printf '${MARKS.warning} %s\\n' ${q(text)}`;
-  const checks: string[] = [];
-  if (o.s3) {
-    const cred = check(
-      remoteDir,
-      o.s3.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH,
-      'S3 credentials file',
-    );
-    checks.push(
-      `[ -r ${q(cred)} ] || ${warn(`the S3 credentials file ${cred} is missing: scheduled uploads will fail until it is written`)}`,
-      `command -v aws >/dev/null 2>&1 || ${warn('awscli (aws) is not installed: scheduled uploads will fail — run Provision Server')}`,
-    );
-  }
-  if (t.password.kind === 'file') {
-    checks.push(
-      `[ -r ${q(t.password.path)} ] || ${warn(`the password file ${t.password.path} is missing: scheduled backups will fail until it is written`)}`,
-    );
-  }
-  return wholeScript([
-    'set -u',
-    'umask 077',
-    `infrakt_dir=${q(t.backupDir)}`,
-    `infrakt_script=${q(paths.script)}`,
-    `if [ ! -d "$infrakt_dir" ]; then mkdir -p -- "$infrakt_dir" || { echo "infrakt: cannot create $infrakt_dir" >&2; exit ${EXIT.backupDir}; }; fi`,
-    `mkdir -p -- ${q(paths.statusDir)} || { echo "infrakt: cannot create ${paths.statusDir}" >&2; exit ${EXIT.backupDir}; }`,
-    `infrakt_tmp=$(mktemp "$infrakt_dir/.backup-${t.name}.sh.XXXXXX") || { echo "infrakt: cannot write in $infrakt_dir" >&2; exit ${EXIT.backupDir}; }`,
-    'trap \'rm -f -- "$infrakt_tmp"\' EXIT',
-    `printf '%s' ${q(text)} > "$infrakt_tmp" || { echo "infrakt: cannot write $infrakt_tmp" >&2; exit ${EXIT.backupDir}; }`,
-    `sh -n "$infrakt_tmp" || { echo "infrakt: the generated script does not parse in sh on this server" >&2; exit ${EXIT.scriptInvalid}; }`,
-    `if command -v bash >/dev/null 2>&1; then bash -n "$infrakt_tmp" || { echo "infrakt: the generated script does not parse in bash on this server" >&2; exit ${EXIT.scriptInvalid}; }; fi`,
-    `chmod 700 -- "$infrakt_tmp" || exit ${EXIT.backupDir}`,
-    'if [ -f "$infrakt_script" ] && cmp -s "$infrakt_tmp" "$infrakt_script" 2>/dev/null; then',
-    `  infrakt_changed=false; chmod 700 -- "$infrakt_script" || exit ${EXIT.backupDir}`,
-    'else',
-    `  mv -f -- "$infrakt_tmp" "$infrakt_script" || { echo "infrakt: cannot replace $infrakt_script" >&2; exit ${EXIT.backupDir}; }`,
-    '  infrakt_changed=true',
-    'fi',
-    ...installCronLines({
-      databaseId: o.databaseId,
-      expression,
-      scriptPath: paths.script,
-      logPath: paths.log,
-    }),
-    `[ $? = 0 ] || { echo "infrakt: the crontab entry is not in place after installing it" >&2; exit ${EXIT.crontab}; }`,
-    ...checks,
-    // The daemon: an entry nobody runs is the silent failure this feature exists to avoid.
-    'infrakt_crond=0',
-    'for infrakt_c in /proc/[0-9]*/comm; do',
-    '  read -r infrakt_cn 2>/dev/null < "$infrakt_c" || continue',
-    '  case "$infrakt_cn" in cron|crond|busybox-crond) infrakt_crond=1; break ;; esac',
-    'done',
-    `[ "$infrakt_crond" = 1 ] || ${warn('no cron daemon is running on this server: the schedule is installed but will not run — start cron (or run Provision Server)')}`,
-    `printf '${MARKS.result} {"script":"%s","changed":%s,"cron":"%s"}\\n' "$infrakt_script" "$infrakt_changed" ${q(expression)}`,
-  ]);
+  const cron = cronLine({
+    databaseId: o.databaseId,
+    expression: o.expression,
+    scriptPath: paths.script,
+    logPath: paths.log,
+  });
+  const credentials = o.s3
+    ? check(remoteDir, o.s3.credentialsPath ?? DEFAULT_AWS_CREDENTIALS_PATH, 'S3 credentials file')
+    : '';
+  return remoteScript({
+    vars: {
+      infrakt_dir: t.backupDir,
+      infrakt_status_dir: paths.statusDir,
+      infrakt_script: paths.script,
+      infrakt_script_text: text,
+      infrakt_cron_line: cron.line,
+      infrakt_cron_marker: cron.marker,
+      infrakt_cron_expression: cron.expression,
+      infrakt_need_credentials: credentials,
+      infrakt_need_aws: o.s3 !== undefined,
+      infrakt_need_password: t.password.kind === 'file' ? t.password.path : '',
+    },
+    modules: [SH.scheduleAdmin],
+    call: 'infrakt_install_schedule',
+  });
 }
 
 export interface UnscheduleOptions {
@@ -331,43 +285,15 @@ export interface UnscheduleOptions {
 export function unscheduleScript(o: UnscheduleOptions): string {
   const paths = schedulePaths(o.backupDir, o.databaseName);
   const pw = o.passwordFile === undefined ? undefined : check(remoteDir, o.passwordFile, 'Password file');
-  return wholeScript([
-    'set -u',
-    ...removeCronLines(o.databaseId),
-    `[ $? = 0 ] || { echo "infrakt: the crontab entry is still there after removing it" >&2; exit ${EXIT.crontab}; }`,
-    `rm -f -- ${q(paths.script)} ${q(paths.status)} ${q(paths.lock)}${pw ? ` ${q(pw)}` : ''} || { echo "infrakt: cannot remove the schedule's files" >&2; exit ${EXIT.backupDir}; }`,
-    `printf '${MARKS.result} {"removed":"%s"}\\n' ${q(paths.script)}`,
-  ]);
-}
-
-/**
- * Lines to append to a server's listing script (one round trip): every
- * status record, every installed script and every infrakt crontab entry.
- * They never exit and need nothing from the lines around them.
- */
-export function statusLines(backupDir: string): string[] {
-  const dir = check(remoteDir, backupDir, 'Backup directory');
-  const M = { status: MARKS.schedStatus, script: MARKS.schedScript, cron: MARKS.schedCron };
-  return [
-    `infrakt_st_dir=${q(dir)}`,
-    'if [ -d "$infrakt_st_dir/.status" ]; then',
-    '  for infrakt_st_f in "$infrakt_st_dir/.status/"*.json; do',
-    '    [ -f "$infrakt_st_f" ] || continue',
-    '    infrakt_st_n=${infrakt_st_f##*/}',
-    `    printf '${M.status} %s ' "\${infrakt_st_n%.json}"`,
-    '    tr -d \'\\n\' < "$infrakt_st_f" 2>/dev/null',
-    "    printf '\\n'",
-    '  done',
-    'fi',
-    'for infrakt_st_f in "$infrakt_st_dir/backup-"*.sh; do',
-    '  [ -f "$infrakt_st_f" ] || continue',
-    '  infrakt_st_n=${infrakt_st_f##*/backup-}',
-    `  printf '${M.script} %s\\n' "\${infrakt_st_n%.sh}"`,
-    'done',
-    'if command -v crontab >/dev/null 2>&1; then',
-    `  crontab -l 2>/dev/null | sed -n 's/^\\(.*\\) # infrakt:backup:\\([A-Za-z0-9-]*\\)$/${M.cron} \\2 \\1/p'`,
-    'fi',
-  ];
+  return remoteScript({
+    vars: {
+      infrakt_cron_marker: cronMarker(o.databaseId),
+      infrakt_script: paths.script,
+      infrakt_remove: [paths.script, paths.status, paths.lock, ...(pw ? [pw] : [])],
+    },
+    modules: [SH.scheduleAdmin],
+    call: 'infrakt_unschedule',
+  });
 }
 
 export interface ScheduleStatusListing {
@@ -381,7 +307,7 @@ export interface ScheduleStatusListing {
   cron: Map<string, string>;
 }
 
-/** Parses what statusLines printed (anything else in stdout is ignored). */
+/** Parses the schedules' part of a listing (`serverListingScript(…, { schedules: true })`; anything else in stdout is ignored). */
 export function parseScheduleStatus(stdout: string): ScheduleStatusListing {
   const out: ScheduleStatusListing = {
     status: new Map(),

@@ -13,13 +13,13 @@ import { parseServerListing, serverListingScript } from '../../src/core/backupLi
 import type { Database, Server } from '../../src/core/model';
 import {
   type S3Credentials,
-  awsSetup,
   diagnoseS3Error,
   s3DeleteScript,
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
 } from '../../src/core/s3Scripts';
+import { awsShell } from '../support/aws';
 import { EXIT } from '../../src/core/remote/protocol';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
@@ -100,7 +100,6 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     const original = rows();
     const c = creds();
     const b = await backUpNow(forServer(pool, server), target(), {
-      ...awsSetup(c),
       extraSinks: [s3UploadSink(c, 'shop')],
     });
     assert.deepEqual(b.failedSinks, []);
@@ -135,7 +134,6 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
   it('a tampered S3 object is refused on download and leaves no file that looks complete', async () => {
     const c = creds();
     const b = await backUpNow(forServer(pool, server), target(), {
-      ...awsSetup(c),
       extraSinks: [s3UploadSink(c, 'shop')],
     });
     fs.rmSync(path.join(server.backupDir, b.file));
@@ -143,10 +141,10 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     // Replace the object with other bytes (as a broken upload or a tampered bucket would).
     const upload = await pool.run(
       server,
-      [
-        ...awsSetup(c).preamble,
+      awsShell(
+        c,
         `printf 'not the backup' | awsx s3 cp --only-show-errors - "s3://$infrakt_bucket/infrakt/backups/shop/${b.file}"`,
-      ].join('\n'),
+      ),
       { secrets: [c.secretKey] },
     );
     assert.equal(upload.code, 0, upload.stderr);
@@ -231,7 +229,6 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     let b;
     try {
       b = await backUpNow(forServer(pool, server), target(), {
-        ...awsSetup(c),
         extraSinks: [s3UploadSink(c, 'shop')],
       });
     } finally {
@@ -270,7 +267,6 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     let stderr = '';
     try {
       const b = await backUpNow(forServer(pool, server), target(), {
-        ...awsSetup(c),
         extraSinks: [s3UploadSink(c, 'shop')],
         onStderr: (chunk) => {
           stderr += chunk;

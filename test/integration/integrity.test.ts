@@ -25,7 +25,7 @@ import { SINK_STATUS } from '../../src/core/remote/protocol';
 import { parseServerListing, serverListingScript } from '../../src/core/backupListing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../../src/core/retention';
-import { type S3Credentials, awsSetup, diagnoseS3Error, s3UploadSink } from '../../src/core/s3Scripts';
+import { type S3Credentials, diagnoseS3Error, s3UploadSink } from '../../src/core/s3Scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
 import { pgrep } from '../support/processes';
@@ -70,7 +70,6 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
   ) => {
     let stderr = '';
     const run = backUpNow(forServer(o.pool ?? pool, o.srv ?? server), o.t ?? target(o.srv), {
-      ...awsSetup(creds),
       extraSinks: sink(o.stall),
       signal: o.signal,
       onProgress: o.onProgress,

@@ -1,10 +1,12 @@
 // The S3 scripts run by bash against a real S3 server (s3rver) on 127.0.0.1,
 // with the machine's real awscli. (Run locally here; the same text goes over SSH in the product.)
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { serverListingScript } from '../../src/core/backupListing';
 import {
-  awsSetup,
   diagnoseS3Error,
-  listS3Script,
   parseS3Steps,
   splitS3Listing,
   testConnectionScript,
@@ -13,6 +15,7 @@ import {
 import { parseListObjectsV2, s3DatabasePrefix } from '../../src/core/s3Layout';
 import { s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { runLocalScript } from '../support/localShell';
+import { awsShell } from '../support/aws';
 
 describe('S3 scripts with awscli against s3rver (local bash)', function () {
   this.timeout(120_000);
@@ -75,21 +78,34 @@ describe('S3 scripts with awscli against s3rver (local bash)', function () {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l.includes('CANARY-SECRET-123'));
-    assert.deepEqual(lines, ["export AWS_SECRET_ACCESS_KEY='CANARY-SECRET-123'"]);
+    assert.deepEqual(lines, ["AWS_SECRET_ACCESS_KEY='CANARY-SECRET-123'"]);
+    assert.ok(
+      script.split('\n').some((l) => /^export .*\bAWS_SECRET_ACCESS_KEY\b/.test(l)),
+      'the secret is exported for awscli',
+    );
   });
 
   it('lists several databases in one script run', async () => {
-    const seed = [
-      'set -eu',
-      ...awsSetup(creds()).preamble,
-      'echo hello > "$infrakt_aws_dir/f"',
-      `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app_1.dump.zst" >/dev/null`,
-      `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app 2.dump.zst" >/dev/null`,
-      `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/cache/cache_1.rdb.zst" >/dev/null`,
-    ].join('\n');
+    const seed = awsShell(
+      creds(),
+      [
+        'set -e',
+        'echo hello > "$infrakt_aws_dir/f"',
+        `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app_1.dump.zst" >/dev/null`,
+        `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/app/app 2.dump.zst" >/dev/null`,
+        `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/infrakt/backups/cache/cache_1.rdb.zst" >/dev/null`,
+      ].join('\n'),
+    );
     const seeded = await runLocalScript(seed);
     assert.equal(seeded.code, 0, seeded.stderr);
-    const r = await runLocalScript(listS3Script(creds(), ['app', 'cache', 'empty']));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-s3list-'));
+    const dbs = ['app', 'cache', 'empty'].map((name) => ({ name, engine: 'postgres' as const }));
+    let r;
+    try {
+      r = await runLocalScript(serverListingScript({ name: 'web-1', backupDir: dir }, dbs, creds()));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     assert.equal(r.code, 0, r.stderr);
     const parts = splitS3Listing(r.stdout);
     const app = parseListObjectsV2(parts.get('app') ?? '', s3DatabasePrefix('infrakt/backups/', 'app'));

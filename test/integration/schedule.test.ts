@@ -10,13 +10,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { shellQuote as q } from '../../src/core/backup';
+import { shellQuote as q } from '../../src/core/remote/script';
+import { awsShell } from '../support/aws';
 import { EXIT } from '../../src/core/remote/protocol';
 import { serverListingScript } from '../../src/core/backupListing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../../src/core/retention';
 import type { BackupEntry } from '../../src/core/s3Layout';
-import { type S3Credentials, awsSetup } from '../../src/core/s3Scripts';
+import type { S3Credentials } from '../../src/core/s3Scripts';
 import { type RunStatus, cronMarker } from '../../src/core/schedule';
 import {
   type InstallScheduleOptions,
@@ -27,7 +28,6 @@ import {
   passwordFileScript,
   removeCredentialsFileScript,
   schedulePaths,
-  statusLines,
   unscheduleScript,
 } from '../../src/core/scheduleScript';
 import {
@@ -108,13 +108,9 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
       fs.mkdirSync(path.dirname(path.join(tree, k)), { recursive: true });
       fs.writeFileSync(path.join(tree, k), k.endsWith('.sha256') ? 'y' : 'x');
     }
-    return run(
-      [
-        ...awsSetup(c).preamble,
-        `awsx s3 cp --only-show-errors --recursive ${q(tree)} "s3://$infrakt_bucket/"`,
-      ].join('\n'),
-      [c.secretKey],
-    );
+    return run(awsShell(c, `awsx s3 cp --only-show-errors --recursive ${q(tree)} "s3://$infrakt_bucket/"`), [
+      c.secretKey,
+    ]);
   };
 
   before(async () => {
@@ -220,12 +216,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
 
     // The tree's one round trip: backups and schedule status together.
     const listing = await run(
-      serverListingScript(
-        server,
-        [{ name: 'shop', engine: 'postgres' }],
-        undefined,
-        statusLines(server.backupDir),
-      ),
+      serverListingScript(server, [{ name: 'shop', engine: 'postgres' }], undefined, { schedules: true }),
     );
     assert.equal(listing.code, 0, listing.stderr);
     const parsed = parseScheduleStatus(listing.stdout);
@@ -522,7 +513,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     const rm = await run(removeCredentialsFileScript(credPath));
     assert.equal(rm.code, 0, rm.stderr);
     assert.ok(!fs.existsSync(credPath));
-    const l = await run(statusLines(server.backupDir).join('\n'));
+    const l = await run(serverListingScript(server, [], undefined, { schedules: true }));
     const parsed = parseScheduleStatus(l.stdout);
     assert.equal(parsed.status.size, 0);
     assert.equal(parsed.scripts.size, 0);

@@ -3,16 +3,13 @@ import {
   S3Index,
   S3ListingShare,
   listServerBackups,
-  localListingScript,
   mergeServerBackups,
   parseLocalPart,
   parseServerListing,
-  serverListingScript,
   serverS3Prefixes,
 } from '../../src/core/backupListing';
 import { backupFilename } from '../../src/core/backup';
 import type { RunResult } from '../../src/core/remote/runner';
-import { listS3PrefixesScript } from '../../src/core/s3Scripts';
 import { limiter } from '../../src/core/limit';
 import { s3RetentionVictims } from '../../src/core/retention';
 import { rowFor } from '../../src/core/treeRows';
@@ -47,14 +44,6 @@ function objects(keys: [string, number][]): string {
 }
 
 describe('server listing (tree: one round trip per server)', () => {
-  it('is one script: local listing, then S3 in a subshell; the secret only exported', () => {
-    const script = serverListingScript(server, dbs, creds);
-    assert.equal(script.match(/export AWS_SECRET_ACCESS_KEY=/g)?.length, 1);
-    assert.match(script, /list-objects-v2 .*--prefix 'infrakt\/backups\/shop\/'/);
-    assert.match(script, /list-objects-v2 .*--prefix 'infrakt\/backups\/cache\/'/);
-    assert.doesNotMatch(serverListingScript(server, dbs), /aws/);
-  });
-
   it('merges local files and S3 objects into local | s3 | both, ignoring other servers’ objects', () => {
     const stdout = [
       `@@infrakt:file 100 1764036000 ${F1}`,
@@ -146,38 +135,6 @@ const srv = (i: number): Srv => ({ id: `id-${i}`, name: `srv-${i}`, backupDir: `
 const ok = (stdout: string): RunResult => ({ code: 0, stdout, stderr: '' });
 
 describe('tree listing: local round trip + one S3 listing shared by all servers', () => {
-  it('the per-server script lists local files with one find and asks for no S3 (only whether awscli is there)', () => {
-    const script = localListingScript(server, ['echo status']);
-    assert.match(script, /find \. -maxdepth 1 -type f -name 'web-1_\*' ! -name "\*\$infrakt_nl\*"/);
-    assert.match(script, /-exec sh -c 'stat -c '\\''@@infrakt:file %s %Y %n'\\'' "\$@" \|\| :' sh \{\} \+/);
-    assert.doesNotMatch(script, /for infrakt_f in|set -- "\$@"/);
-    assert.doesNotMatch(script, /aws (s3|--)|AWS_SECRET/);
-    assert.match(script, /command -v aws/);
-    assert.match(script, /echo status/);
-    const part = parseLocalPart(
-      `@@infrakt:file 100 1764036000 ./${F1}\n@@infrakt:localrc 0\n@@infrakt:awscli no\n`,
-      '',
-      server,
-      dbs,
-    );
-    assert.equal(part.awscli, false);
-    assert.equal(part.local.byDatabase.get('shop')?.[0].filename, F1);
-  });
-
-  it('the shared S3 script lists whole prefixes with one awscli call each, no version probe', () => {
-    const script = listS3PrefixesScript(creds, [
-      'infrakt/backups/',
-      'infrakt/backups/shop/web-1_shop_postgres_',
-    ]);
-    assert.equal(script.match(/list-objects-v2/g)?.length, 2);
-    assert.match(
-      script,
-      /--prefix 'infrakt\/backups\/' --query 'Contents\[\]\.\[Key,Size,LastModified\]' --output json/,
-    );
-    assert.doesNotMatch(script, /aws --version/);
-    assert.equal(script.match(/export AWS_SECRET_ACCESS_KEY=/g)?.length, 1);
-  });
-
   it('indexes a whole-prefix listing per database folder and server, skipping strangers', () => {
     const index = new S3Index();
     index.addListing(

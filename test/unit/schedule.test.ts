@@ -1,14 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { sequenceScripts } from '../../src/core/scheduleActions';
+import { sequenceScripts } from '../../src/core/remote/script';
 import {
   CRON_PRESETS,
   cronExpression,
   describeCron,
-  installCronLines,
   nextRun,
   parseCron,
-  removeCronLines,
+  cronLine,
   scheduleHealth,
   scheduleView,
   type CronSchedule,
@@ -66,18 +65,25 @@ describe('schedule', () => {
     assert.equal(scheduleHealth('0 2 * * *', undefined, undefined, now).kind, 'never-run');
   });
 
-  it('cron lines carry a marker and replace only their own entry', () => {
-    const lines = installCronLines({
-      databaseId: 'd-1',
-      expression: '0  2 * * *',
-      scriptPath: '/opt/infrakt/backups/backup-app.sh',
-      logPath: '/opt/infrakt/backups/.status/app.log',
-    }).join('\n');
-    assert.match(lines, /grep -vF '# infrakt:backup:d-1'/);
-    assert.match(lines, /0 2 \* \* \* \/opt\/infrakt\/backups\/backup-app\.sh >> .* # infrakt:backup:d-1/);
-    assert.match(removeCronLines('d-1').join('\n'), /grep -vF '# infrakt:backup:d-1' \| crontab -/);
+  it('the crontab line: normalised schedule, script, log, and the marker that makes it ours', () => {
+    assert.deepEqual(
+      cronLine({
+        databaseId: 'd-1',
+        expression: '0  2 * * *',
+        scriptPath: '/opt/infrakt/backups/backup-app.sh',
+        logPath: '/opt/infrakt/backups/.status/app.log',
+      }),
+      {
+        line: '0 2 * * * /opt/infrakt/backups/backup-app.sh >> /opt/infrakt/backups/.status/app.log 2>&1 # infrakt:backup:d-1',
+        marker: '# infrakt:backup:d-1',
+        expression: '0 2 * * *',
+      },
+    );
     assert.throws(() =>
-      installCronLines({ databaseId: 'd-1', expression: '* * *', scriptPath: '/x', logPath: '/y' }),
+      cronLine({ databaseId: 'd-1', expression: '* * *', scriptPath: '/x', logPath: '/y' }),
+    );
+    assert.throws(() =>
+      cronLine({ databaseId: 'd 1', expression: '0 2 * * *', scriptPath: '/x', logPath: '/y' }),
     );
   });
 });

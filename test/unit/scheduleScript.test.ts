@@ -14,7 +14,9 @@ import type { S3Credentials } from '../../src/core/s3Scripts';
 import { EXIT } from '../../src/core/remote/protocol';
 import { SH } from '../../src/core/remote/modules';
 import { engineSpec } from '../../src/core/engines';
-import { installCronLines, removeCronLines, scheduleHealth } from '../../src/core/schedule';
+import { cronLine, scheduleHealth } from '../../src/core/schedule';
+import { serverListingScript } from '../../src/core/backupListing';
+import { remoteScript } from '../../src/core/remote/script';
 import {
   DEFAULT_AWS_CREDENTIALS_PATH,
   type ScheduledBackupOptions,
@@ -26,7 +28,6 @@ import {
   removeCredentialsFileScript,
   schedulePaths,
   scheduledBackupScript,
-  statusLines,
   unscheduleScript,
 } from '../../src/core/scheduleScript';
 
@@ -64,8 +65,27 @@ const opts = (over: Partial<ScheduledBackupOptions> = {}): ScheduledBackupOption
 });
 
 function sh(shell: string, script: string, env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(shell, ['-s'], { input: script, encoding: 'utf8', env: { ...process.env, ...env } });
+  const [cmd, ...args] = shell === 'busybox' ? ['busybox', 'sh'] : [shell];
+  return spawnSync(cmd, [...args, '-s'], {
+    input: script,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
 }
+
+/** The shells the remote library runs under: bash (Back Up Now), dash (cron's sh), busybox ash (Alpine). */
+const SHELLS = ['bash', 'sh', 'busybox'] as const;
+
+/** A crontab stand-in over a temp file, defined before a script: `-l` prints it (or fails as "no crontab"), `-` replaces it. */
+const fakeCrontab = (tab: string) =>
+  [
+    'crontab() {',
+    '  case "$1" in',
+    `    -l) if [ -f '${tab}' ]; then cat '${tab}'; else echo "no crontab for $(id -un)" >&2; return 1; fi ;;`,
+    `    -) cat > '${tab}' ;;`,
+    '  esac',
+    '}',
+  ].join('\n');
 
 describe('scheduled backup script', () => {
   it('holds neither the access key nor the secret, and names the root-only file awscli reads them from', () => {
@@ -178,10 +198,12 @@ describe('credentials and password files', () => {
 
   it('the secret is only in the stdin script: never in an argv', () => {
     const script = credentialsFileScript(settings, SECRET, path.join(dir, 'c'));
-    // Every line that carries the secret is a builtin (printf) writing to a file.
-    const lines = script.split('\n').filter((l) => l.includes('s3cr'));
-    assert.equal(lines.length, 1);
-    assert.match(lines[0], /^\s*printf '%s\\n' /);
+    // The secret is only the value of one preamble variable, which printf (a builtin) writes to the file.
+    const at = script.indexOf('\ninfrakt_secret_text=');
+    const end = script.indexOf('\n', script.indexOf('aws_secret_access_key', at) + 1);
+    assert.ok(at > 0 && end > at);
+    assert.ok(!`${script.slice(0, at)}${script.slice(end)}`.includes('s3cr'), 'the secret is nowhere else');
+    assert.match(SH.scheduleAdmin.text, /printf '%s' "\$infrakt_secret_text" >"\$infrakt_tmp"/);
     assert.throws(() => credentialsFileScript(settings, 'has space', path.join(dir, 'c')), /Secret key/);
     assert.throws(() => credentialsFileScript(settings, '', path.join(dir, 'c')), /required/);
   });
@@ -193,35 +215,111 @@ describe('credentials and password files', () => {
     assert.match(r.stderr, /symbolic link/);
   });
 
-  it('the password file, sourced, gives the engine its password exactly', () => {
-    const file = path.join(dir, 'shop.env');
-    const pw = `p'w"$(touch /tmp/infrakt-canary)\`x\`\n;|&\\ end`;
-    const r = sh('bash', passwordFileScript('postgres', pw, file));
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-    const got = spawnSync('sh', ['-c', `. '${file}'; printf '%s' "$PGPASSWORD"`], { encoding: 'utf8' });
-    assert.equal(got.stdout, pw);
+  it('the password file, sourced, gives the engine its password exactly (written by bash, dash and busybox)', () => {
+    const pw = `p'w"$(touch /tmp/infrakt-canary)\`x\`\n;|&\\ 'end' `;
+    for (const shell of SHELLS) {
+      const file = path.join(dir, `${shell}.env`);
+      const r = sh(shell, passwordFileScript('postgres', pw, file));
+      assert.equal(r.status, 0, `${shell}: ${r.stderr}`);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      const got = spawnSync('sh', ['-c', `. '${file}'; printf '%s' "$PGPASSWORD"`], { encoding: 'utf8' });
+      assert.equal(got.stdout, pw, shell);
+      assert.match(sh(shell, passwordFileScript('postgres', pw, file)).stdout, /"changed":false/, shell);
+    }
     assert.ok(!fs.existsSync('/tmp/infrakt-canary'));
   });
 });
 
-describe('install and unschedule', () => {
-  it('install writes atomically (temp file, syntax check, 0700, rename) and adds the marked crontab line', () => {
-    const text = installScheduleScript({ ...opts(), databaseId: 'd-1', expression: '0 2 * * *' });
-    assert.match(text, /mktemp "\$infrakt_dir\/\.backup-shop\.sh\.XXXXXX"/);
-    assert.match(text, /sh -n "\$infrakt_tmp"/);
-    assert.match(text, /chmod 700 -- "\$infrakt_tmp"/);
-    assert.match(text, /mv -f -- "\$infrakt_tmp" "\$infrakt_script"/);
-    assert.match(
-      text,
-      /0 2 \* \* \* \/opt\/infrakt\/backups\/backup-shop\.sh >> \/opt\/infrakt\/backups\/\.status\/shop\.log 2>&1 # infrakt:backup:d-1/,
-    );
-    assert.ok(!text.includes(KEY) && !text.includes('s3cr'));
+describe('install and unschedule (run under bash, dash and busybox, crontab stood in for)', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-unit-install-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const local = (): ScheduledBackupOptions => ({
+    ...opts(),
+    target: { ...target(), server: { name: 'web-1', backupDir: path.join(dir, 'backups') } },
+    s3: { settings, keepNewest: 5, credentialsPath: path.join(dir, 'aws', 'credentials') },
+  });
+
+  it('install writes the script atomically (syntax-checked, 0700) and its marked crontab line; twice changes nothing; unschedule removes both', () => {
+    for (const shell of SHELLS) {
+      const tab = path.join(dir, `tab-${shell}`);
+      fs.writeFileSync(tab, 'MAILTO=""\n');
+      const o = local();
+      const p = schedulePaths(o.target.server.backupDir, 'shop');
+      const install = `${fakeCrontab(tab)}\n${installScheduleScript({ ...o, databaseId: 'd-1', expression: '0  2 * * *' })}`;
+      const r1 = sh(shell, install);
+      assert.equal(r1.status, 0, `${shell}: ${r1.stderr}`);
+      const res = parseInstallResult(r1.stdout);
+      assert.deepEqual(
+        res && { script: res.script, changed: res.changed, cron: res.cron },
+        { script: p.script, changed: true, cron: '0 2 * * *' },
+        shell,
+      );
+      assert.ok(
+        res?.warnings.some((w) => w.includes('the S3 credentials file') && w.includes('is missing')),
+        `${shell}: warns about the missing credentials file`,
+      );
+      assert.equal(fs.readFileSync(p.script, 'utf8'), scheduledBackupScript(o));
+      assert.equal(fs.statSync(p.script).mode & 0o777, 0o700);
+      assert.deepEqual(
+        fs.readdirSync(path.dirname(p.script)).sort(),
+        ['.status', 'backup-shop.sh'],
+        'no temp file',
+      );
+      const line = `0 2 * * * ${p.script} >> ${p.log} 2>&1 # infrakt:backup:d-1`;
+      assert.equal(fs.readFileSync(tab, 'utf8'), `MAILTO=""\n${line}\n`);
+      const r2 = sh(shell, install);
+      assert.equal(r2.status, 0, r2.stderr);
+      assert.equal(
+        parseInstallResult(r2.stdout)?.changed,
+        false,
+        `${shell}: the second install changes nothing`,
+      );
+      assert.equal(fs.readFileSync(tab, 'utf8'), `MAILTO=""\n${line}\n`);
+
+      fs.writeFileSync(p.status, '{}');
+      fs.writeFileSync(p.log, 'log');
+      const un = `${fakeCrontab(tab)}\n${unscheduleScript({ databaseId: 'd-1', backupDir: o.target.server.backupDir, databaseName: 'shop' })}`;
+      const r3 = sh(shell, un);
+      assert.equal(r3.status, 0, r3.stderr);
+      assert.equal(fs.readFileSync(tab, 'utf8'), 'MAILTO=""\n');
+      assert.ok(!fs.existsSync(p.script) && !fs.existsSync(p.status), shell);
+      assert.ok(fs.existsSync(p.log), 'the log stays, for the record');
+      assert.equal(sh(shell, un).status, 0, `${shell}: twice: nothing to do`);
+      fs.rmSync(path.join(dir, 'backups'), { recursive: true });
+    }
     assert.throws(
       () => installScheduleScript({ ...opts(), databaseId: 'd-1', expression: '0 2 * *' }),
       /5 fields/,
     );
     assert.throws(() => installScheduleScript({ ...opts(), databaseId: 'd 1', expression: '0 2 * * *' }));
+  });
+
+  it('a script the server cannot parse is refused and the old one stays', () => {
+    const o = local();
+    const p = schedulePaths(o.target.server.backupDir, 'shop');
+    fs.mkdirSync(path.dirname(p.script), { recursive: true });
+    fs.writeFileSync(p.script, 'old\n');
+    const tab = path.join(dir, 'tab');
+    // A server whose sh rejects everything: the syntax check must stop the install.
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.writeFileSync(path.join(dir, 'bin', 'sh'), '#!/bin/bash\nexit 2\n', { mode: 0o755 });
+    const r = sh(
+      'bash',
+      `${fakeCrontab(tab)}\n${installScheduleScript({ ...o, databaseId: 'd-1', expression: '0 2 * * *' })}`,
+      {
+        PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+      },
+    );
+    assert.equal(r.status, EXIT.scriptInvalid, r.stderr);
+    assert.equal(fs.readFileSync(p.script, 'utf8'), 'old\n');
+    assert.ok(!fs.existsSync(tab), 'the crontab was not touched');
+    assert.deepEqual(
+      fs.readdirSync(path.dirname(p.script)).sort(),
+      ['.status', 'backup-shop.sh'],
+      'no temp file',
+    );
   });
 
   it('parses the install result and its warnings', () => {
@@ -237,17 +335,6 @@ describe('install and unschedule', () => {
     });
     assert.equal(parseInstallResult('nothing'), undefined);
   });
-
-  it('unschedule removes the entry first, then the script and its status', () => {
-    const text = unscheduleScript({
-      databaseId: 'd-1',
-      backupDir: '/opt/infrakt/backups',
-      databaseName: 'shop',
-    });
-    const p = schedulePaths('/opt/infrakt/backups', 'shop');
-    assert.ok(text.indexOf("grep -vF '# infrakt:backup:d-1'") < text.indexOf(`rm -f -- '${p.script}'`));
-    assert.ok(text.includes(`'${p.status}'`));
-  });
 });
 
 describe('crontab entry (run against a crontab stand-in: a shell function over a temp file)', () => {
@@ -255,77 +342,67 @@ describe('crontab entry (run against a crontab stand-in: a shell function over a
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-unit-cron-'))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const fake = (tab: string) =>
-    [
-      `TAB='${tab}'`,
-      'crontab() {',
-      '  case "$1" in',
-      `    -l) if [ -f "$TAB" ]; then cat "$TAB"; else echo "no crontab for $(id -un)" >&2; return 1; fi ;;`,
-      '    -) cat > "$TAB" ;;',
-      '  esac',
-      '}',
-    ].join('\n');
-  const install = (tab: string, expr = '0 2 * * *') =>
-    sh(
-      'bash',
-      [
-        fake(tab),
-        ...installCronLines({
-          databaseId: 'd-1',
-          expression: expr,
-          scriptPath: '/opt/infrakt/backups/backup-shop.sh',
-          logPath: '/opt/infrakt/backups/.status/shop.log',
-        }),
-      ].join('\n'),
-    );
+  const entry = (expr = '0 2 * * *') =>
+    cronLine({
+      databaseId: 'd-1',
+      expression: expr,
+      scriptPath: '/opt/infrakt/backups/backup-shop.sh',
+      logPath: '/opt/infrakt/backups/.status/shop.log',
+    });
+  const cronScript = (call: 'infrakt_cron_install' | 'infrakt_cron_remove', expr?: string) => {
+    const e = entry(expr);
+    return remoteScript({
+      vars: { infrakt_cron_line: e.line, infrakt_cron_marker: e.marker },
+      modules: [SH.scheduleAdmin],
+      call,
+    });
+  };
+  const install = (shell: string, tab: string, expr?: string) =>
+    sh(shell, `${fakeCrontab(tab)}\n${cronScript('infrakt_cron_install', expr)}`);
+  const remove = (shell: string, tab: string) =>
+    sh(shell, `${fakeCrontab(tab)}\n${cronScript('infrakt_cron_remove')}`);
 
   it('adds one line, keeps the other lines, replaces its own line on a second install, removes only its own', () => {
-    const tab = path.join(dir, 'tab');
-    fs.writeFileSync(tab, 'MAILTO=""\n5 * * * * /usr/local/bin/other-job # infrakt:backup:d-2\n');
-    assert.equal(install(tab).status, 0);
-    assert.equal(install(tab).status, 0);
-    assert.equal(install(tab, '0 */6 * * *').status, 0);
-    const lines = fs.readFileSync(tab, 'utf8').trim().split('\n');
-    assert.deepEqual(lines, [
-      'MAILTO=""',
-      '5 * * * * /usr/local/bin/other-job # infrakt:backup:d-2',
-      '0 */6 * * * /opt/infrakt/backups/backup-shop.sh >> /opt/infrakt/backups/.status/shop.log 2>&1 # infrakt:backup:d-1',
-    ]);
-    const rm = sh('bash', [fake(tab), ...removeCronLines('d-1')].join('\n'));
-    assert.equal(rm.status, 0, rm.stderr);
-    assert.deepEqual(fs.readFileSync(tab, 'utf8').trim().split('\n'), lines.slice(0, 2));
-    assert.equal(
-      sh('bash', [fake(tab), ...removeCronLines('d-1')].join('\n')).status,
-      0,
-      'twice: nothing to do',
-    );
+    for (const shell of SHELLS) {
+      const tab = path.join(dir, `tab-${shell}`);
+      fs.writeFileSync(tab, 'MAILTO=""\n5 * * * * /usr/local/bin/other-job # infrakt:backup:d-2\n');
+      assert.equal(install(shell, tab).status, 0, shell);
+      assert.equal(install(shell, tab).status, 0, shell);
+      assert.equal(install(shell, tab, '0 */6 * * *').status, 0, shell);
+      const lines = fs.readFileSync(tab, 'utf8').trim().split('\n');
+      assert.deepEqual(lines, [
+        'MAILTO=""',
+        '5 * * * * /usr/local/bin/other-job # infrakt:backup:d-2',
+        '0 */6 * * * /opt/infrakt/backups/backup-shop.sh >> /opt/infrakt/backups/.status/shop.log 2>&1 # infrakt:backup:d-1',
+      ]);
+      const rm = remove(shell, tab);
+      assert.equal(rm.status, 0, rm.stderr);
+      assert.deepEqual(fs.readFileSync(tab, 'utf8').trim().split('\n'), lines.slice(0, 2));
+      assert.equal(remove(shell, tab).status, 0, `${shell}: twice: nothing to do`);
+    }
   });
 
   it('with no crontab yet, creates one; an unreadable crontab is never overwritten', () => {
-    const tab = path.join(dir, 'new');
-    assert.equal(install(tab).status, 0);
-    assert.equal(fs.readFileSync(tab, 'utf8').trim().split('\n').length, 1);
-    const broken = [
-      'crontab() { case "$1" in -l) echo "crontab: permission denied" >&2; return 1 ;; -) echo overwritten > ' +
-        path.join(dir, 'clobbered') +
-        ' ;; esac; }',
-      ...installCronLines({
-        databaseId: 'd-1',
-        expression: '0 2 * * *',
-        scriptPath: '/opt/x.sh',
-        logPath: '/opt/x.log',
-      }),
-    ].join('\n');
-    const r = sh('bash', broken);
-    assert.equal(r.status, EXIT.crontab);
-    assert.match(r.stderr, /cannot read the crontab: crontab: permission denied/);
-    assert.ok(!fs.existsSync(path.join(dir, 'clobbered')));
+    for (const shell of SHELLS) {
+      const tab = path.join(dir, `new-${shell}`);
+      assert.equal(install(shell, tab).status, 0);
+      assert.equal(fs.readFileSync(tab, 'utf8').trim().split('\n').length, 1);
+      const clobbered = path.join(dir, 'clobbered');
+      const broken = [
+        `crontab() { case "$1" in -l) echo "crontab: permission denied" >&2; return 1 ;; -) echo overwritten > ${clobbered} ;; esac; }`,
+        cronScript('infrakt_cron_install'),
+      ].join('\n');
+      const r = sh(shell, broken);
+      assert.equal(r.status, EXIT.crontab, shell);
+      assert.match(r.stderr, /cannot read the crontab: crontab: permission denied/);
+      assert.ok(!fs.existsSync(clobbered));
+    }
   });
 
   it('paths in the crontab line must be plain absolute paths (cron hands the line to sh)', () => {
     for (const bad of ['/opt/x y.sh', '/opt/$(id).sh', 'relative.sh', '/opt/50%.sh'])
       assert.throws(() =>
-        installCronLines({ databaseId: 'd-1', expression: '0 2 * * *', scriptPath: bad, logPath: '/opt/l' }),
+        cronLine({ databaseId: 'd-1', expression: '0 2 * * *', scriptPath: bad, logPath: '/opt/l' }),
       );
   });
 });
@@ -359,21 +436,23 @@ describe('status records', () => {
     assert.equal(health.kind, 'failed');
   });
 
-  it('statusLines print what is on disk, one line per record (run with sh on a temp dir)', () => {
+  it('the listing prints what is on disk, one line per record (run with sh on a temp dir)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-unit-status-'));
     try {
       fs.mkdirSync(path.join(dir, '.status'));
       fs.writeFileSync(path.join(dir, '.status', 'shop.json'), '{"started":"s",\n"ok":true}\n');
       fs.writeFileSync(path.join(dir, '.status', 'shop.log'), 'not a record');
       fs.writeFileSync(path.join(dir, 'backup-shop.sh'), '');
-      const r = sh('sh', ['set -u', ...statusLines(dir), 'exit 0'].join('\n'), { PATH: '/usr/bin:/bin' });
+      const listing = (d: string) =>
+        serverListingScript({ name: 'web-1', backupDir: d }, [], undefined, { schedules: true });
+      const r = sh('sh', listing(dir), { PATH: '/usr/bin:/bin' });
       assert.equal(r.status, 0, r.stderr);
       const p = parseScheduleStatus(r.stdout);
       assert.deepEqual(p.status.get('shop'), { started: 's', ok: true });
       assert.equal(p.status.size, 1);
       assert.deepEqual([...p.scripts], ['shop']);
       // An empty or missing backup dir prints nothing.
-      const none = sh('sh', ['set -u', ...statusLines(path.join(dir, 'nope')), 'exit 0'].join('\n'));
+      const none = sh('sh', listing(path.join(dir, 'nope')));
       assert.equal(none.status, 0);
       assert.doesNotMatch(none.stdout, /schedstatus|schedscript/);
     } finally {

@@ -1,6 +1,5 @@
 // Databases and local backups: script builders (pure text), parsers, and the
 // operations that run them through a ScriptRunner.
-export { shellQuote } from './shell';
 export * from './naming';
 export * from './target';
 export * from './errors';

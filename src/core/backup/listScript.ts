@@ -5,9 +5,12 @@
 // and unknown files are never backups.
 import type { Engine } from '../model';
 import type { LocalBackupFile } from '../s3Layout';
-import { BackupError, EXIT } from './errors';
+import { BackupError } from './errors';
 import { CHECKSUM_EXT, type ParsedBackupName, parseBackupName } from './naming';
-import { MARKS, shellQuote as q, wholeScript } from './shell';
+import { z } from 'zod';
+import { MARKS, parseResultLine } from '../remote/protocol';
+import { SH } from '../remote/modules';
+import { type ShellVars, remoteScript } from '../remote/script';
 import { checkServer } from './serverCheck';
 
 export interface LocalBackup extends LocalBackupFile, ParsedBackupName {
@@ -15,32 +18,18 @@ export interface LocalBackup extends LocalBackupFile, ParsedBackupName {
   database: string;
 }
 
-/** Script lines listing every backup file of a server (for composing with other listings in one run). */
-export function listLines(server: { name: string; backupDir: string }): string[] {
+/** The listing's variables (remote/sh/list.sh): the backup dir and this server's name pattern. */
+export function listVars(server: { name: string; backupDir: string }): ShellVars {
   const s = checkServer(server);
-  // One stat per batch of names (`-exec … {} +`). A file removed between find
-  // and stat (a delete, a retention prune) must not fail the whole listing, so
-  // stat's status is dropped; its message still reaches stderr.
-  const stat = q(`stat -c '${MARKS.file} %s %Y %n' "$@" || :`);
-  return [
-    `infrakt_dir=${q(s.backupDir)}`,
-    'if [ ! -d "$infrakt_dir" ]; then',
-    `  printf '${MARKS.nodir}\\n'`,
-    'else',
-    '  ( cd -- "$infrakt_dir" || exit ' + EXIT.backupDir,
-    "    infrakt_nl=$(printf '\\nx'); infrakt_nl=${infrakt_nl%x}",
-    // GNU and busybox find both have these. The server name has no glob
-    // characters (validated), so only `_*` is a pattern; a name holding a
-    // newline could forge a line of output, so it is never passed to stat.
-    `    find . -maxdepth 1 -type f -name ${q(`${s.name}_*`)} ! -name "*$infrakt_nl*" \\`,
-    `      ! -name '*.partial' ! -name '*.partial-*' -exec sh -c ${stat} sh {} +`,
-    '  )',
-    'fi',
-  ];
+  // The server name has no glob characters (validated), so only `_*` is a pattern.
+  return {
+    infrakt_list_dir: { value: s.backupDir, field: 'Backup directory' },
+    infrakt_list_pattern: `${s.name}_*`,
+  };
 }
 
 export function listScript(server: { name: string; backupDir: string }): string {
-  return wholeScript(['set -u', ...listLines(server), 'exit $?']);
+  return remoteScript({ vars: listVars(server), modules: [SH.list], call: 'infrakt_list' });
 }
 
 export interface ServerListing {
@@ -112,12 +101,27 @@ export function checkServerBackupFile(serverName: string, filename: string): Par
 export function deleteScript(server: { name: string; backupDir: string }, filename: string): string {
   const s = checkServer(server);
   checkServerBackupFile(s.name, filename);
-  return wholeScript([
-    'set -eu',
-    `infrakt_file=${q(`${s.backupDir}/${filename}`)}`,
-    'infrakt_existed=false',
-    'if [ -e "$infrakt_file" ]; then infrakt_existed=true; fi',
-    'rm -f -- "$infrakt_file" "$infrakt_file.sha256"',
-    `printf '${MARKS.result} {"deleted":"%s","existed":%s}\\n' ${q(filename)} "$infrakt_existed"`,
-  ]);
+  return remoteScript({
+    vars: { infrakt_file: `${s.backupDir}/${filename}`, infrakt_name: filename },
+    modules: [SH.list],
+    call: 'infrakt_delete_local',
+  });
+}
+
+/** Reads the `.sha256` recorded beside a backup (see parseChecksum). */
+export function checksumScript(server: { name: string; backupDir: string }, filename: string): string {
+  const s = checkServer(server);
+  checkServerBackupFile(s.name, filename);
+  return remoteScript({
+    vars: { infrakt_file: `${s.backupDir}/${filename}` },
+    modules: [SH.list],
+    call: 'infrakt_checksum',
+  });
+}
+
+const checksumResult = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+
+/** The checksum checksumScript read, or undefined when there is none (or it is not one). */
+export function parseChecksum(stdout: string): string | undefined {
+  return parseResultLine(stdout, checksumResult)?.sha256;
 }

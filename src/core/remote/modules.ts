@@ -3,10 +3,13 @@
 import type { ShellModule } from './script';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
+import list from './sh/list.sh';
 import pipeline from './sh/pipeline.sh';
 import restore from './sh/restore.sh';
+import s3 from './sh/s3.sh';
 import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
+import scheduleAdmin from './sh/schedule-admin.sh';
 
 const m = (name: string, text: string): ShellModule => ({ name, text });
 
@@ -16,5 +19,8 @@ export const SH = {
   restore: m('restore', restore),
   aws: m('aws', aws),
   s3sink: m('s3sink', s3sink),
+  s3: m('s3', s3),
+  list: m('list', list),
   schedule: m('schedule', schedule),
+  scheduleAdmin: m('schedule-admin', scheduleAdmin),
 } as const;

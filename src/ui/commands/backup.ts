@@ -12,7 +12,8 @@ import {
   checkServerBackupFile,
   deleteBackup,
   restoreBackup,
-  shellQuote,
+  checksumScript,
+  parseChecksum,
   stderrExcerpt,
   type BackupResult,
 } from '../../core/backup';
@@ -402,8 +403,8 @@ export async function downloadBackup(services: Services, arg?: unknown): Promise
     server,
     { title: `Downloading ${entry.filename} from ${server.name}` },
     async ({ runner, progress, signal }) => {
-      const sum = await runner.run(`cat -- ${shellQuote(`${remote}.sha256`)}`);
-      const expected = /^[0-9a-f]{64}/.exec(sum.stdout)?.[0];
+      const sum = await runner.run(checksumScript(server, entry.filename));
+      const expected = parseChecksum(sum.stdout);
       if (sum.code !== 0 || !expected)
         throw new Error(
           `${entry.filename} has no checksum on ${server.name}; not downloaded (it cannot be verified).`,

@@ -16,7 +16,7 @@ import { limiter } from '../../core/limit';
 import type { Server } from '../../core/model';
 import { lineSplitter, redact } from '../../core/remote/runner';
 import type { S3Credentials } from '../../core/s3Scripts';
-import { parseScheduleStatus, statusLines } from '../../core/scheduleScript';
+import { parseScheduleStatus } from '../../core/scheduleScript';
 import { s3Access } from '../credentials';
 import { messageOf } from '../errors';
 import { loggedRunner } from '../remote';
@@ -203,7 +203,7 @@ export class BackupCatalog implements vscode.Disposable {
           ),
         share,
         // Scheduled runs' status records ride along in the same round trip.
-        statusLines(server.backupDir),
+        { schedules: true },
       );
       const outcome = share?.outcome;
       if (outcome?.ok) this.lastLister = outcome.lister.id;

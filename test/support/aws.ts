@@ -1,0 +1,27 @@
+// Test scripts that talk to a test S3 server with the product's own awscli
+// set-up (remote/sh/aws.sh): `body` runs after it, with `awsx` (aws with the
+// endpoint) and `$infrakt_bucket`; the set-up's temp dir is removed on exit.
+import { SH } from '../../src/core/remote/modules';
+import { remoteScript } from '../../src/core/remote/script';
+import { type S3Access, awsVars } from '../../src/core/s3Scripts';
+
+export function awsShell(access: S3Access, body: string): string {
+  return remoteScript({
+    vars: awsVars(access),
+    modules: [
+      SH.aws,
+      {
+        name: 'test-aws-body',
+        text: [
+          'infrakt_test_aws() {',
+          "  infrakt_tmpdirs=''",
+          '  trap \'for d in $infrakt_tmpdirs; do rm -rf -- "$d"; done\' EXIT',
+          '  infrakt_aws_setup || exit 1',
+          body,
+          '}',
+        ].join('\n'),
+      },
+    ],
+    call: 'infrakt_test_aws',
+  });
+}

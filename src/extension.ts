@@ -7,6 +7,7 @@ import { ConnectionPool } from './ssh/connectionPool';
 import { ConfigStore } from './store/configStore';
 import { COMMANDS } from './ui/commands';
 import { registerCommands } from './ui/commands/registry';
+import { migrateKeepNewestSetting } from './ui/commands/retention';
 import { registerS3SettingsSerializer } from './ui/commands/s3Settings';
 import type { Services } from './ui/services';
 import { BackupCatalog } from './ui/tree/backupCatalog';
@@ -39,6 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(catalog, tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
   registerCommands(context, services, COMMANDS);
   context.subscriptions.push(registerS3SettingsSerializer(services));
+  await migrateKeepNewestSetting(services);
 
   log.info(`infrakt activated in ${Date.now() - started} ms (store: ${file})`);
 }

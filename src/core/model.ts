@@ -200,6 +200,8 @@ export interface Database {
   dbName?: string;
   /** The database file, for engines whose database is a file (SQLite). */
   dbPath?: string;
+  /** Which of its backups are kept ({}: all). */
+  retention: RetentionPolicy;
   createdAt: string;
 }
 
@@ -259,25 +261,33 @@ export function fieldValidator<T>(schema: z.ZodType<T>): (value: string) => stri
 /** A schedule as the user enters it (the cron expression is checked by core/schedule). */
 export const scheduleInput = z.object({
   cron: z.string().trim().min(1, 'Enter a cron expression, e.g. 0 2 * * * (daily at 02:00)'),
-  localRetentionDays: z.coerce
-    .number({ message: 'Local retention must be a number of days' })
-    .int('Local retention must be a whole number of days')
-    .min(1, 'Keep local backups at least 1 day')
-    .max(3650, 'Local retention is at most 3650 days'),
-  s3KeepNewest: z.coerce
-    .number({ message: 'S3 keep-newest must be a number' })
-    .int('S3 keep-newest must be a whole number')
-    .min(1, 'Keep at least the newest 1 backup in S3 (leave empty to keep all)')
-    .max(1000, 'S3 keep-newest is at most 1000')
-    .optional(),
 });
 export type ScheduleInput = z.input<typeof scheduleInput>;
 
 export interface Schedule {
   databaseId: string;
   cron: string;
-  localRetentionDays: number;
-  s3KeepNewest?: number;
   installedAt: string;
   updatedAt: string;
 }
+
+export const localDays = z.coerce
+  .number({ message: 'Local retention must be a number of days' })
+  .int('Local retention must be a whole number of days')
+  .min(1, 'Keep local backups at least 1 day (leave empty to keep them all)')
+  .max(3650, 'Local retention is at most 3650 days');
+
+export const s3KeepNewest = z.coerce
+  .number({ message: 'S3 keep-newest must be a number' })
+  .int('S3 keep-newest must be a whole number')
+  .min(1, 'Keep at least the newest 1 backup in S3 (leave empty to keep them all)')
+  .max(1000, 'S3 keep-newest is at most 1000');
+
+/** A database's retention policy (core/retention.ts); a rule left out keeps every backup there. */
+export const retentionPolicy = z.object({
+  /** Delete this database's backups on the server older than this many days. */
+  localDays: localDays.optional(),
+  /** Keep only the newest N verified backups of this database (from this server) in S3. */
+  s3KeepNewest: s3KeepNewest.optional(),
+});
+export type RetentionPolicy = z.infer<typeof retentionPolicy>;

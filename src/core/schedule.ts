@@ -4,7 +4,8 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { humanAge } from './format';
-import { remoteDir } from './model';
+import { type RetentionPolicy, remoteDir } from './model';
+import { describeRetention } from './retention';
 
 export const CRON_PRESETS = [
   { label: 'Daily at 02:00', expression: '0 2 * * *' },
@@ -198,16 +199,12 @@ export interface ScheduleView {
 const ERROR_CHARS = 80;
 
 export function scheduleView(
-  schedule: { cron: string; localRetentionDays: number; s3KeepNewest?: number; installedAt?: string },
+  schedule: { cron: string; retention: RetentionPolicy; installedAt?: string },
   onServer: ScheduleOnServer | undefined,
   now: Date,
 ): ScheduleView {
   const what = describeCron(schedule.cron);
-  const detail = [
-    `Schedule: ${what} (${schedule.cron}, the server's time); local backups kept ${schedule.localRetentionDays} days${
-      schedule.s3KeepNewest ? `; newest ${schedule.s3KeepNewest} kept in S3` : ''
-    }`,
-  ];
+  const detail = [`Schedule: ${what} (${schedule.cron}, the server's time); ${describeRetention(schedule.retention)}`];
   const view = (state: string, problem: boolean, more: string[] = []): ScheduleView => ({
     text: `${what} · ${state}`,
     problem,

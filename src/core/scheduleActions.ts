@@ -8,6 +8,7 @@ import { BackupError, stderrExcerpt } from './backup/errors';
 import { sequenceScripts } from './remote/script';
 import type { ScriptRunner } from './backup/run';
 import type { BackupTarget } from './backup/target';
+import type { RetentionPolicy } from './model';
 import type { S3Credentials } from './s3Scripts';
 import {
   type InstallResult,
@@ -27,9 +28,10 @@ export interface SchedulePlan {
   /** As Back Up Now builds it; an inline password is moved into a root-only file on the server. */
   target: BackupTarget;
   expression: string;
-  localRetentionDays: number;
+  /** The database's retention policy (baked into the installed script). */
+  retention: RetentionPolicy;
   /** Upload to S3 (credentials file written first); off when unset. */
-  s3?: { creds: S3Credentials; keepNewest?: number; stallSeconds?: number };
+  s3?: { creds: S3Credentials; stallSeconds?: number };
   /** Where the root-only files go (tests use their own dir); the defaults of scheduleScript otherwise. */
   files?: ScheduleFiles;
 }
@@ -76,11 +78,10 @@ export function installPlanScript(plan: SchedulePlan): string {
       databaseId: plan.databaseId,
       expression: plan.expression,
       target,
-      localRetentionDays: plan.localRetentionDays,
+      retention: plan.retention,
       s3: plan.s3
         ? {
             settings: plan.s3.creds.settings,
-            keepNewest: plan.s3.keepNewest,
             stallSeconds: plan.s3.stallSeconds,
             credentialsPath: plan.files?.credentialsPath,
           }

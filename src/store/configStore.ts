@@ -13,6 +13,7 @@ import {
   type Database,
   type DatabaseInput,
   type KnownHost,
+  type RetentionPolicy,
   type S3Settings,
   type S3SettingsFields,
   type Schedule,
@@ -21,6 +22,9 @@ import {
   type ServerInput,
   databaseInput,
   firstIssue,
+  localDays,
+  retentionPolicy,
+  s3KeepNewest,
   scheduleInput,
   serverInput,
 } from '../core/model';
@@ -425,16 +429,29 @@ export class ConfigStore {
         throw new StoreError('That database no longer exists (it may have been removed in another window).');
       const t = now();
       db.run(
-        `INSERT INTO schedules (database_id, cron, local_retention_days, s3_keep_newest, installed_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (database_id) DO UPDATE SET cron = excluded.cron,
-           local_retention_days = excluded.local_retention_days, s3_keep_newest = excluded.s3_keep_newest,
-           updated_at = excluded.updated_at`,
-        [databaseId, sc.cron, sc.localRetentionDays, sc.s3KeepNewest ?? null, t, t],
+        `INSERT INTO schedules (database_id, cron, installed_at, updated_at)
+         VALUES (?, ?, ?, ?)
+         ON CONFLICT (database_id) DO UPDATE SET cron = excluded.cron, updated_at = excluded.updated_at`,
+        [databaseId, sc.cron, t, t],
       );
       return toSchedule(
         ConfigStore.all(db, 'SELECT * FROM schedules WHERE database_id = ?', [databaseId])[0],
       );
+    });
+  }
+
+  /** Sets a database's retention policy (validated); returns the database as stored. */
+  setRetention(databaseId: string, policy: RetentionPolicy): Database {
+    const p = parseOrThrow(retentionPolicy, policy);
+    return this.write((db) => {
+      if (ConfigStore.all(db, 'SELECT id FROM databases WHERE id = ?', [databaseId]).length === 0)
+        throw new StoreError('That database no longer exists (it may have been removed in another window).');
+      db.run('UPDATE databases SET keep_local_days = ?, keep_s3_newest = ? WHERE id = ?', [
+        p.localDays ?? null,
+        p.s3KeepNewest ?? null,
+        databaseId,
+      ]);
+      return toDatabase(ConfigStore.all(db, 'SELECT * FROM databases WHERE id = ?', [databaseId])[0]);
     });
   }
 
@@ -586,6 +603,7 @@ function toDatabase(r: Row): Database {
     dbUser: str(r.db_user),
     dbName: str(r.db_name),
     dbPath: str(r.db_path),
+    retention: toRetention(r),
     createdAt: String(r.created_at),
   };
 }
@@ -629,13 +647,20 @@ function toBackup(r: Row): BackupRecord {
   };
 }
 
+/** A stored policy read back through its schema; a rule that does not pass is dropped (that keeps more, never less). */
+function toRetention(r: Row): RetentionPolicy {
+  const out: RetentionPolicy = {};
+  const days = localDays.safeParse(r.keep_local_days ?? undefined);
+  if (r.keep_local_days !== null && r.keep_local_days !== undefined && days.success) out.localDays = days.data;
+  const keep = s3KeepNewest.safeParse(r.keep_s3_newest ?? undefined);
+  if (r.keep_s3_newest !== null && r.keep_s3_newest !== undefined && keep.success) out.s3KeepNewest = keep.data;
+  return out;
+}
+
 function toSchedule(r: Row): Schedule {
   return {
     databaseId: String(r.database_id),
     cron: String(r.cron),
-    localRetentionDays: Number(r.local_retention_days),
-    s3KeepNewest:
-      r.s3_keep_newest === null || r.s3_keep_newest === undefined ? undefined : Number(r.s3_keep_newest),
     installedAt: String(r.installed_at),
     updatedAt: String(r.updated_at),
   };

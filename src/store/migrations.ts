@@ -99,6 +99,26 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE databases;
   ALTER TABLE databases_v4 RENAME TO databases;
   `,
+  // Retention is the database's policy (Back Up Now and the scheduled run apply
+  // the same one): a schedule's local days and S3 keep-newest move onto its
+  // database, and the schedules table keeps only when it runs.
+  `
+  ALTER TABLE databases ADD COLUMN keep_local_days INTEGER;
+  ALTER TABLE databases ADD COLUMN keep_s3_newest INTEGER;
+  UPDATE databases SET
+    keep_local_days = (SELECT local_retention_days FROM schedules WHERE database_id = databases.id),
+    keep_s3_newest = (SELECT s3_keep_newest FROM schedules WHERE database_id = databases.id);
+  CREATE TABLE schedules_v5 (
+    database_id TEXT PRIMARY KEY,
+    cron TEXT NOT NULL,
+    installed_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  INSERT INTO schedules_v5 (database_id, cron, installed_at, updated_at)
+    SELECT database_id, cron, installed_at, updated_at FROM schedules;
+  DROP TABLE schedules;
+  ALTER TABLE schedules_v5 RENAME TO schedules;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

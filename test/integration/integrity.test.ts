@@ -24,7 +24,7 @@ import {
 import { SINK_STATUS } from '../../src/core/remote/protocol';
 import { parseServerListing, serverListingScript } from '../../src/core/backupListing';
 import type { Server } from '../../src/core/model';
-import { s3RetentionVictims } from '../../src/core/retention';
+import { s3RetentionVictims } from '../support/retentionOracle';
 import { type S3Credentials, diagnoseS3Error, s3UploadSink } from '../../src/core/s3Scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';

@@ -15,7 +15,7 @@ import { awsShell } from '../support/aws';
 import { EXIT } from '../../src/core/remote/protocol';
 import { serverListingScript } from '../../src/core/backupListing';
 import type { Server } from '../../src/core/model';
-import { s3RetentionVictims } from '../../src/core/retention';
+import { s3RetentionVictims } from '../support/retentionOracle';
 import type { BackupEntry } from '../../src/core/s3Layout';
 import type { S3Credentials } from '../../src/core/s3Scripts';
 import { type RunStatus, cronMarker } from '../../src/core/schedule';

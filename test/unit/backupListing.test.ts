@@ -11,7 +11,6 @@ import {
 import { backupFilename } from '../../src/core/backup';
 import type { RunResult } from '../../src/core/remote/runner';
 import { limiter } from '../../src/core/limit';
-import { s3RetentionVictims } from '../../src/core/retention';
 import { rowFor } from '../../src/core/treeRows';
 import type { Database, Server } from '../../src/core/model';
 
@@ -357,34 +356,3 @@ describe('limiter', () => {
   });
 });
 
-describe('S3 retention (keep newest N)', () => {
-  const entry = (filename: string, location: 'local' | 's3' | 'both') => ({
-    filename,
-    sizeBytes: 1,
-    modified: new Date('2026-11-25T00:00:00Z'),
-    location,
-    hasChecksum: true,
-  });
-  const name = (day: number, seq = 1) =>
-    `web-1_shop_postgres_202611${String(day).padStart(2, '0')}T020000Z${seq > 1 ? `-${seq}` : ''}.dump.zst`;
-
-  it('deletes the S3 copies beyond the newest N, oldest first in the list, never local-only files', () => {
-    const list = [
-      entry(name(20), 'both'),
-      entry(name(21), 's3'),
-      entry(name(22), 'local'),
-      entry(name(23), 'both'),
-      entry(name(23, 2), 's3'),
-    ];
-    assert.deepEqual(s3RetentionVictims(list, 2, name(23, 2)), [name(21), name(20)]);
-    assert.deepEqual(s3RetentionVictims(list, 0, name(23, 2)), []);
-    assert.deepEqual(s3RetentionVictims(list, 10, name(23, 2)), []);
-  });
-
-  it('never deletes the backup just uploaded, and does nothing when it is not listed yet', () => {
-    const list = [entry(name(20), 's3'), entry(name(24), 's3'), entry(name(25), 's3')];
-    // The upload (day 20, an older name, e.g. a re-upload) is kept even though it is not among the newest 1.
-    assert.deepEqual(s3RetentionVictims(list, 1, name(20)), [name(24)]);
-    assert.deepEqual(s3RetentionVictims(list, 1, name(26)), []);
-  });
-});

@@ -4,6 +4,8 @@
 // the validated target into the preamble's variables. Scheduled backups and
 // the safety backup before a restore run the same functions.
 import { engineSpec } from '../engines';
+import type { RetentionPolicy } from '../model';
+import { retentionParts } from '../retention';
 import { SH } from '../remote/modules';
 import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
 import { BackupError } from './errors';
@@ -35,6 +37,8 @@ export interface BackupScriptOptions {
    * Default one day: longer than any plausible run.
    */
   sweepAfterSeconds?: number;
+  /** Applied right after the commit, in the same run (remote/sh/retention.sh); none: every backup is kept. */
+  retention?: RetentionPolicy;
 }
 
 export const DEFAULT_SWEEP_AFTER_SECONDS = 86_400;
@@ -102,6 +106,11 @@ export function backupParts(
     vars[`infrakt_stall_${s.id}`] = s.stallSeconds ?? 0;
   }
   const modules = [SH.common, engineSpec(t.engine).shell, SH.pipeline, ...sinks.flatMap((s) => s.modules)];
+  const retention = retentionParts(opts.retention, t.engine);
+  if (retention) {
+    Object.assign(vars, retention.vars);
+    modules.push(...retention.modules);
+  }
   return { vars, modules };
 }
 

@@ -10,6 +10,7 @@ import { BackupError, EXIT, errorFromOutcome } from './errors';
 import { deleteScript, listScript, parseListing, type ServerListing } from './listScript';
 import { type RestoreOptions, restoreScript } from './restoreScript';
 import { MARKS, markValues, parseResultLine } from '../remote/protocol';
+import { type RetentionOutcome, parseRetention } from '../retention';
 import type { BackupServer, BackupTarget } from './target';
 
 export type { RunOptions, RunResult };
@@ -36,6 +37,8 @@ const backupResult = z.object({
 export type BackupResult = z.infer<typeof backupResult> & {
   /** Ids of extra sinks that failed (exit code ≠ 0); the local backup is complete anyway. */
   failedSinks: string[];
+  /** What retention did after the commit (when the options had a policy). */
+  retention?: RetentionOutcome;
 };
 
 function secretsOf(target: BackupTarget): string[] {
@@ -82,7 +85,7 @@ export async function backUpNow(
       const failedSinks = Object.entries(parsed.sinks)
         .filter(([, code]) => code !== 0)
         .map(([id]) => id);
-      return { ...parsed, failedSinks };
+      return { ...parsed, failedSinks, retention: parseRetention(r.stdout) };
     }
     throw new BackupError(
       'unexpected',

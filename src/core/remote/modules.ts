@@ -6,6 +6,7 @@ import common from './sh/common.sh';
 import list from './sh/list.sh';
 import pipeline from './sh/pipeline.sh';
 import restore from './sh/restore.sh';
+import retention from './sh/retention.sh';
 import s3 from './sh/s3.sh';
 import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
@@ -20,6 +21,7 @@ export const SH = {
   aws: m('aws', aws),
   s3sink: m('s3sink', s3sink),
   s3: m('s3', s3),
+  retention: m('retention', retention),
   list: m('list', list),
   schedule: m('schedule', schedule),
   scheduleAdmin: m('schedule-admin', scheduleAdmin),

@@ -30,6 +30,8 @@ const MARK_NAMES = {
   s3prefixEnd: 's3prefixend',
   localRc: 'localrc',
   awscli: 'awscli',
+  retention: 'retention',
+  deleted: 'deleted',
   schedStatus: 'schedstatus',
   schedScript: 'schedscript',
   schedCron: 'schedcron',

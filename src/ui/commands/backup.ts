@@ -19,7 +19,7 @@ import {
 } from '../../core/backup';
 import { humanSize } from '../../core/format';
 import { EXIT } from '../../core/remote/protocol';
-import type { Database, Server } from '../../core/model';
+import type { Database, RetentionPolicy, Server } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3Layout';
 import {
   type S3Credentials,
@@ -32,11 +32,10 @@ import {
 } from '../../core/s3Scripts';
 import type { TreeNode } from '../../core/treeRows';
 import { backupTarget, s3Access } from '../credentials';
-import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../errors';
+import { ActionableError, OPEN_S3_SETTINGS, provisionStep } from '../errors';
 import { confirmModal } from '../input';
-import { type RemoteSession, loggedRunner, withRemote } from '../remote';
-import { parseServerListing, serverListingScript } from '../../core/backupListing';
-import { s3RetentionVictims } from '../../core/retention';
+import { type RemoteSession, withRemote } from '../remote';
+import { summariseRetention } from '../../core/retention';
 import type { Services } from '../services';
 import { resolveBackup, resolveDatabase } from './targets';
 
@@ -68,8 +67,11 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
     { title: `Backing up ${database.name} on ${server.name}` },
     async (session) => {
       try {
-        return await backUp(services, session, server, database, creds, (c) => {
-          stderr = (stderr + c).slice(-4000);
+        return await backUp(services, session, server, database, creds, {
+          retention: database.retention,
+          onStderr: (c) => {
+            stderr = (stderr + c).slice(-4000);
+          },
         });
       } catch (err) {
         services.store.recordBackup({
@@ -96,8 +98,8 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
   afterChange(services, server);
   const saved = `Backup of ${database.name} on ${server.name} saved: ${result.file} (${humanSize(result.size)})`;
   services.log.info(`${saved}; sha256 ${result.sha256}${uploaded ? '; uploaded to S3' : ''}`);
+  const pruned = logRetention(services, database, result);
   if (uploaded && creds) {
-    const pruned = await applyS3Retention(services, server, database, creds, result.file);
     void vscode.window.showInformationMessage(`${saved}, and uploaded to S3.${pruned}`);
     return;
   }
@@ -119,36 +121,14 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
   void vscode.window.showInformationMessage(`${saved} (on the server only — S3 storage is not configured).`);
 }
 
-/** Keep-newest-N in S3 (setting; off by default): after an upload, never the one just uploaded. */
-async function applyS3Retention(
-  services: Services,
-  server: Server,
-  database: Database,
-  creds: S3Credentials,
-  uploaded: string,
-): Promise<string> {
-  const keep = vscode.workspace.getConfiguration('infrakt').get<number>('s3.keepNewest', 0);
-  if (!keep || keep < 1) return '';
-  try {
-    const runner = loggedRunner(services, server, { secrets: [creds.secretKey], timeoutMs: 120_000 });
-    const dbs = [{ name: database.name, engine: database.engine }];
-    const r = await runner.run(serverListingScript(server, dbs, creds));
-    const listing = parseServerListing(r.stdout, r.stderr, server, dbs, creds.settings);
-    if (listing.s3.state === 'error') throw new Error(listing.s3.message);
-    const victims = s3RetentionVictims(listing.byDatabase.get(database.name) ?? [], keep, uploaded);
-    if (!victims.length) return '';
-    const d = await runner.run(s3DeleteScript(creds, server, database.name, victims));
-    const deleted = d.stdout.split('\n').filter((l) => l.startsWith('@@infrakt:result ')).length;
-    services.log.info(
-      `S3 retention (keep newest ${keep}) for ${database.name}: deleted ${victims.join(', ')}`,
-    );
-    if (d.code !== 0)
-      return ` S3 retention deleted ${deleted} of ${victims.length} old backups; see the log for the rest.`;
-    return ` S3 retention (keep newest ${keep}) deleted ${deleted} older backup(s).`;
-  } catch (err) {
-    services.log.warn(`S3 retention for ${database.name} skipped: ${messageOf(err)}`);
-    return ` S3 retention was skipped: ${messageOf(err)}.`;
-  }
+/** Retention ran in the backup's own round trip: each deletion to the log, one sentence for the message. */
+function logRetention(services: Services, database: Database, result: BackupResult): string {
+  const r = result.retention;
+  if (!r) return '';
+  for (const f of r.deletedLocal) services.log.info(`Retention of ${database.name}: deleted ${f} on the server`);
+  for (const k of r.deletedS3) services.log.info(`Retention of ${database.name}: deleted ${k} in S3`);
+  if (r.error) services.log.warn(`Retention of ${database.name} did not finish: ${r.error}`);
+  return summariseRetention(r);
 }
 
 function backupNode(server: Server, database: Database, r: BackupResult): TreeNode {
@@ -181,7 +161,8 @@ async function backUp(
   server: Server,
   database: Database,
   creds: S3Credentials | undefined,
-  onStderr?: (chunk: string) => void,
+  /** Back Up Now applies the database's retention; the safety backup before a restore does not (it must not delete what is being restored). */
+  opts: { retention?: RetentionPolicy; onStderr?: (chunk: string) => void } = {},
 ): Promise<BackupResult> {
   const { target, secrets } = await backupTarget(services, server, database);
   const s3 = creds
@@ -196,8 +177,9 @@ async function backUp(
     target,
     {
       ...s3,
+      retention: opts.retention,
       signal,
-      onStderr,
+      onStderr: opts.onStderr,
       onProgress: (bytes) =>
         progress.report({
           message: `${humanSize(bytes)} written${creds ? ' and streamed to S3' : ''} · ${Math.round((Date.now() - started) / 1000)} s`,

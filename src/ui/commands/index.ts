@@ -13,7 +13,7 @@ import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
 import { resolveServer } from './targets';
-import { scheduleBackups, unscheduleBackups } from './schedule';
+import { scheduleBackups, setRetention, unscheduleBackups } from './schedule';
 import { testS3Connection } from './s3Test';
 import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
@@ -33,6 +33,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.database.backup': backUpDatabase,
   'infrakt.database.schedule': scheduleBackups,
   'infrakt.database.unschedule': unscheduleBackups,
+  'infrakt.database.retention': setRetention,
   'infrakt.backup.restore': restoreFromBackup,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,

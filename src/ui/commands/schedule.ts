@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { Database, Schedule, Server } from '../../core/model';
 import { fieldValidator, scheduleInput } from '../../core/model';
+import { DEFAULT_SCHEDULED_LOCAL_DAYS, describeRetention } from '../../core/retention';
 import { CRON_PRESETS, cronExpression, describeCron } from '../../core/schedule';
 import {
   type SchedulePlan,
@@ -17,6 +18,7 @@ import { REFRESH_CONCURRENCY } from '../tree/backupCatalog';
 import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../errors';
 import { uploadStallSeconds } from './backup';
 import { askText, confirmModal, pickOne } from '../input';
+import { askRetention } from './retention';
 import { loggedRunner, withRemote } from '../remote';
 import type { Services } from '../services';
 import { resolveDatabase } from './targets';
@@ -34,7 +36,7 @@ async function planFor(
   services: Services,
   server: Server,
   database: Database,
-  schedule: Pick<Schedule, 'cron' | 'localRetentionDays' | 's3KeepNewest'>,
+  schedule: Pick<Schedule, 'cron'>,
   creds: S3Credentials | undefined,
 ): Promise<{ plan: SchedulePlan; secrets: string[] }> {
   const { target, secrets } = await backupTarget(services, server, database);
@@ -43,10 +45,8 @@ async function planFor(
       databaseId: database.id,
       target,
       expression: schedule.cron,
-      localRetentionDays: schedule.localRetentionDays,
-      s3: creds
-        ? { creds, keepNewest: schedule.s3KeepNewest, stallSeconds: uploadStallSeconds() }
-        : undefined,
+      retention: database.retention,
+      s3: creds ? { creds, stallSeconds: uploadStallSeconds() } : undefined,
     },
     secrets: creds ? [...secrets, creds.secretKey] : secrets,
   };
@@ -86,34 +86,23 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
   // Before any question: settings without a secret here cannot be scheduled.
   const creds = uploadCreds(s3, 'Cannot schedule uploads');
   const cron = await askCron(current?.cron);
-  const days = await askText({
-    title: 'Schedule Backups (2/3): local retention',
-    prompt: `Delete ${database.name}'s backups on ${server.name} older than this many days (after a successful run)`,
-    value: String(current?.localRetentionDays ?? 7),
-    validate: fieldValidator(scheduleInput.shape.localRetentionDays),
+  // The database's retention policy (Back Up Now applies the same one).
+  const retention = await askRetention(database, server.name, {
+    title: (part) =>
+      part === 'local' ? 'Schedule Backups (2/3): local retention' : 'Schedule Backups (3/3): S3 retention',
+    s3: creds !== undefined,
+    requireLocal: true,
+    defaultDays: DEFAULT_SCHEDULED_LOCAL_DAYS,
   });
-  let keep = '';
-  if (creds) {
-    keep = await askText({
-      title: 'Schedule Backups (3/3): S3 retention',
-      prompt: 'Keep only the newest N backups of this database in S3 — leave empty to keep them all',
-      value: current?.s3KeepNewest ? String(current.s3KeepNewest) : '',
-      placeHolder: 'empty: keep all',
-      validate: (v) => (v.trim() ? fieldValidator(scheduleInput.shape.s3KeepNewest)(v) : undefined),
-    });
-  }
-  const input = scheduleInput.parse({
-    cron,
-    localRetentionDays: days,
-    s3KeepNewest: keep.trim() ? keep : undefined,
-  });
-  const { plan, secrets } = await planFor(services, server, database, input, creds);
+  const input = scheduleInput.parse({ cron });
+  const { plan, secrets } = await planFor(services, server, { ...database, retention }, input, creds);
   const result = await withRemote(
     services,
     server,
     { title: `Scheduling backups of ${database.name} on ${server.name}`, secrets, timeoutMs: 120_000 },
     ({ runner }) => installSchedule(runner, plan),
   );
+  services.store.setRetention(database.id, retention);
   services.store.saveSchedule(database.id, input);
   services.tree.reload(server.id);
   const what = `${database.name} on ${server.name} is backed up ${describeCron(input.cron)}`;
@@ -131,8 +120,37 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
     if (choice) await vscode.commands.executeCommand(step.command, ...(step.args ?? []));
     return;
   }
+  void vscode.window.showInformationMessage(`${what}${upload}; ${describeRetention(retention)}.`);
+}
+
+/**
+ * Set Retention… on a database row: the policy Back Up Now and the scheduled
+ * runs apply after each backup. A scheduled database's installed script is
+ * reinstalled with it (the policy is baked into the script).
+ */
+export async function setRetention(services: Services, arg?: unknown): Promise<void> {
+  const { server, database } = await resolveDatabase(services, arg, 'Set Retention');
+  const schedule = services.store.getSchedule(database.id);
+  const s3 = await s3Access(services);
+  const creds = schedule ? uploadCreds(s3, 'Cannot update the scheduled uploads') : undefined;
+  const retention = await askRetention(database, server.name, {
+    title: (part) => `Set Retention of ${database.name} (${part === 'local' ? '1/2: on the server' : '2/2: in S3'})`,
+    s3: true,
+    requireLocal: schedule !== undefined,
+  });
+  if (schedule) {
+    const { plan, secrets } = await planFor(services, server, { ...database, retention }, schedule, creds);
+    await withRemote(
+      services,
+      server,
+      { title: `Updating the schedule of ${database.name} on ${server.name}`, secrets, timeoutMs: 120_000 },
+      ({ runner }) => installSchedule(runner, plan),
+    );
+  }
+  services.store.setRetention(database.id, retention);
+  services.tree.reload(server.id);
   void vscode.window.showInformationMessage(
-    `${what}${upload}; local backups kept ${input.localRetentionDays} days.`,
+    `${database.name} on ${server.name}: ${describeRetention(retention)}${schedule ? ' (the scheduled runs too)' : ''}. Applied after each backup.`,
   );
 }
 

@@ -134,7 +134,7 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     if (!schedule) return undefined;
     const listed = entry?.state === 'ok' ? entry.schedules : undefined;
     return scheduleView(
-      schedule,
+      { ...schedule, retention: database.retention },
       listed && {
         installed: listed.cron.has(database.id),
         status: listed.status.get(database.name),

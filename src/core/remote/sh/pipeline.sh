@@ -479,6 +479,9 @@ infrakt_backup() {
   for infrakt_p in $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done
   infrakt_sweeps=
   infrakt_result_line
+  # Retention (retention.sh, when the policy keeps fewer than all): after the
+  # commit, in the same run; it never fails the backup.
+  if infrakt_has_fn infrakt_retention; then infrakt_retention || :; fi
   if [ "$infrakt_sink_failed" = 1 ]; then exit "$infrakt_exit_sink_failed"; fi
   exit 0
 }

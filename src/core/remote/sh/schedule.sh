@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # The scheduled run (the file cron runs, backup-<db>.sh): the backup pipeline
-# exactly as Back Up Now runs it (infrakt_backup, in a subshell), then local
-# retention and S3 keep-newest-N, a status record and a size-capped log. The
+# exactly as Back Up Now runs it (infrakt_backup, in a subshell, with its
+# retention: retention.sh), a status record and a size-capped log. The
 # file holds no secret: S3 keys come from a root-only credentials file (see
 # aws.sh), a host-mode database password from a root-only file it sources.
 # Every failure (dump, upload, retention) ends the run non-zero and is written
@@ -9,9 +9,7 @@
 #
 # Input (besides the pipeline's): infrakt_s_status_dir, infrakt_s_status,
 # infrakt_s_log, infrakt_s_lock, infrakt_s_cap (log bytes), infrakt_s_title,
-# infrakt_s_days (local retention), infrakt_s_keep (S3 keep-newest, 0: off),
-# infrakt_s_s3 (1: upload), infrakt_s_tails (the "<format>.<ext>" a backup of
-# this engine may end with).
+# infrakt_s_s3 (1: upload).
 
 infrakt_s_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -92,121 +90,26 @@ infrakt_s_on_signal() {
   infrakt_s_finish false "$2"
 }
 
-# Name rule shared by both retentions (the same rule as the extension's parseBackupName).
-infrakt_s_is_backup() {
-  infrakt_s_r=${1#"$infrakt_base"}
-  [ "$infrakt_s_r" != "$1" ] || return 1
-  infrakt_s_ts=${infrakt_s_r%%.*}
-  infrakt_s_rest=${infrakt_s_r#*.}
-  case "$infrakt_s_ts" in
-    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z) ;;
-    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9]) ;;
-    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9][0-9]) ;;
-    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9][0-9][0-9]) ;;
-    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9][0-9][0-9][0-9]) ;;
-    *) return 1 ;;
-  esac
-  for infrakt_s_x in $infrakt_s_tails; do
-    if [ "$infrakt_s_rest" = "$infrakt_s_x" ]; then return 0; fi
+# What the pipeline's retention did (its mark in the backup's output): the
+# counts for the status record, its deletions in the log, and an error as
+# this run's failure.
+infrakt_s_retention() {
+  grep "^$infrakt_mark_deleted " "$infrakt_s_work/out" | while IFS= read -r infrakt_s_l; do
+    echo "infrakt: retention deleted ${infrakt_s_l#"$infrakt_mark_deleted "}"
   done
-  return 1
-}
-
-# "<timestamp> <sequence, 4 digits> <name>": sorts by start time, then by the -<n> of the same second.
-infrakt_s_sortkey() {
-  infrakt_s_r=${1#"$infrakt_base"}
-  infrakt_s_ts=${infrakt_s_r%%Z*}
-  case "$infrakt_s_r" in
-    *Z-*)
-      infrakt_s_q=${infrakt_s_r#*Z-}
-      infrakt_s_q=${infrakt_s_q%%.*}
-      ;;
-    *) infrakt_s_q=1 ;;
+  infrakt_s_ret=$(grep "^$infrakt_mark_retention " "$infrakt_s_work/out" | tail -n 1)
+  [ -n "$infrakt_s_ret" ] || return 0
+  infrakt_s_deleted_local=$(printf '%s\n' "$infrakt_s_ret" | sed -n 's/.*"deletedLocal":\([0-9]*\).*/\1/p')
+  infrakt_s_deleted_s3=$(printf '%s\n' "$infrakt_s_ret" | sed -n 's/.*"deletedS3":\([0-9]*\).*/\1/p')
+  infrakt_s_reterr=$(printf '%s\n' "$infrakt_s_ret" | sed -n 's/.*"error":"\(.*\)"}$/\1/p' | sed 's/\\"/"/g; s/\\\\/\\/g')
+  [ -n "$infrakt_s_reterr" ] || return 0
+  echo "infrakt: retention failed: $infrakt_s_reterr"
+  infrakt_s_add_error "retention failed: $infrakt_s_reterr"
+  [ "$infrakt_s_rc" = 0 ] || return 0
+  case "$infrakt_s_reterr" in
+    local:*) infrakt_s_rc=$infrakt_exit_local_retention ;;
+    *) infrakt_s_rc=$infrakt_exit_s3_retention ;;
   esac
-  while [ ${#infrakt_s_q} -lt 4 ]; do infrakt_s_q="0$infrakt_s_q"; done
-  printf '%s %s %s\n' "$infrakt_s_ts" "$infrakt_s_q" "$1"
-}
-
-# This server's backups of this database (and their .sha256) older than N days.
-infrakt_s_local_retention() {
-  infrakt_s_cutoff=$(($(date +%s) - infrakt_s_days * 86400))
-  infrakt_s_localret_err=
-  for infrakt_s_f in "$infrakt_dir/$infrakt_base"*; do
-    [ -f "$infrakt_s_f" ] || continue
-    infrakt_s_n=${infrakt_s_f##*/}
-    case "$infrakt_s_n" in
-      *.sha256)
-        infrakt_s_b=${infrakt_s_n%.sha256}
-        [ ! -e "$infrakt_dir/$infrakt_s_b" ] || continue
-        ;;
-      *) infrakt_s_b=$infrakt_s_n ;;
-    esac
-    infrakt_s_is_backup "$infrakt_s_b" || continue
-    [ "$infrakt_s_b" != "$infrakt_s_file" ] || continue
-    infrakt_s_m=$(stat -c %Y -- "$infrakt_s_f") || {
-      infrakt_s_localret_err="cannot stat $infrakt_s_n"
-      continue
-    }
-    [ "$infrakt_s_m" -lt "$infrakt_s_cutoff" ] || continue
-    if rm -f -- "$infrakt_s_f" && rm -f -- "$infrakt_s_f.sha256"; then
-      echo "infrakt: local retention ($infrakt_s_days days): deleted $infrakt_s_n"
-      case "$infrakt_s_n" in *.sha256) ;; *) infrakt_s_deleted_local=$((infrakt_s_deleted_local + 1)) ;; esac
-    else
-      infrakt_s_localret_err="cannot delete $infrakt_s_n"
-    fi
-  done
-  if [ -n "$infrakt_s_localret_err" ]; then
-    infrakt_s_add_error "local retention failed: $infrakt_s_localret_err"
-    [ "$infrakt_s_rc" != 0 ] || infrakt_s_rc=$infrakt_exit_local_retention
-  fi
-}
-
-# Keep-newest-N of this server's backups of this database, only after a successful upload.
-infrakt_s_s3_retention() {
-  [ "$infrakt_s_keep" -gt 0 ] && [ "$infrakt_s_uploaded" = true ] && [ -n "$infrakt_s_file" ] || return 0
-  infrakt_s_s3ret_err=
-  infrakt_s_prefix=$infrakt_s3_prefix
-  if awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$infrakt_s_prefix" --query 'Contents[].[Key]' \
-    --output text >"$infrakt_s_work/keys" 2>"$infrakt_s_work/s3err"; then
-    : >"$infrakt_s_work/mine"
-    while IFS= read -r infrakt_s_k; do
-      infrakt_s_n=${infrakt_s_k#"$infrakt_s_prefix"}
-      [ "$infrakt_s_n" != "$infrakt_s_k" ] || continue
-      infrakt_s_is_backup "$infrakt_s_n" || continue
-      infrakt_s_sortkey "$infrakt_s_n" >>"$infrakt_s_work/mine"
-    done <"$infrakt_s_work/keys"
-    # Only verified backups count (their .sha256 object, the commit mark, is there): an
-    # unfinished upload must never be kept in place of a real backup.
-    awk -v p="$infrakt_s_prefix" 'index($0, p) == 1 && /\.sha256$/ { n = substr($0, length(p) + 1); print substr(n, 1, length(n) - 7) }' \
-      "$infrakt_s_work/keys" >"$infrakt_s_work/sums"
-    awk 'NR == FNR { s[$0] = 1; next } ($3 in s)' "$infrakt_s_work/sums" "$infrakt_s_work/mine" | LC_ALL=C sort -r |
-      cut -d" " -f3 >"$infrakt_s_work/sorted"
-    # The upload not listed yet: do nothing rather than guess.
-    if grep -qxF "$infrakt_s_file" "$infrakt_s_work/sorted"; then
-      infrakt_s_i=0
-      while IFS= read -r infrakt_s_n; do
-        infrakt_s_i=$((infrakt_s_i + 1))
-        [ "$infrakt_s_i" -gt "$infrakt_s_keep" ] || continue
-        [ "$infrakt_s_n" != "$infrakt_s_file" ] || continue
-        if awsx s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_s_prefix$infrakt_s_n" </dev/null >/dev/null 2>>"$infrakt_s_work/s3err" &&
-          awsx s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_s_prefix$infrakt_s_n.sha256" </dev/null >/dev/null 2>>"$infrakt_s_work/s3err"; then
-          echo "infrakt: S3 retention (keep newest $infrakt_s_keep): deleted $infrakt_s_prefix$infrakt_s_n"
-          infrakt_s_deleted_s3=$((infrakt_s_deleted_s3 + 1))
-        else
-          infrakt_s_s3ret_err="cannot delete $infrakt_s_prefix$infrakt_s_n: $(infrakt_s_tail "$infrakt_s_work/s3err")"
-        fi
-      done <"$infrakt_s_work/sorted"
-    else
-      echo "infrakt: S3 retention skipped: $infrakt_s_file is not listed in S3 yet"
-    fi
-  else
-    infrakt_s_s3ret_err="cannot list $infrakt_s_prefix: $(infrakt_s_tail "$infrakt_s_work/s3err")"
-  fi
-  if [ -n "$infrakt_s_s3ret_err" ]; then
-    cat "$infrakt_s_work/s3err" 2>/dev/null
-    infrakt_s_add_error "S3 retention failed: $infrakt_s_s3ret_err"
-    [ "$infrakt_s_rc" != 0 ] || infrakt_s_rc=$infrakt_exit_s3_retention
-  fi
 }
 
 # The S3 set-up of the run itself (retention lists and deletes; the upload is the pipeline's).
@@ -246,7 +149,7 @@ infrakt_s_run_backup() {
     infrakt_s_add_error "backup failed (exit $infrakt_s_inner_rc): ${infrakt_s_why:-no output}"
     infrakt_s_rc=$infrakt_s_inner_rc
     [ "$infrakt_s_rc" != 0 ] || infrakt_s_rc=1
-    # No backup this run: no retention (the last good backups stay).
+    # No backup this run, so no retention ran (the last good backups stay).
     infrakt_s_finish false "$infrakt_s_rc"
   fi
   [ "$infrakt_s_s3" = 1 ] || return 0
@@ -328,7 +231,6 @@ infrakt_scheduled() {
   fi
 
   infrakt_s_run_backup
-  infrakt_s_local_retention
-  if [ "$infrakt_s_s3" = 1 ]; then infrakt_s_s3_retention; fi
+  infrakt_s_retention
   if [ "$infrakt_s_rc" = 0 ]; then infrakt_s_finish true 0; else infrakt_s_finish false "$infrakt_s_rc"; fi
 }

@@ -4,6 +4,7 @@ import type { ShellModule } from './script';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
 import pipeline from './sh/pipeline.sh';
+import probe from './sh/probe.sh';
 import restore from './sh/restore.sh';
 import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
@@ -17,4 +18,5 @@ export const SH = {
   aws: m('aws', aws),
   s3sink: m('s3sink', s3sink),
   schedule: m('schedule', schedule),
+  probe: m('probe', probe),
 } as const;

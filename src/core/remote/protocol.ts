@@ -29,6 +29,7 @@ const MARK_NAMES = {
   schedStatus: 'schedstatus',
   schedScript: 'schedscript',
   schedCron: 'schedcron',
+  probe: 'probe',
 } as const;
 
 type MarkName = keyof typeof MARK_NAMES;

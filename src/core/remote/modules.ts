@@ -3,6 +3,7 @@
 import type { ShellModule } from './script';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
+import discover from './sh/discover.sh';
 import pipeline from './sh/pipeline.sh';
 import probe from './sh/probe.sh';
 import restore from './sh/restore.sh';
@@ -19,4 +20,5 @@ export const SH = {
   s3sink: m('s3sink', s3sink),
   schedule: m('schedule', schedule),
   probe: m('probe', probe),
+  discover: m('discover', discover),
 } as const;

@@ -39,13 +39,9 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
 
   const provision = async (): Promise<ProvisionReport> => {
     const passwords = new Map([[database.id, pg.password]]);
-    const r = await pool.run(
-      server,
-      provisionScript({ backupDir: server.backupDir, databases: [database], passwords }),
-      {
-        secrets: [pg.password],
-      },
-    );
+    const r = await pool.run(server, provisionScript({ server, databases: [database], passwords }), {
+      secrets: [pg.password],
+    });
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     return parseProvisionOutput(r.stdout);
   };

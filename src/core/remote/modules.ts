@@ -6,9 +6,11 @@ import common from './sh/common.sh';
 import discover from './sh/discover.sh';
 import pipeline from './sh/pipeline.sh';
 import probe from './sh/probe.sh';
+import provision from './sh/provision.sh';
 import restore from './sh/restore.sh';
 import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
+import step from './sh/step.sh';
 
 const m = (name: string, text: string): ShellModule => ({ name, text });
 
@@ -21,4 +23,6 @@ export const SH = {
   schedule: m('schedule', schedule),
   probe: m('probe', probe),
   discover: m('discover', discover),
+  provision: m('provision', provision),
+  step: m('step', step),
 } as const;

@@ -30,6 +30,7 @@ const MARK_NAMES = {
   schedScript: 'schedscript',
   schedCron: 'schedcron',
   probe: 'probe',
+  provisionStep: 'step',
 } as const;
 
 type MarkName = keyof typeof MARK_NAMES;

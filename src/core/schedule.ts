@@ -204,7 +204,9 @@ export function scheduleView(
   now: Date,
 ): ScheduleView {
   const what = describeCron(schedule.cron);
-  const detail = [`Schedule: ${what} (${schedule.cron}, the server's time); ${describeRetention(schedule.retention)}`];
+  const detail = [
+    `Schedule: ${what} (${schedule.cron}, the server's time); ${describeRetention(schedule.retention)}`,
+  ];
   const view = (state: string, problem: boolean, more: string[] = []): ScheduleView => ({
     text: `${what} · ${state}`,
     problem,

@@ -87,9 +87,13 @@ export interface ScheduledBackupOptions {
 /** A scheduled run's policy: valid, and with a local rule (a schedule must not fill the disk by itself). */
 function checkedRetention(p: RetentionPolicy): RetentionPolicy {
   const r = retentionPolicy.safeParse(p);
-  if (!r.success) throw new BackupError('invalid-input', r.error.issues[0]?.message ?? 'invalid retention policy');
+  if (!r.success)
+    throw new BackupError('invalid-input', r.error.issues[0]?.message ?? 'invalid retention policy');
   if (!r.data.localDays)
-    throw new BackupError('invalid-input', 'A scheduled backup needs a local retention (days): set it with Set Retention…');
+    throw new BackupError(
+      'invalid-input',
+      'A scheduled backup needs a local retention (days): set it with Set Retention…',
+    );
   return r.data;
 }
 

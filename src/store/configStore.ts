@@ -651,9 +651,11 @@ function toBackup(r: Row): BackupRecord {
 function toRetention(r: Row): RetentionPolicy {
   const out: RetentionPolicy = {};
   const days = localDays.safeParse(r.keep_local_days ?? undefined);
-  if (r.keep_local_days !== null && r.keep_local_days !== undefined && days.success) out.localDays = days.data;
+  if (r.keep_local_days !== null && r.keep_local_days !== undefined && days.success)
+    out.localDays = days.data;
   const keep = s3KeepNewest.safeParse(r.keep_s3_newest ?? undefined);
-  if (r.keep_s3_newest !== null && r.keep_s3_newest !== undefined && keep.success) out.s3KeepNewest = keep.data;
+  if (r.keep_s3_newest !== null && r.keep_s3_newest !== undefined && keep.success)
+    out.s3KeepNewest = keep.data;
   return out;
 }
 

@@ -40,6 +40,7 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     serverId: 'srv-1',
     name: 'shop',
     engine: 'postgres',
+    retention: {},
     mode: 'host',
     dbHost: '127.0.0.1',
     dbPort: 0,

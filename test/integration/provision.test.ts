@@ -39,13 +39,9 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
 
   const provision = async (): Promise<ProvisionReport> => {
     const passwords = new Map([[database.id, pg.password]]);
-    const r = await pool.run(
-      server,
-      provisionScript({ backupDir: server.backupDir, databases: [database], passwords }),
-      {
-        secrets: [pg.password],
-      },
-    );
+    const r = await pool.run(server, provisionScript({ server, databases: [database], passwords }), {
+      secrets: [pg.password],
+    });
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     return parseProvisionOutput(r.stdout);
   };
@@ -56,7 +52,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
     [sshd, pg] = await Promise.all([startSshServer(), startPostgres()]);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-provision-'));
     server = keyServer(sshd, path.join(work, 'opt', 'infrakt', 'backups'));
-    database = { id: 'db-1', serverId: server.id, ...hostDatabase(pg, 'shop'), createdAt: '' };
+    database = { id: 'db-1', serverId: server.id, ...hostDatabase(pg, 'shop'), retention: {}, createdAt: '' };
     pg.createDatabase('shop');
     pool = new ConnectionPool(testEnv());
   });

@@ -88,8 +88,8 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
       database: hostDatabase(pg, 'shop'),
       password: { kind: 'file', path: passwordPath },
     },
-    localRetentionDays: 7,
-    s3: { settings: settings(), credentialsPath: credPath, keepNewest },
+    retention: { localDays: 7, s3KeepNewest: keepNewest },
+    s3: { settings: settings(), credentialsPath: credPath },
   });
   const paths = () => schedulePaths(server.backupDir, 'shop');
   const run = async (script: string, secrets: string[] = []) => pool.run(server, script, { secrets });
@@ -528,7 +528,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     const plan = (s3Settings?: { secretKey: string; prefix: string }): SchedulePlan => ({
       databaseId,
       expression: base.expression,
-      localRetentionDays: 7,
+      retention: { localDays: 7 },
       target: { ...base.target, password: { kind: 'inline', password: pg.password } },
       s3: s3Settings && {
         creds: { settings: { ...settings(), prefix: s3Settings.prefix }, secretKey: s3Settings.secretKey },

@@ -355,4 +355,3 @@ describe('limiter', () => {
     assert.equal(peak, 2);
   });
 });
-

@@ -170,6 +170,7 @@ describe('ConfigStore', () => {
           dbUser: 'app',
           dbName: 'shop_prod',
           dbPath: undefined,
+          retention: {},
           createdAt: undefined,
         },
       );
@@ -184,6 +185,42 @@ describe('ConfigStore', () => {
       check.run(
         "INSERT INTO databases (id, server_id, name, engine, mode, db_path, created_at) VALUES ('d2', 's2', 'x', 'some-new-engine', 'host', '/srv/x.db', 't')",
       );
+      check.close();
+    });
+
+    it('upgrades a version-4 file to 5: a schedule’s retention becomes its database’s policy, the schedule keeps its time', async () => {
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const db = new SQL.Database();
+      for (const m of MIGRATIONS.slice(0, 4)) db.run(m);
+      db.run(
+        "INSERT INTO servers (id, name, host, port, user, auth, backup_dir, created_at, updated_at) VALUES ('s1', 'web-1', 'h', 22, 'root', 'agent', '/b', 't', 't')",
+      );
+      for (const id of ['d1', 'd2', 'd3'])
+        db.run(
+          `INSERT INTO databases (id, server_id, name, engine, mode, container, created_at) VALUES ('${id}', 's1', '${id}', 'postgres', 'container', 'c', 't')`,
+        );
+      db.run(
+        "INSERT INTO schedules (database_id, cron, local_retention_days, s3_keep_newest, installed_at, updated_at) VALUES ('d1', '0 2 * * *', 14, 3, 'i', 'u'), ('d2', '0 4 * * *', 7, NULL, 'i', 'u')",
+      );
+      db.run('PRAGMA user_version = 4');
+      fs.writeFileSync(file, db.export());
+      db.close();
+      const { store } = await open();
+      assert.deepEqual(store.getDatabase('d1')?.retention, { localDays: 14, s3KeepNewest: 3 });
+      assert.deepEqual(store.getDatabase('d2')?.retention, { localDays: 7 });
+      assert.deepEqual(store.getDatabase('d3')?.retention, {}, 'no schedule: every backup kept, as before');
+      assert.deepEqual(
+        store.listSchedules().map((x) => [x.databaseId, x.cron, x.installedAt, x.updatedAt]),
+        [
+          ['d1', '0 2 * * *', 'i', 'u'],
+          ['d2', '0 4 * * *', 'i', 'u'],
+        ],
+      );
+      store.dispose();
+      const check = new SQL.Database(fs.readFileSync(file));
+      const cols = check.exec('PRAGMA table_info(schedules)')[0].values.map((r) => r[1]);
+      assert.deepEqual(cols, ['database_id', 'cron', 'installed_at', 'updated_at']);
       check.close();
     });
 
@@ -213,6 +250,11 @@ describe('ConfigStore', () => {
       assert.deepEqual(
         store.listSchedules().map((x) => x.cron),
         ['0 2 * * *'],
+      );
+      assert.deepEqual(
+        store.getDatabase('d1')?.retention,
+        { localDays: 7 },
+        'the schedule’s local days became the database’s policy (it had no S3 rule)',
       );
       store.recordProvisioned('s1', { awsCliVersion: 'aws-cli/2.9.19' });
       store.dispose();
@@ -265,21 +307,16 @@ describe('ConfigStore', () => {
         mode: 'container',
       });
       const dbB = store.addDatabase({ serverId: server.id, name: 'b', engine: 'redis', mode: 'container' });
-      store.saveSchedule(dbA.id, { cron: '0 2 * * *', localRetentionDays: 7 });
-      const updated = store.saveSchedule(dbA.id, {
-        cron: '0 */6 * * *',
-        localRetentionDays: '14',
-        s3KeepNewest: 5,
-      });
-      assert.deepEqual(
-        { cron: updated.cron, days: updated.localRetentionDays, keep: updated.s3KeepNewest },
-        { cron: '0 */6 * * *', days: 14, keep: 5 },
-      );
-      assert.throws(
-        () => store.saveSchedule(dbB.id, { cron: '0 2 * * *', localRetentionDays: 0 }),
-        /at least 1 day/,
-      );
-      store.saveSchedule(dbB.id, { cron: '0 3 * * *', localRetentionDays: 7 });
+      store.saveSchedule(dbA.id, { cron: '0 2 * * *' });
+      const updated = store.saveSchedule(dbA.id, { cron: '0 */6 * * *' });
+      assert.equal(updated.cron, '0 */6 * * *');
+      assert.deepEqual(dbA.retention, {}, 'a new database keeps every backup');
+      const kept = store.setRetention(dbA.id, { localDays: 14, s3KeepNewest: 5 });
+      assert.deepEqual(kept.retention, { localDays: 14, s3KeepNewest: 5 });
+      assert.deepEqual(store.getDatabase(dbA.id)?.retention, { localDays: 14, s3KeepNewest: 5 });
+      assert.throws(() => store.setRetention(dbB.id, { localDays: 0 }), /at least 1 day/);
+      assert.deepEqual(store.setRetention(dbA.id, {}).retention, {}, 'back to keeping all');
+      store.saveSchedule(dbB.id, { cron: '0 3 * * *' });
       store.removeDatabase(dbA.id);
       assert.deepEqual(
         store.listSchedules().map((x) => x.databaseId),

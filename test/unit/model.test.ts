@@ -114,6 +114,7 @@ describe('tree rows', () => {
       server,
       database: {
         id: 'd1',
+        retention: {},
         serverId: 's1',
         name: 'app',
         engine: 'postgres',

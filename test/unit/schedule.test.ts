@@ -89,7 +89,7 @@ describe('schedule', () => {
 });
 
 describe('schedule on a database row', () => {
-  const daily = { cron: '0 2 * * *', localRetentionDays: 7, installedAt: '2026-11-20T10:00:00Z' };
+  const daily = { cron: '0 2 * * *', retention: { localDays: 7 }, installedAt: '2026-11-20T10:00:00Z' };
   const now = new Date('2026-11-25T05:00:00Z');
   const ok = {
     started: '2026-11-25T02:00:00Z',

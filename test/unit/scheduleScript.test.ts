@@ -59,8 +59,8 @@ function target(engine: Engine = 'postgres', mode: 'host' | 'container' = 'host'
 
 const opts = (over: Partial<ScheduledBackupOptions> = {}): ScheduledBackupOptions => ({
   target: target(),
-  localRetentionDays: 7,
-  s3: { settings, keepNewest: 5 },
+  retention: { localDays: 7, s3KeepNewest: 5 },
+  s3: { settings },
   ...over,
 });
 
@@ -146,9 +146,13 @@ describe('scheduled backup script', () => {
       () => scheduledBackupScript(opts({ target: inline })),
       /cannot carry the database password/,
     );
-    assert.throws(() => scheduledBackupScript(opts({ localRetentionDays: 0 })), BackupError);
-    assert.throws(() => scheduledBackupScript(opts({ localRetentionDays: 1.5 })), BackupError);
-    assert.throws(() => scheduledBackupScript(opts({ s3: { settings, keepNewest: 1001 } })), BackupError);
+    assert.throws(() => scheduledBackupScript(opts({ retention: { localDays: 0 } })), BackupError);
+    assert.throws(() => scheduledBackupScript(opts({ retention: { localDays: 1.5 } })), BackupError);
+    assert.throws(
+      () => scheduledBackupScript(opts({ retention: { localDays: 7, s3KeepNewest: 1001 } })),
+      BackupError,
+    );
+    assert.throws(() => scheduledBackupScript(opts({ retention: {} })), /needs a local retention/);
     assert.throws(
       () => scheduledBackupScript(opts({ s3: { settings: { ...settings, prefix: "x'/" } } })),
       /prefix/,
@@ -163,9 +167,13 @@ describe('scheduled backup script', () => {
     assert.throws(() => scheduledBackupScript(opts({ target: badName })), /Database name/);
   });
 
-  it('S3 keep-newest is set only when asked for (the run applies it after a successful upload)', () => {
-    assert.ok(scheduledBackupScript(opts()).includes('\ninfrakt_s_keep=5\n'));
-    assert.ok(scheduledBackupScript(opts({ s3: { settings } })).includes('\ninfrakt_s_keep=0\n'));
+  it('carries the database’s retention policy for the pipeline to apply (S3 keep-newest only when asked for)', () => {
+    const text = scheduledBackupScript(opts());
+    assert.ok(text.includes('\ninfrakt_ret_days=7\n') && text.includes('\ninfrakt_ret_keep=5\n'));
+    assert.equal(text.split(SH.retention.text.trimEnd()).length, 2, 'the retention module, once');
+    assert.ok(
+      scheduledBackupScript(opts({ retention: { localDays: 3 } })).includes('\ninfrakt_ret_keep=0\n'),
+    );
   });
 });
 
@@ -238,7 +246,7 @@ describe('install and unschedule (run under bash, dash and busybox, crontab stoo
   const local = (): ScheduledBackupOptions => ({
     ...opts(),
     target: { ...target(), server: { name: 'web-1', backupDir: path.join(dir, 'backups') } },
-    s3: { settings, keepNewest: 5, credentialsPath: path.join(dir, 'aws', 'credentials') },
+    s3: { settings, credentialsPath: path.join(dir, 'aws', 'credentials') },
   });
 
   it('install writes the script atomically (syntax-checked, 0700) and its marked crontab line; twice changes nothing; unschedule removes both', () => {

@@ -1,45 +1,25 @@
-// Discover Databases: one script lists candidate containers (`docker ps`,
-// engine from the image name) and host services (which dump tools exist,
-// which of the default ports listen); a pure parser turns it into picks.
+// Discover Databases: one script (remote/sh/discover.sh) lists candidate
+// containers (`docker ps`, engine from the image name) and host services (which
+// dump tools exist, which of the default ports listen); a pure parser turns it
+// into picks.
 import { z } from 'zod';
 import { ENGINE_SPECS, type Engine } from '../engines';
-import { MARKS, wholeScript } from './shell';
+import { SH } from '../remote/modules';
+import { MARKS } from '../remote/protocol';
+import { remoteScript } from '../remote/script';
 
 // Files cannot be found reliably: engines whose database is a file are added by path.
 const FOUND = ENGINE_SPECS.filter((e) => e.location === 'network');
-const TOOLS = [...new Set(FOUND.flatMap((e) => e.discovery.tools))];
-
-const PORTS = FOUND.map((e) => e.defaultPort);
 
 export function discoverScript(): string {
-  return wholeScript([
-    'set -u',
-    'if command -v docker >/dev/null 2>&1; then',
-    "  if infrakt_out=$(docker ps --format '{{json .}}' 2>&1 </dev/null); then",
-    `    printf '${MARKS.docker} ok\\n'`,
-    `    printf '%s\\n' "$infrakt_out" | while IFS= read -r infrakt_l; do [ -z "$infrakt_l" ] || printf '${MARKS.container} %s\\n' "$infrakt_l"; done`,
-    '  else',
-    `    printf '${MARKS.docker} error %s\\n' "$(printf '%s' "$infrakt_out" | head -n1)"`,
-    '  fi',
-    'else',
-    `  printf '${MARKS.docker} missing\\n'`,
-    'fi',
-    `for infrakt_t in ${TOOLS.join(' ')}; do`,
-    `  if infrakt_p=$(command -v "$infrakt_t" 2>/dev/null); then printf '${MARKS.tool} %s %s\\n' "$infrakt_t" "$infrakt_p"; fi`,
-    'done',
-    // Listening TCP ports: ss when present, else /proc/net/tcp{,6} (state 0A = LISTEN).
-    'if command -v ss >/dev/null 2>&1; then',
-    "  infrakt_ports=$(ss -ltn 2>/dev/null | awk 'NR > 1 { print $4 }' | sed 's/.*://')",
-    'else',
-    '  infrakt_ports=$(for h in $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk \'$4 == "0A" { split($2, a, ":"); print a[2] }\'); do printf \'%d\\n\' "0x$h"; done)',
-    'fi',
-    `for infrakt_port in ${PORTS.join(' ')}; do`,
-    '  for infrakt_l in $infrakt_ports; do',
-    `    if [ "$infrakt_l" = "$infrakt_port" ]; then printf '${MARKS.listen} %s\\n' "$infrakt_port"; break; fi`,
-    '  done',
-    'done',
-    'exit 0',
-  ]);
+  return remoteScript({
+    vars: {
+      infrakt_discover_tools: [...new Set(FOUND.flatMap((e) => e.discovery.tools))],
+      infrakt_discover_ports: [...new Set(FOUND.map((e) => String(e.defaultPort)))],
+    },
+    modules: [SH.discover],
+    call: 'infrakt_discover',
+  });
 }
 
 export interface DiscoveredContainer {

@@ -34,6 +34,12 @@ export interface EngineSpec {
   readonly discovery: { readonly image: RegExp; readonly tools: readonly string[] };
   /** Why a restore into this target cannot work, checked before any script is built. */
   readonly restoreRefusal?: (t: { mode: 'host' | 'container'; host: string }) => string | undefined;
+  /**
+   * Its shell module defines `infrakt_db_check <name>`: Provision Server's check
+   * that a host-mode database of it can be backed up from the server, printing
+   * step lines (`infrakt_step`) — warnings, never a failure.
+   */
+  readonly provisionCheck?: boolean;
   /** The shell module (infrakt_db_plan, infrakt_db_prestart, infrakt_db_dump, …). */
   readonly shell: ShellModule;
 }

@@ -3,14 +3,18 @@
 import type { ShellModule } from './script';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
+import discover from './sh/discover.sh';
 import list from './sh/list.sh';
 import pipeline from './sh/pipeline.sh';
+import probe from './sh/probe.sh';
+import provision from './sh/provision.sh';
 import restore from './sh/restore.sh';
 import retention from './sh/retention.sh';
 import s3 from './sh/s3.sh';
 import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
 import scheduleAdmin from './sh/schedule-admin.sh';
+import step from './sh/step.sh';
 
 const m = (name: string, text: string): ShellModule => ({ name, text });
 
@@ -25,4 +29,8 @@ export const SH = {
   list: m('list', list),
   schedule: m('schedule', schedule),
   scheduleAdmin: m('schedule-admin', scheduleAdmin),
+  probe: m('probe', probe),
+  discover: m('discover', discover),
+  provision: m('provision', provision),
+  step: m('step', step),
 } as const;

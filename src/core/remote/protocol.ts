@@ -35,6 +35,8 @@ const MARK_NAMES = {
   schedStatus: 'schedstatus',
   schedScript: 'schedscript',
   schedCron: 'schedcron',
+  probe: 'probe',
+  provisionStep: 'step',
 } as const;
 
 type MarkName = keyof typeof MARK_NAMES;

@@ -125,7 +125,8 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
 function logRetention(services: Services, database: Database, result: BackupResult): string {
   const r = result.retention;
   if (!r) return '';
-  for (const f of r.deletedLocal) services.log.info(`Retention of ${database.name}: deleted ${f} on the server`);
+  for (const f of r.deletedLocal)
+    services.log.info(`Retention of ${database.name}: deleted ${f} on the server`);
   for (const k of r.deletedS3) services.log.info(`Retention of ${database.name}: deleted ${k} in S3`);
   if (r.error) services.log.warn(`Retention of ${database.name} did not finish: ${r.error}`);
   return summariseRetention(r);

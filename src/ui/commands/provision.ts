@@ -1,11 +1,6 @@
 import * as vscode from 'vscode';
-import {
-  STEP_MARK,
-  parseProvisionOutput,
-  provisionScript,
-  stepLine,
-  summariseProvision,
-} from '../../core/provision';
+import { parseProvisionOutput, provisionScript, stepLine, summariseProvision } from '../../core/provision';
+import { MARKS } from '../../core/remote/protocol';
 import { secretKeys } from '../../core/secrets';
 import type { Services } from '../services';
 import { runRemote } from '../remote';
@@ -21,11 +16,11 @@ export async function provisionServer(services: Services, arg?: unknown): Promis
   }
   const result = await runRemote(services, server, {
     title: `Provisioning ${server.name}`,
-    script: provisionScript({ backupDir: server.backupDir, databases, passwords }),
+    script: provisionScript({ server, databases, passwords }),
     secrets: [...passwords.values()],
     timeoutMs: 15 * 60_000,
     onLine: (line, progress) => {
-      if (!line.startsWith(STEP_MARK)) return;
+      if (!line.startsWith(`${MARKS.provisionStep} `)) return;
       const [step] = parseProvisionOutput(line).steps;
       if (step) progress.report({ message: stepLine(step) });
     },

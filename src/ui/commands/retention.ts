@@ -2,7 +2,13 @@
 // the server, newest N in S3; empty keeps all), and the one-time move of the
 // old global "keep newest in S3" setting onto the databases it applied to.
 import * as vscode from 'vscode';
-import { type Database, type RetentionPolicy, fieldValidator, localDays, s3KeepNewest } from '../../core/model';
+import {
+  type Database,
+  type RetentionPolicy,
+  fieldValidator,
+  localDays,
+  s3KeepNewest,
+} from '../../core/model';
 import { askText } from '../input';
 import type { Services } from '../services';
 

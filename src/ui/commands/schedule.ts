@@ -134,7 +134,8 @@ export async function setRetention(services: Services, arg?: unknown): Promise<v
   const s3 = await s3Access(services);
   const creds = schedule ? uploadCreds(s3, 'Cannot update the scheduled uploads') : undefined;
   const retention = await askRetention(database, server.name, {
-    title: (part) => `Set Retention of ${database.name} (${part === 'local' ? '1/2: on the server' : '2/2: in S3'})`,
+    title: (part) =>
+      `Set Retention of ${database.name} (${part === 'local' ? '1/2: on the server' : '2/2: in S3'})`,
     s3: true,
     requireLocal: schedule !== undefined,
   });

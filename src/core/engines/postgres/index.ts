@@ -19,5 +19,7 @@ export const postgres = {
     image: /^(postgres|postgresql|postgis|timescaledb(-ha)?|pgvector|supabase-postgres)/,
     tools: ['pg_dump', 'pg_restore', 'psql'],
   },
+  // pg_dump refuses to dump a newer server: provisioning compares the versions.
+  provisionCheck: true,
   shell: { name: 'engine-postgres', text },
 } as const satisfies EngineSpec;

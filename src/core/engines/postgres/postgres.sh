@@ -58,3 +58,27 @@ infrakt_db_restore_cmd() {
   if [ "$infrakt_format" = sql ]; then exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction "$@"; fi
   exec pg_restore --clean --if-exists --no-owner --single-transaction "$@"
 }
+
+# Provision Server, host mode (infrakt_db_check <name>): pg_dump refuses to dump
+# a server newer than itself, so warn before the first backup fails. Asks the
+# server for its version with psql (PGPASSWORD as for a backup) and prints one
+# `pgversion-<name>` step line (infrakt_step). Says nothing when pg_dump or
+# psql is missing: the tool steps say so.
+infrakt_db_check() {
+  if ! command -v pg_dump >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then return 0; fi
+  infrakt_pg_sv=$(psql -X -w -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name" \
+    -Atqc 'show server_version_num' 2>/dev/null </dev/null) || infrakt_pg_sv=''
+  infrakt_pg_cv=$(pg_dump --version 2>/dev/null </dev/null | sed -n 's/.* \([0-9][0-9]*\)\.\([0-9]*\).*/\1/p' | head -n1)
+  case "$infrakt_pg_sv" in '' | *[!0-9]*) infrakt_pg_sv='' ;; esac
+  case "$infrakt_pg_cv" in '' | *[!0-9]*) infrakt_pg_cv='' ;; esac
+  if [ -z "$infrakt_pg_sv" ]; then
+    infrakt_step "pgversion-$1" warn "could not ask $1's server for its version (psql to $infrakt_db_host:$infrakt_db_port as $infrakt_db_user failed): check the database's host, port, user and password"
+    return 0
+  fi
+  infrakt_pg_major=$((infrakt_pg_sv / 10000))
+  if [ -n "$infrakt_pg_cv" ] && [ "$infrakt_pg_major" -gt "$infrakt_pg_cv" ]; then
+    infrakt_step "pgversion-$1" warn "pg_dump $infrakt_pg_cv is older than the server ($infrakt_pg_major) for $1: install postgresql-client-$infrakt_pg_major"
+  else
+    infrakt_step "pgversion-$1" 'done' "pg_dump $infrakt_pg_cv can dump server $infrakt_pg_major"
+  fi
+}

@@ -132,6 +132,49 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
     assert.equal((await listing(c)).byDatabase.get('shop')?.[0].location, 'both');
   });
 
+  it('Back Up Now applies the database’s retention in the same run: old local files and S3 beyond the newest N go, the new backup stays', async () => {
+    const c = creds();
+    const prefix = 'infrakt/backups/shop/';
+    for (const k of s3.listKeys().filter((k) => k.startsWith(prefix)))
+      fs.rmSync(path.join(s3.directory, s3.bucket, `${k}._S3rver_object`), { force: true });
+    for (const f of fs.readdirSync(server.backupDir))
+      fs.rmSync(path.join(server.backupDir, f), { recursive: true, force: true });
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = await backUpNow(forServer(pool, server), target(), { extraSinks: [s3UploadSink(c, 'shop')] });
+      assert.deepEqual(b.failedSinks, []);
+      assert.equal(b.retention, undefined, 'no policy: no retention step');
+      made.push(b.file);
+    }
+    // The first is ten days old on the server (its S3 copy is as old as the others: S3 counts, it does not age).
+    const tenDays = new Date(Date.now() - 10 * 86_400_000);
+    for (const f of [made[0], `${made[0]}.sha256`])
+      fs.utimesSync(path.join(server.backupDir, f), tenDays, tenDays);
+    const b = await backUpNow(forServer(pool, server), target(), {
+      extraSinks: [s3UploadSink(c, 'shop')],
+      retention: { localDays: 7, s3KeepNewest: 2 },
+    });
+    assert.deepEqual(b.retention, {
+      deletedLocal: [made[0]],
+      deletedS3: [`${prefix}${made[1]}`, `${prefix}${made[0]}`],
+      error: undefined,
+    });
+    assert.deepEqual(
+      fs
+        .readdirSync(server.backupDir)
+        .filter((f) => !f.startsWith('.'))
+        .sort(),
+      [made[1], `${made[1]}.sha256`, made[2], `${made[2]}.sha256`, b.file, `${b.file}.sha256`].sort(),
+    );
+    assert.deepEqual(
+      s3
+        .listKeys()
+        .filter((k) => k.startsWith(prefix))
+        .sort(),
+      [made[2], `${made[2]}.sha256`, b.file, `${b.file}.sha256`].map((f) => `${prefix}${f}`).sort(),
+    );
+  });
+
   it('a tampered S3 object is refused on download and leaves no file that looks complete', async () => {
     const c = creds();
     const b = await backUpNow(forServer(pool, server), target(), {

@@ -109,7 +109,7 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
         detail,
       );
     case EXIT.restoreFailed:
-    case EXIT.redisRestore:
+    case EXIT.notReady:
       return new BackupError(
         'restore-failed',
         `${ctx.action} on ${ctx.serverName} failed${excerpt ? `: ${excerpt}` : ''}`,

@@ -14,8 +14,8 @@ import { type BackupTarget, type CheckedTarget, checkTarget } from './target';
 export interface RestoreOptions {
   /** Restore a file that has no .sha256 (an imported legacy backup). Off by default. */
   allowUnverified?: boolean;
-  /** Seconds to wait for Redis to come back / finish loading (default 600). */
-  redisTimeout?: number;
+  /** Seconds to wait for the database to come back after an engine's own restore step (default 600). */
+  readyTimeout?: number;
 }
 
 /** Validates a file name as a backup of this database's engine; throws before any script exists. */
@@ -36,8 +36,8 @@ export function checkBackupFile(t: CheckedTarget, filename: string): ParsedBacku
 export function restoreScript(target: BackupTarget, filename: string, opts: RestoreOptions = {}): string {
   const t = checkTarget(target);
   const parsed = checkBackupFile(t, filename);
-  const timeout = opts.redisTimeout ?? 600;
-  if (!(timeout > 0 && timeout <= 86400)) throw new BackupError('invalid-input', 'redisTimeout out of range');
+  const timeout = opts.readyTimeout ?? 600;
+  if (!(timeout > 0 && timeout <= 86400)) throw new BackupError('invalid-input', 'readyTimeout out of range');
   const spec = engineSpec(t.engine);
   const refusal = spec.restoreRefusal?.({ mode: t.mode, host: t.host });
   if (refusal) throw new BackupError('invalid-input', refusal);

@@ -67,7 +67,8 @@ export const EXIT = {
   backupDir: 77,
   /** No free backup file name for this second. */
   nameTaken: 78,
-  redisRestore: 79,
+  /** After a restore, the database did not come back within the wait (an engine's own restore step). */
+  notReady: 79,
   /** The backup dir has less free space than the last backup of this database took. */
   noSpace: 80,
   /** Scheduled run: the backup is done; deleting old local backups failed. */

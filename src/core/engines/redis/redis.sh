@@ -66,7 +66,7 @@ infrakt_rc() {
 
 infrakt_redis_fail() {
   echo "infrakt: $1" >&2
-  exit "$infrakt_exit_redis_restore"
+  exit "$infrakt_exit_not_ready"
 }
 
 infrakt_db_cleanup() {
@@ -88,7 +88,7 @@ infrakt_redis_restore_container() {
   docker stop "$infrakt_db_container" >/dev/null
   docker cp "$infrakt_raw" "$infrakt_db_container:$infrakt_rdir/$infrakt_rfile" || {
     docker start "$infrakt_db_container" >/dev/null
-    exit "$infrakt_exit_redis_restore"
+    exit "$infrakt_exit_not_ready"
   }
   docker start "$infrakt_db_container" >/dev/null
   infrakt_wait_pong infrakt_rcc PING
@@ -173,4 +173,17 @@ infrakt_db_restore() {
   infrakt_raw=
   systemctl start "$infrakt_unit"
   infrakt_wait_pong infrakt_rc PING
+}
+
+# infrakt_wait_pong <command>...: polls until the command prints PONG.
+infrakt_wait_pong() {
+  infrakt_i=0
+  until [ "$("$@" 2>/dev/null)" = PONG ]; do
+    infrakt_i=$((infrakt_i + 1))
+    [ "$infrakt_i" -le "$infrakt_restore_polls" ] || {
+      echo "infrakt: Redis did not answer PING after the restore" >&2
+      exit "$infrakt_exit_not_ready"
+    }
+    sleep 0.2
+  done
 }

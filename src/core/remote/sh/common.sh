@@ -73,3 +73,15 @@ infrakt_in_container_i() {
   shift
   exec docker exec -i "$infrakt_db_container" sh -c "$infrakt_ic" sh "$infrakt_exit_tool_missing" "$@"
 }
+
+# JSON string content of $1: one line, no control characters, at most 600 characters.
+infrakt_json_text() { printf '%s' "$1" | tr '\n\r\t' '   ' | tr -d '\000-\037' | cut -c1-600 | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+
+# The last three non-empty lines of a file, on one line ("a | b | c").
+infrakt_tail_lines() {
+  grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 3 | {
+    infrakt_tl=
+    while IFS= read -r infrakt_tl_l; do infrakt_tl="${infrakt_tl:+$infrakt_tl | }$infrakt_tl_l"; done
+    printf '%s' "$infrakt_tl"
+  }
+}

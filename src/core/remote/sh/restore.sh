@@ -66,19 +66,6 @@ infrakt_restore_stream() {
   fi
 }
 
-# infrakt_wait_pong <command>...: polls until the command prints PONG.
-infrakt_wait_pong() {
-  infrakt_i=0
-  until [ "$("$@" 2>/dev/null)" = PONG ]; do
-    infrakt_i=$((infrakt_i + 1))
-    [ "$infrakt_i" -le "$infrakt_restore_polls" ] || {
-      echo "infrakt: Redis did not answer PING after the restore" >&2
-      exit "$infrakt_exit_redis_restore"
-    }
-    sleep 0.2
-  done
-}
-
 infrakt_restore() {
   infrakt_pipeline_init
   infrakt_load_password

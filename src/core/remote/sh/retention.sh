@@ -51,9 +51,6 @@ infrakt_ret_sortkey() {
 
 infrakt_ret_add_error() { infrakt_ret_error="${infrakt_ret_error:+$infrakt_ret_error; }$1"; }
 
-# The last lines of an error file, on one line.
-infrakt_ret_tail() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 3 | tr '\n' ' ' | cut -c1-300; }
-
 infrakt_ret_local() {
   infrakt_ret_cutoff=$(($(date +%s) - infrakt_ret_days * 86400))
   for infrakt_ret_f in "$infrakt_dir/$infrakt_base"*; do
@@ -97,7 +94,7 @@ infrakt_ret_s3() {
   }
   if ! awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$infrakt_ret_p" --query 'Contents[].[Key]' \
     --output text >"$infrakt_ret_w/keys" 2>"$infrakt_ret_w/err" </dev/null; then
-    infrakt_ret_add_error "S3: cannot list $infrakt_ret_p: $(infrakt_ret_tail "$infrakt_ret_w/err")"
+    infrakt_ret_add_error "S3: cannot list $infrakt_ret_p: $(infrakt_tail_lines "$infrakt_ret_w/err")"
     return 0
   fi
   : >"$infrakt_ret_w/mine"
@@ -128,7 +125,7 @@ infrakt_ret_s3() {
       printf '%s s3 %s\n' "$infrakt_mark_deleted" "$infrakt_ret_p$infrakt_ret_n"
       infrakt_ret_deleted_s3=$((infrakt_ret_deleted_s3 + 1))
     else
-      infrakt_ret_add_error "S3: cannot delete $infrakt_ret_p$infrakt_ret_n: $(infrakt_ret_tail "$infrakt_ret_w/err")"
+      infrakt_ret_add_error "S3: cannot delete $infrakt_ret_p$infrakt_ret_n: $(infrakt_tail_lines "$infrakt_ret_w/err")"
     fi
   done <"$infrakt_ret_w/sorted"
 }
@@ -142,7 +139,7 @@ infrakt_retention() {
     infrakt_sg s3 rc
     if [ "$infrakt_r" = 0 ]; then infrakt_ret_s3; fi
   fi
-  infrakt_ret_json=$(printf '%s' "$infrakt_ret_error" | tr '\n\r\t' '   ' | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')
+  infrakt_ret_json=$(infrakt_json_text "$infrakt_ret_error")
   printf '%s {"deletedLocal":%s,"deletedS3":%s,"error":"%s"}\n' "$infrakt_mark_retention" \
     "$infrakt_ret_deleted_local" "$infrakt_ret_deleted_s3" "$infrakt_ret_json"
 }

@@ -13,18 +13,6 @@
 
 infrakt_s_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
-# JSON string content.
-infrakt_s_json() { printf '%s' "$1" | tr '\n\r\t' '   ' | tr -d '\000-\037' | cut -c1-600 | sed 's/\\/\\\\/g; s/"/\\"/g'; }
-
-# The last lines of an error file, on one line.
-infrakt_s_tail() {
-  grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 3 | {
-    infrakt_s_t=
-    while IFS= read -r infrakt_s_l; do infrakt_s_t="${infrakt_s_t:+$infrakt_s_t | }$infrakt_s_l"; done
-    printf '%s' "$infrakt_s_t"
-  }
-}
-
 infrakt_s_add_error() { if [ -n "$infrakt_s_error" ]; then infrakt_s_error="$infrakt_s_error; $1"; else infrakt_s_error=$1; fi; }
 
 infrakt_s_write_status() {
@@ -37,7 +25,7 @@ infrakt_s_write_status() {
     if [ -n "$infrakt_s_uploaded" ]; then printf ',"uploaded":%s' "$infrakt_s_uploaded"; fi
     printf ',"deletedLocal":%s,"deletedS3":%s' "$infrakt_s_deleted_local" "$infrakt_s_deleted_s3"
     if [ -n "$infrakt_s_last_success" ]; then printf ',"lastSuccess":"%s"' "$infrakt_s_last_success"; fi
-    if [ -n "$infrakt_s_error" ]; then printf ',"error":"%s"' "$(infrakt_s_json "$infrakt_s_error")"; fi
+    if [ -n "$infrakt_s_error" ]; then printf ',"error":"%s"' "$(infrakt_json_text "$infrakt_s_error")"; fi
     printf '}\n'
   } >"$infrakt_s_status.tmp.$$" || infrakt_s_wrote=no
   if [ "${infrakt_s_wrote:-}" = no ] || ! mv -f -- "$infrakt_s_status.tmp.$$" "$infrakt_s_status"; then
@@ -145,7 +133,7 @@ infrakt_s_run_backup() {
     echo "infrakt: saved $infrakt_s_file ($infrakt_s_size bytes, sha256 $infrakt_s_sha)"
   fi
   if [ -z "$infrakt_s_file" ]; then
-    infrakt_s_why=$(infrakt_s_tail "$infrakt_s_work/err")
+    infrakt_s_why=$(infrakt_tail_lines "$infrakt_s_work/err")
     infrakt_s_add_error "backup failed (exit $infrakt_s_inner_rc): ${infrakt_s_why:-no output}"
     infrakt_s_rc=$infrakt_s_inner_rc
     [ "$infrakt_s_rc" != 0 ] || infrakt_s_rc=1
@@ -158,7 +146,7 @@ infrakt_s_run_backup() {
     if [ "$infrakt_s_cred_missing" = 1 ]; then
       infrakt_s_why="the credentials file $AWS_SHARED_CREDENTIALS_FILE is missing — save the S3 settings again to re-create it"
     else
-      infrakt_s_why=$(infrakt_s_tail "$infrakt_s_work/err")
+      infrakt_s_why=$(infrakt_tail_lines "$infrakt_s_work/err")
     fi
     infrakt_s_add_error "saved locally; upload to S3 failed: ${infrakt_s_why:-no output}"
     infrakt_s_rc=$infrakt_exit_sink_failed

@@ -22,8 +22,8 @@ import { type BackupTarget, CHECKSUM_EXT, backUpNow, backupScript, forServer } f
 import { shellQuote as q } from '../src/core/remote/script';
 import { awsShell as productAwsShell } from '../test/support/aws';
 import type { Server } from '../src/core/model';
-import { s3Key } from '../src/core/s3Layout';
-import { type S3Credentials, s3UploadSink } from '../src/core/s3Scripts';
+import { s3Key } from '../src/core/s3/layout';
+import { type S3Credentials, s3UploadSink } from '../src/core/s3/scripts';
 import { type Postgres, hostDatabase, startPostgres } from '../test/world/databases';
 import { type S3World, s3rverSettings, startS3, stopS3AndRemove } from '../test/world/s3';
 import {

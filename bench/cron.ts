@@ -1,7 +1,7 @@
 // Next-run computation, paid per scheduled database on every tree render
 // (scheduleHealth): a valid expression that never fires (31 February) is the
 // worst case. Target: under 20 ms a call (it was 338 ms, minute by minute).
-import { nextRun, parseCron, scheduleHealth } from '../src/core/schedule';
+import { nextRun, parseCron, scheduleHealth } from '../src/core/schedule/cron';
 import { heading, median, ms, table, target } from './common';
 
 export async function runCronBench(): Promise<void> {

@@ -29,10 +29,10 @@ import {
   parseServerListing,
   serverListingScript,
   serverS3Prefixes,
-} from '../src/core/backupListing';
+} from '../src/core/backup/serverListing';
 import { limiter } from '../src/core/limit';
 import type { Server } from '../src/core/model';
-import type { S3Credentials } from '../src/core/s3Scripts';
+import type { S3Credentials } from '../src/core/s3/scripts';
 import type { ConnectionPool } from '../src/ssh/connectionPool';
 import { S3RVER_KEY, s3rverSettings, startS3, stopS3AndRemove } from '../test/world/s3';
 import type { SshServer } from '../test/world/sshServer';

@@ -6,9 +6,9 @@
 // from its log, and by the pool) and channels used (pool stats).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseServerListing, serverListingScript } from '../src/core/backupListing';
+import { parseServerListing, serverListingScript } from '../src/core/backup/serverListing';
 import type { Server } from '../src/core/model';
-import { parseProbe, probeScript } from '../src/core/serverProbe';
+import { parseProbe, probeScript } from '../src/core/server/probe';
 import { ConnectionPool } from '../src/ssh/connectionPool';
 import { testEnv } from '../test/support/sshEnv';
 import { type SshServer, startSshServer } from '../test/world/sshServer';

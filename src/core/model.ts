@@ -283,7 +283,7 @@ export const s3KeepNewest = z.coerce
   .min(1, 'Keep at least the newest 1 backup in S3 (leave empty to keep them all)')
   .max(1000, 'S3 keep-newest is at most 1000');
 
-/** A database's retention policy (core/retention.ts); a rule left out keeps every backup there. */
+/** A database's retention policy (core/backup/retention.ts); a rule left out keeps every backup there. */
 export const retentionPolicy = z.object({
   /** Delete this database's backups on the server older than this many days. */
   localDays: localDays.optional(),

@@ -4,8 +4,8 @@ import { engineSpec } from './engines';
 import { parseBackupName } from './backup/naming';
 import { humanAge, humanSize } from './format';
 import { type Database, type Server, ENGINE_LABELS } from './model';
-import { type BackupEntry, LOCATION_LABELS } from './s3Layout';
-import type { ScheduleView } from './schedule';
+import { type BackupEntry, LOCATION_LABELS } from './s3/layout';
+import type { ScheduleView } from './schedule/cron';
 
 export type ServerState = { kind: 'idle' } | { kind: 'connected' } | { kind: 'error'; message: string };
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { knownHostKeys } from '../core/knownHosts';
+import { knownHostKeys } from '../core/server/knownHosts';
 import type { Server } from '../core/model';
 import { type Secrets, secretKeys } from '../core/secrets';
 import type { ConfigStore } from '../store/configStore';

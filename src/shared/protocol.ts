@@ -24,7 +24,7 @@ export type S3FormField = (typeof S3_FORM_FIELDS)[number];
 
 // Raw input as typed. Lengths are generous bounds on message size, not the
 // rules: the extension validates the values with the same zod rules it uses
-// before anything is stored or reaches a shell (src/core/s3Settings.ts).
+// before anything is stored or reaches a shell (src/core/s3/settings.ts).
 const text = (max: number) => z.string().check(z.maxLength(max));
 export const s3FormFields = z.strictObject({
   provider: text(32),

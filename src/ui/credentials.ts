@@ -2,7 +2,7 @@
 // credentials (settings row + secret) and a database's backup target.
 import type { BackupTarget } from '../core/backup';
 import type { Database, Server } from '../core/model';
-import type { S3Credentials } from '../core/s3Scripts';
+import type { S3Credentials } from '../core/s3/scripts';
 import { secretKeys } from '../core/secrets';
 import type { Services } from './services';
 

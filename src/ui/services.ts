@@ -4,8 +4,8 @@ import type { Secrets } from '../core/secrets';
 import type { RemoteRunner } from '../core/remote/runner';
 import type { Server } from '../core/model';
 import type { ServerState } from '../core/treeRows';
-import type { ServerBackups } from '../core/backupListing';
-import type { ScheduleStatusListing } from '../core/scheduleScript';
+import type { ServerBackups } from '../core/backup/serverListing';
+import type { ScheduleStatusListing } from '../core/schedule/script';
 
 /** What commands ask of the Servers view (ServersTree). */
 export interface TreeControl {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backUpNow, forServer, restoreBackup, type BackupTarget } from '../../src/core/backup';
-import { parseServerListing, serverListingScript } from '../../src/core/backupListing';
+import { parseServerListing, serverListingScript } from '../../src/core/backup/serverListing';
 import type { Database, Server } from '../../src/core/model';
 import {
   type S3Credentials,
@@ -18,7 +18,7 @@ import {
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
-} from '../../src/core/s3Scripts';
+} from '../../src/core/s3/scripts';
 import { awsShell } from '../support/aws';
 import { EXIT } from '../../src/core/remote/protocol';
 import { ConnectionPool } from '../../src/ssh/connectionPool';

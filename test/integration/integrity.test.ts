@@ -22,10 +22,10 @@ import {
   restoreBackup,
 } from '../../src/core/backup';
 import { SINK_STATUS } from '../../src/core/remote/protocol';
-import { parseServerListing, serverListingScript } from '../../src/core/backupListing';
+import { parseServerListing, serverListingScript } from '../../src/core/backup/serverListing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../support/retentionOracle';
-import { type S3Credentials, diagnoseS3Error, s3UploadSink } from '../../src/core/s3Scripts';
+import { type S3Credentials, diagnoseS3Error, s3UploadSink } from '../../src/core/s3/scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
 import { pgrep } from '../support/processes';

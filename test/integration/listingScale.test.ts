@@ -16,9 +16,9 @@ import {
   listServerBackups,
   serverS3Prefixes,
   type ListedDatabase,
-} from '../../src/core/backupListing';
+} from '../../src/core/backup/serverListing';
 import type { Server } from '../../src/core/model';
-import type { S3Credentials } from '../../src/core/s3Scripts';
+import type { S3Credentials } from '../../src/core/s3/scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
 import { S3RVER_KEY, s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';

@@ -18,7 +18,7 @@ import {
   parseProvisionOutput,
   provisionScript,
   summariseProvision,
-} from '../../src/core/provision';
+} from '../../src/core/server/provision';
 import { rowFor } from '../../src/core/treeRows';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { ConfigStore } from '../../src/store/configStore';

@@ -4,15 +4,15 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { serverListingScript } from '../../src/core/backupListing';
+import { serverListingScript } from '../../src/core/backup/serverListing';
 import {
   diagnoseS3Error,
   parseS3Steps,
   splitS3Listing,
   testConnectionScript,
   type S3Credentials,
-} from '../../src/core/s3Scripts';
-import { parseListObjectsV2, s3DatabasePrefix } from '../../src/core/s3Layout';
+} from '../../src/core/s3/scripts';
+import { parseListObjectsV2, s3DatabasePrefix } from '../../src/core/s3/layout';
 import { s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { runLocalScript } from '../support/localShell';
 import { awsShell } from '../support/aws';

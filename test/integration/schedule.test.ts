@@ -13,12 +13,12 @@ import * as path from 'node:path';
 import { shellQuote as q } from '../../src/core/remote/script';
 import { awsShell } from '../support/aws';
 import { EXIT } from '../../src/core/remote/protocol';
-import { serverListingScript } from '../../src/core/backupListing';
+import { serverListingScript } from '../../src/core/backup/serverListing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../support/retentionOracle';
-import type { BackupEntry } from '../../src/core/s3Layout';
-import type { S3Credentials } from '../../src/core/s3Scripts';
-import { type RunStatus, cronMarker } from '../../src/core/schedule';
+import type { BackupEntry } from '../../src/core/s3/layout';
+import type { S3Credentials } from '../../src/core/s3/scripts';
+import { type RunStatus, cronMarker } from '../../src/core/schedule/cron';
 import {
   type InstallScheduleOptions,
   credentialsFileScript,
@@ -29,13 +29,13 @@ import {
   removeCredentialsFileScript,
   schedulePaths,
   unscheduleScript,
-} from '../../src/core/scheduleScript';
+} from '../../src/core/schedule/script';
 import {
   type SchedulePlan,
   installSchedule,
   removeSchedule,
   syncServerSchedules,
-} from '../../src/core/scheduleActions';
+} from '../../src/core/schedule/actions';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
 import { type Postgres, hostDatabase, startPostgres, until } from '../world/databases';

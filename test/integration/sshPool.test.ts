@@ -7,7 +7,7 @@ import type { Server } from '../../src/core/model';
 import { ConnectionPool, SshError } from '../../src/ssh/connectionPool';
 import { startSshServer, type SshServer } from '../world/sshServer';
 import { keyServer, testEnv } from '../support/sshEnv';
-import { knownHostKeys } from '../../src/core/knownHosts';
+import { knownHostKeys } from '../../src/core/server/knownHosts';
 
 function pgrepCount(pattern: string): number {
   try {

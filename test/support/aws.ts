@@ -3,7 +3,7 @@
 // endpoint) and `$infrakt_bucket`; the set-up's temp dir is removed on exit.
 import { SH } from '../../src/core/remote/modules';
 import { remoteScript } from '../../src/core/remote/script';
-import { type S3Access, awsVars } from '../../src/core/s3Scripts';
+import { type S3Access, awsVars } from '../../src/core/s3/scripts';
 
 export function awsShell(access: S3Access, body: string): string {
   return remoteScript({

@@ -3,7 +3,7 @@
 // newest N verified backups of this server's database, never the one just
 // uploaded, and nothing at all when that upload is not listed yet.
 import { parseBackupName } from '../../src/core/backup/naming';
-import type { BackupEntry } from '../../src/core/s3Layout';
+import type { BackupEntry } from '../../src/core/s3/layout';
 
 export function s3RetentionVictims(
   entries: readonly BackupEntry[],

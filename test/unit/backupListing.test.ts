@@ -7,7 +7,7 @@ import {
   parseLocalPart,
   parseServerListing,
   serverS3Prefixes,
-} from '../../src/core/backupListing';
+} from '../../src/core/backup/serverListing';
 import { backupFilename } from '../../src/core/backup';
 import type { RunResult } from '../../src/core/remote/runner';
 import { limiter } from '../../src/core/limit';

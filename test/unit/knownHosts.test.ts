@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { knownHostKeys, knownHostsName } from '../../src/core/knownHosts';
+import { knownHostKeys, knownHostsName } from '../../src/core/server/knownHosts';
 
 describe('~/.ssh/known_hosts', () => {
   let dir: string;

@@ -13,7 +13,7 @@ import {
   parseProvisionOutput,
   provisionScript,
   summariseProvision,
-} from '../../src/core/provision';
+} from '../../src/core/server/provision';
 import { SH } from '../../src/core/remote/modules';
 import { EXIT } from '../../src/core/remote/protocol';
 import { remoteScript } from '../../src/core/remote/script';

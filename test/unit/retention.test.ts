@@ -15,9 +15,9 @@ import {
   describeRetention,
   parseRetention,
   retentionParts,
-} from '../../src/core/retention';
-import { type S3Object, mergeBackupLocations } from '../../src/core/s3Layout';
-import { type S3Credentials, awsVars } from '../../src/core/s3Scripts';
+} from '../../src/core/backup/retention';
+import { type S3Object, mergeBackupLocations } from '../../src/core/s3/layout';
+import { type S3Credentials, awsVars } from '../../src/core/s3/scripts';
 import { s3RetentionVictims } from '../support/retentionOracle';
 
 const have = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;

@@ -13,7 +13,7 @@ import {
   secretPlaceholder,
   secretRequired,
 } from '../../src/shared/s3Form';
-import { S3_PRESETS } from '../../src/core/s3Presets';
+import { S3_PRESETS } from '../../src/core/s3/presets';
 
 const stored: ConfiguredSettings = {
   configured: true,

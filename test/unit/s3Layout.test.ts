@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mergeBackupLocations, parseListObjectsV2, s3Key } from '../../src/core/s3Layout';
+import { mergeBackupLocations, parseListObjectsV2, s3Key } from '../../src/core/s3/layout';
 
 describe('S3 layout and listing', () => {
   it('uses the seed key layout <prefix><db>/<filename>', () => {

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { S3_PRESETS, presetById, presetEndpoint, unfilledPlaceholders } from '../../src/core/s3Presets';
-import { S3_PROVIDERS, validateS3Save } from '../../src/core/s3Settings';
+import { S3_PRESETS, presetById, presetEndpoint, unfilledPlaceholders } from '../../src/core/s3/presets';
+import { S3_PROVIDERS, validateS3Save } from '../../src/core/s3/settings';
 
 describe('S3 provider presets', () => {
   it('has exactly one preset per provider, in the order of the select', () => {

@@ -7,8 +7,8 @@ import {
   toExtension,
   toWebview,
 } from '../../src/shared/protocol';
-import { S3_PRESETS } from '../../src/core/s3Presets';
-import { S3SettingsService } from '../../src/core/s3SettingsService';
+import { S3_PRESETS } from '../../src/core/s3/presets';
+import { S3SettingsService } from '../../src/core/s3/settingsService';
 import { MemorySecretBackend, Secrets } from '../../src/core/secrets';
 import { ConfigStore } from '../../src/store/configStore';
 import { WASM_PATH, tempDir } from '../support/paths';

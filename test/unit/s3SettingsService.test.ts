@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigStore } from '../../src/store/configStore';
 import { MemorySecretBackend, Secrets, secretKeys } from '../../src/core/secrets';
-import { S3SettingsService } from '../../src/core/s3SettingsService';
+import { S3SettingsService } from '../../src/core/s3/settingsService';
 import { WASM_PATH, tempDir } from '../support/paths';
 
 describe('S3 settings service (over the real store)', () => {

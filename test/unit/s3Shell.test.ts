@@ -15,7 +15,7 @@ import {
   parseLocalPart,
   parseServerListing,
   serverListingScript,
-} from '../../src/core/backupListing';
+} from '../../src/core/backup/serverListing';
 import { deleteScript, parseChecksum, checksumScript } from '../../src/core/backup';
 import { EXIT } from '../../src/core/remote/protocol';
 import {
@@ -25,7 +25,7 @@ import {
   s3DeleteScript,
   splitS3Prefixes,
   testConnectionScript,
-} from '../../src/core/s3Scripts';
+} from '../../src/core/s3/scripts';
 
 const SECRET = `canary-Secret-42'"$(touch /tmp/infrakt-canary)`;
 const creds: S3Credentials = {

@@ -11,7 +11,7 @@ import {
   scheduleHealth,
   scheduleView,
   type CronSchedule,
-} from '../../src/core/schedule';
+} from '../../src/core/schedule/cron';
 
 const cron = (e: string) => parseCron(e) as CronSchedule;
 

@@ -10,12 +10,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BackupError, type BackupTarget, backupScript } from '../../src/core/backup';
 import { ENGINES, type Engine } from '../../src/core/model';
-import type { S3Credentials } from '../../src/core/s3Scripts';
+import type { S3Credentials } from '../../src/core/s3/scripts';
 import { EXIT } from '../../src/core/remote/protocol';
 import { SH } from '../../src/core/remote/modules';
 import { engineSpec } from '../../src/core/engines';
-import { cronLine, scheduleHealth } from '../../src/core/schedule';
-import { serverListingScript } from '../../src/core/backupListing';
+import { cronLine, scheduleHealth } from '../../src/core/schedule/cron';
+import { serverListingScript } from '../../src/core/backup/serverListing';
 import { remoteScript } from '../../src/core/remote/script';
 import {
   DEFAULT_AWS_CREDENTIALS_PATH,
@@ -29,7 +29,7 @@ import {
   schedulePaths,
   scheduledBackupScript,
   unscheduleScript,
-} from '../../src/core/scheduleScript';
+} from '../../src/core/schedule/script';
 
 const KEY = 'AKIAEXAMPLEKEY123';
 const SECRET = `s3cr'et"$(touch${'$'}{IFS}/tmp/infrakt-canary)\`x\`;|&\\`;

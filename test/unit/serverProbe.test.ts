@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BackupError } from '../../src/core/backup';
-import { describeProbe, parseProbe, probeScript } from '../../src/core/serverProbe';
+import { describeProbe, parseProbe, probeScript } from '../../src/core/server/probe';
 import { SHELLS, makeBin, runShell } from '../support/stubBin';
 
 describe('server probe', () => {

@@ -4,7 +4,7 @@ import {
   parseSshConfig,
   serverNameFromAlias,
   toImportCandidate,
-} from '../../src/core/sshConfig';
+} from '../../src/core/server/sshConfig';
 
 const CONFIG = `
 # personal servers

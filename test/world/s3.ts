@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import S3rver from 's3rver';
-import type { S3Credentials } from '../../src/core/s3Scripts';
+import type { S3Credentials } from '../../src/core/s3/scripts';
 
 export const S3RVER_KEY = 'S3RVER';
 

@@ -5,7 +5,7 @@
 // the safety backup before a restore run the same functions.
 import { engineSpec } from '../engines';
 import type { RetentionPolicy } from '../model';
-import { retentionParts } from '../retention';
+import { retentionParts } from './retention';
 import { SH } from '../remote/modules';
 import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
 import { BackupError } from './errors';

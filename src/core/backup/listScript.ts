@@ -4,7 +4,7 @@
 // of files); a pure parser groups them per database, newest first. Partials
 // and unknown files are never backups.
 import type { Engine } from '../model';
-import type { LocalBackupFile } from '../s3Layout';
+import type { LocalBackupFile } from '../s3/layout';
 import { BackupError } from './errors';
 import { CHECKSUM_EXT, type ParsedBackupName, parseBackupName } from './naming';
 import { z } from 'zod';

@@ -10,7 +10,7 @@ import { BackupError, EXIT, errorFromOutcome } from './errors';
 import { deleteScript, listScript, parseListing, type ServerListing } from './listScript';
 import { type RestoreOptions, restoreScript } from './restoreScript';
 import { MARKS, markValues, parseResultLine } from '../remote/protocol';
-import { type RetentionOutcome, parseRetention } from '../retention';
+import { type RetentionOutcome, parseRetention } from './retention';
 import type { BackupServer, BackupTarget } from './target';
 
 export type { RunOptions, RunResult };

@@ -20,7 +20,7 @@ import {
 import { humanSize } from '../../core/format';
 import { EXIT } from '../../core/remote/protocol';
 import type { Database, RetentionPolicy, Server } from '../../core/model';
-import { LOCATION_LABELS } from '../../core/s3Layout';
+import { LOCATION_LABELS } from '../../core/s3/layout';
 import {
   type S3Credentials,
   DEFAULT_UPLOAD_STALL_SECONDS,
@@ -29,13 +29,13 @@ import {
   s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
-} from '../../core/s3Scripts';
+} from '../../core/s3/scripts';
 import type { TreeNode } from '../../core/treeRows';
 import { backupTarget, s3Access } from '../credentials';
 import { ActionableError, OPEN_S3_SETTINGS, provisionStep } from '../errors';
 import { confirmModal } from '../input';
 import { type RemoteSession, withRemote } from '../remote';
-import { summariseRetention } from '../../core/retention';
+import { summariseRetention } from '../../core/backup/retention';
 import type { Services } from '../services';
 import { resolveBackup, resolveDatabase } from './targets';
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseSshConfig, toImportCandidate, type ImportCandidate } from '../../core/sshConfig';
+import { parseSshConfig, toImportCandidate, type ImportCandidate } from '../../core/server/sshConfig';
 import { UserCancelled } from '../errors';
 import type { Services } from '../services';
 import { defaultBackupDir } from './serverForm';

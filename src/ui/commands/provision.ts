@@ -1,5 +1,10 @@
 import * as vscode from 'vscode';
-import { parseProvisionOutput, provisionScript, stepLine, summariseProvision } from '../../core/provision';
+import {
+  parseProvisionOutput,
+  provisionScript,
+  stepLine,
+  summariseProvision,
+} from '../../core/server/provision';
 import { MARKS } from '../../core/remote/protocol';
 import { secretKeys } from '../../core/secrets';
 import type { Services } from '../services';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import { diagnoseS3Error, parseS3Steps, testConnectionScript } from '../../core/s3Scripts';
+import { diagnoseS3Error, parseS3Steps, testConnectionScript } from '../../core/s3/scripts';
 import { secretKeys } from '../../core/secrets';
 import type { Server } from '../../core/model';
 import type { Services } from '../services';

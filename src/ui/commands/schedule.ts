@@ -3,16 +3,16 @@
 import * as vscode from 'vscode';
 import type { Database, Schedule, Server } from '../../core/model';
 import { fieldValidator, scheduleInput } from '../../core/model';
-import { DEFAULT_SCHEDULED_LOCAL_DAYS, describeRetention } from '../../core/retention';
-import { CRON_PRESETS, cronExpression, describeCron } from '../../core/schedule';
+import { DEFAULT_SCHEDULED_LOCAL_DAYS, describeRetention } from '../../core/backup/retention';
+import { CRON_PRESETS, cronExpression, describeCron } from '../../core/schedule/cron';
 import {
   type SchedulePlan,
   installSchedule,
   removeSchedule,
   syncServerSchedules,
-} from '../../core/scheduleActions';
+} from '../../core/schedule/actions';
 import { limiter } from '../../core/limit';
-import type { S3Credentials } from '../../core/s3Scripts';
+import type { S3Credentials } from '../../core/s3/scripts';
 import { backupTarget, s3Access, type S3Access } from '../credentials';
 import { REFRESH_CONCURRENCY } from '../tree/backupCatalog';
 import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../errors';

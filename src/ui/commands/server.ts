@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { secretKeys } from '../../core/secrets';
-import { describeProbe, parseProbe, probeScript } from '../../core/serverProbe';
+import { describeProbe, parseProbe, probeScript } from '../../core/server/probe';
 import { runRemote } from '../remote';
 import type { Services } from '../services';
 import { confirmModal } from '../input';

@@ -1,7 +1,7 @@
 // A command can be run on a tree row or from the palette; with no row, ask.
 import { humanAge, humanSize } from '../../core/format';
 import type { BackupLocation, Database, Server } from '../../core/model';
-import { type BackupEntry, LOCATION_LABELS } from '../../core/s3Layout';
+import { type BackupEntry, LOCATION_LABELS } from '../../core/s3/layout';
 import type { TreeNode } from '../../core/treeRows';
 import { ENGINE_LABELS } from '../../core/model';
 import type { Services } from '../services';

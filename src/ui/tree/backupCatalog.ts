@@ -11,12 +11,12 @@ import {
   S3ListingShare,
   listServerBackups,
   serverS3Prefixes,
-} from '../../core/backupListing';
+} from '../../core/backup/serverListing';
 import { limiter } from '../../core/limit';
 import type { Server } from '../../core/model';
 import { lineSplitter, redact } from '../../core/remote/runner';
-import type { S3Credentials } from '../../core/s3Scripts';
-import { parseScheduleStatus } from '../../core/scheduleScript';
+import type { S3Credentials } from '../../core/s3/scripts';
+import { parseScheduleStatus } from '../../core/schedule/script';
 import { s3Access } from '../credentials';
 import { messageOf } from '../errors';
 import { loggedRunner } from '../remote';

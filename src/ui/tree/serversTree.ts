@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
 import type { ConfigStore } from '../../store/configStore';
 import type { Database, Server } from '../../core/model';
-import { type ScheduleView, scheduleView } from '../../core/schedule';
+import { type ScheduleView, scheduleView } from '../../core/schedule/cron';
 import { type DatabaseSummary, type ServerState, type TreeNode, rowFor } from '../../core/treeRows';
-import { diagnoseS3Error } from '../../core/s3Scripts';
+import { diagnoseS3Error } from '../../core/s3/scripts';
 import { messageOf } from '../errors';
 import type { CatalogEntry } from '../services';
 import type { BackupCatalog } from './backupCatalog';

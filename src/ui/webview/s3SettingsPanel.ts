@@ -5,9 +5,9 @@
 // No retainContextWhenHidden: the page is rebuilt when shown again and keeps
 // unsaved input (never the secret) in its webview state.
 import * as vscode from 'vscode';
-import { S3_PRESETS } from '../../core/s3Presets';
-import { S3SettingsService } from '../../core/s3SettingsService';
-import type { FieldErrors } from '../../core/s3Settings';
+import { S3_PRESETS } from '../../core/s3/presets';
+import { S3SettingsService } from '../../core/s3/settingsService';
+import type { FieldErrors } from '../../core/s3/settings';
 import {
   type FieldErrorMap,
   type PresetView,

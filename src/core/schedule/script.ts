@@ -16,20 +16,20 @@
 // - parseScheduleStatus: the status records, scripts and crontab entries of a
 //   server, listed in the tree's one listing round trip (remote/sh/list.sh).
 import { z } from 'zod';
-import { backupParts } from './backup/backupScript';
-import { BackupError } from './backup/errors';
-import { check } from './backup/serverCheck';
-import { MARKS } from './remote/protocol';
-import { type BackupTarget, checkTarget } from './backup/target';
-import { type Engine, type RetentionPolicy, databaseName, remoteDir, retentionPolicy } from './model';
-import { accessKey, secretKey } from './s3Settings';
-import { type S3Credentials, SCHEDULE_AWS_PROFILE, s3UploadSink } from './s3Scripts';
-import { SH } from './remote/modules';
-import { markValues, parseResultLine } from './remote/protocol';
-import { engineSpec, isEngine } from './engines';
-import { type ShellVars, remoteScript } from './remote/script';
-import { describeRetention } from './retention';
-import { type RunStatus, cronLine, cronMarker, runStatus } from './schedule';
+import { backupParts } from '../backup/backupScript';
+import { BackupError } from '../backup/errors';
+import { check } from '../backup/serverCheck';
+import { MARKS } from '../remote/protocol';
+import { type BackupTarget, checkTarget } from '../backup/target';
+import { type Engine, type RetentionPolicy, databaseName, remoteDir, retentionPolicy } from '../model';
+import { accessKey, secretKey } from '../s3/settings';
+import { type S3Credentials, SCHEDULE_AWS_PROFILE, s3UploadSink } from '../s3/scripts';
+import { SH } from '../remote/modules';
+import { markValues, parseResultLine } from '../remote/protocol';
+import { engineSpec, isEngine } from '../engines';
+import { type ShellVars, remoteScript } from '../remote/script';
+import { describeRetention } from '../backup/retention';
+import { type RunStatus, cronLine, cronMarker, runStatus } from './cron';
 
 /** Where scheduled runs read the S3 credentials: root-only, the one exception to "secrets stay in SecretStorage" (README, "Where things are kept"). */
 export const DEFAULT_AWS_CREDENTIALS_PATH = '/opt/infrakt/.aws/credentials';

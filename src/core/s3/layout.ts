@@ -1,7 +1,7 @@
 // Where backups live on S3 (the seed's key layout) and how a server's local
 // listing and its S3 listing merge into one list with a location per backup.
 import { z } from 'zod';
-import type { BackupLocation } from './model';
+import type { BackupLocation } from '../model';
 
 /** s3://<bucket>/<prefix><db>/<filename> — prefix is already normalised ("" or ending in "/"). */
 export function s3Key(prefix: string, databaseName: string, filename: string): string {

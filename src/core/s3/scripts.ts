@@ -2,14 +2,14 @@
 // exported variables inside the stdin script (never argv, never a file); the
 // non-secret compatibility options go in a config file inside a private
 // `mktemp -d` that a trap removes.
-import { type S3Settings, remoteDir } from './model';
-import { checkServerBackupFile } from './backup/listScript';
-import { check, checkServer } from './backup/serverCheck';
-import { s3DatabasePrefix, s3Key } from './s3Layout';
-import type { Sink } from './backup/backupScript';
-import { SH } from './remote/modules';
-import { MARKS } from './remote/protocol';
-import { type ShellModule, type ShellVars, remoteScript } from './remote/script';
+import { type S3Settings, remoteDir } from '../model';
+import { checkServerBackupFile } from '../backup/listScript';
+import { check, checkServer } from '../backup/serverCheck';
+import { s3DatabasePrefix, s3Key } from './layout';
+import type { Sink } from '../backup/backupScript';
+import { SH } from '../remote/modules';
+import { MARKS } from '../remote/protocol';
+import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
 
 export interface S3Credentials {
   settings: Pick<

@@ -4,12 +4,12 @@
 // (remote/sh/retention.sh), run by the backup pipeline right after each
 // backup it commits — Back Up Now and the scheduled run alike.
 import { z } from 'zod';
-import { type RetentionPolicy, retentionPolicy } from './model';
-import { COMPRESSIONS } from './backup/naming';
-import { engineSpec, type Engine } from './engines';
-import { MARKS, markValues } from './remote/protocol';
-import { SH } from './remote/modules';
-import type { ShellModule, ShellVars } from './remote/script';
+import { type RetentionPolicy, retentionPolicy } from '../model';
+import { COMPRESSIONS } from './naming';
+import { engineSpec, type Engine } from '../engines';
+import { MARKS, markValues } from '../remote/protocol';
+import { SH } from '../remote/modules';
+import type { ShellModule, ShellVars } from '../remote/script';
 
 export type { RetentionPolicy };
 

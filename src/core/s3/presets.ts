@@ -3,7 +3,7 @@
 // provider needs with awscli on the server (path-style addressing; the
 // `when_required` checksum settings that R2 and B2 need since awscli 2.23,
 // which otherwise sends CRC checksum headers they reject).
-import type { S3Provider } from './s3Settings';
+import type { S3Provider } from './settings';
 
 export interface S3Preset {
   id: S3Provider;

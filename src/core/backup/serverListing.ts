@@ -6,20 +6,20 @@
 // and reaches the endpoint, serves all of them (awscli costs seconds to start;
 // thirty servers each running their own listing was most of a refresh). An S3
 // failure is reported beside a listing that still shows the local files.
-import type { Database, Engine, Server } from './model';
-import { listVars, parseListing, type ServerListing } from './backup/listScript';
-import { backupPrefix, parseBackupName } from './backup/naming';
-import { SH } from './remote/modules';
-import { MARKS } from './remote/protocol';
-import { type ShellVars, remoteScript } from './remote/script';
-import type { RunResult } from './remote/runner';
+import type { Database, Engine, Server } from '../model';
+import { listVars, parseListing, type ServerListing } from './listScript';
+import { backupPrefix, parseBackupName } from './naming';
+import { SH } from '../remote/modules';
+import { MARKS } from '../remote/protocol';
+import { type ShellVars, remoteScript } from '../remote/script';
+import type { RunResult } from '../remote/runner';
 import {
   type BackupEntry,
   type S3Object,
   mergeBackupLocations,
   parseListObjectsV2,
   s3DatabasePrefix,
-} from './s3Layout';
+} from '../s3/layout';
 import {
   type S3Credentials,
   listS3PrefixesScript,
@@ -27,7 +27,7 @@ import {
   s3ListingError,
   splitS3Listing,
   splitS3Prefixes,
-} from './s3Scripts';
+} from '../s3/scripts';
 
 /** At most this many servers' local listings run at once (the shared S3 listing runs beside them). */
 export const REFRESH_CONCURRENCY = 4;

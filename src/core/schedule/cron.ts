@@ -3,9 +3,9 @@
 // installed script writes on the server.
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { humanAge } from './format';
-import { type RetentionPolicy, remoteDir } from './model';
-import { describeRetention } from './retention';
+import { humanAge } from '../format';
+import { type RetentionPolicy, remoteDir } from '../model';
+import { describeRetention } from '../backup/retention';
 
 export const CRON_PRESETS = [
   { label: 'Daily at 02:00', expression: '0 2 * * *' },

@@ -2,14 +2,14 @@
 // SSH pool in the product, a real sshd in the integration tests): install a
 // database's schedule (its secret files first, then the script and crontab
 // line), remove it, and bring a server's schedules in line with new S3
-// settings. The builders live in scheduleScript.ts; this file only sequences
+// settings. The builders live in script.ts; this file only sequences
 // them and turns their output into results or errors that name the cause.
-import { BackupError, stderrExcerpt } from './backup/errors';
-import { sequenceScripts } from './remote/script';
-import type { ScriptRunner } from './backup/run';
-import type { BackupTarget } from './backup/target';
-import type { RetentionPolicy } from './model';
-import type { S3Credentials } from './s3Scripts';
+import { BackupError, stderrExcerpt } from '../backup/errors';
+import { sequenceScripts } from '../remote/script';
+import type { ScriptRunner } from '../backup/run';
+import type { BackupTarget } from '../backup/target';
+import type { RetentionPolicy } from '../model';
+import type { S3Credentials } from '../s3/scripts';
 import {
   type InstallResult,
   credentialsFileScript,
@@ -20,7 +20,7 @@ import {
   passwordFileScript,
   removeCredentialsFileScript,
   unscheduleScript,
-} from './scheduleScript';
+} from './script';
 
 export interface SchedulePlan {
   /** The database's id (the crontab marker). */

@@ -4,7 +4,7 @@
 // first (so a trailing `Host *` supplies defaults). Wildcard-only hosts and
 // Match blocks are not importable; options infrakt cannot honour (ProxyJump,
 // ProxyCommand, ...) are reported per host, never silently dropped.
-import { type ServerInput, serverInput } from './model';
+import { type ServerInput, serverInput } from '../model';
 
 /** Keywords that change how (or whether) a connection can be made and that infrakt does not implement. */
 const UNSUPPORTED = new Map<string, string>([

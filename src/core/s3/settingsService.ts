@@ -1,10 +1,10 @@
 // The S3 settings as the settings page sees them: read, save and remove, with
 // no HTTP in between. The row lives in the config store,
 // the secret in SecretStorage; no reply ever carries the secret.
-import type { S3Settings, S3SettingsFields } from './model';
-import { unfilledPlaceholders } from './s3Presets';
-import { type FieldErrors, type S3SettingsParsed, endpointWarning, validateS3Save } from './s3Settings';
-import { type Secrets, secretKeys } from './secrets';
+import type { S3Settings, S3SettingsFields } from '../model';
+import { unfilledPlaceholders } from './presets';
+import { type FieldErrors, type S3SettingsParsed, endpointWarning, validateS3Save } from './settings';
+import { type Secrets, secretKeys } from '../secrets';
 
 export const S3_SAVED_MESSAGE = 'S3 configuration saved';
 export const S3_REMOVED_MESSAGE = 'S3 configuration removed';

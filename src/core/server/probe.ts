@@ -1,10 +1,10 @@
 // Test Connection for a server: one round trip that reports what backups need
 // (remote/sh/probe.sh).
-import { check } from './backup/serverCheck';
-import { remoteDir } from './model';
-import { MARKS } from './remote/protocol';
-import { SH } from './remote/modules';
-import { remoteScript } from './remote/script';
+import { check } from '../backup/serverCheck';
+import { remoteDir } from '../model';
+import { MARKS } from '../remote/protocol';
+import { SH } from '../remote/modules';
+import { remoteScript } from '../remote/script';
 
 export interface ServerProbe {
   os: string;

@@ -5,14 +5,14 @@
 // client tools the databases need) followed by one part per host-mode database
 // whose engine checks it (its module's `infrakt_db_check`, e.g. PostgreSQL's
 // pg_dump against the server's version), sent as one script.
-import { targetVars } from './backup/backupScript';
-import { checkServer } from './backup/serverCheck';
-import { type BackupDatabase, type BackupServer, type CheckedTarget, checkTarget } from './backup/target';
-import { engineSpec } from './engines';
-import type { Database } from './model';
-import { SH } from './remote/modules';
-import { MARKS } from './remote/protocol';
-import { remoteScript, sequenceScripts } from './remote/script';
+import { targetVars } from '../backup/backupScript';
+import { checkServer } from '../backup/serverCheck';
+import { type BackupDatabase, type BackupServer, type CheckedTarget, checkTarget } from '../backup/target';
+import { engineSpec } from '../engines';
+import type { Database } from '../model';
+import { SH } from '../remote/modules';
+import { MARKS } from '../remote/protocol';
+import { remoteScript, sequenceScripts } from '../remote/script';
 
 export type StepStatus = 'done' | 'changed' | 'warn' | 'failed';
 

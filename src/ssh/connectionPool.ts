@@ -7,32 +7,8 @@ import { createHash } from 'node:crypto';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { Server } from '../core/model';
 import { type RemoteRunner, type RunOptions, type RunResult, redact } from '../core/remote/runner';
-
-export type SshErrorKind =
-  | 'refused'
-  | 'timeout'
-  | 'dns'
-  | 'auth'
-  | 'key-unreadable'
-  | 'passphrase'
-  | 'host-key-changed'
-  | 'host-key-rejected'
-  | 'dropped'
-  | 'cancelled'
-  | 'other';
-
-export class SshError extends Error {
-  override readonly name: string;
-  constructor(
-    readonly kind: SshErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = kind === 'cancelled' ? 'AbortError' : 'SshError';
-  }
-}
-
-const cancelled = () => new SshError('cancelled', 'Cancelled');
+import { type ClientError, SshError, cancelled, mapSshError } from './errors';
+import { type ExecChannel, REMOTE_SHELL, type SshClientLike, driveScript } from './scriptChannel';
 
 export interface HostKeyInfo {
   host: string;
@@ -58,33 +34,6 @@ export interface SshEnvironment {
   idleMs(): number;
 }
 
-type ClientError = Error & { level?: string; code?: string };
-
-/** The parts of an ssh2 exec channel the pool uses (narrow, so a unit test can stand in for it). */
-export interface ExecChannel {
-  readonly stderr: { on(event: 'data', listener: (data: Buffer) => void): unknown; resume(): unknown };
-  on(event: 'data', listener: (data: Buffer) => void): unknown;
-  on(event: 'close', listener: (code: number | null, signal?: string) => void): unknown;
-  end(data?: string): unknown;
-  close(): unknown;
-  resume(): unknown;
-}
-
-/** The parts of an ssh2 Client the pool uses; `new Client()` is one. */
-export interface SshClientLike {
-  connect(config: ConnectConfig): unknown;
-  exec(command: string, callback: (err: Error | undefined, channel: ExecChannel) => void): unknown;
-  sftp(callback: (err: Error | undefined, sftp?: SFTPWrapper) => void): unknown;
-  end(): unknown;
-  on(event: 'ready', listener: () => void): unknown;
-  on(event: 'close', listener: () => void): unknown;
-  on(event: 'end', listener: () => void): unknown;
-  on(event: 'error', listener: (err: ClientError) => void): unknown;
-  off(event: 'ready', listener: () => void): unknown;
-  off(event: 'close', listener: () => void): unknown;
-  off(event: 'error', listener: (err: ClientError) => void): unknown;
-}
-
 export interface PoolOptions {
   /** Makes the ssh2 client of each new connection (tests inject a fake). */
   createClient?: () => SshClientLike;
@@ -93,26 +42,6 @@ export interface PoolOptions {
    * script's process group got TERM before the channel is closed anyway.
    */
   stopFallbackMs?: number;
-}
-
-const PGID_MARK = '@@infrakt:pgid ';
-const TERM_SENT = '@@infrakt:term-sent';
-
-/**
- * The remote command: bash when the server has it (pipefail), else the POSIX
- * shell. It first reports its process group (sshd makes the session's shell a
- * group leader), so a cancel can end everything the script started.
- */
-export const REMOTE_SHELL = `printf '${PGID_MARK}%s\\n' "$$" >&2; command -v bash >/dev/null 2>&1 && exec bash -s || exec sh -s`;
-
-/**
- * Run on a second channel to stop a script: TERM to its whole group, a line saying so
- * (the main channel is closed only then), and KILL for stragglers. The grace period
- * lets the script's own clean-up finish (removing its .partial, aborting an unfinished
- * S3 upload: a few awscli calls).
- */
-export function killCommand(pgid: number): string {
-  return `kill -TERM -- -${pgid} 2>/dev/null; echo '${TERM_SENT}'; sleep 10; kill -KILL -- -${pgid} 2>/dev/null; true`;
 }
 
 export function sha256Fingerprint(key: Buffer): string {
@@ -430,7 +359,7 @@ export class ConnectionPool implements RemoteRunner {
       };
       const onError = (err: ClientError) => {
         cleanup();
-        reject(hostKeyProblem ?? this.mapError(server, err, tried));
+        reject(hostKeyProblem ?? mapSshError(server, err, tried));
       };
       // Ended before it was ready (an idle close or dispose while connecting): no error
       // event follows, and waiting callers must not hang.
@@ -507,42 +436,6 @@ export class ConnectionPool implements RemoteRunner {
     });
   }
 
-  private mapError(server: Server, err: ClientError, tried: string[]): SshError {
-    const where = `${server.user}@${server.host}:${server.port}`;
-    if (err.level === 'client-authentication') {
-      return new SshError(
-        'auth',
-        `Authentication rejected by ${server.name} (${where}; tried: ${tried.join(', ') || 'none'}) — check the user and ${server.auth === 'password' ? 'password' : 'key'}, or run Edit Server`,
-      );
-    }
-    if (err.level === 'client-timeout' || /Timed out while waiting for handshake/.test(err.message)) {
-      return new SshError(
-        'timeout',
-        `Timed out connecting to ${server.name} (${where}) — check the host and port, and that the server is up`,
-      );
-    }
-    switch (err.code) {
-      case 'ECONNREFUSED':
-        return new SshError(
-          'refused',
-          `Connection refused by ${server.name} (${where}) — is sshd running on port ${server.port}?`,
-        );
-      case 'ENOTFOUND':
-      case 'EAI_AGAIN':
-        return new SshError('dns', `Cannot resolve ${server.host} for ${server.name} — check the host name`);
-      case 'ETIMEDOUT':
-      case 'EHOSTUNREACH':
-      case 'ENETUNREACH':
-        return new SshError(
-          'timeout',
-          `Cannot reach ${server.name} (${where}): ${err.code} — check the network and firewall`,
-        );
-      case 'ECONNRESET':
-        return new SshError('dropped', `${server.name} closed the connection (${where}) — try again`);
-    }
-    return new SshError('other', `SSH to ${server.name} (${where}) failed: ${err.message}`);
-  }
-
   private exec(server: Server, client: SshClientLike, script: string, opts: RunOptions): Promise<RunResult> {
     const secrets = opts.secrets ?? [];
     const signal = opts.signal;
@@ -574,7 +467,16 @@ export class ConnectionPool implements RemoteRunner {
           channel.close();
           return;
         }
-        this.drive(server, client, channel, script, opts, resolve, reject);
+        driveScript(
+          { stopFallbackMs: this.stopFallbackMs },
+          server,
+          client,
+          channel,
+          script,
+          opts,
+          resolve,
+          reject,
+        );
       };
       try {
         client.exec(REMOTE_SHELL, onChannel);
@@ -584,169 +486,5 @@ export class ConnectionPool implements RemoteRunner {
         reject(noChannel((e as Error).message));
       }
     });
-  }
-
-  /**
-   * Sends the script on an open channel and collects its output until it ends.
-   * A cancel or timeout first gets TERM to the script's process group (over a
-   * second channel), and only then closes this one: closing first would let the
-   * script notice the lost channel and race the kill (its cleanup ends a pipe,
-   * and a streaming upload would finish with a truncated object). The promise
-   * rejects once this channel is closed, so "Cancelled" means the work was signalled.
-   */
-  private drive(
-    server: Server,
-    client: SshClientLike,
-    channel: ExecChannel,
-    script: string,
-    opts: RunOptions,
-    resolve: (r: RunResult) => void,
-    reject: (e: SshError) => void,
-  ): void {
-    const signal = opts.signal;
-    const markLine = new RegExp(`^${PGID_MARK}(\\d+)$`);
-    let stdout = '';
-    let stderr = '';
-    let pgid: number | undefined; // known once the mark line arrived
-    let pending = ''; // stderr before the mark line
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    // Stopping state: why, and the two things a stop waits for.
-    let stopping: SshError | undefined;
-    let termDone = false; // the group got TERM (or no kill is possible)
-    let mainClosed = false;
-    let closeRequested = false;
-    let fallback: NodeJS.Timeout | undefined;
-
-    const finish = (why: SshError) => {
-      if (settled) return;
-      settled = true;
-      if (fallback) clearTimeout(fallback);
-      reject(why);
-    };
-    const maybeFinish = () => {
-      // Closed before the mark line: the shell died before the script could start.
-      if (stopping && mainClosed && (termDone || pgid === undefined)) finish(stopping);
-    };
-    const closeMain = () => {
-      if (closeRequested || mainClosed) return;
-      closeRequested = true;
-      channel.close();
-    };
-    const termSent = () => {
-      if (termDone) return;
-      termDone = true;
-      closeMain();
-      maybeFinish();
-    };
-    const kill = (group: number) => {
-      if (group <= 1) {
-        termSent();
-        return;
-      }
-      const onKiller = (e: Error | undefined, killer: ExecChannel) => {
-        if (e) {
-          termSent(); // nothing more can be done from here; close the channel after all
-          return;
-        }
-        let out = '';
-        killer.on('data', (d: Buffer) => {
-          out += d.toString('utf8');
-          if (out.includes(TERM_SENT)) termSent();
-        });
-        killer.stderr.resume();
-        killer.on('close', termSent);
-      };
-      try {
-        client.exec(killCommand(group), onKiller);
-      } catch {
-        termSent();
-      }
-    };
-    const stop = (why: SshError) => {
-      if (settled || stopping) return;
-      stopping = why;
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      // Bounded: a kill that never reports (a wedged server) must not hold the cancel forever.
-      fallback = setTimeout(() => {
-        closeMain();
-        finish(why);
-      }, this.stopFallbackMs);
-      fallback.unref?.();
-      // Without the group yet (the script was sent, the mark line not seen) the kill waits for it.
-      if (pgid !== undefined) kill(pgid);
-    };
-    const onAbort = () => stop(cancelled());
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.timeoutMs) {
-      timer = setTimeout(
-        () =>
-          stop(
-            new SshError(
-              'timeout',
-              `${server.name} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s — the remote work was stopped`,
-            ),
-          ),
-        opts.timeoutMs,
-      );
-    }
-    const emitStderr = (s: string) => {
-      if (s === '') return;
-      stderr += s;
-      opts.onStderr?.(s);
-    };
-    channel.on('data', (d: Buffer) => {
-      const s = d.toString('utf8');
-      stdout += s;
-      opts.onStdout?.(s);
-    });
-    channel.stderr.on('data', (d: Buffer) => {
-      if (pgid !== undefined) {
-        emitStderr(d.toString('utf8'));
-        return;
-      }
-      // Lines before the mark (a noisy ~/.bashrc) pass through; the mark itself is ours.
-      pending += d.toString('utf8');
-      let out = '';
-      let nl: number;
-      while (pgid === undefined && (nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        const m = markLine.exec(line);
-        if (m) pgid = Number(m[1]);
-        else out += `${line}\n`;
-      }
-      if (pgid !== undefined) {
-        out += pending;
-        pending = '';
-      }
-      emitStderr(out);
-      if (pgid !== undefined && stopping && !settled) kill(pgid);
-    });
-    channel.on('close', (code: number | null, sig?: string) => {
-      mainClosed = true;
-      emitStderr(pending);
-      pending = '';
-      if (stopping) {
-        maybeFinish();
-        return;
-      }
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (code === null || code === undefined) {
-        reject(
-          new SshError(
-            'dropped',
-            `The connection to ${server.name} dropped while it was working${sig ? ` (${sig})` : ''} — try again`,
-          ),
-        );
-        return;
-      }
-      resolve({ code, stdout, stderr });
-    });
-    channel.end(script);
   }
 }

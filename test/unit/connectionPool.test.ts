@@ -5,14 +5,9 @@ import * as assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ConnectConfig } from 'ssh2';
 import type { Server } from '../../src/core/model';
-import {
-  ConnectionPool,
-  REMOTE_SHELL,
-  SshError,
-  type ExecChannel,
-  type SshClientLike,
-  type SshEnvironment,
-} from '../../src/ssh/connectionPool';
+import { ConnectionPool, type SshEnvironment } from '../../src/ssh/connectionPool';
+import { SshError } from '../../src/ssh/errors';
+import { type ExecChannel, REMOTE_SHELL, type SshClientLike } from '../../src/ssh/scriptChannel';
 
 const IDLE_MS = 40;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -31,6 +31,8 @@ const MARK_NAMES = {
   localRc: 'localrc',
   awscli: 'awscli',
   retention: 'retention',
+  pgid: 'pgid',
+  termSent: 'term-sent',
   deleted: 'deleted',
   schedStatus: 'schedstatus',
   schedScript: 'schedscript',

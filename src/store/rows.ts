@@ -1,0 +1,115 @@
+// Rows of the store's tables as the model's types. Read back through the
+// model's schemas where a value could do harm if it were wrong (a retention
+// rule): a stored value that does not pass is dropped, never used.
+import type { SqlValue } from 'sql.js';
+import {
+  type BackupLocation,
+  type BackupRecord,
+  type Database,
+  type KnownHost,
+  type RetentionPolicy,
+  type S3Settings,
+  type Schedule,
+  type Server,
+  localDays,
+  s3KeepNewest,
+} from '../core/model';
+
+export type Row = Record<string, SqlValue>;
+
+const str = (v: SqlValue): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+export function toServer(r: Row): Server {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    host: String(r.host),
+    port: Number(r.port),
+    user: String(r.user),
+    auth: String(r.auth) as Server['auth'],
+    keyPath: str(r.key_path),
+    backupDir: String(r.backup_dir),
+    createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at),
+    provisionedAt: str(r.provisioned_at),
+    awsCliVersion: str(r.aws_cli_version),
+  };
+}
+
+export function toDatabase(r: Row): Database {
+  return {
+    id: String(r.id),
+    serverId: String(r.server_id),
+    name: String(r.name),
+    engine: String(r.engine) as Database['engine'],
+    mode: String(r.mode) as Database['mode'],
+    container: str(r.container),
+    dbHost: str(r.db_host),
+    dbPort: r.db_port === null ? undefined : Number(r.db_port),
+    dbUser: str(r.db_user),
+    dbName: str(r.db_name),
+    dbPath: str(r.db_path),
+    retention: toRetention(r),
+    createdAt: String(r.created_at),
+  };
+}
+
+export function toS3(r: Row): S3Settings {
+  return {
+    endpointUrl: String(r.endpoint_url),
+    bucket: String(r.bucket),
+    region: String(r.region),
+    accessKey: String(r.access_key),
+    prefix: String(r.prefix),
+    provider: String(r.provider),
+    pathStyle: Number(r.path_style) === 1,
+    checksumWhenRequired: Number(r.checksum_when_required) === 1,
+    createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at),
+  };
+}
+
+export function toKnownHost(r: Row): KnownHost {
+  return {
+    host: String(r.host),
+    port: Number(r.port),
+    keyType: String(r.key_type),
+    fingerprint: String(r.fingerprint),
+    addedAt: String(r.added_at),
+  };
+}
+
+export function toBackup(r: Row): BackupRecord {
+  return {
+    id: Number(r.id),
+    databaseId: String(r.database_id),
+    filename: String(r.filename),
+    sizeBytes: Number(r.size_bytes),
+    sha256: str(r.sha256),
+    location: String(r.location) as BackupLocation,
+    ok: Number(r.ok) === 1,
+    error: str(r.error),
+    createdAt: String(r.created_at),
+  };
+}
+
+/** A stored policy read back through its schema; a rule that does not pass is dropped (that keeps more, never less). */
+function toRetention(r: Row): RetentionPolicy {
+  const out: RetentionPolicy = {};
+  const days = localDays.safeParse(r.keep_local_days ?? undefined);
+  if (r.keep_local_days !== null && r.keep_local_days !== undefined && days.success)
+    out.localDays = days.data;
+  const keep = s3KeepNewest.safeParse(r.keep_s3_newest ?? undefined);
+  if (r.keep_s3_newest !== null && r.keep_s3_newest !== undefined && keep.success)
+    out.s3KeepNewest = keep.data;
+  return out;
+}
+
+export function toSchedule(r: Row): Schedule {
+  return {
+    databaseId: String(r.database_id),
+    cron: String(r.cron),
+    installedAt: String(r.installed_at),
+    updatedAt: String(r.updated_at),
+  };
+}

@@ -1,5 +1,6 @@
 // Tree elements are plain tagged data; rowFor() turns one into everything a
 // TreeItem needs, without touching the VS Code API (so it is unit-tested).
+import { describeRetention } from './backup/retention';
 import { engineSpec } from './engines';
 import { parseBackupName } from './backup/naming';
 import { humanAge, humanSize } from './format';
@@ -130,7 +131,10 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
           `${d.name} on ${node.server.name}`,
           `Engine: ${ENGINE_LABELS[d.engine]}`,
           `Reached via ${where} (${d.mode === 'container' ? 'Docker container' : 'installed on the server'})`,
-          ...(node.schedule?.detail ?? ['Not scheduled — use Schedule Backups']),
+          ...(node.schedule?.detail ?? [
+            'Not scheduled — use Schedule Backups',
+            `Retention: ${describeRetention(d.retention)} (Set Retention…)`,
+          ]),
         ].join('\n'),
         contextValue: `infrakt.database.${d.engine}${node.schedule ? '.scheduled' : ''}`,
         icon: node.schedule?.problem

@@ -5,7 +5,7 @@
 #   bash scripts/install-code-server.sh        # prints the code-server entry path (last line of stdout)
 #
 # A second run is instant. Progress goes to stderr; the install log is kept
-# beside the install (install.log). Recipe: ../shared/TEST-WORLD.md.
+# beside the install (install.log).
 #   INFRAKT_TOOLS   tool cache (default ~/.cache/infrakt-tools)
 set -euo pipefail
 

@@ -1,5 +1,5 @@
 // A real S3 server (s3rver) on 127.0.0.1 for integration tests. It accepts the
-// access key S3RVER; it does NOT verify SigV4 signatures (see TEST-WORLD.md).
+// access key S3RVER; it does NOT verify SigV4 signatures.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -1,4 +1,4 @@
-// A real OpenSSH server on 127.0.0.1 for integration tests (TEST-WORLD.md):
+// A real OpenSSH server on 127.0.0.1 for integration tests:
 // its own host key, root login by key, on a free port in a temp dir; stopped
 // (and its files removed) by stop(), which tests call in after() hooks.
 import * as fs from 'node:fs';

@@ -71,6 +71,8 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
     let stderr = '';
     const run = backUpNow(forServer(o.pool ?? pool, o.srv ?? server), o.t ?? target(o.srv), {
       extraSinks: sink(o.stall),
+      // Every run sweeps: these faults leave what the next run must remove.
+      sweepEverySeconds: 0,
       signal: o.signal,
       onProgress: o.onProgress,
       onStderr: (c) => (stderr += c),

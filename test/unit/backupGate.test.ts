@@ -99,6 +99,32 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
         }
       });
 
+      it('the sinks’ sweep runs at most once an hour per database (0: every run); the stamp stays out of the listing', async () => {
+        const w = setup(shell);
+        const swept = path.join(w.marks, 'swept');
+        const sink = () => w.sink({ sweep: `echo x >> ${swept}` });
+        const count = () =>
+          fs.existsSync(swept) ? fs.readFileSync(swept, 'utf8').split('\n').length - 1 : 0;
+        await backUpNow(w.runner, w.target, { extraSinks: [sink()] });
+        await backUpNow(w.runner, w.target, { extraSinks: [sink()] });
+        assert.equal(count(), 1, 'the second run within the hour does not sweep');
+        const stamp = path.join(w.target.server.backupDir, '.sweep-web-1_shop_postgres_');
+        fs.writeFileSync(stamp, `${Math.floor(Date.now() / 1000) - 3700}\n`);
+        await backUpNow(w.runner, w.target, { extraSinks: [sink()] });
+        assert.equal(count(), 2, 'an hour later it sweeps again');
+        fs.writeFileSync(stamp, 'garbage\n');
+        await backUpNow(w.runner, w.target, { extraSinks: [sink()] });
+        assert.equal(count(), 3, 'an unreadable stamp is a sweep due');
+        await backUpNow(w.runner, w.target, { extraSinks: [sink()], sweepEverySeconds: 0 });
+        await backUpNow(w.runner, w.target, { extraSinks: [sink()], sweepEverySeconds: 0 });
+        assert.equal(count(), 5, 'with 0 every run sweeps');
+        assert.ok(
+          w
+            .backups()
+            .every((f) => f === '.sweep-web-1_shop_postgres_' || f.startsWith('web-1_shop_postgres_')),
+        );
+      });
+
       it('a dump that fails mid-stream: the sink is killed before its input ends, nothing committed, abort ran', async () => {
         for (let i = 0; i < ROUNDS; i++) {
           const w = setup(shell, { STUB_DUMP_FAIL: '1' });

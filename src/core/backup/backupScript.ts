@@ -37,11 +37,17 @@ export interface BackupScriptOptions {
    * Default one day: longer than any plausible run.
    */
   sweepAfterSeconds?: number;
+  /**
+   * The sinks' sweeps (each costs awscli starts beside the dump) run at most this
+   * often per database on a server; 0: every run. Default one hour.
+   */
+  sweepEverySeconds?: number;
   /** Applied right after the commit, in the same run (remote/sh/retention.sh); none: every backup is kept. */
   retention?: RetentionPolicy;
 }
 
 export const DEFAULT_SWEEP_AFTER_SECONDS = 86_400;
+const DEFAULT_SWEEP_EVERY_SECONDS = 3600;
 
 const SINK_ID_RE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
@@ -92,6 +98,9 @@ export function backupParts(
   const sweepAge = opts.sweepAfterSeconds ?? DEFAULT_SWEEP_AFTER_SECONDS;
   if (!(Number.isInteger(sweepAge) && sweepAge >= 60))
     throw new BackupError('invalid-input', 'sweepAfterSeconds must be a whole number of seconds ≥ 60');
+  const sweepEvery = opts.sweepEverySeconds ?? DEFAULT_SWEEP_EVERY_SECONDS;
+  if (!(Number.isInteger(sweepEvery) && sweepEvery >= 0))
+    throw new BackupError('invalid-input', 'sweepEverySeconds must be a whole number of seconds ≥ 0');
   const vars: ShellVars = {
     ...targetVars(t),
     infrakt_dir: { value: t.backupDir, field: 'Backup directory' },
@@ -99,6 +108,7 @@ export function backupParts(
     infrakt_format: engineSpec(t.engine).format,
     infrakt_progress_every: interval,
     infrakt_sweep_seconds: sweepAge,
+    infrakt_sweep_every: sweepEvery,
     infrakt_sinks: sinks.map((s) => s.id).join(' '),
   };
   for (const s of sinks) {

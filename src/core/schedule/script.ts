@@ -127,6 +127,8 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
     extraSinks: sink ? [sink] : [],
     progressInterval: 60,
     retention,
+    // Unattended and at most a few times a day: every run sweeps.
+    sweepEverySeconds: 0,
   });
   const sources = [
     s3 ? `S3 credentials are read from ${credentialsPath} (profile ${SCHEDULE_AWS_PROFILE})` : '',

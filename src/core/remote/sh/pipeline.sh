@@ -94,7 +94,7 @@ infrakt_cleanup() {
 infrakt_pipeline_init() {
   infrakt_strict
   infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
-  infrakt_done=0 infrakt_cleaned=0 infrakt_sweeps='' infrakt_tmpdirs='' infrakt_cur=''
+  infrakt_done=0 infrakt_cleaned=0 infrakt_sweeps='' infrakt_sweep_started='' infrakt_tmpdirs='' infrakt_cur=''
   trap 'infrakt_cleanup' EXIT
   trap 'infrakt_cleanup; exit "$infrakt_exit_interrupted"' INT
   trap 'infrakt_cleanup; exit "$infrakt_exit_terminated"' TERM
@@ -258,7 +258,31 @@ infrakt_after_sink() {
   if [ "$infrakt_r" = 0 ]; then infrakt_sv "$infrakt_s" state committed; else infrakt_sink_failed=1; fi
 }
 
+# Sinks' sweeps cost awscli starts (about a second of CPU each) beside the
+# dump, and what they remove is over an hour old: they run at most once per
+# infrakt_sweep_every seconds for this database on this server (0: every run).
+# The start of the last sweep that ran to its end in a committed run is kept
+# in a hidden stamp file in the backup dir (a failed run leaves none).
+infrakt_sweep_due() {
+  infrakt_sweep_started=$(date +%s)
+  [ "$infrakt_sweep_every" -gt 0 ] || return 0
+  infrakt_last=0
+  if [ -f "$infrakt_dir/.sweep-$infrakt_base" ]; then read -r infrakt_last <"$infrakt_dir/.sweep-$infrakt_base" || infrakt_last=0; fi
+  case "$infrakt_last" in '' | *[!0-9]*) infrakt_last=0 ;; esac
+  [ $((infrakt_sweep_started - infrakt_last)) -ge "$infrakt_sweep_every" ] || {
+    infrakt_sweep_started=
+    return 1
+  }
+}
+
+infrakt_sweep_stamp() {
+  if [ "$infrakt_sweep_every" -gt 0 ] && [ -n "$infrakt_sweep_started" ] && [ -n "$infrakt_sweeps" ]; then
+    printf '%s\n' "$infrakt_sweep_started" >"$infrakt_dir/.sweep-$infrakt_base" 2>/dev/null || :
+  fi
+}
+
 infrakt_start_sweeps() {
+  infrakt_sweep_due || return 0
   for infrakt_s in $infrakt_sinks; do
     if infrakt_has_fn "infrakt_sink_${infrakt_s}_sweep"; then
       # Its commands run through infrakt_bg, so a TERM (clean-up, or a sink that fails)
@@ -477,6 +501,7 @@ infrakt_backup() {
     for infrakt_p in $infrakt_sweeps; do kill -TERM "$infrakt_p" 2>/dev/null || :; done
   fi
   for infrakt_p in $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done
+  if [ "$infrakt_sink_failed" != 1 ]; then infrakt_sweep_stamp; fi
   infrakt_sweeps=
   infrakt_result_line
   # Retention (retention.sh, when the policy keeps fewer than all): after the

@@ -101,7 +101,7 @@ describe('scheduled backup script', () => {
     const text = scheduledBackupScript(opts({ s3: undefined }));
     for (const m of [SH.common, SH.pipeline, engineSpec('postgres').shell])
       assert.equal(text.split(m.text.trimEnd()).length, 2, `${m.name} once`);
-    const pipeline = backupScript(target(), { progressInterval: 60 });
+    const pipeline = backupScript(target(), { progressInterval: 60, sweepEverySeconds: 0 });
     const preamble = pipeline.split('\n').filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l));
     for (const line of preamble) assert.ok(text.includes(`\n${line}\n`), line);
     assert.ok(text.includes("\ninfrakt_sinks=''\n") && text.includes('\ninfrakt_s_s3=0\n'), 'no S3');

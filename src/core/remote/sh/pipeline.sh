@@ -264,8 +264,15 @@ infrakt_after_sink() {
 # The start of the last sweep that ran to its end in a committed run is kept
 # in a hidden stamp file in the backup dir (a failed run leaves none).
 infrakt_sweep_due() {
-  infrakt_sweep_started=$(date +%s)
+  infrakt_sweep_started=
   [ "$infrakt_sweep_every" -gt 0 ] || return 0
+  # A clock that gives no epoch seconds: sweep, and keep no stamp.
+  infrakt_sweep_started=$(date +%s 2>/dev/null) || :
+  case "$infrakt_sweep_started" in '' | *[!0-9]*)
+    infrakt_sweep_started=
+    return 0
+    ;;
+  esac
   infrakt_last=0
   if [ -f "$infrakt_dir/.sweep-$infrakt_base" ]; then read -r infrakt_last <"$infrakt_dir/.sweep-$infrakt_base" || infrakt_last=0; fi
   case "$infrakt_last" in '' | *[!0-9]*) infrakt_last=0 ;; esac

@@ -19,15 +19,7 @@ import {
 import { type S3Object, mergeBackupLocations } from '../../src/core/s3/layout';
 import { type S3Credentials, awsVars } from '../../src/core/s3/scripts';
 import { s3RetentionVictims } from '../support/retentionOracle';
-
-const have = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
-const SHELLS = (
-  [
-    ['bash', ['bash', '-s']],
-    ['dash', ['dash', '-s']],
-    ['busybox ash', ['busybox', 'ash', '-s']],
-  ] as [string, string[]][]
-).filter(([, cmd]) => have(cmd[0]));
+import { SHELLS } from '../support/stubBin';
 
 const BASE = 'web-1_shop_postgres_';
 const name = (day: number, seq = 1) =>

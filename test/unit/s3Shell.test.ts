@@ -26,6 +26,7 @@ import {
   splitS3Prefixes,
   testConnectionScript,
 } from '../../src/core/s3/scripts';
+import { SHELLS } from '../support/stubBin';
 
 const SECRET = `canary-Secret-42'"$(touch /tmp/infrakt-canary)`;
 const creds: S3Credentials = {
@@ -46,15 +47,6 @@ const dbs = [
   { name: 'shop', engine: 'postgres' as const },
   { name: 'cache', engine: 'redis' as const },
 ];
-
-const have = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
-const SHELLS = (
-  [
-    ['bash', ['bash', '-s']],
-    ['dash', ['dash', '-s']],
-    ['busybox ash', ['busybox', 'ash', '-s']],
-  ] as [string, string[]][]
-).filter(([, cmd]) => have(cmd[0]));
 
 /** awscli stand-in: logs argv (one call per line, args NUL-separated) and the secret it saw; answers from fixtures. */
 const STUB_AWS = `#!/bin/sh

@@ -1,4 +1,4 @@
-// The sandbox's test world (issue 7, `npm run sandbox`): a real sshd, s3rver
+// The sandbox's test world (`npm run sandbox`): a real sshd, s3rver
 // with a bucket and a PostgreSQL cluster with a small `shop` database, all on
 // 127.0.0.1, all kept in one directory (.tmp/sandbox/world) so keys, objects
 // and data survive restarts; and the seeding of the extension's store so a

@@ -56,6 +56,24 @@ infrakt_cron_remove() {
   ! crontab -l 2>/dev/null | grep -qF "$infrakt_cron_marker"
 }
 
+# infrakt_put_file <temp> <path> <mode> <exit code>: the temp file, made
+# <mode>, replaces <path> by a rename — unless <path> is a regular file (not a
+# link) with the same bytes, which is then only given <mode>. Sets
+# infrakt_changed (true|false); any failure exits with the code.
+infrakt_put_file() {
+  chmod "$3" -- "$1" || exit "$4"
+  if [ -f "$2" ] && [ ! -L "$2" ] && cmp -s "$1" "$2" 2>/dev/null; then
+    infrakt_changed=false
+    chmod "$3" -- "$2" || exit "$4"
+  else
+    mv -f -- "$1" "$2" || {
+      echo "infrakt: cannot replace $2" >&2
+      exit "$4"
+    }
+    infrakt_changed=true
+  fi
+}
+
 infrakt_warn() { printf '%s %s\n' "$infrakt_mark_warning" "$1"; }
 
 infrakt_crond_running() {
@@ -102,17 +120,7 @@ infrakt_install_schedule() {
       exit "$infrakt_exit_script_invalid"
     }
   fi
-  chmod 700 -- "$infrakt_tmp" || exit "$infrakt_exit_backup_dir"
-  if [ -f "$infrakt_script" ] && cmp -s "$infrakt_tmp" "$infrakt_script" 2>/dev/null; then
-    infrakt_changed=false
-    chmod 700 -- "$infrakt_script" || exit "$infrakt_exit_backup_dir"
-  else
-    mv -f -- "$infrakt_tmp" "$infrakt_script" || {
-      echo "infrakt: cannot replace $infrakt_script" >&2
-      exit "$infrakt_exit_backup_dir"
-    }
-    infrakt_changed=true
-  fi
+  infrakt_put_file "$infrakt_tmp" "$infrakt_script" 700 "$infrakt_exit_backup_dir"
   infrakt_cron_install || {
     echo "infrakt: the crontab entry is not in place after installing it" >&2
     exit "$infrakt_exit_crontab"
@@ -193,17 +201,7 @@ infrakt_write_secret_file() {
     echo "infrakt: cannot write $infrakt_tmp" >&2
     exit "$infrakt_exit_secret_file"
   }
-  chmod 600 -- "$infrakt_tmp" || exit "$infrakt_exit_secret_file"
-  if [ -f "$infrakt_path" ] && [ ! -L "$infrakt_path" ] && cmp -s "$infrakt_tmp" "$infrakt_path" 2>/dev/null; then
-    infrakt_changed=false
-    chmod 600 -- "$infrakt_path" || exit "$infrakt_exit_secret_file"
-  else
-    mv -f -- "$infrakt_tmp" "$infrakt_path" || {
-      echo "infrakt: cannot replace $infrakt_path" >&2
-      exit "$infrakt_exit_secret_file"
-    }
-    infrakt_changed=true
-  fi
+  infrakt_put_file "$infrakt_tmp" "$infrakt_path" 600 "$infrakt_exit_secret_file"
   printf '%s {"path":"%s","changed":%s}\n' "$infrakt_mark_result" "$infrakt_path" "$infrakt_changed"
 }
 

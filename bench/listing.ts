@@ -9,8 +9,7 @@
 //   (2) the TypeScript parse + merge of 10k and 40k items (linear?);
 //   (3) 30 servers sharing one bucket: the whole refresh as the tree runs it
 //       (local round trips 4 at a time + ONE shared S3 listing), cold and
-//       warm; one server refreshed alone (its own S3 prefixes); and the way
-//       before this change (each server listing its own S3 prefixes).
+//       warm; and one server refreshed alone (its own S3 prefixes).
 // The 30 servers are 30 server rows (names, backup dirs) on ONE sshd: each
 // row gets its own SSH connection from the pool, as 30 hosts would; what the
 // bench leaves out is 30 machines' worth of CPU on the server side.
@@ -26,8 +25,6 @@ import {
   listServerBackups,
   mergeServerBackups,
   parseLocalPart,
-  parseServerListing,
-  serverListingScript,
   serverS3Prefixes,
 } from '../src/core/backup/serverListing';
 import { limiter } from '../src/core/limit';
@@ -163,7 +160,7 @@ function parseMerge(): void {
   heading('Parse + merge in TypeScript (local lines and S3 listing of one database; 5 runs, median)');
   const server = { name: 'bench-1' };
   const sizes = [10_000, 40_000];
-  const result: { items: number; ms: number; legacyMs: number }[] = [];
+  const result: { items: number; ms: number }[] = [];
   for (const items of sizes) {
     const backups = items / 2;
     const names = Array.from({ length: backups }, (_, i) => hourly('bench-1', 'shop', i));
@@ -176,36 +173,25 @@ function parseMerge(): void {
       null,
       4,
     );
-    // The per-server listing's S3 format (one list-objects-v2 document per database), for the old path.
-    const legacy = `${stdout}@@infrakt:s3list shop\n${JSON.stringify(
-      { Contents: keys.map((k) => ({ Key: k, Size: 5, LastModified: '2026-11-25T02:00:05+00:00' })) },
-      null,
-      4,
-    )}\n@@infrakt:s3end\n`;
     const times: number[] = [];
-    const legacyTimes: number[] = [];
     for (let r = 0; r < 5; r++) {
-      let t0 = performance.now();
+      const t0 = performance.now();
       const part = parseLocalPart(stdout, '', server, DB);
       const index = new S3Index();
       index.addListing(s3Json, 'infrakt/backups/');
       const merged = mergeServerBackups(part, server, DB, { state: 'ok', index });
       times.push(performance.now() - t0);
       if (merged.byDatabase.get('shop')?.length !== backups) throw new Error('parse/merge lost backups');
-      t0 = performance.now();
-      parseServerListing(legacy, '', server, DB, { prefix: 'infrakt/backups/' });
-      legacyTimes.push(performance.now() - t0);
     }
-    result.push({ items, ms: median(times), legacyMs: median(legacyTimes) });
+    result.push({ items, ms: median(times) });
   }
   console.log(
     table([
-      ['local lines + S3 objects', 'shared-listing path', 'per item', 'per-server path (retention)'],
+      ['local lines + S3 objects', 'parse + merge', 'per item'],
       ...result.map((r) => [
         `${r.items.toLocaleString('en')} + ${r.items.toLocaleString('en')}`,
         ms(r.ms),
         `${((1000 * r.ms) / (2 * r.items)).toFixed(2)} µs`,
-        ms(r.legacyMs),
       ]),
     ]),
   );
@@ -359,22 +345,6 @@ async function fleet(sshd: SshServer, work: string, runs: number): Promise<void>
     single.push(t.ms);
   }
 
-  let before: number | undefined;
-  if (process.env.INFRAKT_BENCH_BEFORE !== '0') {
-    progress(`refresh of ${count} servers the way before this change (each lists its own S3 prefixes), warm`);
-    const limit = limiter(REFRESH_CONCURRENCY);
-    const t = await timed(() =>
-      Promise.all(
-        servers.map((s) =>
-          limit(async () => {
-            const r = await pool.run(s, serverListingScript(s, databases, creds, { schedules: true }), opts);
-            check(s, parseServerListing(r.stdout, r.stderr, s, databases, creds.settings));
-          }),
-        ),
-      ),
-    );
-    before = t.ms;
-  }
   pool.dispose();
 
   const w = warm.map((r) => r.ms);
@@ -398,25 +368,9 @@ async function fleet(sshd: SshServer, work: string, runs: number): Promise<void>
         String(databases.length),
         one.name,
       ],
-      ...(before === undefined
-        ? []
-        : [
-            [
-              `all ${count}, before this change (each its own S3), warm`,
-              ms(before),
-              String(count),
-              String(count),
-              String(count * databases.length),
-              'each',
-            ],
-          ]),
     ]),
   );
-  console.log(
-    `${count} servers: ${ms(median(w))} warm median, ${ms(cold.ms)} cold (goal ≤ 5 s)${
-      before === undefined ? '' : `; before this change ${ms(before)}`
-    }`,
-  );
+  console.log(`${count} servers: ${ms(median(w))} warm median, ${ms(cold.ms)} cold (goal ≤ 5 s)`);
   target(
     `${count} servers sharing one bucket refreshed in ≤ 5 s [warm]`,
     median(w) <= 5000,

@@ -6,7 +6,7 @@
 // from its log, and by the pool) and channels used (pool stats).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseServerListing, serverListingScript } from '../src/core/backup/serverListing';
+import { localListingScript, mergeServerBackups, parseLocalPart } from '../src/core/backup/serverListing';
 import type { Server } from '../src/core/model';
 import { parseProbe, probeScript } from '../src/core/server/probe';
 import { ConnectionPool } from '../src/ssh/connectionPool';
@@ -56,12 +56,12 @@ type ListedDb = { name: string; engine: 'postgres' };
 
 /** One tree refresh of one server: the listing script the tree runs (no S3 configured), parsed. */
 export async function treeRefresh(pool: ConnectionPool, server: Server, dbs: readonly ListedDb[]) {
-  const r = await pool.run(server, serverListingScript(server, dbs), {
+  const r = await pool.run(server, localListingScript(server), {
     signal: benchAbort.signal,
     timeoutMs: 60_000,
   });
   if (r.code !== 0) throw new Error(`listing failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`);
-  const listing = parseServerListing(r.stdout, r.stderr, server, dbs);
+  const listing = mergeServerBackups(parseLocalPart(r.stdout, r.stderr, server, dbs), server, dbs);
   if (listing.localError) throw new Error(listing.localError);
   return listing;
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backUpNow, forServer, restoreBackup, type BackupTarget } from '../../src/core/backup';
-import { parseServerListing, serverListingScript } from '../../src/core/backup/serverListing';
+import { listBackups } from '../support/listing';
 import type { Database, Server } from '../../src/core/model';
 import {
   type S3Credentials,
@@ -70,12 +70,18 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
   const listing = async (c?: S3Credentials) => {
     const dbs = [{ name: 'shop', engine: 'postgres' as const }];
     const before = pool.stats.channels;
-    const r = await pool.run(server, serverListingScript(server, dbs, c), {
-      secrets: c ? [c.secretKey] : [],
-    });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(pool.stats.channels - before, 1, 'one round trip per listing');
-    return parseServerListing(r.stdout, r.stderr, server, dbs, c?.settings);
+    const l = await listBackups(
+      server,
+      dbs,
+      (script) => pool.run(server, script, { secrets: c ? [c.secretKey] : [] }),
+      c,
+    );
+    assert.equal(
+      pool.stats.channels - before,
+      c ? 2 : 1,
+      'one round trip for the local files, and one for the S3 listing',
+    );
+    return l;
   };
 
   before(async () => {
@@ -249,9 +255,12 @@ describe('backups over real SSH with S3 copies (sshd + s3rver + PostgreSQL)', fu
       const real = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
       if (!fs.existsSync(path.join(bin, tool))) fs.symlinkSync(real, path.join(bin, tool));
     }
-    const script = `PATH=${bin}\n${serverListingScript(server, dbs, c)}`;
-    const r = await pool.run(server, script, { secrets: [c.secretKey] });
-    const l = parseServerListing(r.stdout, r.stderr, server, dbs, c.settings);
+    const l = await listBackups(
+      server,
+      dbs,
+      (script) => pool.run(server, `PATH=${bin}\n${script}`, { secrets: [c.secretKey] }),
+      c,
+    );
     assert.deepEqual(l.s3, { state: 'error', message: 'awscli (aws) not found on this server' });
     assert.ok((l.byDatabase.get('shop') ?? []).length > 0);
   });

@@ -22,7 +22,7 @@ import {
   restoreBackup,
 } from '../../src/core/backup';
 import { SINK_STATUS } from '../../src/core/remote/protocol';
-import { parseServerListing, serverListingScript } from '../../src/core/backup/serverListing';
+import { listBackups } from '../support/listing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../support/retentionOracle';
 import { type S3Credentials, diagnoseS3Error, s3UploadSink } from '../../src/core/s3/scripts';
@@ -127,8 +127,13 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
       verified.push(k.slice(PREFIX.length));
     }
     const dbs = [{ name: 'shop', engine: 'postgres' as const }];
-    const r = await pool.run(server, serverListingScript(server, dbs, creds), { secrets: [creds.secretKey] });
-    const listing = parseServerListing(r.stdout, r.stderr, server, dbs, creds.settings);
+    const listing = await listBackups(
+      server,
+      dbs,
+      (script) => pool.run(server, script, { secrets: [creds.secretKey] }),
+      creds,
+    );
+    assert.deepEqual(listing.s3, { state: 'ok' }, `${label}: the S3 listing ran`);
     for (const e of listing.byDatabase.get('shop') ?? []) {
       if (e.location === 'local') continue;
       assert.ok(
@@ -470,9 +475,14 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
     for (const k of [junkOld, other])
       fs.utimesSync(path.join(s3.directory, s3.bucket, `${k}._S3rver_object`), aged, aged);
     const dbs = [{ name: 'shop', engine: 'postgres' as const }];
-    const r = await pool.run(server, serverListingScript(server, dbs, creds), { secrets: [creds.secretKey] });
-    const listed =
-      parseServerListing(r.stdout, r.stderr, server, dbs, creds.settings).byDatabase.get('shop') ?? [];
+    const all = await listBackups(
+      server,
+      dbs,
+      (script) => pool.run(server, script, { secrets: [creds.secretKey] }),
+      creds,
+    );
+    assert.deepEqual(all.s3, { state: 'ok' });
+    const listed = all.byDatabase.get('shop') ?? [];
     assert.ok(
       !listed.some((e) => e.filename.includes('20261102') || e.filename.includes('20261103')),
       'junk is not listed',
@@ -504,9 +514,14 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
     console.log(`      (${unmarked.length} object(s) left without a mark by the faults above, swept)`);
     await assertClean('final');
     const dbs = [{ name: 'shop', engine: 'postgres' as const }];
-    const r = await pool.run(server, serverListingScript(server, dbs, creds), { secrets: [creds.secretKey] });
-    const entries =
-      parseServerListing(r.stdout, r.stderr, server, dbs, creds.settings).byDatabase.get('shop') ?? [];
+    const all = await listBackups(
+      server,
+      dbs,
+      (script) => pool.run(server, script, { secrets: [creds.secretKey] }),
+      creds,
+    );
+    assert.deepEqual(all.s3, { state: 'ok' });
+    const entries = all.byDatabase.get('shop') ?? [];
     const inS3 = entries.filter((e) => e.location !== 'local').map((e) => e.filename);
     assert.deepEqual([...inS3].sort(), [...good].sort(), 'exactly the good runs are in S3');
     const newest = good[good.length - 1];

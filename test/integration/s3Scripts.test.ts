@@ -1,18 +1,15 @@
 // The S3 scripts run by bash against a real S3 server (s3rver) on 127.0.0.1,
 // with the machine's real awscli. (Run locally here; the same text goes over SSH in the product.)
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { serverListingScript } from '../../src/core/backup/serverListing';
 import {
   diagnoseS3Error,
   parseS3Steps,
-  splitS3Listing,
+  listS3PrefixesScript,
+  splitS3Prefixes,
   testConnectionScript,
   type S3Credentials,
 } from '../../src/core/s3/scripts';
-import { parseListObjectsV2, s3DatabasePrefix } from '../../src/core/s3/layout';
+import { s3DatabasePrefix } from '../../src/core/s3/layout';
 import { s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { runLocalScript } from '../support/localShell';
 import { awsShell } from '../support/aws';
@@ -85,7 +82,7 @@ describe('S3 scripts with awscli against s3rver (local bash)', function () {
     );
   });
 
-  it('lists several databases in one script run', async () => {
+  it('lists several prefixes in one script run, names with spaces intact', async () => {
     const seed = awsShell(
       creds(),
       [
@@ -98,19 +95,14 @@ describe('S3 scripts with awscli against s3rver (local bash)', function () {
     );
     const seeded = await runLocalScript(seed);
     assert.equal(seeded.code, 0, seeded.stderr);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-s3list-'));
-    const dbs = ['app', 'cache', 'empty'].map((name) => ({ name, engine: 'postgres' as const }));
-    let r;
-    try {
-      r = await runLocalScript(serverListingScript({ name: 'web-1', backupDir: dir }, dbs, creds()));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const prefixes = ['app', 'cache', 'empty'].map((db) => s3DatabasePrefix('infrakt/backups/', db));
+    const r = await runLocalScript(listS3PrefixesScript(creds(), prefixes));
     assert.equal(r.code, 0, r.stderr);
-    const parts = splitS3Listing(r.stdout);
-    const app = parseListObjectsV2(parts.get('app') ?? '', s3DatabasePrefix('infrakt/backups/', 'app'));
-    assert.deepEqual(app.map((o) => o.filename).sort(), ['app 2.dump.zst', 'app_1.dump.zst']);
-    assert.equal(parseListObjectsV2(parts.get('cache') ?? '', 'infrakt/backups/cache/').length, 1);
-    assert.deepEqual(parseListObjectsV2(parts.get('empty') ?? '', 'infrakt/backups/empty/'), []);
+    const docs = splitS3Prefixes(r.stdout);
+    const names = (i: number): string[] =>
+      ((JSON.parse(docs.get(i) ?? 'null') ?? []) as [string, number, string][]).map((row) => row[0]).sort();
+    assert.deepEqual(names(0), ['infrakt/backups/app/app 2.dump.zst', 'infrakt/backups/app/app_1.dump.zst']);
+    assert.deepEqual(names(1), ['infrakt/backups/cache/cache_1.rdb.zst']);
+    assert.deepEqual(names(2), [], 'an empty prefix is an empty list');
   });
 });

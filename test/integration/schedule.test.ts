@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { shellQuote as q } from '../../src/core/remote/script';
 import { awsShell } from '../support/aws';
 import { EXIT } from '../../src/core/remote/protocol';
-import { serverListingScript } from '../../src/core/backup/serverListing';
+import { localListingScript } from '../../src/core/backup/serverListing';
 import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../support/retentionOracle';
 import type { BackupEntry } from '../../src/core/s3/layout';
@@ -215,9 +215,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     }
 
     // The tree's one round trip: backups and schedule status together.
-    const listing = await run(
-      serverListingScript(server, [{ name: 'shop', engine: 'postgres' }], undefined, { schedules: true }),
-    );
+    const listing = await run(localListingScript(server, { schedules: true }));
     assert.equal(listing.code, 0, listing.stderr);
     const parsed = parseScheduleStatus(listing.stdout);
     assert.deepEqual(parsed.status.get('shop'), s);
@@ -513,7 +511,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     const rm = await run(removeCredentialsFileScript(credPath));
     assert.equal(rm.code, 0, rm.stderr);
     assert.ok(!fs.existsSync(credPath));
-    const l = await run(serverListingScript(server, [], undefined, { schedules: true }));
+    const l = await run(localListingScript(server, { schedules: true }));
     const parsed = parseScheduleStatus(l.stdout);
     assert.equal(parsed.status.size, 0);
     assert.equal(parsed.scripts.size, 0);

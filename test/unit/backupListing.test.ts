@@ -5,7 +5,6 @@ import {
   listServerBackups,
   mergeServerBackups,
   parseLocalPart,
-  parseServerListing,
   serverS3Prefixes,
 } from '../../src/core/backup/serverListing';
 import { backupFilename } from '../../src/core/backup';
@@ -36,32 +35,30 @@ const F1 = 'web-1_shop_postgres_20261124T020000Z.dump.zst';
 const F2 = 'web-1_shop_postgres_20261125T020000Z.dump.zst';
 const OTHER = 'web-2_shop_postgres_20261125T030000Z.dump.zst';
 
-function objects(keys: [string, number][]): string {
-  return JSON.stringify({
-    Contents: keys.map(([k, size]) => ({ Key: k, Size: size, LastModified: '2026-11-25T02:00:05Z' })),
-  });
-}
-
 describe('server listing (tree: one round trip per server)', () => {
   it('merges local files and S3 objects into local | s3 | both, ignoring other servers’ objects', () => {
-    const stdout = [
-      `@@infrakt:file 100 1764036000 ${F1}`,
-      `@@infrakt:file 80 1764036000 ${F1}.sha256`,
-      '@@infrakt:localrc 0',
-      '@@infrakt:s3list shop',
-      objects([
-        [`infrakt/backups/shop/${F1}`, 100],
-        [`infrakt/backups/shop/${F1}.sha256`, 80],
-        [`infrakt/backups/shop/${F2}`, 120],
-        [`infrakt/backups/shop/${F2}.sha256`, 80],
-        [`infrakt/backups/shop/${OTHER}`, 50],
-      ]),
-      '@@infrakt:s3end',
-      '@@infrakt:s3list cache',
+    const part = parseLocalPart(
+      [
+        `@@infrakt:file 100 1764036000 ${F1}`,
+        `@@infrakt:file 80 1764036000 ${F1}.sha256`,
+        '@@infrakt:localrc 0',
+      ].join('\n'),
       '',
-      '@@infrakt:s3end',
-    ].join('\n');
-    const l = parseServerListing(stdout, '', server, dbs, s3);
+      server,
+      dbs,
+    );
+    const index = new S3Index();
+    index.addListing(
+      rows([
+        `infrakt/backups/shop/${F1}`,
+        `infrakt/backups/shop/${F1}.sha256`,
+        `infrakt/backups/shop/${F2}`,
+        `infrakt/backups/shop/${F2}.sha256`,
+        `infrakt/backups/shop/${OTHER}`,
+      ]),
+      s3.prefix,
+    );
+    const l = mergeServerBackups(part, server, dbs, { state: 'ok', index });
     assert.deepEqual(l.s3, { state: 'ok' });
     assert.equal(l.localError, undefined);
     assert.deepEqual(
@@ -75,20 +72,21 @@ describe('server listing (tree: one round trip per server)', () => {
   });
 
   it('reports an S3 failure beside the local files, and a local failure with its exit code', () => {
-    const l = parseServerListing(
-      [
-        `@@infrakt:file 100 1764036000 ${F1}`,
-        '@@infrakt:localrc 0',
-        '@@infrakt:s3error An error occurred (InvalidAccessKeyId)',
-      ].join('\n'),
+    const part = parseLocalPart(
+      [`@@infrakt:file 100 1764036000 ${F1}`, '@@infrakt:localrc 0'].join('\n'),
       '',
       server,
       dbs,
-      s3,
     );
-    assert.deepEqual(l.s3, { state: 'error', message: 'An error occurred (InvalidAccessKeyId)' });
+    const message = 'An error occurred (InvalidAccessKeyId)';
+    const l = mergeServerBackups(part, server, dbs, { state: 'error', message });
+    assert.deepEqual(l.s3, { state: 'error', message });
     assert.equal(l.byDatabase.get('shop')?.[0].location, 'local');
-    const bad = parseServerListing('@@infrakt:localrc 3', 'cd: Permission denied\n', server, dbs);
+    const bad = mergeServerBackups(
+      parseLocalPart('@@infrakt:localrc 3', 'cd: Permission denied\n', server, dbs),
+      server,
+      dbs,
+    );
     assert.match(bad.localError ?? '', /exit 3.*Permission denied/);
     assert.deepEqual(bad.s3, { state: 'off' });
   });

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mergeBackupLocations, parseListObjectsV2, s3Key } from '../../src/core/s3/layout';
+import { mergeBackupLocations, s3Key } from '../../src/core/s3/layout';
 
 describe('S3 layout and listing', () => {
   it('uses the seed key layout <prefix><db>/<filename>', () => {
@@ -8,38 +8,6 @@ describe('S3 layout and listing', () => {
       'infrakt/mydb/mydb_20260228_020000.sql.gz',
     );
     assert.equal(s3Key('', 'mydb', 'f.gz'), 'mydb/f.gz');
-  });
-
-  it('parses list-objects-v2 JSON: two files, names and sizes', () => {
-    const json = JSON.stringify({
-      Contents: [
-        {
-          Key: 'infrakt/mydb/mydb_20260228_020000.sql.gz',
-          Size: 2516582,
-          LastModified: '2026-02-28T02:00:00.000Z',
-        },
-        {
-          Key: 'infrakt/mydb/mydb_20260227_020000.sql.gz',
-          Size: 2202009,
-          LastModified: '2026-02-27T02:00:00.000Z',
-        },
-      ],
-      KeyCount: 2,
-    });
-    const results = parseListObjectsV2(json, 'infrakt/mydb/');
-    assert.equal(results.length, 2);
-    assert.equal(results[0].filename, 'mydb_20260228_020000.sql.gz');
-    assert.equal(results[0].sizeBytes, 2516582);
-  });
-
-  it('returns [] for an empty prefix and keeps names with spaces intact', () => {
-    assert.deepEqual(parseListObjectsV2('', 'p/'), []);
-    assert.deepEqual(parseListObjectsV2('{"KeyCount":0}', 'p/'), []);
-    const spaced = parseListObjectsV2(
-      JSON.stringify({ Contents: [{ Key: 'p/db/a b.gz', Size: 1, LastModified: '2026-01-01T00:00:00Z' }] }),
-      'p/db/',
-    );
-    assert.equal(spaced[0].filename, 'a b.gz');
   });
 
   it('merges local and S3 into local | s3 | both, newest first', () => {

@@ -10,12 +10,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  localListingScript,
-  parseLocalPart,
-  parseServerListing,
-  serverListingScript,
-} from '../../src/core/backup/serverListing';
+import { localListingScript, parseLocalPart } from '../../src/core/backup/serverListing';
+import { listBackups } from '../support/listing';
 import { deleteScript, parseChecksum, checksumScript } from '../../src/core/backup';
 import { EXIT } from '../../src/core/remote/protocol';
 import {
@@ -120,6 +116,18 @@ describe('listing and S3 functions, run with a stub awscli (bash, dash, busybox 
       `${shop}.rows`,
       JSON.stringify([[`infrakt/backups/shop/${F2}`, 120, '2026-11-25T02:00:05Z']]),
     );
+    // The whole prefix, as the tree lists it: this server's backup with its mark, another server's, a stranger.
+    fs.writeFileSync(path.join(stub, 'objects', 'infrakt_backups_'), '{}');
+    fs.writeFileSync(
+      path.join(stub, 'objects', 'infrakt_backups_.rows'),
+      JSON.stringify(
+        [F2, `${F2}.sha256`, 'web-2_shop_postgres_20261125T020000Z.dump.zst', 'notes.txt'].map((f) => [
+          `infrakt/backups/shop/${f}`,
+          120,
+          '2026-11-25T02:00:05Z',
+        ]),
+      ),
+    );
   });
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -148,11 +156,20 @@ describe('listing and S3 functions, run with a stub awscli (bash, dash, busybox 
   const leftovers = () => fs.readdirSync(work).filter((f) => f.startsWith('infrakt-'));
 
   for (const [name, cmd] of SHELLS) {
-    it(`${name}: a server's listing is local files plus one S3 call per database; the secret only in awscli's environment`, () => {
+    const list = (cmd: string[], withAws = true, c: S3Credentials | null = creds) =>
+      listBackups(
+        { id: 'srv-1', ...server() },
+        dbs,
+        async (script) => {
+          const r = run(cmd, script, withAws);
+          return { code: r.status ?? 255, stdout: r.stdout, stderr: r.stderr };
+        },
+        c ?? undefined,
+      );
+
+    it(`${name}: a server's listing is local files plus one S3 call for the whole prefix; the secret only in awscli's environment`, async () => {
       reset();
-      const r = run(cmd, serverListingScript(server(), dbs, creds));
-      assert.equal(r.status, 0, r.stderr);
-      const l = parseServerListing(r.stdout, r.stderr, server(), dbs, creds.settings);
+      const l = await list(cmd);
       assert.deepEqual(l.s3, { state: 'ok' });
       assert.deepEqual(
         l.byDatabase
@@ -168,15 +185,11 @@ describe('listing and S3 functions, run with a stub awscli (bash, dash, busybox 
       const c = calls();
       assert.deepEqual(
         c.map((a) => a.slice(a.indexOf('--prefix'), a.indexOf('--prefix') + 2)),
-        [
-          ['--prefix', 'infrakt/backups/shop/'],
-          ['--prefix', 'infrakt/backups/cache/'],
-        ],
+        [['--prefix', 'infrakt/backups/']],
       );
       assert.ok(c.every((a) => a.slice(0, 3).join(' ') === '--endpoint-url https://s3.example.com s3api'));
       assert.ok(!c.flat().some((a) => a.includes('canary')), 'the secret is in no argv');
       assert.deepEqual(fs.readFileSync(path.join(stub, 'secrets'), 'utf8').split('\n').filter(Boolean), [
-        SECRET,
         SECRET,
       ]);
       assert.equal(
@@ -188,27 +201,23 @@ describe('listing and S3 functions, run with a stub awscli (bash, dash, busybox 
 
       // Without S3, no awscli call at all.
       reset();
-      const local = run(cmd, serverListingScript(server(), dbs));
-      assert.equal(local.status, 0, local.stderr);
+      const local = await list(cmd, true, null);
       assert.deepEqual(calls(), []);
-      assert.equal(parseServerListing(local.stdout, '', server(), dbs).byDatabase.get('shop')?.length, 1);
+      assert.equal(local.byDatabase.get('shop')?.length, 1);
     });
 
-    it(`${name}: an S3 failure marks only the S3 part; a missing awscli says so`, () => {
+    it(`${name}: an S3 failure marks only the S3 part; a missing awscli says so`, async () => {
       reset();
       fs.writeFileSync(
         path.join(stub, 'fail'),
         'An error occurred (AccessDenied) when calling the ListObjectsV2 operation\n',
       );
-      const r = run(cmd, serverListingScript(server(), dbs, creds));
-      assert.equal(r.status, 0, r.stderr);
-      const l = parseServerListing(r.stdout, r.stderr, server(), dbs, creds.settings);
+      const l = await list(cmd);
       assert.equal(l.s3.state, 'error');
       assert.match(l.s3.state === 'error' ? l.s3.message : '', /AccessDenied/);
       assert.equal(l.byDatabase.get('shop')?.[0].filename, F1, 'the local files are still listed');
-      assert.equal(calls().length, 1, 'the first failure stops the S3 part');
-      const none = run(cmd, serverListingScript(server(), dbs, creds), false);
-      const n = parseServerListing(none.stdout, none.stderr, server(), dbs, creds.settings);
+      assert.equal(calls().length, 1, 'a refusal by the bucket is not asked again');
+      const n = await list(cmd, false);
       assert.match(n.s3.state === 'error' ? n.s3.message : '', /awscli \(aws\) not found/);
     });
 

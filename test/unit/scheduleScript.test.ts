@@ -15,7 +15,7 @@ import { EXIT } from '../../src/core/remote/protocol';
 import { SH } from '../../src/core/remote/modules';
 import { engineSpec } from '../../src/core/engines';
 import { cronLine, scheduleHealth } from '../../src/core/schedule/cron';
-import { serverListingScript } from '../../src/core/backup/serverListing';
+import { localListingScript } from '../../src/core/backup/serverListing';
 import { remoteScript } from '../../src/core/remote/script';
 import {
   DEFAULT_AWS_CREDENTIALS_PATH,
@@ -451,8 +451,7 @@ describe('status records', () => {
       fs.writeFileSync(path.join(dir, '.status', 'shop.json'), '{"started":"s",\n"ok":true}\n');
       fs.writeFileSync(path.join(dir, '.status', 'shop.log'), 'not a record');
       fs.writeFileSync(path.join(dir, 'backup-shop.sh'), '');
-      const listing = (d: string) =>
-        serverListingScript({ name: 'web-1', backupDir: d }, [], undefined, { schedules: true });
+      const listing = (d: string) => localListingScript({ name: 'web-1', backupDir: d }, { schedules: true });
       const r = sh('sh', listing(dir), { PATH: '/usr/bin:/bin' });
       assert.equal(r.status, 0, r.stderr);
       const p = parseScheduleStatus(r.stdout);

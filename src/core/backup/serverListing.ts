@@ -13,21 +13,8 @@ import { SH } from '../remote/modules';
 import { MARKS } from '../remote/protocol';
 import { type ShellVars, remoteScript } from '../remote/script';
 import type { RunResult } from '../remote/runner';
-import {
-  type BackupEntry,
-  type S3Object,
-  mergeBackupLocations,
-  parseListObjectsV2,
-  s3DatabasePrefix,
-} from '../s3/layout';
-import {
-  type S3Credentials,
-  listS3PrefixesScript,
-  s3ListParts,
-  s3ListingError,
-  splitS3Listing,
-  splitS3Prefixes,
-} from '../s3/scripts';
+import { type BackupEntry, type S3Object, mergeBackupLocations, s3DatabasePrefix } from '../s3/layout';
+import { type S3Credentials, listS3PrefixesScript, s3ListingError, splitS3Prefixes } from '../s3/scripts';
 
 /** At most this many servers' local listings run at once (the shared S3 listing runs beside them). */
 export const REFRESH_CONCURRENCY = 4;
@@ -51,42 +38,21 @@ export interface ListingOptions {
 }
 
 /**
- * One server's listing as one script (remote/sh/list.sh `infrakt_listing`).
- * With `s3`, the server also lists its databases' S3 prefixes itself, in a
- * subshell (one awscli call per database: for one-off callers such as S3
- * retention; the tree shares one S3 listing instead, see localListingScript
- * and S3ListingShare).
- */
-export function serverListingScript(
-  server: Pick<Server, 'name' | 'backupDir'>,
-  databases: readonly ListedDatabase[],
-  s3?: S3Credentials,
-  opts: ListingOptions & { awscli?: boolean } = {},
-): string {
-  let vars: ShellVars = {
-    ...listVars(server),
-    infrakt_listing_awscli: opts.awscli === true,
-    infrakt_listing_schedules: opts.schedules === true,
-  };
-  const modules = [SH.list];
-  if (s3 && databases.length) {
-    const parts = s3ListParts(s3, [...new Set(databases.map((d) => d.name))]);
-    vars = { ...vars, ...parts.vars };
-    modules.push(...parts.modules);
-  }
-  return remoteScript({ vars, modules, call: 'infrakt_listing' });
-}
-
-/**
- * The tree's per-server round trip: local files, whether awscli is on the
- * PATH (so the shared S3 listing is not tried where it cannot run), and the
- * schedules when asked. No S3 call: that is the shared listing's.
+ * The tree's per-server round trip (remote/sh/list.sh `infrakt_listing`):
+ * local files, whether awscli is on the PATH (so the shared S3 listing is not
+ * tried where it cannot run), and the schedules when asked. No S3 call: that
+ * is the shared listing's (S3ListingShare).
  */
 export function localListingScript(
   server: Pick<Server, 'name' | 'backupDir'>,
   opts: ListingOptions = {},
 ): string {
-  return serverListingScript(server, [], undefined, { ...opts, awscli: true });
+  const vars: ShellVars = {
+    ...listVars(server),
+    infrakt_listing_awscli: true,
+    infrakt_listing_schedules: opts.schedules === true,
+  };
+  return remoteScript({ vars, modules: [SH.list], call: 'infrakt_listing' });
 }
 
 export interface LocalPart {
@@ -106,7 +72,7 @@ function markLine(stdout: string, mark: string): string | undefined {
   return stdout.slice(at + mark.length + 1, end < 0 ? undefined : end);
 }
 
-/** The local half of a server listing (serverListingScript or localListingScript output). */
+/** The local half of a server listing (localListingScript output). */
 export function parseLocalPart(
   stdout: string,
   stderr: string,
@@ -218,34 +184,6 @@ export function mergeServerBackups(
       ? { state: 'ok' }
       : { state: 'error', message: s3.message };
   return { byDatabase, noBackupDir: part.noBackupDir, localError: part.localError, s3: s3State };
-}
-
-/** Parses serverListingScript output (local files, and S3 when it was listed with credentials). */
-export function parseServerListing(
-  stdout: string,
-  stderr: string,
-  server: Pick<Server, 'name'>,
-  databases: readonly ListedDatabase[],
-  s3?: Pick<S3Credentials['settings'], 'prefix'>,
-): ServerBackups {
-  const part = parseLocalPart(stdout, stderr, server, databases);
-  if (!s3 || !databases.length) return mergeServerBackups(part, server, databases);
-  const index = new S3Index();
-  let message = s3ListingError(stdout);
-  const docs = splitS3Listing(stdout);
-  for (const d of new Set(databases.map((x) => x.name))) {
-    const json = docs.get(d);
-    if (json === undefined) continue;
-    try {
-      for (const o of parseListObjectsV2(json, s3DatabasePrefix(s3.prefix, d))) index.add(o, d);
-    } catch (e) {
-      message ??= `unreadable S3 listing for ${d}: ${(e as Error).message}`;
-    }
-  }
-  // As before: an error is reported, and whatever was listed is still shown.
-  const view: S3View = { state: 'ok', index };
-  const merged = mergeServerBackups(part, server, databases, view);
-  return message ? { ...merged, s3: { state: 'error', message } } : merged;
 }
 
 // ----- the shared S3 listing --------------------------------------------------

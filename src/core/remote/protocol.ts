@@ -24,8 +24,6 @@ const MARK_NAMES = {
   warning: 'warning',
   s3step: 's3step',
   s3error: 's3error',
-  s3list: 's3list',
-  s3end: 's3end',
   s3prefix: 's3prefix',
   s3prefixEnd: 's3prefixend',
   localRc: 'localrc',

@@ -1,6 +1,5 @@
 // Where backups live on S3 (the seed's key layout) and how a server's local
 // listing and its S3 listing merge into one list with a location per backup.
-import { z } from 'zod';
 import type { BackupLocation } from '../model';
 
 /** s3://<bucket>/<prefix><db>/<filename> — prefix is already normalised ("" or ending in "/"). */
@@ -17,30 +16,6 @@ export interface S3Object {
   filename: string;
   sizeBytes: number;
   modified: Date;
-}
-
-const listPage = z.object({
-  Contents: z
-    .array(z.object({ Key: z.string(), Size: z.number(), LastModified: z.string() }).loose())
-    .optional()
-    .default([]),
-});
-
-/**
- * Parses `aws s3api list-objects-v2 --output json` (one page, or the merged
- * pages awscli prints). Empty output means an empty prefix.
- */
-export function parseListObjectsV2(json: string, keyPrefix: string): S3Object[] {
-  if (json.trim() === '') return [];
-  const page = listPage.parse(JSON.parse(json));
-  return page.Contents.filter((o) => o.Key.startsWith(keyPrefix) && !o.Key.endsWith('/'))
-    .map((o) => ({
-      key: o.Key,
-      filename: o.Key.slice(keyPrefix.length),
-      sizeBytes: o.Size,
-      modified: new Date(o.LastModified),
-    }))
-    .filter((o) => o.filename.length > 0 && !o.filename.includes('/'));
 }
 
 export interface LocalBackupFile {

@@ -9,7 +9,7 @@ import { s3DatabasePrefix, s3Key } from './layout';
 import type { Sink } from '../backup/backupScript';
 import { SH } from '../remote/modules';
 import { MARKS } from '../remote/protocol';
-import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
+import { type ShellVars, remoteScript } from '../remote/script';
 
 export interface S3Credentials {
   settings: Pick<
@@ -106,25 +106,6 @@ export function testConnectionScript(c: S3Credentials, probeName: string): strin
   return s3Script(c, 'infrakt_s3_test', { infrakt_s3_key: `${c.settings.prefix}${probeName}` });
 }
 
-/**
- * The S3 objects of some databases, one list-objects-v2 document each, for the
- * server's own listing script: `vars` and `modules` to merge into it, and
- * `infrakt_s3_list_databases` to call in a subshell (a missing awscli or an S3
- * error is reported with the error mark and ends only the subshell).
- */
-export function s3ListParts(
-  c: S3Credentials,
-  databaseNames: readonly string[],
-): { vars: ShellVars; modules: ShellModule[] } {
-  return {
-    vars: {
-      ...awsVars(c),
-      infrakt_s3_dbs: databaseNames.map((db) => `${db} ${s3DatabasePrefix(c.settings.prefix, db)}`),
-    },
-    modules: [SH.aws, SH.s3],
-  };
-}
-
 /** The S3 error a listing reported, if any. */
 export function s3ListingError(stdout: string): string | undefined {
   // indexOf, not split: a listing's output can be megabytes.
@@ -134,14 +115,6 @@ export function s3ListingError(stdout: string): string | undefined {
   if (at < 0) return undefined;
   const end = stdout.indexOf('\n', at);
   return stdout.slice(at + mark.length, end < 0 ? undefined : end).trim();
-}
-
-/** Splits listS3Script output into the JSON text per database name. */
-export function splitS3Listing(stdout: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const re = new RegExp(`${MARKS.s3list} (\\S+)\\n([\\s\\S]*?)\\n${MARKS.s3end}`, 'g');
-  for (let m = re.exec(stdout); m; m = re.exec(stdout)) out.set(m[1], m[2]);
-  return out;
 }
 
 export interface S3StepResult {

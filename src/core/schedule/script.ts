@@ -297,7 +297,7 @@ export interface ScheduleStatusListing {
   cron: Map<string, string>;
 }
 
-/** Parses the schedules' part of a listing (`serverListingScript(…, { schedules: true })`; anything else in stdout is ignored). */
+/** Parses the schedules' part of a listing (`localListingScript(…, { schedules: true })`; anything else in stdout is ignored). */
 export function parseScheduleStatus(stdout: string): ScheduleStatusListing {
   const out: ScheduleStatusListing = {
     status: new Map(),

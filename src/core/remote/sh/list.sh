@@ -70,7 +70,6 @@ infrakt_listing() {
       printf '%s no\n' "$infrakt_mark_awscli"
     fi
   fi
-  if [ -n "${infrakt_s3_dbs:-}" ]; then (infrakt_s3_list_databases); fi
   if [ "$infrakt_listing_schedules" = 1 ]; then infrakt_sched_status; fi
   exit 0
 }

@@ -114,37 +114,6 @@ EOF
   exit 0
 }
 
-# The S3 objects of some databases (infrakt_s3_dbs: "<name> <key prefix>" per
-# line), one list-objects-v2 JSON document per database between marks, for a
-# larger script: run it in a subshell. A missing awscli or an S3 error prints
-# the error mark and ends the subshell only.
-infrakt_s3_list_databases() {
-  infrakt_tmpdirs=''
-  command -v aws >/dev/null 2>&1 || {
-    printf '%s %s\n' "$infrakt_mark_s3error" 'awscli (aws) not found on this server'
-    exit 127
-  }
-  trap 'infrakt_s3_cleanup' EXIT
-  infrakt_aws_setup || {
-    printf '%s %s\n' "$infrakt_mark_s3error" "cannot create a temp dir for awscli's config"
-    exit "$infrakt_exit_setup"
-  }
-  while read -r infrakt_db infrakt_prefix; do
-    [ -n "$infrakt_db" ] || continue
-    printf '%s %s\n' "$infrakt_mark_s3list" "$infrakt_db"
-    if awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$infrakt_prefix" --output json \
-      >"$infrakt_aws_dir/out" 2>"$infrakt_aws_dir/err" </dev/null; then
-      cat "$infrakt_aws_dir/out"
-    else
-      printf '\n%s %s\n' "$infrakt_mark_s3error" "$(infrakt_s3_err)"
-      exit 1
-    fi
-    printf '\n%s\n' "$infrakt_mark_s3end"
-  done <<EOF
-$infrakt_s3_dbs
-EOF
-}
-
 # Upload to S3 of a backup that is only local (infrakt_file → infrakt_s3_key):
 # checked against its .sha256 first, then the object, then the checksum object
 # (the commit mark). A file without a .sha256 is refused: its S3 copy could

@@ -89,6 +89,17 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
   };
 
   const bucketKeys = () => s3.listKeys().filter((k) => k.startsWith(PREFIX));
+  /** The tree's view of the shop database (local files + the shared S3 listing); the S3 listing must succeed. */
+  const listShop = async (label: string) => {
+    const listing = await listBackups(
+      server,
+      [{ name: 'shop', engine: 'postgres' }],
+      (script) => pool.run(server, script, { secrets: [creds.secretKey] }),
+      creds,
+    );
+    assert.deepEqual(listing.s3, { state: 'ok' }, `${label}: the S3 listing ran`);
+    return listing.byDatabase.get('shop') ?? [];
+  };
 
   /**
    * The promise, after any run: nothing listed as a backup that is not complete and verified;
@@ -126,15 +137,7 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
       );
       verified.push(k.slice(PREFIX.length));
     }
-    const dbs = [{ name: 'shop', engine: 'postgres' as const }];
-    const listing = await listBackups(
-      server,
-      dbs,
-      (script) => pool.run(server, script, { secrets: [creds.secretKey] }),
-      creds,
-    );
-    assert.deepEqual(listing.s3, { state: 'ok' }, `${label}: the S3 listing ran`);
-    for (const e of listing.byDatabase.get('shop') ?? []) {
+    for (const e of await listShop(label)) {
       if (e.location === 'local') continue;
       assert.ok(
         verified.includes(e.filename),
@@ -474,15 +477,7 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
     const aged = new Date(Date.now() - 2 * 86_400_000);
     for (const k of [junkOld, other])
       fs.utimesSync(path.join(s3.directory, s3.bucket, `${k}._S3rver_object`), aged, aged);
-    const dbs = [{ name: 'shop', engine: 'postgres' as const }];
-    const all = await listBackups(
-      server,
-      dbs,
-      (script) => pool.run(server, script, { secrets: [creds.secretKey] }),
-      creds,
-    );
-    assert.deepEqual(all.s3, { state: 'ok' });
-    const listed = all.byDatabase.get('shop') ?? [];
+    const listed = await listShop('junk');
     assert.ok(
       !listed.some((e) => e.filename.includes('20261102') || e.filename.includes('20261103')),
       'junk is not listed',
@@ -513,15 +508,7 @@ describe('nothing half-written in S3 (faults over real sshd + s3rver + PostgreSQ
     );
     console.log(`      (${unmarked.length} object(s) left without a mark by the faults above, swept)`);
     await assertClean('final');
-    const dbs = [{ name: 'shop', engine: 'postgres' as const }];
-    const all = await listBackups(
-      server,
-      dbs,
-      (script) => pool.run(server, script, { secrets: [creds.secretKey] }),
-      creds,
-    );
-    assert.deepEqual(all.s3, { state: 'ok' });
-    const entries = all.byDatabase.get('shop') ?? [];
+    const entries = await listShop('final');
     const inS3 = entries.filter((e) => e.location !== 'local').map((e) => e.filename);
     assert.deepEqual([...inS3].sort(), [...good].sort(), 'exactly the good runs are in S3');
     const newest = good[good.length - 1];

@@ -49,7 +49,6 @@ export function localListingScript(
 ): string {
   const vars: ShellVars = {
     ...listVars(server),
-    infrakt_listing_awscli: true,
     infrakt_listing_schedules: opts.schedules === true,
   };
   return remoteScript({ vars, modules: [SH.list], call: 'infrakt_listing' });

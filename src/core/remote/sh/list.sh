@@ -55,20 +55,16 @@ infrakt_list() {
 }
 
 # The tree's round trip for one server: local files and the listing's status
-# mark; with infrakt_listing_awscli=1 whether awscli is on the PATH; with
-# infrakt_s3_dbs set the databases' S3 objects (s3.sh, in a subshell: an S3
-# failure only marks the S3 part); with infrakt_listing_schedules=1 the
-# schedules' records.
+# mark, whether awscli is on the PATH (the shared S3 listing is not asked of a
+# server without it), and with infrakt_listing_schedules=1 the schedules' records.
 infrakt_listing() {
   set -u
   infrakt_list_local
   printf '%s %s\n' "$infrakt_mark_local_rc" "$?"
-  if [ "$infrakt_listing_awscli" = 1 ]; then
-    if command -v aws >/dev/null 2>&1; then
-      printf '%s yes\n' "$infrakt_mark_awscli"
-    else
-      printf '%s no\n' "$infrakt_mark_awscli"
-    fi
+  if command -v aws >/dev/null 2>&1; then
+    printf '%s yes\n' "$infrakt_mark_awscli"
+  else
+    printf '%s no\n' "$infrakt_mark_awscli"
   fi
   if [ "$infrakt_listing_schedules" = 1 ]; then infrakt_sched_status; fi
   exit 0

@@ -19,7 +19,7 @@ say() { echo "sandbox: $*"; }
 # TEST WORLD HOOK — the sandbox's servers (sshd, s3rver with a bucket,
 # PostgreSQL with a sample database) start here, and the extension's store in
 # "$USER_DATA/User/globalStorage/infrakt.infrakt/infrakt.sqlite" is seeded
-# through the project's store code (test/world/sandbox.ts: one node process).
+# through the project's store code (test/world/sandboxMain.ts: one node process).
 # start_test_world runs before code-server starts; stop_test_world runs on exit
 # (also after Ctrl-C or a failed start) and must tolerate a partial start.
 WORLD_DIR="$SANDBOX/world"
@@ -30,8 +30,8 @@ start_test_world() {
   local store="$USER_DATA/User/globalStorage/infrakt.infrakt/infrakt.sqlite"
   local ready="$WORLD_DIR/ready.json" timeout=120
   say "starting the test world: sshd, s3rver, PostgreSQL (data in $WORLD_DIR)"
-  # test/world/sandbox.ts as one file (the project's own modules inside, node_modules outside).
-  node_modules/.bin/esbuild test/world/sandbox.ts --bundle --loader:.sh=text --platform=node --target=node20 \
+  # test/world/sandboxMain.ts as one file (the project's own modules inside, node_modules outside).
+  node_modules/.bin/esbuild test/world/sandboxMain.ts --bundle --loader:.sh=text --platform=node --target=node20 \
     --packages=external --log-level=warning --outfile="$WORLD_JS"
   mkdir -p "$WORLD_DIR"
   rm -f "$ready"

@@ -3,17 +3,6 @@
 // (one set of zod rules, in src/core), and keeps unsaved input — but never the
 // secret — in the webview state, so hiding the tab loses nothing.
 import * as z from 'zod/mini';
-import '@vscode-elements/elements/dist/vscode-badge/index.js';
-import '@vscode-elements/elements/dist/vscode-button/index.js';
-import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
-import '@vscode-elements/elements/dist/vscode-form-group/index.js';
-import '@vscode-elements/elements/dist/vscode-form-helper/index.js';
-import '@vscode-elements/elements/dist/vscode-label/index.js';
-import '@vscode-elements/elements/dist/vscode-option/index.js';
-import '@vscode-elements/elements/dist/vscode-single-select/index.js';
-import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
-import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
 import {
   type FieldErrorMap,
   type PresetView,
@@ -39,6 +28,7 @@ import {
   secretRequired,
 } from '../src/shared/s3Form';
 import { el } from './dom';
+import { FLAGS, type FlagField, TEXT_FIELDS, type TextField, buildForm } from './form';
 
 // The CSP has no 'unsafe-eval': tell zod not to try compiling parsers with `new Function`.
 z.config({ jitless: true });
@@ -50,51 +40,6 @@ interface VsCodeApi {
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
-
-type TextField = 'endpointUrl' | 'bucket' | 'region' | 'accessKey' | 'secretKey' | 'prefix';
-type FlagField = 'pathStyle' | 'checksumWhenRequired';
-
-const TEXT_FIELDS: readonly {
-  name: TextField;
-  label: string;
-  placeholder: string;
-  required: boolean;
-  help?: string;
-  wide?: boolean;
-}[] = [
-  {
-    name: 'endpointUrl',
-    label: 'Endpoint URL',
-    placeholder: 'https://s3.amazonaws.com',
-    required: true,
-    wide: true,
-  },
-  { name: 'bucket', label: 'Bucket', placeholder: 'my-backups', required: true },
-  { name: 'region', label: 'Region', placeholder: 'us-east-1', required: false },
-  { name: 'accessKey', label: 'Access Key', placeholder: 'AKIAIOSFODNN7EXAMPLE', required: true },
-  { name: 'secretKey', label: 'Secret Key', placeholder: '', required: true },
-  {
-    name: 'prefix',
-    label: 'Path Prefix',
-    placeholder: 'infrakt/backups/',
-    required: false,
-    help: 'Optional path prefix for backup files in the bucket.',
-    wide: true,
-  },
-];
-
-const FLAGS: readonly { name: FlagField; label: string; help: string }[] = [
-  {
-    name: 'pathStyle',
-    label: 'Path-style addressing',
-    help: 'Address the bucket as endpoint/bucket instead of bucket.endpoint. Needed by MinIO and most self-hosted storage.',
-  },
-  {
-    name: 'checksumWhenRequired',
-    label: 'Send checksums only when required',
-    help: 'awscli 2.23 and later send checksum headers that Cloudflare R2 and Backblaze B2 reject; this turns them off.',
-  },
-];
 
 // ---- page state -------------------------------------------------------------
 
@@ -110,97 +55,27 @@ let errors: FieldErrorMap = {};
 let seq = 0;
 let saving = false;
 let validateTimer: ReturnType<typeof setTimeout> | undefined;
-
 // ---- DOM --------------------------------------------------------------------
 
 const app = document.getElementById('app') ?? document.body;
-
-const badge = el('vscode-badge', { className: 'connected', hidden: true }, 'Connected');
-const secretNotice = el('p', { className: 'notice', hidden: true });
-const form = el('form', { noValidate: true, ariaLabel: 'S3 Backup Storage settings' });
-
-const providerSelect = el('vscode-single-select', { id: 'provider' });
-const providerHint = el('vscode-form-helper', { id: 'provider-hint' });
-
-const fields = {} as Record<TextField, VscodeTextfield>;
-const labels = {} as Record<TextField, HTMLElement & { required: boolean }>;
-const flags = {} as Record<FlagField, VscodeCheckbox>;
-const errorSlots = {} as Record<S3FormField, HTMLElement>;
-const endpointWarning = el('div', { className: 'warning', hidden: true, role: 'note' });
-
-const saveButton = el('vscode-button', { type: 'submit' }, 'Save');
-const removeButton = el('vscode-button', { secondary: true, hidden: true, type: 'button' }, 'Remove');
-const testButton = el('vscode-button', { secondary: true, hidden: true, type: 'button' }, 'Test Connection');
-const testSteps = el('ul', { className: 'test-steps', hidden: true, ariaLabel: 'Test Connection steps' });
+const {
+  badge,
+  secretNotice,
+  form,
+  providerSelect,
+  providerHint,
+  fields,
+  labels,
+  flags,
+  errorSlots,
+  endpointWarning,
+  saveButton,
+  removeButton,
+  testButton,
+  testSteps,
+  statusLine,
+} = buildForm(app);
 let testing = false;
-const statusLine = el('p', { className: 'status', role: 'status', ariaLive: 'polite' });
-
-function errorSlot(name: S3FormField): HTMLElement {
-  const slot = el('div', { className: 'error', id: `${name}-error`, hidden: true, ariaLive: 'polite' });
-  errorSlots[name] = slot;
-  return slot;
-}
-
-function build(): void {
-  const heading = el(
-    'header',
-    {},
-    el('h1', { id: 's3-heading' }, 'S3 Backup Storage', ' ', badge),
-    el(
-      'p',
-      { className: 'description' },
-      'Configure S3-compatible storage for off-server database backups. Works with AWS S3, DigitalOcean Spaces, Backblaze B2, and more.',
-    ),
-    secretNotice,
-  );
-
-  const providerGroup = el(
-    'vscode-form-group',
-    { variant: 'vertical', className: 'wide' },
-    el('vscode-label', { htmlFor: 'provider' }, 'Provider'),
-    providerSelect,
-    providerHint,
-    errorSlot('provider'),
-  );
-
-  const grid = el('div', { className: 'grid' }, providerGroup);
-  for (const f of TEXT_FIELDS) {
-    const input = el('vscode-textfield', {
-      id: f.name,
-      name: f.name,
-      placeholder: f.placeholder,
-      type: f.name === 'secretKey' ? 'password' : 'text',
-      autocomplete: 'off',
-      spellcheck: false,
-    });
-    fields[f.name] = input;
-    const label = el('vscode-label', { htmlFor: f.name, required: f.required }, f.label);
-    labels[f.name] = label;
-    const group = el(
-      'vscode-form-group',
-      { variant: 'vertical', className: f.wide ? 'wide' : '' },
-      label,
-      input,
-      ...(f.name === 'endpointUrl' ? [endpointWarning] : []),
-      errorSlot(f.name),
-      ...(f.help ? [el('vscode-form-helper', {}, f.help)] : []),
-    );
-    grid.append(group);
-  }
-
-  const options = el('fieldset', { className: 'options' }, el('legend', {}, 'Compatibility'));
-  for (const f of FLAGS) {
-    const box = el('vscode-checkbox', { id: f.name, name: f.name, label: f.label });
-    flags[f.name] = box;
-    options.append(
-      el('div', { className: 'option' }, box, el('vscode-form-helper', {}, f.help), errorSlot(f.name)),
-    );
-  }
-
-  const actions = el('div', { className: 'actions' }, saveButton, testButton, removeButton);
-  form.append(grid, options, actions, statusLine, testSteps);
-  app.replaceChildren(heading, form);
-}
 
 // ---- reading and writing the form -------------------------------------------
 
@@ -507,7 +382,6 @@ function wire(): void {
   });
 }
 
-build();
 wire();
 restoreState();
 renderSettings();

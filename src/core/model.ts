@@ -27,14 +27,27 @@ export const hostName = z
   .max(253, 'Host must be at most 253 characters')
   .refine(
     (h) => HOST_RE.test(h) || (h.includes(':') && IPV6_RE.test(h)),
-    'Host must be a hostname or IP address (letters, digits, dots and hyphens; no spaces or user@)',
+    'Host must be a hostname or IP address: letters, digits, dots and hyphens, each dot-separated part at most 63 characters and not starting or ending with a hyphen (no spaces or user@)',
   );
 
-export const port = z.coerce
-  .number({ message: 'Port must be a number from 1 to 65535' })
-  .int('Port must be a whole number from 1 to 65535')
-  .min(1, 'Port must be 1–65535')
-  .max(65535, 'Port must be 1–65535');
+/**
+ * A number typed as text: decimal digits only (no hex, exponent, sign or
+ * fraction — `0x16` is not port 22); numbers pass as they are.
+ */
+function wholeNumber<T extends z.ZodType<number>>(schema: T) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    schema,
+  ) as unknown as z.ZodType<number, number | string>;
+}
+
+export const port = wholeNumber(
+  z
+    .number({ message: 'Port must be a number from 1 to 65535 (digits only)' })
+    .int('Port must be a whole number from 1 to 65535')
+    .min(1, 'Port must be 1–65535')
+    .max(65535, 'Port must be 1–65535'),
+);
 
 export const userName = z
   .string()
@@ -102,6 +115,8 @@ export interface Server {
   provisionedAt?: string;
   /** The awscli that run found on the server, e.g. "aws-cli/2.15.0". */
   awsCliVersion?: string;
+  /** Set when the stored row fails the schema typed input passes: why, and what to do. Such a row is shown, never used. */
+  problem?: string;
 }
 
 export { ENGINES, type Engine } from './engines';
@@ -126,12 +141,12 @@ export const databaseName = z
     'Database name may use letters, digits, . _ - (max 63), starting with a letter or digit — it becomes part of file names and shell commands',
   );
 
-const containerName = z
+export const containerName = z
   .string()
   .trim()
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
-    'Container name may use letters, digits, _ . - (as Docker allows)',
+    'Container name must start with a letter or digit, then letters, digits, _ . - (at most 128 characters, as Docker allows)',
   );
 
 export const databaseInput = z
@@ -203,6 +218,13 @@ export interface Database {
   /** Which of its backups are kept ({}: all). */
   retention: RetentionPolicy;
   createdAt: string;
+  /** Set when the stored row fails the schema typed input passes: why, and what to do. Such a row is shown, never used. */
+  problem?: string;
+}
+
+/** The rows that can be used for remote work (a row with a `problem` is shown, never used). */
+export function usable<T extends { problem?: string }>(rows: readonly T[]): T[] {
+  return rows.filter((r) => !r.problem);
 }
 
 export interface S3Settings {
@@ -244,10 +266,37 @@ export interface BackupRecord {
   createdAt: string;
 }
 
-/** First validation message of a zod error, for an input box or a notification. */
+/** Every problem of the first field that has one, as one sentence ("…; …"), for an input box or a notification. */
 export function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? issue.message : 'Invalid value';
+  const first = error.issues[0];
+  if (!first) return 'Invalid value';
+  const path = first.path.join('.');
+  const messages = error.issues.filter((i) => i.path.join('.') === path).map((i) => i.message);
+  return [...new Set(messages)].join('; ');
+}
+
+/**
+ * Why a typed password cannot be used as it is, or undefined. Passwords are
+ * never trimmed (a space can be part of one); a line break or NUL cannot reach
+ * every tool unchanged (MongoDB's config file would fold a line break), so it
+ * is refused rather than silently altered.
+ */
+export function passwordProblem(value: string, label = 'Password'): string | undefined {
+  if (/[\r\n]/.test(value)) return `${label} must not contain a line break — paste it again as one line`;
+  if (value.includes('\0')) return `${label} must not contain a NUL character`;
+  return undefined;
+}
+
+/** What a typed value becomes: trimmed, except a password, which is kept exactly as typed. */
+export function typedValue(value: string, password = false): string {
+  return password ? value : value.trim();
+}
+
+/** Parses a value, or throws one readable sentence ("<field>: <what is wrong>"), never zod's JSON. */
+export function parseReadable<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new Error(`${field}: ${firstIssue(r.error)}`);
+  return r.data;
 }
 
 /** Validator for a single field, shaped for `InputBox.validateInput`. */
@@ -271,17 +320,21 @@ export interface Schedule {
   updatedAt: string;
 }
 
-export const localDays = z.coerce
-  .number({ message: 'Local retention must be a number of days' })
-  .int('Local retention must be a whole number of days')
-  .min(1, 'Keep local backups at least 1 day (leave empty to keep them all)')
-  .max(3650, 'Local retention is at most 3650 days');
+export const localDays = wholeNumber(
+  z
+    .number({ message: 'Local retention must be a number of days (digits only)' })
+    .int('Local retention must be a whole number of days')
+    .min(1, 'Keep local backups at least 1 day (leave empty to keep them all)')
+    .max(3650, 'Local retention is at most 3650 days'),
+);
 
-export const s3KeepNewest = z.coerce
-  .number({ message: 'S3 keep-newest must be a number' })
-  .int('S3 keep-newest must be a whole number')
-  .min(1, 'Keep at least the newest 1 backup in S3 (leave empty to keep them all)')
-  .max(1000, 'S3 keep-newest is at most 1000');
+export const s3KeepNewest = wholeNumber(
+  z
+    .number({ message: 'S3 keep-newest must be a number (digits only)' })
+    .int('S3 keep-newest must be a whole number')
+    .min(1, 'Keep at least the newest 1 backup in S3 (leave empty to keep them all)')
+    .max(1000, 'S3 keep-newest is at most 1000'),
+);
 
 /** A database's retention policy (core/backup/retention.ts); a rule left out keeps every backup there. */
 export const retentionPolicy = z.object({

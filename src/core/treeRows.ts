@@ -88,11 +88,25 @@ function provisionedText(s: Server): string {
   return `Provisioned: ${when}${s.awsCliVersion ? ` · ${s.awsCliVersion}` : ''}`;
 }
 
+/** A stored row that fails its schema: shown with why, offering only Edit/Remove. */
+function brokenRow(id: string, label: string, problem: string, contextValue: string): TreeRow {
+  return {
+    id,
+    label,
+    description: 'broken — hover for why',
+    tooltip: problem,
+    contextValue,
+    icon: { id: 'warning', color: 'list.errorForeground' },
+    collapsible: 'none',
+  };
+}
+
 export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
   const id = nodeId(node);
   switch (node.kind) {
     case 'server': {
       const { server: s } = node;
+      if (s.problem) return brokenRow(id, s.name, s.problem, 'infrakt.brokenServer');
       const state = serverState(node.state);
       const lines = [
         `${s.name} — ${state.text}`,
@@ -115,6 +129,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
     }
     case 'database': {
       const d = node.database;
+      if (d.problem) return brokenRow(id, d.name, d.problem, 'infrakt.brokenDatabase');
       const where =
         d.mode === 'container'
           ? `container ${d.container}`

@@ -26,14 +26,24 @@ export type S3FormField = (typeof S3_FORM_FIELDS)[number];
 // rules: the extension validates the values with the same zod rules it uses
 // before anything is stored or reaches a shell (src/core/s3/settings.ts).
 const text = (max: number) => z.string().check(z.maxLength(max));
+/** The longest value each text field's message may carry. */
+export const S3_FIELD_MAX = {
+  provider: 32,
+  endpointUrl: 2048,
+  bucket: 1024,
+  region: 1024,
+  accessKey: 1024,
+  secretKey: 1024,
+  prefix: 1024,
+} as const;
 export const s3FormFields = z.strictObject({
-  provider: text(32),
-  endpointUrl: text(2048),
-  bucket: text(1024),
-  region: text(1024),
-  accessKey: text(1024),
-  secretKey: text(1024),
-  prefix: text(1024),
+  provider: text(S3_FIELD_MAX.provider),
+  endpointUrl: text(S3_FIELD_MAX.endpointUrl),
+  bucket: text(S3_FIELD_MAX.bucket),
+  region: text(S3_FIELD_MAX.region),
+  accessKey: text(S3_FIELD_MAX.accessKey),
+  secretKey: text(S3_FIELD_MAX.secretKey),
+  prefix: text(S3_FIELD_MAX.prefix),
   pathStyle: z.boolean(),
   checksumWhenRequired: z.boolean(),
 });
@@ -135,4 +145,29 @@ export function parseMessage<T>(schema: z.ZodMiniType<T>, raw: unknown): Parsed<
     })
     .join('; ');
   return { ok: false, problem };
+}
+
+/**
+ * A `validate` or `save` that failed only because fields are longer than a
+ * message may carry: which fields, so the page gets field errors instead of
+ * silence. Undefined for any other malformed message.
+ */
+export function oversizeFields(
+  raw: unknown,
+): { type: 'validate' | 'save'; seq?: number; fields: (keyof typeof S3_FIELD_MAX)[] } | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { type, seq } = raw as { type?: unknown; seq?: unknown };
+  if (type !== 'validate' && type !== 'save') return undefined;
+  const r = toExtension.safeParse(raw, { reportInput: false });
+  if (r.success) return undefined;
+  const fields = new Set<keyof typeof S3_FIELD_MAX>();
+  for (const i of r.error.issues) {
+    const name = i.path[1];
+    if (i.code !== 'too_big' || i.path[0] !== 'fields' || typeof name !== 'string' || !(name in S3_FIELD_MAX))
+      return undefined;
+    fields.add(name as keyof typeof S3_FIELD_MAX);
+  }
+  if (type === 'validate' && !(typeof seq === 'number' && Number.isInteger(seq) && seq >= 0))
+    return undefined;
+  return { type, seq: type === 'validate' ? (seq as number) : undefined, fields: [...fields] };
 }

@@ -26,7 +26,10 @@ export interface SshEnvironment {
   passphraseAccepted?(server: Server, passphrase: string): Promise<void>;
   knownFingerprint(host: string, port: number): string | undefined;
   /** Keys the user's own ~/.ssh/known_hosts holds for this host (optional). */
-  systemKnownKeys?(host: string, port: number): readonly { keyType: string; fingerprint: string }[];
+  systemKnownKeys?(
+    host: string,
+    port: number,
+  ): readonly { keyType: string; fingerprint: string; revoked?: boolean }[];
   /** First contact: show the fingerprint and ask. True = trust (and remember). */
   confirmNewHost(info: HostKeyInfo): Promise<boolean>;
   trustHost(info: HostKeyInfo): void;
@@ -258,6 +261,8 @@ export class ConnectionPool implements RemoteRunner {
 
   /** The live entry for this server, or a new one whose connection attempt has started. */
   private acquire(server: Server): Entry {
+    // A stored row that fails its schema is shown in the tree, never connected to.
+    if (server.problem) throw new Error(server.problem);
     const k = this.key(server);
     const existing = this.entries.get(k);
     if (existing) return existing;
@@ -390,6 +395,15 @@ export class ConnectionPool implements RemoteRunner {
             keyType: keyTypeOf(key),
             fingerprint: sha256Fingerprint(key),
           };
+          const system = this.env.systemKnownKeys?.(server.host, server.port) ?? [];
+          if (system.some((k) => k.revoked && k.fingerprint === info.fingerprint)) {
+            hostKeyProblem = new SshError(
+              'host-key-revoked',
+              `The host key of ${server.name} (${server.host}:${server.port}), ${info.fingerprint}, is marked @revoked in ~/.ssh/known_hosts: it must not be trusted. Connection refused. If the server has a new key, check it with the server's administrator.`,
+            );
+            return verify(false);
+          }
+          const trusted = system.filter((k) => !k.revoked);
           const known = this.env.knownFingerprint(server.host, server.port);
           if (known) {
             if (known === info.fingerprint) return verify(true);
@@ -399,15 +413,14 @@ export class ConnectionPool implements RemoteRunner {
             );
             return verify(false);
           }
-          const system = this.env.systemKnownKeys?.(server.host, server.port) ?? [];
-          if (system.some((k) => k.fingerprint === info.fingerprint)) {
+          if (trusted.some((k) => k.fingerprint === info.fingerprint)) {
             this.env.trustHost(info); // ssh already trusts it: remember, do not ask
             return verify(true);
           }
-          if (system.some((k) => k.keyType === info.keyType)) {
+          if (trusted.some((k) => k.keyType === info.keyType)) {
             hostKeyProblem = new SshError(
               'host-key-changed',
-              `The host key of ${server.name} (${server.host}:${server.port}) differs from the one in ~/.ssh/known_hosts (${system
+              `The host key of ${server.name} (${server.host}:${server.port}) differs from the one in ~/.ssh/known_hosts (${trusted
                 .filter((k) => k.keyType === info.keyType)
                 .map((k) => k.fingerprint)
                 .join(

@@ -9,6 +9,7 @@ export type SshErrorKind =
   | 'key-unreadable'
   | 'passphrase'
   | 'host-key-changed'
+  | 'host-key-revoked'
   | 'host-key-rejected'
   | 'dropped'
   | 'cancelled'

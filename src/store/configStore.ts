@@ -101,16 +101,22 @@ export class ConfigStore {
       () => {
         const stamp = stampOf(file);
         const loaded = ConfigStore.readFile(sql, file);
+        // A file that cannot be brought to this schema (a table it should not
+        // have yet, or tables missing at its version) is as unusable as a corrupt one.
+        const prepared = loaded.kind === 'ok' ? ConfigStore.prepare(sql, loaded.db) : loaded;
         let db: SqlDatabase;
-        if (loaded.kind === 'corrupt') {
+        let migrated: boolean;
+        if (prepared.kind === 'corrupt') {
+          if (loaded.kind === 'ok') loaded.db.close();
           const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
           fs.renameSync(file, aside);
-          movedAside = { path: aside, reason: loaded.reason };
+          movedAside = { path: aside, reason: prepared.reason };
           db = new sql.Database();
+          migrated = ConfigStore.migrate(db);
         } else {
-          db = loaded.db;
+          db = prepared.db;
+          migrated = prepared.migrated;
         }
-        const migrated = ConfigStore.migrate(db);
         const s = new ConfigStore(sql, file, opts, db, stamp);
         if (migrated || movedAside) s.persist();
         return s;
@@ -151,6 +157,29 @@ export class ConfigStore {
       db?.close();
       return { kind: 'corrupt', reason: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  /** Migrates a loaded file and checks it has every table and column of this schema. */
+  private static prepare(
+    sql: SqlJsStatic,
+    db: SqlDatabase,
+  ): { kind: 'ok'; db: SqlDatabase; migrated: boolean } | { kind: 'corrupt'; reason: string } {
+    let migrated: boolean;
+    try {
+      migrated = ConfigStore.migrate(db);
+    } catch (err) {
+      return {
+        kind: 'corrupt',
+        reason: `its tables do not match its schema version, so it cannot be updated (${err instanceof Error ? err.message : String(err)})`,
+      };
+    }
+    const missing = missingColumns(db, expectedSchema(sql));
+    if (missing.length > 0)
+      return {
+        kind: 'corrupt',
+        reason: `it lacks ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? '…' : ''}`,
+      };
+    return { kind: 'ok', db, migrated };
   }
 
   private static migrate(db: SqlDatabase): boolean {
@@ -204,10 +233,14 @@ export class ConfigStore {
     if (stamp === this.stamp) return false;
     if (stamp === 'missing') return false; // deleted under us: keep what we have; the next write recreates it
     const loaded = ConfigStore.readFile(this.sql, this.file);
-    if (loaded.kind === 'corrupt') return false; // never replace good memory with a bad file
-    ConfigStore.migrate(loaded.db);
+    const prepared = loaded.kind === 'ok' ? ConfigStore.prepare(this.sql, loaded.db) : loaded;
+    if (prepared.kind === 'corrupt') {
+      // Never replace good memory with a bad file.
+      if (loaded.kind === 'ok') loaded.db.close();
+      return false;
+    }
     this.db.close();
-    this.db = loaded.db;
+    this.db = prepared.db;
     this.stamp = stamp;
     return true;
   }
@@ -551,6 +584,49 @@ export class ConfigStore {
       ).map(toBackup),
     );
   }
+}
+
+/** Tables and their columns, as the migrations make them. */
+type Schema = Map<string, Set<string>>;
+let schemaOfMigrations: Schema | undefined;
+
+function schemaOf(db: SqlDatabase): Schema {
+  const out: Schema = new Map();
+  const tables = db.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+  for (const [name] of tables[0]?.values ?? []) {
+    const cols = db.exec(`PRAGMA table_info("${String(name).replace(/"/g, '""')}")`);
+    out.set(String(name), new Set((cols[0]?.values ?? []).map((c) => String(c[1]))));
+  }
+  return out;
+}
+
+/** The schema a fresh store gets (computed once, in memory). */
+function expectedSchema(sql: SqlJsStatic): Schema {
+  if (!schemaOfMigrations) {
+    const fresh = new sql.Database();
+    try {
+      for (const m of MIGRATIONS) fresh.run(m);
+      schemaOfMigrations = schemaOf(fresh);
+    } finally {
+      fresh.close();
+    }
+  }
+  return schemaOfMigrations;
+}
+
+/** "the table servers", "the column servers.port": what `db` lacks of `expected`. */
+function missingColumns(db: SqlDatabase, expected: Schema): string[] {
+  const actual = schemaOf(db);
+  const missing: string[] = [];
+  for (const [table, cols] of expected) {
+    const have = actual.get(table);
+    if (!have) {
+      missing.push(`the table ${table}`);
+      continue;
+    }
+    for (const c of cols) if (!have.has(c)) missing.push(`the column ${table}.${c}`);
+  }
+  return missing;
 }
 
 function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown): T {

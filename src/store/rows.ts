@@ -1,7 +1,9 @@
-// Rows of the store's tables as the model's types. Read back through the
-// model's schemas where a value could do harm if it were wrong (a retention
-// rule): a stored value that does not pass is dropped, never used.
+// Rows of the store's tables as the model's types, read back through the same
+// schemas typed input passes. A server or database row that does not pass keeps
+// its values for the tree but carries `problem` (why, and what to do), and is
+// never used for remote work; a retention rule that does not pass is dropped.
 import type { SqlValue } from 'sql.js';
+import type { z } from 'zod';
 import {
   type BackupLocation,
   type BackupRecord,
@@ -11,16 +13,30 @@ import {
   type S3Settings,
   type Schedule,
   type Server,
+  databaseInput,
+  firstIssue,
   localDays,
   s3KeepNewest,
+  serverInput,
 } from '../core/model';
 
 export type Row = Record<string, SqlValue>;
 
 const str = (v: SqlValue): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
+/** Why a stored row fails its schema, as one sentence ending in what to do; undefined when it passes. */
+function problemOf(schema: z.ZodType, value: unknown, what: string, fix: string): string | undefined {
+  let r: ReturnType<z.ZodType['safeParse']>;
+  try {
+    r = schema.safeParse(value);
+  } catch {
+    return `The stored ${what} is unreadable — ${fix}`;
+  }
+  return r.success ? undefined : `The stored ${what} is broken: ${firstIssue(r.error)} — ${fix}`;
+}
+
 export function toServer(r: Row): Server {
-  return {
+  const server: Server = {
     id: String(r.id),
     name: String(r.name),
     host: String(r.host),
@@ -34,10 +50,25 @@ export function toServer(r: Row): Server {
     provisionedAt: str(r.provisioned_at),
     awsCliVersion: str(r.aws_cli_version),
   };
+  const problem = problemOf(
+    serverInput,
+    {
+      name: server.name,
+      host: server.host,
+      port: server.port,
+      user: server.user,
+      auth: server.auth,
+      keyPath: server.keyPath,
+      backupDir: server.backupDir,
+    },
+    `server ${JSON.stringify(server.name)}`,
+    'edit the server to fix it, or remove it',
+  );
+  return problem ? { ...server, problem } : server;
 }
 
 export function toDatabase(r: Row): Database {
-  return {
+  const database: Database = {
     id: String(r.id),
     serverId: String(r.server_id),
     name: String(r.name),
@@ -52,6 +83,14 @@ export function toDatabase(r: Row): Database {
     retention: toRetention(r),
     createdAt: String(r.created_at),
   };
+  const { id: _id, retention: _retention, createdAt: _createdAt, ...input } = database;
+  const problem = problemOf(
+    databaseInput,
+    input,
+    `database ${JSON.stringify(database.name)}`,
+    'remove it and add it again',
+  );
+  return problem ? { ...database, problem } : database;
 }
 
 export function toS3(r: Row): S3Settings {

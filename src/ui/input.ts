@@ -1,6 +1,7 @@
 // Small wrappers over input boxes and picks: validated as typed, and Escape
 // becomes UserCancelled so the registry stays quiet.
 import * as vscode from 'vscode';
+import { passwordProblem, typedValue } from '../core/model';
 import { UserCancelled } from './errors';
 
 export interface TextStep {
@@ -20,10 +21,10 @@ export async function askText(step: TextStep): Promise<string> {
     placeHolder: step.placeHolder,
     password: step.password,
     ignoreFocusOut: true,
-    validateInput: step.validate ? (v) => step.validate?.(v) : undefined,
+    validateInput: (v) => (step.password ? passwordProblem(v) : undefined) ?? step.validate?.(v),
   });
   if (value === undefined) throw new UserCancelled();
-  return value.trim();
+  return typedValue(value, step.password);
 }
 
 export async function pickOne<T extends vscode.QuickPickItem>(

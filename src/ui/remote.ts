@@ -3,7 +3,7 @@
 // state updated, and the user's Cancel turned into an AbortSignal.
 import * as vscode from 'vscode';
 import type { Server } from '../core/model';
-import { type RunOptions, type RunResult, lineSplitter, redact } from '../core/remote/runner';
+import { type RunOptions, type RunResult, lineSplitter, runRedacted } from '../core/remote/runner';
 import type { ScriptRunner } from '../core/backup';
 import type { Services } from './services';
 import { UserCancelled, messageOf } from './errors';
@@ -33,32 +33,33 @@ export function loggedRunner(
   return {
     async run(script: string, o: RunOptions = {}): Promise<RunResult> {
       const secrets = [...(defaults.secrets ?? []), ...(o.secrets ?? [])];
+      // The output reaches these callbacks already redacted, line by line.
       const log = (stream: string) =>
-        lineSplitter((line) => services.log.info(`[${server.name}] ${stream}${redact(line, secrets)}`));
+        lineSplitter((line) => services.log.info(`[${server.name}] ${stream}${line}`));
       const logOut = log('');
       const logErr = log('! ');
       try {
-        const r = await services.runner.run(server, script, {
-          signal: o.signal ?? defaults.signal,
-          timeoutMs: o.timeoutMs ?? defaults.timeoutMs,
-          secrets,
-          onStdout: (chunk) => {
-            logOut(chunk);
-            o.onStdout?.(chunk);
+        const r = await runRedacted(
+          {
+            signal: o.signal ?? defaults.signal,
+            timeoutMs: o.timeoutMs ?? defaults.timeoutMs,
+            secrets,
+            onStdout: (chunk) => {
+              logOut(chunk);
+              o.onStdout?.(chunk);
+            },
+            onStderr: (chunk) => {
+              logErr(chunk);
+              o.onStderr?.(chunk);
+            },
           },
-          onStderr: (chunk) => {
-            logErr(chunk);
-            o.onStderr?.(chunk);
-          },
-        });
+          (redacting) => services.runner.run(server, script, redacting),
+        );
         services.tree.setServerState(server.id, { kind: 'connected' });
         return r;
       } catch (err) {
         if (!(o.signal ?? defaults.signal)?.aborted)
-          services.tree.setServerState(server.id, {
-            kind: 'error',
-            message: redact(messageOf(err), secrets),
-          });
+          services.tree.setServerState(server.id, { kind: 'error', message: messageOf(err) });
         throw err;
       }
     },

@@ -157,4 +157,51 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
       store.dispose();
     }
   });
+
+  it('a store row with a hostile database name is shown broken and refused; nothing of it runs on the server', async () => {
+    const file = path.join(work, 'hostile.sqlite');
+    const canary = path.join(work, 'provision-canary');
+    const hostile = `shop$(touch ${canary})`;
+    const first = await ConfigStore.open(file, { wasmPath: WASM_PATH });
+    const saved = first.store.addServer({
+      name: server.name,
+      host: server.host,
+      port: server.port,
+      user: server.user,
+      auth: 'agent',
+      backupDir: server.backupDir,
+    });
+    const row = first.store.addDatabase({ ...hostDatabase(pg, 'shop'), serverId: saved.id });
+    first.store.dispose();
+    // The file is changed behind the store's back, as another program could.
+    const initSqlJs = (await import('sql.js')).default;
+    const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+    const db = new SQL.Database(fs.readFileSync(file));
+    db.run('UPDATE databases SET name = ? WHERE id = ?', [hostile, row.id]);
+    fs.writeFileSync(file, db.export());
+    db.close();
+
+    const { store } = await ConfigStore.open(file, { wasmPath: WASM_PATH });
+    try {
+      const databases = store.listDatabases(saved.id).map((d) => ({ ...d, serverId: server.id }));
+      assert.equal(databases[0].name, hostile);
+      assert.match(databases[0].problem ?? '', /is broken: Database name may use letters/);
+      assert.equal(
+        rowFor({ kind: 'database', server, database: databases[0] }).contextValue,
+        'infrakt.brokenDatabase',
+      );
+      // What Provision Server does with the stored rows: no script is ever built from them.
+      let script: string | undefined;
+      assert.throws(
+        () => {
+          script = provisionScript({ server, databases, passwords: new Map() });
+        },
+        (e: Error) => e.message === databases[0].problem,
+      );
+      assert.equal(script, undefined);
+      assert.equal(fs.existsSync(canary), false, 'the command in the name never ran');
+    } finally {
+      store.dispose();
+    }
+  });
 });

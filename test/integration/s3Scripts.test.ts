@@ -105,4 +105,31 @@ describe('S3 scripts with awscli against s3rver (local bash)', function () {
     assert.deepEqual(names(1), ['infrakt/backups/cache/cache_1.rdb.zst']);
     assert.deepEqual(names(2), [], 'an empty prefix is an empty list');
   });
+
+  it('a path prefix that starts with a dash reaches awscli as a value, not an option (Test Connection and the listing)', async () => {
+    const dashed = creds({ prefix: '-1/infrakt/' });
+    const t = await runLocalScript(testConnectionScript(dashed, 'infrakt-probe-dash.txt'));
+    assert.deepEqual(
+      parseS3Steps(t.stdout).map((s) => `${s.step}:${s.ok}`),
+      ['put:true', 'head:true', 'get:true', 'list:true', 'delete:true'],
+      t.stderr,
+    );
+    const seed = awsShell(
+      dashed,
+      [
+        'set -e',
+        'echo hello > "$infrakt_aws_dir/f"',
+        `awsx s3 cp "$infrakt_aws_dir/f" "s3://$infrakt_bucket/-1/infrakt/app/app_1.dump.zst" >/dev/null`,
+      ].join('\n'),
+    );
+    assert.equal((await runLocalScript(seed)).code, 0);
+    const r = await runLocalScript(listS3PrefixesScript(dashed, [s3DatabasePrefix('-1/infrakt/', 'app')]));
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /expected one argument/);
+    const rows = JSON.parse(splitS3Prefixes(r.stdout).get(0) ?? 'null') as [string][];
+    assert.deepEqual(
+      rows.map((row) => row[0]),
+      ['-1/infrakt/app/app_1.dump.zst'],
+    );
+  });
 });

@@ -460,6 +460,26 @@ describe('SSH connection pool (real sshd on 127.0.0.1)', function () {
     }
   });
 
+  it('a host key marked @revoked in ~/.ssh/known_hosts is refused, even one this extension trusted before', async () => {
+    const hostPub = fs.readFileSync(`${sshd.dir}/host_ed25519.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    const text = `@revoked [127.0.0.1]:${sshd.port} ${hostPub}\n`;
+    const env = testEnv({ systemKnownKeys: (h, p) => knownHostKeys(text, h, p) });
+    env.known.set(`127.0.0.1:${sshd.port}`, sshd.hostKeyFingerprint);
+    const pool = new ConnectionPool(env);
+    try {
+      await assert.rejects(
+        pool.run(server, 'true'),
+        (e: SshError) =>
+          e.kind === 'host-key-revoked' &&
+          e.message.includes(sshd.hostKeyFingerprint) &&
+          /is marked @revoked in ~\/\.ssh\/known_hosts: it must not be trusted/.test(e.message),
+      );
+      assert.equal(env.asked.length, 0, 'a revoked key is never offered for trust');
+    } finally {
+      pool.dispose();
+    }
+  });
+
   describe('other ways to log in', () => {
     const PASSWORD = 'pw-Canary-51f0e';
     let pwSshd: SshServer;

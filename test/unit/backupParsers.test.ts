@@ -12,6 +12,7 @@ import {
   parseListing,
   suggestName,
 } from '../../src/core/backup';
+import { diagnoseS3Error } from '../../src/core/s3/scripts';
 
 const F = '@@infrakt:file';
 
@@ -207,4 +208,19 @@ it('lineSplitter joins chunks into whole lines', () => {
   feed('ress 10\n@@infrakt:progress 2');
   feed('0\nrest');
   assert.deepEqual(lines, ['@@infrakt:progress 10', '@@infrakt:progress 20']);
+});
+
+describe('S3 error diagnosis', () => {
+  it('an unreachable endpoint whose port contains 403 is unreachable, not access denied', () => {
+    const text = 'Could not connect to the endpoint URL: "http://127.0.0.1:40353/infrakt-test/p.txt"';
+    assert.match(diagnoseS3Error(text, 'web-1', 'put').cause, /^web-1 cannot reach the S3 endpoint$/);
+    assert.equal(
+      diagnoseS3Error(
+        'An error occurred (403) when calling the HeadObject operation: Forbidden',
+        'web-1',
+        'head',
+      ).cause,
+      'access denied',
+    );
+  });
 });

@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { ConfigStore, StoreError } from '../../src/store/configStore';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations';
-import type { S3SettingsFields } from '../../src/core/model';
+import { type Database, type S3SettingsFields, usable } from '../../src/core/model';
+import { checkTarget } from '../../src/core/backup/target';
+import { BackupError } from '../../src/core/backup/errors';
+import { rowFor } from '../../src/core/treeRows';
 import { WASM_PATH, tempDir } from '../support/paths';
 
 const WORKER = path.join(__dirname, '..', 'support', 'storeWorker.js');
@@ -374,6 +377,51 @@ describe('ConfigStore', () => {
       store.dispose();
     });
 
+    it('rows read back pass the typed-input schemas: a hostile stored row is marked broken, kept for the tree, never usable', async () => {
+      const { store } = await open();
+      const s = store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
+      const good = store.addDatabase({ serverId: s.id, name: 'good', engine: 'postgres', mode: 'host' });
+      const bad = store.addDatabase({ serverId: s.id, name: 'shop', engine: 'postgres', mode: 'host' });
+      const other = store.addServer({ name: 'web-2', host: 'h2', user: 'root', auth: 'agent' });
+      store.dispose();
+      // Another program (or a damaged copy) wrote these rows; the store never would.
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const db = new SQL.Database(fs.readFileSync(file));
+      db.run('UPDATE databases SET name = ? WHERE id = ?', ['shop$(touch /tmp/infrakt-x)', bad.id]);
+      db.run('UPDATE servers SET backup_dir = ? WHERE id = ?', ['/opt/$(id)', other.id]);
+      fs.writeFileSync(file, db.export());
+      db.close();
+
+      const { store: again } = await open();
+      const dbs = again.listDatabases(s.id);
+      assert.equal(dbs.find((d) => d.id === good.id)?.problem, undefined);
+      const broken = dbs.find((d) => d.id === bad.id);
+      assert.equal(broken?.name, 'shop$(touch /tmp/infrakt-x)', 'kept as stored, for the tree to show');
+      assert.match(
+        broken?.problem ?? '',
+        /^The stored database "shop\$\(touch \/tmp\/infrakt-x\)" is broken: Database name may use letters.* — /,
+      );
+      assert.deepEqual(
+        usable(dbs).map((d) => d.id),
+        [good.id],
+      );
+      const server2 = again.getServer(other.id);
+      assert.match(
+        server2?.problem ?? '',
+        /^The stored server "web-2" is broken: .*absolute path.* — edit the server to fix it, or remove it$/,
+      );
+      assert.equal(again.getServer(s.id)?.problem, undefined);
+      const row = rowFor({ kind: 'database', server: s, database: broken as Database });
+      assert.equal(row.contextValue, 'infrakt.brokenDatabase');
+      assert.equal(row.tooltip, broken?.problem);
+      assert.throws(
+        () => checkTarget({ server: s, database: broken as Database }),
+        (e: unknown) => e instanceof BackupError && e.message === broken?.problem,
+      );
+      again.dispose();
+    });
+
     it('fills container and host defaults, and removing a server removes its databases', async () => {
       const { store } = await open();
       const s = store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
@@ -486,6 +534,38 @@ describe('ConfigStore', () => {
       const { store: after } = await open();
       assert.equal(after.listServers().length, 30);
       after.dispose();
+    });
+
+    it('a version-0 file that already has tables, or a current-version file with none, is moved aside with the reason', async () => {
+      const initSqlJs = (await import('sql.js')).default;
+      const SQL = await initSqlJs({ locateFile: () => WASM_PATH });
+      const cases: [string, string, RegExp][] = [
+        [
+          'version 0 with a servers table',
+          'CREATE TABLE servers (id TEXT PRIMARY KEY, name TEXT); PRAGMA user_version = 0;',
+          /tables do not match its schema version, so it cannot be updated \(.*already exists/,
+        ],
+        ['current version, no tables', `PRAGMA user_version = ${SCHEMA_VERSION};`, /lacks the table /],
+      ];
+      for (const [label, sqlText, reason] of cases) {
+        const db = new SQL.Database();
+        db.run(sqlText);
+        fs.writeFileSync(file, db.export());
+        db.close();
+        const bytes = fs.readFileSync(file);
+        const { store, movedAside } = await open();
+        assert.ok(movedAside, label);
+        assert.match(movedAside.reason, reason, label);
+        assert.deepEqual(fs.readFileSync(movedAside.path), bytes, `${label}: the old file is kept as it was`);
+        assert.deepEqual(store.listServers(), [], label);
+        store.addServer({ name: 'web-1', host: 'h', user: 'root', auth: 'agent' });
+        store.dispose();
+        const { store: again, movedAside: second } = await open();
+        assert.equal(second, undefined, `${label}: the fresh store is good`);
+        assert.equal(again.listServers().length, 1);
+        again.dispose();
+        fs.rmSync(file);
+      }
     });
 
     for (const [label, damage] of [

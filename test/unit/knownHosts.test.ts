@@ -49,4 +49,15 @@ describe('~/.ssh/known_hosts', () => {
     assert.equal(knownHostKeys(hashed, 'web-1', 22).length, 1);
     assert.equal(knownHostKeys(hashed, 'web-2', 22).length, 0);
   });
+
+  it('returns a key on a @revoked line marked revoked (never as a trusted key)', () => {
+    const text = [`@revoked [127.0.0.1]:2222 ${pub}`, `@revoked\tweb-1 ${pub}`, `web-2 ${pub}`].join('\n');
+    assert.deepEqual(knownHostKeys(text, '127.0.0.1', 2222), [
+      { keyType: 'ssh-ed25519', fingerprint, revoked: true },
+    ]);
+    assert.deepEqual(knownHostKeys(text, 'web-1', 22), [
+      { keyType: 'ssh-ed25519', fingerprint, revoked: true },
+    ]);
+    assert.deepEqual(knownHostKeys(text, 'web-2', 22), [{ keyType: 'ssh-ed25519', fingerprint }]);
+  });
 });

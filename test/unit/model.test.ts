@@ -1,19 +1,27 @@
 import * as assert from 'node:assert/strict';
 import {
+  containerName,
   databaseInput,
   fieldValidator,
   hostName,
+  localDays,
+  parseReadable,
+  passwordProblem,
   port,
   remoteDir,
+  s3KeepNewest,
   serverInput,
   serverName,
+  typedValue,
 } from '../../src/core/model';
+import { checkTarget } from '../../src/core/backup/target';
+import { cronLine } from '../../src/core/schedule/cron';
 import { rowFor, type TreeNode } from '../../src/core/treeRows';
 
 describe('model validation', () => {
   it('gives field messages a person can act on', () => {
     assert.equal(fieldValidator(port)('0'), 'Port must be 1–65535');
-    assert.equal(fieldValidator(port)('abc'), 'Port must be a number from 1 to 65535');
+    assert.equal(fieldValidator(port)('abc'), 'Port must be a number from 1 to 65535 (digits only)');
     assert.equal(fieldValidator(port)('22'), undefined);
     assert.match(fieldValidator(serverName)('web 1') ?? '', /letters, digits, \. _ - \(max 63\)/);
     assert.match(fieldValidator(serverName)('a'.repeat(64)) ?? '', /max 63/);
@@ -58,6 +66,88 @@ describe('model validation', () => {
         bad,
       );
     }
+  });
+});
+
+describe('the edges of input', () => {
+  it('numbers are decimal digits only: no hex, exponent, sign or fraction', () => {
+    for (const bad of ['0x16', '1e3', '+22', '22.0', '2 2', '0b1', '']) {
+      assert.equal(port.safeParse(bad).success, false, bad);
+      assert.equal(localDays.safeParse(bad).success, false, bad);
+      assert.equal(s3KeepNewest.safeParse(bad).success, false, bad);
+    }
+    assert.equal(fieldValidator(port)('0x16'), 'Port must be a number from 1 to 65535 (digits only)');
+    assert.equal(port.parse(' 2222 '), 2222);
+    assert.equal(port.parse(2222), 2222, 'a stored number passes as it is');
+    assert.equal(localDays.parse('14'), 14);
+  });
+
+  it('typed passwords are kept exactly as typed; a line break or NUL is refused with a sentence', () => {
+    assert.equal(typedValue('  pa ss  ', true), '  pa ss  ');
+    assert.equal(typedValue('  web-1  '), 'web-1');
+    assert.equal(passwordProblem(' leading and trailing '), undefined);
+    assert.equal(
+      passwordProblem('two\nlines'),
+      'Password must not contain a line break — paste it again as one line',
+    );
+    assert.equal(
+      passwordProblem('cr\rhere'),
+      'Password must not contain a line break — paste it again as one line',
+    );
+    assert.equal(passwordProblem('nul\0here'), 'Password must not contain a NUL character');
+  });
+
+  it('a stored database password with a line break is refused before any script exists (MongoDB would fold it)', () => {
+    assert.throws(
+      () =>
+        checkTarget({
+          server: { name: 'web-1', backupDir: '/opt/infrakt/backups' },
+          database: { name: 'app', engine: 'mongodb', mode: 'host', dbHost: '127.0.0.1' },
+          password: { kind: 'inline', password: 'first\nsecond' },
+        }),
+      /^BackupError: The database password must not contain a line break — paste it again as one line \(Remove Database, then add it again\)$/,
+    );
+  });
+
+  it('messages say how to fix the value, and name every problem of it in one sentence', () => {
+    assert.match(fieldValidator(containerName)('-db') ?? '', /must start with a letter or digit/);
+    assert.equal(
+      containerName.parse('  infrakt-db-shop '),
+      'infrakt-db-shop',
+      'trimmed like every other field',
+    );
+    assert.match(fieldValidator(hostName)(`${'a'.repeat(64)}.example.com`) ?? '', /at most 63 characters/);
+    assert.equal(
+      fieldValidator(hostName)('x y'.repeat(100)),
+      'Host must be at most 253 characters; Host must be a hostname or IP address: letters, digits, dots and hyphens, each dot-separated part at most 63 characters and not starting or ending with a hyphen (no spaces or user@)',
+    );
+  });
+
+  it('a bad stored backup dir or cron expression is one readable sentence, never zod JSON', () => {
+    assert.throws(
+      () => parseReadable(remoteDir, 'relative/dir', 'Backup directory'),
+      /^Error: Backup directory: [^[{]+$/,
+    );
+    assert.throws(
+      () =>
+        cronLine({
+          databaseId: 'd1',
+          expression: '61 * * * *',
+          scriptPath: '/opt/infrakt/backups/backup-shop.sh',
+          logPath: '/opt/infrakt/backups/.logs/shop.log',
+        }),
+      (e: unknown) => e instanceof Error && /^Schedule: /.test(e.message) && !/[[{]/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        cronLine({
+          databaseId: 'd1',
+          expression: '0 2 * * *',
+          scriptPath: 'backup-shop.sh',
+          logPath: '/opt/infrakt/backups/.logs/shop.log',
+        }),
+      (e: unknown) => e instanceof Error && /^Script path: /.test(e.message) && !/[[{]/.test(e.message),
+    );
   });
 });
 

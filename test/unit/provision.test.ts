@@ -460,7 +460,7 @@ describe('Provision Server: every database is checked before any script exists',
     [
       'a container with a command',
       { mode: 'container', container: `c;touch ${canary}` },
-      /^Container name may use letters/,
+      /^Container name: Container name must start with a letter or digit/,
     ],
   ];
   for (const [name, over, message] of cases) {

@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     list-objects-v2) op=list ;;
     delete-object) op=delete ;;
-    --key) key=$2; shift ;;
+    --key=*) key=\${1#--key=} ;;
   esac
   shift
 done

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import {
   type S3FormFields,
   type ToWebview,
+  S3_FIELD_MAX,
+  oversizeFields,
   parseMessage,
   toExtension,
   toWebview,
@@ -54,6 +56,31 @@ describe('S3 settings page protocol', () => {
       ];
       for (const m of bad)
         assert.equal(parseMessage(toExtension, m).ok, false, JSON.stringify(m)?.slice(0, 80));
+    });
+
+    it('an oversize field is named (so the page gets a field error, not silence); any other fault is not', () => {
+      assert.deepEqual(oversizeFields({ type: 'save', fields: form({ endpointUrl: 'x'.repeat(3000) }) }), {
+        type: 'save',
+        seq: undefined,
+        fields: ['endpointUrl'],
+      });
+      assert.deepEqual(
+        oversizeFields({
+          type: 'validate',
+          seq: 7,
+          fields: form({ bucket: 'b'.repeat(S3_FIELD_MAX.bucket + 1), secretKey: 's'.repeat(5000) }),
+        }),
+        { type: 'validate', seq: 7, fields: ['bucket', 'secretKey'] },
+      );
+      for (const m of [
+        { type: 'save', fields: form() },
+        { type: 'save', fields: { ...form({ endpointUrl: 'x'.repeat(3000) }), extra: 'x' } },
+        { type: 'save', fields: { ...form({ endpointUrl: 'x'.repeat(3000) }), pathStyle: 'yes' } },
+        { type: 'validate', seq: -1, fields: form({ endpointUrl: 'x'.repeat(3000) }) },
+        { type: 'remove', fields: form({ endpointUrl: 'x'.repeat(3000) }) },
+        null,
+      ])
+        assert.equal(oversizeFields(m), undefined, JSON.stringify(m)?.slice(0, 80));
     });
 
     it('describes a malformed message without echoing its values (a save carries the secret)', () => {

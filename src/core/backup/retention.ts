@@ -4,7 +4,7 @@
 // (remote/sh/retention.sh), run by the backup pipeline right after each
 // backup it commits — Back Up Now and the scheduled run alike.
 import { z } from 'zod';
-import { type RetentionPolicy, retentionPolicy } from '../model';
+import { type RetentionPolicy, parseReadable, retentionPolicy } from '../model';
 import { COMPRESSIONS } from './naming';
 import { engineSpec, type Engine } from '../engines';
 import { MARKS, markValues } from '../remote/protocol';
@@ -29,7 +29,7 @@ export function retentionParts(
   engine: Engine,
 ): { vars: ShellVars; modules: ShellModule[] } | undefined {
   if (!policy) return undefined;
-  const p = retentionPolicy.parse(policy);
+  const p = parseReadable(retentionPolicy, policy, 'Retention');
   if (!p.localDays && !p.s3KeepNewest) return undefined;
   return {
     vars: {

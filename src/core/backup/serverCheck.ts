@@ -8,10 +8,11 @@ export function check<T>(schema: z.ZodType<T>, value: unknown, field: string): T
   return r.data;
 }
 
-export function checkServer(server: { name: string; backupDir: string }): {
+export function checkServer(server: { name: string; backupDir: string; problem?: string }): {
   name: string;
   backupDir: string;
 } {
+  if (server.problem) throw new BackupError('invalid-input', server.problem);
   return {
     name: check(serverName, server.name, 'Server name'),
     backupDir: check(remoteDir, server.backupDir, 'Backup directory'),

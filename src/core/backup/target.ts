@@ -6,8 +6,10 @@ import {
   type Engine,
   type DatabaseMode,
   DEFAULT_PORTS,
+  containerName,
   databaseName,
   hostName,
+  passwordProblem,
   port,
   remoteDir,
   remoteFile,
@@ -17,16 +19,16 @@ import {
 import { BackupError } from './errors';
 import { check } from './serverCheck';
 
-const CONTAINER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 export interface BackupServer {
   name: string;
   backupDir: string;
+  /** A stored row that fails its schema (see `Server.problem`): refused. */
+  problem?: string;
 }
 
 export type BackupDatabase = Pick<
   Database,
-  'name' | 'engine' | 'mode' | 'container' | 'dbHost' | 'dbPort' | 'dbUser' | 'dbName' | 'dbPath'
+  'name' | 'engine' | 'mode' | 'container' | 'dbHost' | 'dbPort' | 'dbUser' | 'dbName' | 'dbPath' | 'problem'
 >;
 
 /** Where the password comes from at run time (host mode only; container mode reads the container's env). */
@@ -62,6 +64,8 @@ export interface CheckedTarget {
 }
 
 export function checkTarget(t: BackupTarget): CheckedTarget {
+  for (const problem of [t.server.problem, t.database.problem])
+    if (problem) throw new BackupError('invalid-input', problem);
   const sName = check(serverName, t.server.name, 'Server name');
   const dir = check(remoteDir, t.server.backupDir, 'Backup directory');
   const d = t.database;
@@ -70,6 +74,10 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
     throw new BackupError('invalid-input', `Unknown engine "${String(d.engine)}"`);
   }
   const password = t.password ?? { kind: 'none' };
+  if (password.kind === 'inline') {
+    const problem = passwordProblem(password.password, 'The database password');
+    if (problem) throw new BackupError('invalid-input', `${problem} (Remove Database, then add it again)`);
+  }
   if (password.kind === 'file') check(remoteDir, password.path, 'Credentials file');
   const spec = engineSpec(d.engine);
   // What every mode shares; each mode sets what it uses.
@@ -91,13 +99,7 @@ export function checkTarget(t: BackupTarget): CheckedTarget {
     return { ...base, mode: 'host', path: check(remoteFile, d.dbPath ?? '', 'Database file') };
   }
   if (d.mode === 'container') {
-    const container = d.container ?? `infrakt-db-${name}`;
-    if (!CONTAINER_RE.test(container)) {
-      throw new BackupError(
-        'invalid-input',
-        'Container name may use letters, digits, _ . - (as Docker allows)',
-      );
-    }
+    const container = check(containerName, d.container ?? `infrakt-db-${name}`, 'Container name');
     return {
       ...base,
       mode: 'container',

@@ -174,7 +174,7 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
       cause: 'the bucket does not exist at this endpoint',
       next: 'check the bucket name and endpoint URL',
     };
-  if (/AccessDenied|Forbidden|403/.test(t)) {
+  if (/AccessDenied|Forbidden|\b403\b/.test(t)) {
     return step === 'put'
       ? {
           cause: 'the key is not allowed to write to this bucket',

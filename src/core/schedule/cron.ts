@@ -4,7 +4,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { humanAge } from '../format';
-import { type RetentionPolicy, remoteDir } from '../model';
+import { type RetentionPolicy, parseReadable, remoteDir } from '../model';
 import { describeRetention } from '../backup/retention';
 
 export const CRON_PRESETS = [
@@ -110,9 +110,7 @@ export function cronMarker(databaseId: string): string {
  * quoting in sh (cron hands the line to sh), and no `%` (cron's newline).
  */
 function cronPath(value: string, label: string): string {
-  const r = remoteDir.safeParse(value);
-  if (!r.success) throw new Error(`${label}: ${r.error.issues[0]?.message ?? 'invalid path'}`);
-  return r.data;
+  return parseReadable(remoteDir, value, label);
 }
 
 /** This database's crontab line: the schedule, the script (its output appended to the log) and the marker. */
@@ -122,7 +120,7 @@ export function cronLine(opts: {
   scriptPath: string;
   logPath: string;
 }): { line: string; marker: string; expression: string } {
-  const expression = cronExpression.parse(opts.expression);
+  const expression = parseReadable(cronExpression, opts.expression, 'Schedule');
   const marker = cronMarker(opts.databaseId);
   const script = cronPath(opts.scriptPath, 'Script path');
   const log = cronPath(opts.logPath, 'Log path');

@@ -1,8 +1,8 @@
 // Reads OpenSSH's known_hosts so a server the user already trusts with `ssh`
 // is not asked about again (and a key that differs from it is refused).
 // Supports plain and hashed (|1|salt|hash) host fields, [host]:port entries,
-// glob patterns and negation; @cert-authority and @revoked lines never make a
-// key trusted.
+// glob patterns and negation. @cert-authority lines are skipped; a key on a
+// @revoked line is returned marked revoked, and is refused however it is trusted.
 import { createHash, createHmac } from 'node:crypto';
 import { hostMatches } from './sshConfig';
 
@@ -10,6 +10,8 @@ export interface KnownKey {
   keyType: string;
   /** "SHA256:<base64 without padding>", as `ssh-keygen -lf` prints it. */
   fingerprint: string;
+  /** On a `@revoked` line: never to be accepted. */
+  revoked?: true;
 }
 
 /** The name ssh looks up: `host` on port 22, `[host]:port` otherwise. */
@@ -28,8 +30,11 @@ export function knownHostKeys(text: string, host: string, port: number): KnownKe
   const name = knownHostsName(host, port);
   const out: KnownKey[] = [];
   for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#') || line.startsWith('@')) continue;
+    let line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const revoked = line.startsWith('@revoked ') || line.startsWith('@revoked\t');
+    if (revoked) line = line.slice('@revoked'.length).trim();
+    else if (line.startsWith('@')) continue; // @cert-authority: certificates are not used here
     const [hosts, keyType, blob] = line.split(/\s+/);
     if (!hosts || !keyType || !blob) continue;
     const matched = hosts.startsWith('|') ? hashedMatches(hosts, name) : hostMatches(hosts.split(','), name);
@@ -39,6 +44,7 @@ export function knownHostKeys(text: string, host: string, port: number): KnownKe
     out.push({
       keyType,
       fingerprint: `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`,
+      ...(revoked ? { revoked: true as const } : {}),
     });
   }
   return out;

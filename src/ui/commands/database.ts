@@ -7,6 +7,7 @@ import {
   type DatabaseMode,
   type Engine,
   type Server,
+  containerName,
   databaseName,
   remoteFile,
   fieldValidator,
@@ -21,10 +22,7 @@ import { resolveDatabase, resolveServer } from './targets';
 import { discoverDatabases, suggestName } from '../../core/backup';
 import { withRemote } from '../remote';
 
-const containerValidator = (v: string) =>
-  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(v)
-    ? undefined
-    : 'Container name may use letters, digits, _ . - (as Docker allows)';
+const containerValidator = fieldValidator(containerName);
 
 const askDatabaseName = (title: string) =>
   askText({
@@ -152,7 +150,9 @@ async function addHostDatabase(
 }
 
 export async function removeDatabase(services: Services, arg?: unknown): Promise<void> {
-  const { server, database } = await resolveDatabase(services, arg, 'Remove Database');
+  const { server, database } = await resolveDatabase(services, arg, 'Remove Database', {
+    broken: 'allow',
+  });
   await confirmModal(
     `Remove database "${database.name}" from ${server.name}?`,
     'infrakt forgets this database and its stored password. The database itself and its backups on the server are not touched.',

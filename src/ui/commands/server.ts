@@ -16,7 +16,7 @@ export async function addServer(services: Services): Promise<void> {
 }
 
 export async function editServer(services: Services, arg?: unknown): Promise<void> {
-  const current = await resolveServer(services, arg, 'Edit Server');
+  const current = await resolveServer(services, arg, 'Edit Server', { broken: 'allow' });
   const passwordKey = secretKeys.server(current.id, 'password');
   const hasPassword = (await services.secrets.get(passwordKey)) !== undefined;
   const { input, password } = await serverForm(`Edit Server ${current.name}`, current, hasPassword);
@@ -29,7 +29,7 @@ export async function editServer(services: Services, arg?: unknown): Promise<voi
 }
 
 export async function removeServer(services: Services, arg?: unknown): Promise<void> {
-  const server = await resolveServer(services, arg, 'Remove Server');
+  const server = await resolveServer(services, arg, 'Remove Server', { broken: 'allow' });
   const dbCount = services.store.listDatabases(server.id).length;
   await confirmModal(
     `Remove server "${server.name}"?`,

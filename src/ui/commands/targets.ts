@@ -1,6 +1,6 @@
 // A command can be run on a tree row or from the palette; with no row, ask.
 import { humanAge, humanSize } from '../../core/format';
-import type { BackupLocation, Database, Server } from '../../core/model';
+import { type BackupLocation, type Database, type Server, usable } from '../../core/model';
 import { type BackupEntry, LOCATION_LABELS } from '../../core/s3/layout';
 import type { TreeNode } from '../../core/treeRows';
 import { ENGINE_LABELS } from '../../core/model';
@@ -11,12 +11,35 @@ function isNode(arg: unknown): arg is TreeNode {
   return typeof arg === 'object' && arg !== null && 'kind' in arg;
 }
 
-export async function resolveServer(services: Services, arg: unknown, title: string): Promise<Server> {
+/** Whether the command may act on a stored row that fails its schema (only editing and removing it may). */
+export interface ResolveOptions {
+  broken?: 'refuse' | 'allow';
+}
+
+function refuseBroken<T extends { problem?: string }>(row: T, opts: ResolveOptions): T {
+  if (row.problem && opts.broken !== 'allow') throw new Error(row.problem);
+  return row;
+}
+
+/** The rows a picker offers: with `broken: 'refuse'`, only usable ones (none usable: the first one's problem). */
+function offered<T extends { problem?: string }>(rows: readonly T[], opts: ResolveOptions): T[] {
+  if (opts.broken === 'allow' || rows.length === 0) return [...rows];
+  const ok = usable(rows);
+  if (ok.length === 0) throw new Error(rows[0].problem);
+  return ok;
+}
+
+export async function resolveServer(
+  services: Services,
+  arg: unknown,
+  title: string,
+  opts: ResolveOptions = {},
+): Promise<Server> {
   if (isNode(arg) && (arg.kind === 'server' || arg.kind === 'database')) {
     const fresh = services.store.getServer(arg.server.id);
-    if (fresh) return fresh;
+    if (fresh) return refuseBroken(fresh, opts);
   }
-  const servers = services.store.listServers();
+  const servers = offered(services.store.listServers(), opts);
   if (servers.length === 0) throw new Error('No servers yet — run "Infrakt: Add Server" first.');
   if (servers.length === 1) return servers[0];
   const picked = await pickOne(
@@ -30,14 +53,25 @@ export async function resolveDatabase(
   services: Services,
   arg: unknown,
   title: string,
+  opts: ResolveOptions = {},
 ): Promise<{ server: Server; database: Database }> {
   if (isNode(arg) && arg.kind === 'database') {
     const database = services.store.getDatabase(arg.database.id);
     const server = services.store.getServer(arg.server.id);
-    if (database && server) return { server, database };
+    if (database && server) {
+      refuseBroken(server, opts);
+      return { server, database: refuseBroken(database, opts) };
+    }
   }
   const servers = new Map(services.store.listServers().map((s) => [s.id, s]));
-  const databases = services.store.listDatabases();
+  const databases = offered(
+    services.store
+      .listDatabases()
+      .map((d) =>
+        servers.get(d.serverId)?.problem ? { ...d, problem: servers.get(d.serverId)?.problem } : d,
+      ),
+    opts,
+  );
   if (databases.length === 0) throw new Error('No databases yet — run "Infrakt: Add Database" first.');
   const picked = await pickOne(
     databases.map((d) => ({
@@ -49,7 +83,8 @@ export async function resolveDatabase(
   );
   const server = servers.get(picked.database.serverId);
   if (!server) throw new Error('That database’s server no longer exists.');
-  return { server, database: picked.database };
+  const database = services.store.getDatabase(picked.database.id) ?? picked.database;
+  return { server, database };
 }
 
 /** A backup from its tree row, or picked from a database's listing (palette). */
@@ -63,7 +98,7 @@ export async function resolveBackup(
     const database = services.store.getDatabase(arg.database.id);
     const server = services.store.getServer(arg.server.id);
     if (!database || !server) throw new Error('That backup’s database or server was removed.');
-    return { server, database, entry: arg.entry };
+    return { server: refuseBroken(server, {}), database: refuseBroken(database, {}), entry: arg.entry };
   }
   const { server, database } = await resolveDatabase(services, arg, title);
   const listed = await services.catalog.load(server);

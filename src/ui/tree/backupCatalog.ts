@@ -13,8 +13,8 @@ import {
   serverS3Prefixes,
 } from '../../core/backup/serverListing';
 import { limiter } from '../../core/limit';
-import type { Server } from '../../core/model';
-import { lineSplitter, redact } from '../../core/remote/runner';
+import { type Server, usable } from '../../core/model';
+import { lineSplitter, runRedacted } from '../../core/remote/runner';
 import type { S3Credentials } from '../../core/s3/scripts';
 import { parseScheduleStatus } from '../../core/schedule/script';
 import { s3Access } from '../credentials';
@@ -123,12 +123,15 @@ export class BackupCatalog implements vscode.Disposable {
     return async (server: Server, script: string) => {
       const t0 = Date.now();
       services.log.info(`[${server.name}] listing S3 (${what}) for the tree`);
-      const r = await services.runner.run(server, script, {
-        signal,
-        secrets,
-        timeoutMs: S3_LISTING_TIMEOUT_MS,
-        onStderr: lineSplitter((line) => services.log.info(`[${server.name}] ! ${redact(line, secrets)}`)),
-      });
+      const r = await runRedacted(
+        {
+          signal,
+          secrets,
+          timeoutMs: S3_LISTING_TIMEOUT_MS,
+          onStderr: lineSplitter((line) => services.log.info(`[${server.name}] ! ${line}`)),
+        },
+        (redacting) => services.runner.run(server, script, redacting),
+      );
       services.log.info(
         `[${server.name}] S3 listing (${what}): exit ${r.code}, ${(r.stdout.length / 1024).toFixed(0)} KiB in ${Date.now() - t0} ms`,
       );
@@ -162,7 +165,7 @@ export class BackupCatalog implements vscode.Disposable {
       const others = [...this.entries.keys()].map(byId).filter((x): x is Server => x !== undefined);
       const share = new S3ListingShare<Server>({
         creds,
-        prefixes: serverS3Prefixes(s.prefix, server.name, services.store.listDatabases(server.id)),
+        prefixes: serverS3Prefixes(s.prefix, server.name, usable(services.store.listDatabases(server.id))),
         run: this.s3Runner(creds, `${server.name}'s backups`),
         preferred: [server, ...(last ? [last] : []), ...others],
       });
@@ -188,7 +191,7 @@ export class BackupCatalog implements vscode.Disposable {
 
   private async fetch(server: Server): Promise<CatalogEntry> {
     const services = this.services();
-    const databases = services.store.listDatabases(server.id);
+    const databases = usable(services.store.listDatabases(server.id));
     try {
       const s3 = await s3Access(services);
       const creds = s3.state === 'ready' ? s3.creds : undefined;

@@ -13,7 +13,9 @@ import {
   type PresetView,
   type ToExtension,
   type ToWebview,
+  S3_FIELD_MAX,
   S3_FORM_FIELDS,
+  oversizeFields,
   parseMessage,
   toExtension,
   toWebview,
@@ -26,6 +28,15 @@ import type { Services } from '../services';
 import { makeNonce, s3SettingsHtml } from './s3SettingsHtml';
 
 export const S3_SETTINGS_VIEW_TYPE = 'infrakt.s3Settings';
+const OVERSIZE_LABELS: Record<keyof typeof S3_FIELD_MAX, string> = {
+  provider: 'Provider',
+  endpointUrl: 'Endpoint URL',
+  bucket: 'Bucket',
+  region: 'Region',
+  accessKey: 'Access key',
+  secretKey: 'Secret key',
+  prefix: 'Path prefix',
+};
 const TITLE = 'S3 Settings';
 
 /** One open panel per activation (keyed by the extension context, not a global). */
@@ -141,6 +152,18 @@ export class S3SettingsPanel implements vscode.Disposable {
 
   private async receive(raw: unknown): Promise<void> {
     const parsed = parseMessage(toExtension, raw);
+    const oversize = parsed.ok ? undefined : oversizeFields(raw);
+    if (oversize) {
+      // Too long to be a value at all: say so on the fields, like any other field error.
+      const errors = Object.fromEntries(
+        oversize.fields.map((f) => [
+          f,
+          `${OVERSIZE_LABELS[f]} is too long — at most ${S3_FIELD_MAX[f]} characters; check what was pasted`,
+        ]),
+      );
+      await this.post({ type: 'errors', seq: oversize.seq, errors });
+      return;
+    }
     if (!parsed.ok) {
       // Never log the message itself: a save carries the secret.
       this.services.log.warn(`S3 settings page: ignored a malformed message (${parsed.problem})`);

@@ -92,7 +92,7 @@ infrakt_ret_s3() {
     infrakt_ret_add_error "S3: cannot create a temp dir"
     return 0
   }
-  if ! awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$infrakt_ret_p" --query 'Contents[].[Key]' \
+  if ! awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix="$infrakt_ret_p" --query 'Contents[].[Key]' \
     --output text >"$infrakt_ret_w/keys" 2>"$infrakt_ret_w/err" </dev/null; then
     infrakt_ret_add_error "S3: cannot list $infrakt_ret_p: $(infrakt_tail_lines "$infrakt_ret_w/err")"
     return 0
@@ -120,8 +120,8 @@ infrakt_ret_s3() {
     infrakt_ret_i=$((infrakt_ret_i + 1))
     [ "$infrakt_ret_i" -gt "$infrakt_ret_keep" ] || continue
     [ "$infrakt_ret_n" != "$infrakt_name" ] || continue
-    if awsx s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_ret_p$infrakt_ret_n" </dev/null >/dev/null 2>"$infrakt_ret_w/err" &&
-      awsx s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_ret_p$infrakt_ret_n.sha256" </dev/null >/dev/null 2>"$infrakt_ret_w/err"; then
+    if awsx s3api delete-object --bucket "$infrakt_bucket" --key="$infrakt_ret_p$infrakt_ret_n" </dev/null >/dev/null 2>"$infrakt_ret_w/err" &&
+      awsx s3api delete-object --bucket "$infrakt_bucket" --key="$infrakt_ret_p$infrakt_ret_n.sha256" </dev/null >/dev/null 2>"$infrakt_ret_w/err"; then
       printf '%s s3 %s\n' "$infrakt_mark_deleted" "$infrakt_ret_p$infrakt_ret_n"
       infrakt_ret_deleted_s3=$((infrakt_ret_deleted_s3 + 1))
     else

@@ -41,32 +41,32 @@ infrakt_s3_test() {
   printf 'infrakt connection test %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$infrakt_probe"
   infrakt_sum=$(sha256sum "$infrakt_probe" | cut -d' ' -f1)
   infrakt_size=$(wc -c <"$infrakt_probe" | tr -d ' ')
-  if awsx s3api put-object --bucket "$infrakt_bucket" --key "$infrakt_s3_key" --body "$infrakt_probe" \
+  if awsx s3api put-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" --body "$infrakt_probe" \
     --metadata sha256="$infrakt_sum" >/dev/null 2>"$infrakt_aws_dir/err"; then
     infrakt_s3_step put ok "$infrakt_s3_key"
   else
     infrakt_s3_step_failed put keep
   fi
-  if infrakt_head=$(awsx s3api head-object --bucket "$infrakt_bucket" --key "$infrakt_s3_key" \
+  if infrakt_head=$(awsx s3api head-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" \
     --query ContentLength --output text 2>"$infrakt_aws_dir/err") && [ "$infrakt_head" = "$infrakt_size" ]; then
     infrakt_s3_step head ok "$infrakt_head bytes"
   else
     infrakt_s3_step_failed head "size $infrakt_head, expected $infrakt_size"
   fi
-  if awsx s3api get-object --bucket "$infrakt_bucket" --key "$infrakt_s3_key" "$infrakt_probe.back" \
+  if awsx s3api get-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" "$infrakt_probe.back" \
     >/dev/null 2>"$infrakt_aws_dir/err" &&
     [ "$(sha256sum "$infrakt_probe.back" | cut -d' ' -f1)" = "$infrakt_sum" ]; then
     infrakt_s3_step get ok 'sha256 matches'
   else
     infrakt_s3_step_failed get 'downloaded bytes differ from what was uploaded (sha256 mismatch)'
   fi
-  if infrakt_n=$(awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$infrakt_s3_key" \
+  if infrakt_n=$(awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix="$infrakt_s3_key" \
     --query 'length(Contents[])' --output text 2>"$infrakt_aws_dir/err") && [ "$infrakt_n" -ge 1 ] 2>/dev/null; then
     infrakt_s3_step list ok 'probe listed'
   else
     infrakt_s3_step_failed list 'the probe object was not listed'
   fi
-  if awsx s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_s3_key" >/dev/null 2>"$infrakt_aws_dir/err"; then
+  if awsx s3api delete-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" >/dev/null 2>"$infrakt_aws_dir/err"; then
     infrakt_s3_step delete ok 'probe removed'
   else
     infrakt_s3_step_failed delete keep
@@ -82,7 +82,7 @@ infrakt_s3_step_failed() {
   if [ "$2" != keep ] && [ ! -s "$infrakt_aws_dir/err" ]; then echo "$2" >"$infrakt_aws_dir/err"; fi
   infrakt_s3_step "$1" fail "$(infrakt_s3_err)"
   if [ "$1" != put ] && [ "$1" != delete ]; then
-    awsx s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_s3_key" >/dev/null 2>&1
+    awsx s3api delete-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" >/dev/null 2>&1
   fi
   exit "$infrakt_exit_s3_step"
 }
@@ -99,7 +99,7 @@ infrakt_s3_list_prefixes() {
     printf '%s %s\n' "$infrakt_mark_s3prefix" "$infrakt_i"
     # A short connect timeout: a server that cannot reach the endpoint fails in
     # seconds, so that another server can be asked instead.
-    if awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$infrakt_prefix" \
+    if awsx s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix="$infrakt_prefix" \
       --query 'Contents[].[Key,Size,LastModified]' --output json --cli-connect-timeout 10 \
       >"$infrakt_aws_dir/out" 2>"$infrakt_aws_dir/err" </dev/null; then
       cat "$infrakt_aws_dir/out"

@@ -23,7 +23,7 @@ infrakt_sink_s3_run() {
 # Bounded by the stall limit too: the endpoint may hang after the data went in.
 infrakt_sink_s3_after() {
   infrakt_s3_key=$infrakt_s3_prefix$INFRAKT_NAME
-  infrakt_s3_len=$(infrakt_aws_bounded s3api head-object --bucket "$infrakt_bucket" --key "$infrakt_s3_key" \
+  infrakt_s3_len=$(infrakt_aws_bounded s3api head-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" \
     --query ContentLength --output text) || return 1
   if [ "$infrakt_s3_len" != "$INFRAKT_SIZE" ]; then
     echo "infrakt: S3 holds $infrakt_s3_len bytes of $INFRAKT_NAME where $INFRAKT_SIZE were sent — the upload is not kept" >&2
@@ -35,11 +35,11 @@ infrakt_sink_s3_after() {
 
 infrakt_sink_s3_abort() {
   infrakt_s3_k=$infrakt_s3_prefix$infrakt_name
-  infrakt_aws_quick s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix "$infrakt_s3_k" \
+  infrakt_aws_quick s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix="$infrakt_s3_k" \
     --query 'Uploads[].[Key,UploadId]' --output text 2>/dev/null |
     while IFS="$(printf '\t')" read -r infrakt_uk infrakt_uid; do
       if [ "$infrakt_uk" = "$infrakt_s3_k" ] && [ -n "$infrakt_uid" ]; then
-        infrakt_aws_quick s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_s3_k" --upload-id "$infrakt_uid" || :
+        infrakt_aws_quick s3api abort-multipart-upload --bucket "$infrakt_bucket" --key="$infrakt_s3_k" --upload-id "$infrakt_uid" || :
       fi
     done
   # The keys are our own names (letters, digits, . _ - /): safe inside JSON as they are.
@@ -60,21 +60,21 @@ infrakt_sink_s3_sweep() {
   [ -n "$infrakt_s3_cut" ] && [ -n "$infrakt_s3_cut_obj" ] && command -v aws >/dev/null 2>&1 || return 0
   # Objects of this server's database with no .sha256 beside them, finished before the cut-off:
   # a finished upload gets its mark within seconds, so an hour without one means it never will.
-  infrakt_aws_quick s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix "$infrakt_s3_prefix$infrakt_base" \
+  infrakt_aws_quick s3api list-objects-v2 --bucket "$infrakt_bucket" --prefix="$infrakt_s3_prefix$infrakt_base" \
     --query 'Contents[].[Key,LastModified]' --output text >"$infrakt_sw.objects" 2>/dev/null || :
   awk -F '\t' -v c="$infrakt_s3_cut_obj" 'NF >= 2 { if ($1 ~ /\.sha256$/) s[substr($1, 1, length($1) - 7)] = 1; else o[$1] = substr($2, 1, 19) }
     END { for (k in o) if (!(k in s) && o[k] < c) print k }' "$infrakt_sw.objects" >"$infrakt_sw.victims" 2>/dev/null || :
   while IFS= read -r infrakt_sk; do
-    infrakt_aws_quick s3api delete-object --bucket "$infrakt_bucket" --key "$infrakt_sk" >/dev/null 2>&1 &&
+    infrakt_aws_quick s3api delete-object --bucket "$infrakt_bucket" --key="$infrakt_sk" >/dev/null 2>&1 &&
       echo "infrakt: removed an unfinished S3 upload of an earlier run: $infrakt_sk"
   done <"$infrakt_sw.victims"
   # Multipart uploads never completed (killed runs), started before the cut-off.
-  infrakt_aws_quick s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix "$infrakt_s3_prefix$infrakt_base" \
+  infrakt_aws_quick s3api list-multipart-uploads --bucket "$infrakt_bucket" --prefix="$infrakt_s3_prefix$infrakt_base" \
     --query 'Uploads[].[Key,UploadId,Initiated]' --output text >"$infrakt_sw.uploads" 2>/dev/null || :
   awk -F '\t' -v c="$infrakt_s3_cut" 'NF >= 3 && substr($3, 1, 19) < c { print $1 "\t" $2 }' \
     "$infrakt_sw.uploads" >"$infrakt_sw.stale" 2>/dev/null || :
   while IFS="$infrakt_tab" read -r infrakt_sk infrakt_sid; do
-    infrakt_aws_quick s3api abort-multipart-upload --bucket "$infrakt_bucket" --key "$infrakt_sk" --upload-id "$infrakt_sid" >/dev/null 2>&1 &&
+    infrakt_aws_quick s3api abort-multipart-upload --bucket "$infrakt_bucket" --key="$infrakt_sk" --upload-id "$infrakt_sid" >/dev/null 2>&1 &&
       echo "infrakt: aborted an unfinished S3 multipart upload of an earlier run: $infrakt_sk"
   done <"$infrakt_sw.stale"
   return 0

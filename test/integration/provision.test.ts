@@ -45,6 +45,15 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     return parseProvisionOutput(r.stdout);
   };
+  /** The test world's server as Add Server would save it. */
+  const serverInput = (s: Server) => ({
+    name: s.name,
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    auth: 'agent' as const,
+    backupDir: s.backupDir,
+  });
   const stepsText = (r: ProvisionReport) => r.steps.map((s) => `${s.id} ${s.status} ${s.detail}`).join('\n');
 
   before(async () => {
@@ -133,14 +142,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
   it('the result is recorded on the server row', async () => {
     const { store } = await ConfigStore.open(path.join(work, 'infrakt.sqlite'), { wasmPath: WASM_PATH });
     try {
-      const saved = store.addServer({
-        name: server.name,
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        auth: 'agent',
-        backupDir: server.backupDir,
-      });
+      const saved = store.addServer(serverInput(server));
       assert.match(
         rowFor({ kind: 'server', server: saved, state: { kind: 'idle' } }).tooltip,
         /Not provisioned yet/,
@@ -163,14 +165,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
     const canary = path.join(work, 'provision-canary');
     const hostile = `shop$(touch ${canary})`;
     const first = await ConfigStore.open(file, { wasmPath: WASM_PATH });
-    const saved = first.store.addServer({
-      name: server.name,
-      host: server.host,
-      port: server.port,
-      user: server.user,
-      auth: 'agent',
-      backupDir: server.backupDir,
-    });
+    const saved = first.store.addServer(serverInput(server));
     const row = first.store.addDatabase({ ...hostDatabase(pg, 'shop'), serverId: saved.id });
     first.store.dispose();
     // The file is changed behind the store's back, as another program could.

@@ -28,6 +28,7 @@ import {
 import { writeFileAtomic, type AtomicWriteHooks } from './atomicFile';
 import { withFileLock } from './fileLock';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+import { missingColumns } from './schemaCheck';
 import { type Row, toBackup, toDatabase, toKnownHost, toS3, toSchedule, toServer } from './rows';
 
 export class StoreError extends Error {
@@ -173,7 +174,7 @@ export class ConfigStore {
         reason: `its tables do not match its schema version, so it cannot be updated (${err instanceof Error ? err.message : String(err)})`,
       };
     }
-    const missing = missingColumns(db, expectedSchema(sql));
+    const missing = missingColumns(sql, db);
     if (missing.length > 0)
       return {
         kind: 'corrupt',
@@ -584,49 +585,6 @@ export class ConfigStore {
       ).map(toBackup),
     );
   }
-}
-
-/** Tables and their columns, as the migrations make them. */
-type Schema = Map<string, Set<string>>;
-let schemaOfMigrations: Schema | undefined;
-
-function schemaOf(db: SqlDatabase): Schema {
-  const out: Schema = new Map();
-  const tables = db.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
-  for (const [name] of tables[0]?.values ?? []) {
-    const cols = db.exec(`PRAGMA table_info("${String(name).replace(/"/g, '""')}")`);
-    out.set(String(name), new Set((cols[0]?.values ?? []).map((c) => String(c[1]))));
-  }
-  return out;
-}
-
-/** The schema a fresh store gets (computed once, in memory). */
-function expectedSchema(sql: SqlJsStatic): Schema {
-  if (!schemaOfMigrations) {
-    const fresh = new sql.Database();
-    try {
-      for (const m of MIGRATIONS) fresh.run(m);
-      schemaOfMigrations = schemaOf(fresh);
-    } finally {
-      fresh.close();
-    }
-  }
-  return schemaOfMigrations;
-}
-
-/** "the table servers", "the column servers.port": what `db` lacks of `expected`. */
-function missingColumns(db: SqlDatabase, expected: Schema): string[] {
-  const actual = schemaOf(db);
-  const missing: string[] = [];
-  for (const [table, cols] of expected) {
-    const have = actual.get(table);
-    if (!have) {
-      missing.push(`the table ${table}`);
-      continue;
-    }
-    for (const c of cols) if (!have.has(c)) missing.push(`the column ${table}.${c}`);
-  }
-  return missing;
 }
 
 function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown): T {

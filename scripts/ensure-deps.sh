@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(openssh-server awscli postgresql mariadb-server redis-server cron zstd ripgrep libkrb5-dev chromium unzip busybox shellcheck sqlite3)
+DEBIAN_PACKAGES=(openssh-server awscli postgresql mariadb-server redis-server cron zstd ripgrep libkrb5-dev chromium unzip busybox shellcheck sqlite3 radosgw ceph-mon ceph-osd uuid-runtime faketime)
 
 if [ "${1:-}" = "--debian" ]; then
   missing=()

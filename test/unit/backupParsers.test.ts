@@ -211,16 +211,94 @@ it('lineSplitter joins chunks into whole lines', () => {
 });
 
 describe('S3 error diagnosis', () => {
-  it('an unreachable endpoint whose port contains 403 is unreachable, not access denied', () => {
-    const text = 'Could not connect to the endpoint URL: "http://127.0.0.1:40353/infrakt-test/p.txt"';
-    assert.match(diagnoseS3Error(text, 'web-1', 'put').cause, /^web-1 cannot reach the S3 endpoint$/);
+  const d = (text: string, step?: string) => diagnoseS3Error(text, 'web-1', step);
+  const crash = [
+    'infrakt: using aws-cli/1.45.11 Python/3.11.7 Linux/6.18 botocore/1.43.11',
+    "argument of type 'NoneType' is not iterable",
+  ].join('\n');
+  // awscli's crash on an empty <Message>, then the code the shell library recovered.
+  const recovered = (code: string) => `${crash}\ninfrakt: the S3 endpoint answered ${code}`;
+
+  it('names every S3 error code a user can meet, with the next step', () => {
+    const table: [string, RegExp, RegExp][] = [
+      ['SignatureDoesNotMatch', /^the secret key is wrong/, /secret key again in S3 Settings/],
+      ['InvalidAccessKeyId', /^the access key is not known/, /check the access key/],
+      ['NoSuchBucket', /^the bucket does not exist at this endpoint$/, /bucket name and endpoint URL/],
+      ['AccessDenied', /^access denied$/, /permissions/],
+      ['AuthorizationHeaderMalformed', /^the region or endpoint does not match the bucket/, /region/],
+      ['PermanentRedirect', /^the region or endpoint does not match the bucket/, /region/],
+      ['IllegalLocationConstraintException', /^the region or endpoint does not match/, /region/],
+      ['RequestTimeTooSkewed', /^web-1’s clock is off, so the S3 endpoint refuses/, /NTP/],
+      ['QuotaExceeded', /^the bucket is full/, /quota/],
+      ['XMinioStorageFull', /^the bucket is full/, /quota/],
+      ['SlowDown', /slow down \(503\)$/, /try again/],
+      ['NotImplemented', /checksum headers/, /preset/],
+    ];
+    for (const [code, cause, next] of table) {
+      for (const text of [
+        recovered(code),
+        `An error occurred (${code}) when calling the PutObject operation: whatever`,
+        `<Error><Code>${code}</Code><Message></Message></Error>`,
+      ]) {
+        const r = d(text, 'head');
+        assert.match(r.cause, cause, `${code}: ${text}`);
+        assert.match(r.next, next, code);
+      }
+    }
+    assert.equal(d(recovered('AccessDenied'), 'put').cause, 'the key is not allowed to write to this bucket');
+  });
+
+  it('a missing .sha256 object and one that cannot be read are different messages', () => {
+    const missing = [
+      'fatal error: An error occurred (404) when calling the HeadObject operation: Key "k.sha256" does not exist',
+      'infrakt: no checksum object infrakt/backups/shop/k.sha256 in S3 — refusing to restore an unverifiable file',
+    ].join('\n');
+    assert.match(d(missing).cause, /^there is no checksum object infrakt\/backups\/shop\/k\.sha256 in S3/);
+    const denied = [
+      'fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden',
+      'infrakt: the S3 endpoint answered SignatureDoesNotMatch',
+      'infrakt: cannot read the checksum object infrakt/backups/shop/k.sha256 from S3',
+    ].join('\n');
+    assert.match(d(denied).cause, /^the secret key is wrong/);
+  });
+
+  it('says how far the clock is off when the shell measured it', () => {
+    const text = `${recovered('RequestTimeTooSkewed')}\ninfrakt: this server's clock is -3600 s off the S3 endpoint's`;
     assert.equal(
-      diagnoseS3Error(
-        'An error occurred (403) when calling the HeadObject operation: Forbidden',
-        'web-1',
-        'head',
-      ).cause,
+      d(text).cause,
+      'web-1’s clock is off by 3600 s (behind the S3 endpoint), so the S3 endpoint refuses its signed requests',
+    );
+  });
+
+  it('never shows awscli’s crash text or the product’s own version line as the cause', () => {
+    const r = d(crash);
+    assert.equal(r.cause, 'the S3 endpoint refused the request, and awscli failed before it could say why');
+    assert.doesNotMatch(`${r.cause} ${r.next}`, /NoneType|aws-cli\/1/);
+    assert.equal(d(`${crash}\nsomething else happened`).cause, 'something else happened');
+  });
+
+  it('network failures: unreachable, DNS, TLS; a port with 403 in it is not access denied', () => {
+    const text = 'Could not connect to the endpoint URL: "http://127.0.0.1:40353/infrakt-test/p.txt"';
+    assert.equal(d(text, 'put').cause, 'web-1 cannot reach the S3 endpoint');
+    assert.match(
+      d('Could not resolve host: s3.nowhere.example').cause,
+      /cannot resolve the endpoint’s host name/,
+    );
+    assert.match(d('SSL validation failed for https://x/ [SSL: CERTIFICATE_VERIFY_FAILED]').cause, /^TLS/);
+    assert.equal(
+      d('An error occurred (403) when calling the HeadObject operation: Forbidden', 'head').cause,
       'access denied',
+    );
+  });
+
+  it('a checksum header the provider refuses is named, with the compatibility option', () => {
+    const r = d(
+      'An error occurred (InvalidArgument) when calling the PutObject operation: x-amz-checksum-crc32 not supported',
+    );
+    assert.match(r.next, /checksum compatibility option/);
+    assert.doesNotMatch(
+      d('An error occurred (InvalidArgument) when calling X: bad part number').next,
+      /checksum/,
     );
   });
 });

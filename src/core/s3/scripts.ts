@@ -138,6 +138,115 @@ export interface S3Diagnosis {
   next: string;
 }
 
+/** The line the shell library prints when it recovered the S3 error code (aws.sh, infrakt_aws_explain). */
+const ANSWERED_RE = /infrakt: the S3 endpoint answered ([A-Za-z0-9.]+)/;
+const SKEW_RE = /infrakt: this server's clock is (-?\d+) s off the S3 endpoint's/;
+
+/**
+ * The S3 error code in awscli's output: the one the shell recovered, else
+ * awscli's own "An error occurred (Code)" when it is a name (a number such as
+ * 403 is only the HTTP status of an answer without a body), else an XML <Code>.
+ */
+export function s3ErrorCode(text: string): string | undefined {
+  const recovered = ANSWERED_RE.exec(text);
+  if (recovered) return recovered[1];
+  const named = /An error occurred \(([A-Za-z][A-Za-z0-9.]*)\)/.exec(text);
+  if (named) return named[1];
+  return /<Code>([A-Za-z0-9.]+)<\/Code>/.exec(text)?.[1];
+}
+
+const CHECKSUM_FIX: S3Diagnosis = {
+  cause: 'the provider rejected awscli’s checksum headers',
+  next: 'choose your provider’s preset in S3 Settings (it turns on the checksum compatibility option: checksums only when required)',
+};
+
+/** What each S3 error code means for the user, and what to do. */
+function byCode(code: string, text: string, serverName: string, step?: string): S3Diagnosis | undefined {
+  switch (code) {
+    case 'SignatureDoesNotMatch':
+      return {
+        cause: 'the secret key is wrong: the S3 endpoint rejected the request signature',
+        next: 'paste the secret key again in S3 Settings (for AWS, also check the region)',
+      };
+    case 'InvalidAccessKeyId':
+      return {
+        cause: 'the access key is not known to the storage provider',
+        next: 'check the access key in S3 Settings',
+      };
+    case 'NoSuchBucket':
+      return {
+        cause: 'the bucket does not exist at this endpoint',
+        next: 'check the bucket name and endpoint URL',
+      };
+    case 'AccessDenied':
+    case 'AllAccessDisabled':
+      return step === 'put'
+        ? {
+            cause: 'the key is not allowed to write to this bucket',
+            next: 'grant the key write (PutObject) access to the bucket and prefix',
+          }
+        : { cause: 'access denied', next: 'check the key’s permissions on this bucket and prefix' };
+    case 'AuthorizationHeaderMalformed':
+    case 'PermanentRedirect':
+    case 'IllegalLocationConstraintException':
+    case 'InvalidRegion':
+      return {
+        cause: `the region or endpoint does not match the bucket (${code})`,
+        next: 'set the bucket’s region in S3 Settings, and use the endpoint URL your provider gives for it',
+      };
+    case 'RequestTimeTooSkewed': {
+      const skew = SKEW_RE.exec(text);
+      const off = skew ? Number(skew[1]) : undefined;
+      const by =
+        off === undefined
+          ? ''
+          : ` by ${Math.abs(off)} s (${off > 0 ? 'ahead of' : 'behind'} the S3 endpoint)`;
+      return {
+        cause: `${serverName}’s clock is off${by}, so the S3 endpoint refuses its signed requests`,
+        next: `set ${serverName}’s clock (turn on NTP, e.g. timedatectl set-ntp true)`,
+      };
+    }
+    case 'QuotaExceeded':
+    case 'XMinioStorageFull':
+    case 'InsufficientStorage':
+    case 'StorageFull':
+    case 'EntityTooLarge':
+      return {
+        cause: `the bucket is full: its quota or the provider’s storage is used up (${code})`,
+        next: 'free space in the bucket (fewer kept backups in S3) or raise its quota with your provider',
+      };
+    case 'SlowDown':
+    case 'ServiceUnavailable':
+    case '503':
+      return {
+        cause: 'the S3 endpoint is overloaded and asked to slow down (503)',
+        next: 'try again in a few minutes',
+      };
+    case 'NotImplemented':
+    case '501':
+      return CHECKSUM_FIX;
+    case 'InvalidArgument':
+    case 'InvalidRequest':
+      return /checksum|x-amz-(sdk-)?checksum|content-sha256|trailer/i.test(text) ? CHECKSUM_FIX : undefined;
+    case '403':
+    case 'Forbidden':
+      return byCode('AccessDenied', text, serverName, step);
+    default:
+      return undefined;
+  }
+}
+
+/** Lines that never name a cause: the product's own version line, and awscli's crash text. */
+const NOT_A_CAUSE: readonly RegExp[] = [
+  /^infrakt: using /,
+  /^infrakt: the S3 endpoint answered /,
+  /^infrakt: this server's clock is /,
+  /^Traceback \(most recent call last\)/,
+  /^\s*File "/,
+  /argument of type 'NoneType' is not iterable/,
+  /^\s*\^+\s*$/,
+];
+
 /** Maps awscli's error text to a cause and a next step a person can take. */
 export function diagnoseS3Error(text: string, serverName: string, step?: string): S3Diagnosis {
   const t = text;
@@ -158,39 +267,17 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
       next: 'check that the endpoint is up and reachable from the server, then retry the upload',
     };
   }
-  if (/InvalidAccessKeyId/.test(t))
+  const noSum = /infrakt: no checksum object (\S+) in S3/.exec(t);
+  if (noSum) {
     return {
-      cause: 'the access key is not known to the storage provider',
-      next: 'check the access key in S3 Settings',
-    };
-  if (/SignatureDoesNotMatch/.test(t)) {
-    return {
-      cause: 'the request signature was rejected',
-      next: 'check the secret key, the region, and the provider preset (path-style addressing)',
+      cause: `there is no checksum object ${noSum[1]} in S3, so this backup cannot be verified`,
+      next: 'restore another backup (an upload without its .sha256 never finished)',
     };
   }
-  if (/NoSuchBucket/.test(t))
-    return {
-      cause: 'the bucket does not exist at this endpoint',
-      next: 'check the bucket name and endpoint URL',
-    };
-  if (/AccessDenied|Forbidden|\b403\b/.test(t)) {
-    return step === 'put'
-      ? {
-          cause: 'the key is not allowed to write to this bucket',
-          next: 'grant the key write (PutObject) access to the bucket and prefix',
-        }
-      : { cause: 'access denied', next: 'check the key’s permissions on this bucket and prefix' };
-  }
-  if (/NotImplemented|\b501\b/.test(t)) {
-    return {
-      cause: 'the provider rejected awscli’s checksum headers',
-      next: 'choose your provider’s preset in S3 Settings (it sets when_required checksums)',
-    };
-  }
-  if (
-    /Could not connect to the endpoint URL|Connection refused|Connect timeout|Read timeout|timed out/i.test(t)
-  ) {
+  const code = s3ErrorCode(t) ?? /An error occurred \((\d{3})\)/.exec(t)?.[1];
+  const known = code ? byCode(code, t, serverName, step) : undefined;
+  if (known) return known;
+  if (/Could not connect to the endpoint URL|Connection refused|Connect timeout|timed out/i.test(t)) {
     return {
       cause: `${serverName} cannot reach the S3 endpoint`,
       next: 'check the endpoint URL and the server’s outbound network/firewall',
@@ -204,16 +291,27 @@ export function diagnoseS3Error(text: string, serverName: string, step?: string)
   }
   if (/SSL|certificate/i.test(t)) {
     return {
-      cause: 'TLS to the endpoint failed',
+      cause: 'TLS to the endpoint failed (its certificate was not accepted)',
       next: 'check the endpoint URL (https) and the server’s CA certificates',
     };
   }
-  const firstLine =
-    t
-      .split('\n')
-      .find((l) => l.trim().length > 0)
-      ?.trim() ?? 'unknown error';
-  return { cause: firstLine.slice(0, 300), next: 'see the Infrakt log for the full output' };
+  if (code && !/^\d+$/.test(code)) {
+    return {
+      cause: `the S3 endpoint refused the request (${code})`,
+      next: 'see the Infrakt log for the full output',
+    };
+  }
+  const line = t
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.length > 0 && !NOT_A_CAUSE.some((re) => re.test(l)));
+  if (!line) {
+    return {
+      cause: 'the S3 endpoint refused the request, and awscli failed before it could say why',
+      next: 'run Test Connection in S3 Settings; the Infrakt log has awscli’s output',
+    };
+  }
+  return { cause: line.slice(0, 300), next: 'see the Infrakt log for the full output' };
 }
 
 function transferPaths(server: { name: string; backupDir: string }, filename: string): { file: string } {

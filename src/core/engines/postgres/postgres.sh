@@ -22,6 +22,23 @@ infrakt_db_plan() {
 
 infrakt_db_prestart() { :; }
 
+# The database's size as the server reports it (bytes; nothing when it cannot
+# say): it bounds the compressed dump, so an S3 upload can size its parts.
+# shellcheck disable=SC2016 # expanded in the container
+infrakt_pg_container_size='command -v psql >/dev/null 2>&1 || exit 0
+export PGPASSWORD="${POSTGRES_PASSWORD:-}"
+exec psql -X -w -Atq -U "${2:-${POSTGRES_USER:-postgres}}" -d "${3:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}" -c "select pg_database_size(current_database())"'
+
+infrakt_db_size() {
+  if [ "$infrakt_db_mode" = container ]; then
+    (infrakt_in_container "$infrakt_pg_container_size" "$infrakt_db_user" "$infrakt_db_name")
+    return
+  fi
+  command -v psql >/dev/null 2>&1 || return 0
+  PGCONNECT_TIMEOUT=10 psql -X -w -Atq -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name" \
+    -c 'select pg_database_size(current_database())' </dev/null
+}
+
 infrakt_db_dump() {
   if [ "$infrakt_db_mode" = container ]; then
     infrakt_in_container "$infrakt_pg_container_dump" "$infrakt_db_user" "$infrakt_db_name"

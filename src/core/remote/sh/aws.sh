@@ -45,8 +45,60 @@ infrakt_aws_setup() {
   infrakt_bucket=$infrakt_s3_bucket
 }
 
-# aws with the endpoint.
-awsx() { aws --endpoint-url "$infrakt_endpoint" "$@"; }
+# aws with the endpoint. Its stderr passes through a file, so that a failure
+# awscli could not name gets its S3 error code added (infrakt_aws_explain).
+awsx() {
+  infrakt_ax_err=$infrakt_aws_dir/awsx.err
+  aws --endpoint-url "$infrakt_endpoint" "$@" 2>"$infrakt_ax_err"
+  infrakt_ax_rc=$?
+  if [ "$infrakt_ax_rc" != 0 ]; then
+    infrakt_ax_why=$(infrakt_aws_explain "$infrakt_ax_err" "$@" 2>/dev/null)
+    [ -z "$infrakt_ax_why" ] || printf '%s\n' "$infrakt_ax_why" >>"$infrakt_ax_err"
+  fi
+  cat "$infrakt_ax_err" >&2
+  return "$infrakt_ax_rc"
+}
+
+# infrakt_aws_explain <awscli's stderr> [<the failed awscli arguments>]: when
+# awscli failed without naming the S3 error — it crashes on an empty <Message>
+# (as Ceph RGW sends), and the answer to a HEAD has no body, only its status —
+# the code is read from the endpoint's answer with --debug: the failed request
+# again when it is a small s3api call (stdin is never read), else one cheap
+# listing. Prints
+#   infrakt: the S3 endpoint answered <Code>
+# (for RequestTimeTooSkewed also the clock offset, from the answer's Date).
+# Nothing for a network failure (the same request would fail the same way) or
+# an error awscli named itself. The debug text stays in a variable: only the
+# code is printed.
+infrakt_aws_explain() {
+  if [ -s "$1" ] &&
+    grep -Eq 'An error occurred \([A-Za-z]|Could not connect|onnect timeout|Read timeout|Could not resolve|Name or service not known|SSL|certificate|not found on this server|made no progress' "$1"; then
+    return 0
+  fi
+  shift
+  infrakt_ae_code=
+  if [ "${1:-}" = s3api ]; then infrakt_aws_debug "$@"; fi
+  if [ -z "$infrakt_ae_code" ]; then infrakt_aws_debug s3api list-objects-v2 --bucket "$infrakt_bucket" --max-keys 1; fi
+  [ -n "$infrakt_ae_code" ] || return 0
+  printf 'infrakt: the S3 endpoint answered %s\n' "$infrakt_ae_code"
+  if [ "$infrakt_ae_code" = RequestTimeTooSkewed ]; then
+    infrakt_ae_date=$(printf '%s\n' "$infrakt_ae_out" | grep -io "'date': '[^']*'" | head -n 1 | cut -d"'" -f4)
+    infrakt_ae_then=$(date -u -d "$infrakt_ae_date" +%s 2>/dev/null) || infrakt_ae_then=
+    case "$infrakt_ae_then" in
+      '' | *[!0-9]*) ;;
+      *) printf "infrakt: this server's clock is %s s off the S3 endpoint's\n" "$(($(date -u +%s) - infrakt_ae_then))" ;;
+    esac
+  fi
+  return 0
+}
+
+# One try of an awscli call with --debug: its log in infrakt_ae_out, the <Code>
+# of the endpoint's answer in infrakt_ae_code ('' when it has none).
+infrakt_aws_debug() {
+  infrakt_ae_out=$(AWS_MAX_ATTEMPTS=1 aws --endpoint-url "$infrakt_endpoint" --debug --cli-connect-timeout 10 \
+    --cli-read-timeout 20 "$@" 2>&1 >/dev/null </dev/null)
+  infrakt_ae_code=$(printf '%s\n' "$infrakt_ae_out" | grep -o '<Code>[A-Za-z0-9.]*</Code>' | head -n 1 | sed 's/<[^>]*>//g')
+}
 
 # Says so (as diagnoseS3Error knows it) and fails when the server has no awscli.
 infrakt_aws_found() {

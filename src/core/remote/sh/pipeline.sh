@@ -30,7 +30,8 @@
 # kills the reader), and optionally _init (set-up, before anything is created),
 # _check (when it fails the sink is not started), _after (verify and commit
 # the copy; INFRAKT_FILE, INFRAKT_NAME, INFRAKT_SHA256 and INFRAKT_SIZE are
-# exported), _abort (remove what an uncommitted run left) and _sweep (remove
+# exported), _explain <its stderr> (after it failed: say why, when its own
+# output does not), _abort (remove what an uncommitted run left) and _sweep (remove
 # leftovers of earlier killed runs, in the background, long commands through
 # infrakt_bg).
 
@@ -76,6 +77,7 @@ infrakt_cleanup() {
   infrakt_kill_relays
   for infrakt_p in $infrakt_sweeps; do kill -TERM "$infrakt_p" 2>/dev/null || :; done
   for infrakt_p in $infrakt_sink_pids $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done
+  for infrakt_s in ${infrakt_sinks:-}; do infrakt_sink_stderr "$infrakt_s" || :; done
   infrakt_abort_sinks
   # An engine's own clean-up (Redis: stop replicating from a temporary server).
   if infrakt_has_fn infrakt_db_cleanup; then infrakt_db_cleanup || :; fi
@@ -93,7 +95,7 @@ infrakt_cleanup() {
 # State and traps of a script that may leave files behind.
 infrakt_pipeline_init() {
   infrakt_strict
-  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
+  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_last_size='' infrakt_expected_size='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
   infrakt_done=0 infrakt_cleaned=0 infrakt_sweeps='' infrakt_sweep_started='' infrakt_tmpdirs='' infrakt_cur=''
   trap 'infrakt_cleanup' EXIT
   trap 'infrakt_cleanup; exit "$infrakt_exit_interrupted"' INT
@@ -114,15 +116,15 @@ infrakt_sweep_local() {
 # Fails before the dump when the disk cannot hold it: the newest backup of this
 # database is the estimate (a first backup has none, and is not checked).
 infrakt_free_space_check() {
-  infrakt_last=$(find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.$infrakt_format.*" ! -name '*.sha256' ! -name '*.partial*' \
-    -exec stat -c '%Y %s' {} + 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2) || infrakt_last=
-  if [ -n "$infrakt_last" ]; then
+  infrakt_last_size=$(find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.$infrakt_format.*" ! -name '*.sha256' ! -name '*.partial*' \
+    -exec stat -c '%Y %s' {} + 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2) || infrakt_last_size=
+  if [ -n "$infrakt_last_size" ]; then
     infrakt_free=$(df -Pk -- "$infrakt_dir" 2>/dev/null | awk 'NR == 2 { print $4 }') || infrakt_free=
     # 10 % and 1 MiB of headroom over the last backup's size, in KiB as df reports.
-    infrakt_need=$((infrakt_last * 11 / 10240 + 1024))
+    infrakt_need=$((infrakt_last_size * 11 / 10240 + 1024))
     if [ -n "$infrakt_free" ] && [ "$infrakt_free" -lt "$infrakt_need" ]; then
-      printf '%s %s %s %s\n' "$infrakt_mark_nospace" "$((infrakt_need * 1024))" "$((infrakt_free * 1024))" "$infrakt_last"
-      echo "infrakt: not enough free space in $infrakt_dir: about $((infrakt_need / 1024)) MiB needed (the last backup was $((infrakt_last / 1048576)) MiB), $((infrakt_free / 1024)) MiB free" >&2
+      printf '%s %s %s %s\n' "$infrakt_mark_nospace" "$((infrakt_need * 1024))" "$((infrakt_free * 1024))" "$infrakt_last_size"
+      echo "infrakt: not enough free space in $infrakt_dir: about $((infrakt_need / 1024)) MiB needed (the last backup was $((infrakt_last_size / 1048576)) MiB), $((infrakt_free / 1024)) MiB free" >&2
       exit "$infrakt_exit_no_space"
     fi
   fi
@@ -198,8 +200,9 @@ infrakt_start_sink() {
   infrakt_sv "$infrakt_s" rc ''
   infrakt_sv "$infrakt_s" state started
   if ! infrakt_has_fn "infrakt_sink_${infrakt_s}_check" || "infrakt_sink_${infrakt_s}_check"; then
-    # Our redirections first, so the sink's own (e.g. `> file`) win.
-    "infrakt_sink_${infrakt_s}_run" <"$infrakt_work/gate_$infrakt_s" >&2 &
+    # Our redirections first, so the sink's own (e.g. `> file`) win. Its
+    # stderr is kept for _explain, and passed on when it ended.
+    "infrakt_sink_${infrakt_s}_run" <"$infrakt_work/gate_$infrakt_s" >&2 2>"$infrakt_work/err_$infrakt_s" &
     infrakt_sv "$infrakt_s" pid $!
   else
     # Never started: drain the gate so the relay (and tee) never block on it.
@@ -246,9 +249,22 @@ infrakt_release_sink() {
   fi
 }
 
+# Passes on what a sink that ended wrote to stderr (once; kept as .shown for _explain).
+infrakt_sink_stderr() {
+  if [ -n "$infrakt_work" ] && [ -f "$infrakt_work/err_$1" ]; then
+    cat "$infrakt_work/err_$1" >&2
+    mv -f "$infrakt_work/err_$1" "$infrakt_work/err_$1.shown"
+  fi
+}
+
 infrakt_after_sink() {
   infrakt_s=$1
   infrakt_sg "$infrakt_s" rc
+  infrakt_sink_stderr "$infrakt_s"
+  if [ "$infrakt_r" != 0 ] && [ "$infrakt_r" != "$infrakt_sink_not_started" ] && [ "$infrakt_r" != "$infrakt_sink_stalled" ] &&
+    infrakt_has_fn "infrakt_sink_${infrakt_s}_explain"; then
+    { "infrakt_sink_${infrakt_s}_explain" "$infrakt_work/err_$infrakt_s.shown"; } </dev/null >&2 || :
+  fi
   if [ "$infrakt_r" = 0 ] && infrakt_has_fn "infrakt_sink_${infrakt_s}_after"; then
     infrakt_rc=0
     { "infrakt_sink_${infrakt_s}_after"; } >&2 || infrakt_rc=$?
@@ -380,6 +396,25 @@ infrakt_watchdog() {
   done
 }
 
+# How large the stream may grow (infrakt_expected_size, bytes; empty when
+# nothing says), before the dump starts, so a sink can prepare for it (S3: its
+# part size): the snapshot's size when the engine takes one, else the size the
+# database reports (the engine's infrakt_db_size), else the last backup's. Twice
+# that, for what compression cannot shrink (PostgreSQL writes bytea as hex).
+infrakt_estimate_size() {
+  infrakt_est=
+  if [ -n "$infrakt_raw" ] && [ -f "$infrakt_raw" ]; then
+    infrakt_est=$(stat -c %s -- "$infrakt_raw" 2>/dev/null) || infrakt_est=
+  elif infrakt_has_fn infrakt_db_size; then
+    infrakt_est=$(infrakt_db_size 2>/dev/null | head -n 1 | tr -d ' \r') || infrakt_est=
+  fi
+  case "$infrakt_est" in '' | *[!0-9]*) infrakt_est=${infrakt_last_size:-} ;; esac
+  case "$infrakt_est" in
+    '' | *[!0-9]*) infrakt_expected_size= ;;
+    *) infrakt_expected_size=$((infrakt_est * 2)) ;;
+  esac
+}
+
 # The dump source: the engine's snapshot step (Redis host mode), then its dump.
 infrakt_start_source() {
   if [ "$infrakt_db_snapshots" = 1 ]; then
@@ -439,6 +474,7 @@ infrakt_backup() {
   read -r infrakt_self <"$infrakt_work/self"
   infrakt_start_sweeps
   infrakt_start_source
+  if [ -n "$infrakt_sinks" ]; then infrakt_estimate_size; fi
   for infrakt_s in $infrakt_sinks; do infrakt_start_sink "$infrakt_s"; done
   $infrakt_sha <"$infrakt_work/sum" >"$infrakt_work/sha" &
   infrakt_sha_pid=$!

@@ -148,9 +148,18 @@ infrakt_s3_download() {
     printf '%s {"downloaded":"%s","existed":true}\n' "$infrakt_mark_result" "$infrakt_file"
     exit 0
   fi
-  awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_s3_key.sha256" "$infrakt_file.sha256.partial" </dev/null || {
-    echo "infrakt: no checksum object $infrakt_s3_key.sha256 in S3 — refusing to restore an unverifiable file" >&2
-    infrakt_s3_download_failed "$infrakt_exit_no_checksum"
+  # A missing checksum object and one that cannot be read are different failures.
+  awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_s3_key.sha256" "$infrakt_file.sha256.partial" \
+    </dev/null 2>"$infrakt_aws_dir/err" || {
+    infrakt_dl_rc=$?
+    cat "$infrakt_aws_dir/err" >&2
+    if grep -Eq '\((404|NoSuchKey)\)|Not Found|does not exist' "$infrakt_aws_dir/err" &&
+      ! grep -q 'infrakt: the S3 endpoint answered' "$infrakt_aws_dir/err"; then
+      echo "infrakt: no checksum object $infrakt_s3_key.sha256 in S3 — refusing to restore an unverifiable file" >&2
+      infrakt_s3_download_failed "$infrakt_exit_no_checksum"
+    fi
+    echo "infrakt: cannot read the checksum object $infrakt_s3_key.sha256 from S3" >&2
+    infrakt_s3_download_failed "$infrakt_dl_rc"
   }
   awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_s3_key" "$infrakt_file.partial" </dev/null ||
     infrakt_s3_download_failed $?

@@ -28,6 +28,11 @@ import {
   until,
 } from '../world/databases';
 import { createDockerStandIn, type DockerStandIn } from '../world/dockerStandIn';
+import { checkTarget } from '../../src/core/backup/target';
+import { targetVars } from '../../src/core/backup/backupScript';
+import { engineSpec } from '../../src/core/engines';
+import { SH } from '../../src/core/remote/modules';
+import { remoteScript } from '../../src/core/remote/script';
 import { commandSink } from '../support/sinks';
 import { localRunner } from '../world/localRunner';
 
@@ -227,6 +232,57 @@ describe('backups against real databases — local bash runner (SSH transport no
       containerRunner = localRunner({ env: { ...process.env, PATH: standIn.path } });
     });
     after(() => standIn?.remove());
+
+    it('the size a database reports (bounds an S3 upload’s parts): PostgreSQL and MariaDB, host and container mode', async () => {
+      const size = async (t: BackupTarget, r: ReturnType<typeof localRunner>) => {
+        const script = remoteScript({
+          vars: targetVars(checkTarget(t)),
+          modules: [SH.common, engineSpec(t.database.engine).shell],
+          call: 'infrakt_db_size',
+        });
+        const out = await r.run(script);
+        assert.equal(out.code, 0, out.stderr);
+        return out.stdout.trim();
+      };
+      const pgSize = (db: string) => pg.sql(`SELECT pg_database_size('${db}')`, db).trim();
+      const mySize = (db: string) =>
+        my
+          .sql(
+            `SELECT coalesce(sum(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = '${db}'`,
+            db,
+          )
+          .trim();
+      assert.equal(await size(pgTarget(), runner), pgSize('shop'));
+      assert.ok(Number(pgSize('shop')) > 100_000);
+      assert.equal(
+        await size(
+          { server: server(), database: { name: 'shopc', engine: 'postgres', mode: 'container' } },
+          containerRunner,
+        ),
+        pgSize('shopc'),
+      );
+      const myHost: BackupTarget = {
+        server: server(),
+        database: {
+          name: 'ordersc',
+          engine: 'mysql',
+          mode: 'host',
+          dbHost: '127.0.0.1',
+          dbPort: my.port,
+          dbUser: my.user,
+        },
+        password: { kind: 'inline', password: my.password },
+      };
+      assert.equal(await size(myHost, runner), mySize('ordersc'));
+      assert.ok(Number(mySize('ordersc')) > 0);
+      assert.equal(
+        await size(
+          { server: server(), database: { name: 'ordersc', engine: 'mysql', mode: 'container' } },
+          containerRunner,
+        ),
+        mySize('ordersc'),
+      );
+    });
 
     it('PostgreSQL: credentials from the container env, round trip', async () => {
       const target: BackupTarget = {

@@ -29,6 +29,7 @@ import { keyServer, testEnv } from '../support/sshEnv';
 import { toolPath } from '../support/stubBin';
 import { type Postgres, startPostgres } from '../world/databases';
 import { RGW_SECRET_KEY, type RgwWorld, rgwSettings, startRgw } from '../world/rgw';
+import { localRunner } from '../world/localRunner';
 import { startSshServer, type SshServer } from '../world/sshServer';
 
 const FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
@@ -340,23 +341,54 @@ describe('a signature-checking S3 server (Ceph RGW): failures named, multipart u
       assert.equal(rows(), original);
     });
 
-    it('Back Up Now with a wrong secret keeps the local backup and names the cause; nothing is left in S3', async () => {
-      const before = await keys('infrakt/backups/shop/');
-      const wrong = creds({}, 'not-the-secret-key');
-      let stderr = '';
-      const b = await backUpNow(forServer(pool, server), target(), {
-        extraSinks: [s3UploadSink(wrong, 'shop')],
-        onStderr: (chunk) => (stderr += chunk),
+    it('Back Up Now with each failure RGW can produce, with each awscli: the local backup is kept, the cause named, nothing left in S3', async () => {
+      pg.createDatabase('tiny');
+      pg.sql('CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)', 'tiny');
+      const tiny = (): BackupTarget => ({
+        ...target(),
+        database: { ...target().database, name: 'tiny', dbName: 'tiny' },
       });
-      assert.deepEqual(b.failedSinks, ['s3']);
-      assert.ok(fs.existsSync(path.join(server.backupDir, b.file)), 'the local backup is kept');
-      assert.equal(
-        diagnoseS3Error(stderr, server.name).cause,
-        'the secret key is wrong: the S3 endpoint rejected the request signature',
-        stderr,
-      );
-      assert.deepEqual(await keys('infrakt/backups/shop/'), before);
-      assert.ok(!stderr.includes('not-the-secret-key'), 'the secret is never printed');
+      const other = 'INFRAKTRGWDENIEDKEY1';
+      await rgw.admin([
+        'user',
+        'create',
+        '--uid=denied',
+        '--display-name=denied',
+        `--access-key=${other}`,
+        '--secret=denied-secret',
+      ]);
+      const cases: [string, S3Credentials, string][] = [
+        [
+          'wrong secret',
+          creds({}, 'not-the-secret-key'),
+          'the secret key is wrong: the S3 endpoint rejected the request signature',
+        ],
+        [
+          'unknown access key',
+          creds({ accessKey: 'NOSUCHACCESSKEY00000' }),
+          'the access key is not known to the storage provider',
+        ],
+        ['missing bucket', creds({ bucket: 'no-such-bucket' }), 'the bucket does not exist at this endpoint'],
+        ['no access to the bucket', creds({ accessKey: other }, 'denied-secret'), 'access denied'],
+      ];
+      const clis = awsclis(fs.mkdtempSync(path.join(work, 'clis-')));
+      assert.equal(clis.length, 2, 'awscli v1 and v2');
+      for (const [version, env] of clis) {
+        for (const [label, c, cause] of cases) {
+          const before = await keys('infrakt/backups/tiny/');
+          let stderr = '';
+          const b = await backUpNow(localRunner({ env }), tiny(), {
+            extraSinks: [s3UploadSink(c, 'tiny')],
+            onStderr: (chunk) => (stderr += chunk),
+          });
+          const what = `${version}, ${label}`;
+          assert.deepEqual(b.failedSinks, ['s3'], what);
+          assert.ok(fs.existsSync(path.join(server.backupDir, b.file)), `${what}: the local backup is kept`);
+          assert.equal(diagnoseS3Error(stderr, server.name).cause, cause, `${what}: ${stderr}`);
+          assert.deepEqual(await keys('infrakt/backups/tiny/'), before, `${what}: nothing in S3`);
+          assert.ok(!stderr.includes(c.secretKey), `${what}: the secret is never printed`);
+        }
+      }
     });
   });
 });

@@ -137,6 +137,31 @@ describe('schedule on a database row', () => {
     assert.match(v.detail.join('\n'), /Error: aws s3 cp failed/);
   });
 
+  it('an upload failure shows its cause as Back Up Now says it, never awscli’s crash text', () => {
+    const v = scheduleView(
+      daily,
+      {
+        installed: true,
+        status: {
+          started: '2026-11-25T02:00:00Z',
+          ok: false,
+          file: 'f.dump.zst',
+          error:
+            "saved locally; upload to S3 failed: argument of type 'NoneType' is not iterable | infrakt: the S3 endpoint answered SignatureDoesNotMatch",
+        },
+      },
+      now,
+    );
+    assert.equal(
+      v.text,
+      'daily 02:00 · failed: saved locally; upload to S3 failed: the secret key is wrong: the S3 endpoint re…',
+    );
+    assert.match(
+      v.detail.join('\n'),
+      /^Cause: saved locally; upload to S3 failed: the secret key is wrong: the S3 endpoint rejected the request signature — paste the secret key again in S3 Settings/m,
+    );
+  });
+
   it('stale after two missed intervals — also when it never ran since it was installed', () => {
     const late = new Date('2026-11-28T05:00:00Z');
     const v = scheduleView(daily, { installed: true, status: ok }, late);

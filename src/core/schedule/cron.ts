@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { humanAge } from '../format';
 import { type RetentionPolicy, parseReadable, remoteDir } from '../model';
 import { describeRetention } from '../backup/retention';
+import { diagnoseS3Error } from '../s3/scripts';
 
 export const CRON_PRESETS = [
   { label: 'Daily at 02:00', expression: '0 2 * * *' },
@@ -196,6 +197,18 @@ export interface ScheduleView {
 
 const ERROR_CHARS = 80;
 
+/**
+ * A run's error as the user should read it: an upload failure's awscli text
+ * becomes its cause, as Back Up Now says it ("saved locally; upload to S3
+ * failed: the secret key is wrong: …").
+ */
+function readableRunError(error: string): { text: string; next?: string } {
+  const m = /^(.*?upload to S3 failed: )([\s\S]*)$/.exec(error);
+  if (!m) return { text: error };
+  const d = diagnoseS3Error(m[2], 'the server');
+  return { text: `${m[1]}${d.cause}`, next: d.next };
+}
+
 export function scheduleView(
   schedule: { cron: string; retention: RetentionPolicy; installedAt?: string },
   onServer: ScheduleOnServer | undefined,
@@ -239,9 +252,11 @@ export function scheduleView(
     case 'ok':
       return view(`ok ${humanAge(health.at, now)}`, false, last);
     case 'failed': {
-      const e = health.error.replace(/\s+/g, ' ').trim();
+      const readable = readableRunError(health.error);
+      const e = readable.text.replace(/\s+/g, ' ').trim();
       return view(`failed: ${e.length > ERROR_CHARS ? `${e.slice(0, ERROR_CHARS - 1)}…` : e}`, true, [
         ...last,
+        ...(readable.next ? [`Cause: ${readable.text} — ${readable.next}.`] : []),
         'See the log on the server beside the status record (.status/<db>.log), or run Back Up Now to see the cause.',
       ]);
     }

@@ -72,7 +72,7 @@ awsx() {
 # code is printed.
 infrakt_aws_explain() {
   if [ -s "$1" ] &&
-    grep -Eq 'An error occurred \([A-Za-z]|Could not connect|onnect timeout|Read timeout|Could not resolve|Name or service not known|SSL|certificate|not found on this server|made no progress' "$1"; then
+    grep -Eq 'An error occurred \([A-Za-z]|endpoint URL|onnect timeout|Read timeout|Connection was closed|Could not resolve|Name or service not known|SSL|certificate|not found on this server|made no progress' "$1"; then
     return 0
   fi
   shift

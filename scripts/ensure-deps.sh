@@ -7,6 +7,28 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(openssh-server awscli postgresql mariadb-server redis-server cron zstd ripgrep libkrb5-dev chromium unzip busybox shellcheck sqlite3 radosgw ceph-mon ceph-osd uuid-runtime faketime)
 
+# Runs an apt-get command; while another apt or dpkg process holds the package
+# lock (usual on a fresh VM: unattended upgrades), says so and waits for it —
+# up to 15 minutes — instead of failing. Any other failure is shown as it is.
+apt_waiting() {
+  local out waited=0
+  while :; do
+    if out=$("$@" 2>&1); then return 0; fi
+    if ! grep -Eq 'Could not get lock|Unable to lock|is held by process|Unable to acquire the dpkg frontend lock' <<<"$out"; then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    if [ "$waited" -ge 900 ]; then
+      printf '%s\n' "$out" >&2
+      echo "Another apt or dpkg process has held the package lock for 15 minutes — let it finish (or stop it), then run this again." >&2
+      return 1
+    fi
+    [ "$waited" -gt 0 ] || echo "Waiting for another apt or dpkg process to finish (it holds the package lock)…"
+    sleep 10
+    waited=$((waited + 10))
+  done
+}
+
 if [ "${1:-}" = "--debian" ]; then
   missing=()
   for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -16,8 +38,8 @@ if [ "${1:-}" = "--debian" ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "Installing Debian packages: ${missing[*]}"
       export DEBIAN_FRONTEND=noninteractive
-      apt-get update -qq
-      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+      apt_waiting apt-get update -qq
+      apt_waiting apt-get install -y -qq --no-install-recommends "${missing[@]}"
       # The packages' own services are not used: tests start their own instances on free ports.
       for svc in postgresql mariadb redis-server ssh cron; do service "$svc" stop >/dev/null 2>&1 || true; done
     else

@@ -9,7 +9,7 @@ describe('remote helpers', () => {
 
   it('redacts the shell-quoted form of a secret, as xtrace prints it', () => {
     const secret = "pa'ss-CANARY";
-    // What `set -x` prints for X="pa'ss-CANARY" under bash and dash.
+    // What bash's `set -x` prints for X="pa'ss-CANARY".
     assert.equal(redact(`+ X='pa'\\''ss-CANARY'`, [secret]), "+ X='***'");
     assert.equal(redact(`{"password":"say \\"hi\\" CANARY"}`, ['say "hi" CANARY']), '{"password":"***"}');
   });

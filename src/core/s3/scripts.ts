@@ -210,10 +210,14 @@ function byCode(code: string, text: string, serverName: string, step?: string): 
     case 'XMinioStorageFull':
     case 'InsufficientStorage':
     case 'StorageFull':
-    case 'EntityTooLarge':
       return {
         cause: `the bucket is full: its quota or the provider’s storage is used up (${code})`,
         next: 'free space in the bucket (fewer kept backups in S3) or raise its quota with your provider',
+      };
+    case 'EntityTooLarge':
+      return {
+        cause: 'the backup is larger than the S3 endpoint accepts in one object or part (EntityTooLarge)',
+        next: 'check your provider’s object size limit; the backup is kept on the server',
       };
     case 'SlowDown':
     case 'ServiceUnavailable':

@@ -156,7 +156,8 @@ export async function setRetention(services: Services, arg?: unknown): Promise<v
 }
 
 export async function unscheduleBackups(services: Services, arg?: unknown): Promise<void> {
-  const { server, database } = await resolveDatabase(services, arg, 'Remove Schedule');
+  // A broken row's schedule can still be removed (its values were valid when it was installed).
+  const { server, database } = await resolveDatabase(services, arg, 'Remove Schedule', { broken: 'allow' });
   const schedule = services.store.getSchedule(database.id);
   await confirmModal(
     `Stop the scheduled backups of ${database.name} on ${server.name}?`,

@@ -29,6 +29,7 @@ infrakt_db_prestart() { :; }
 # The database's size as the server reports it (bytes of its tables and
 # indexes; nothing when it cannot say): it bounds the dump, so an S3 upload can
 # size its parts. The database is the client's argument; the SQL is constant.
+# Bounded: 10 s to connect, 30 s in all (it must never hold up a backup).
 # shellcheck disable=SC2016 # expanded in the container
 infrakt_mysql_container_size='if command -v mariadb >/dev/null 2>&1; then client=mariadb
 elif command -v mysql >/dev/null 2>&1; then client=mysql
@@ -37,7 +38,9 @@ if [ -n "${MYSQL_USER:-${MARIADB_USER:-}}" ]; then u="${MYSQL_USER:-${MARIADB_US
 else u=root; MYSQL_PWD="${MYSQL_ROOT_PASSWORD:-${MARIADB_ROOT_PASSWORD:-}}"; fi
 export MYSQL_PWD
 db=${2:-${MYSQL_DATABASE:-${MARIADB_DATABASE:-}}}
-exec "$client" -N -B -u "$u" -e "select coalesce(sum(data_length + index_length), 0) from information_schema.tables where table_schema = database()" "$db"'
+set -- "$client"
+if command -v timeout >/dev/null 2>&1; then set -- timeout 30 "$client"; fi
+exec "$@" -N -B --connect-timeout=10 -u "$u" -e "select coalesce(sum(data_length + index_length), 0) from information_schema.tables where table_schema = database()" "$db"'
 
 infrakt_db_size() {
   if [ "$infrakt_db_mode" = container ]; then
@@ -45,7 +48,7 @@ infrakt_db_size() {
     return
   fi
   infrakt_my_client=$(command -v mariadb || command -v mysql) || return 0
-  "$infrakt_my_client" -N -B --connect-timeout=10 -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user" \
+  infrakt_bounded 30 "$infrakt_my_client" -N -B --connect-timeout=10 -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user" \
     -e 'select coalesce(sum(data_length + index_length), 0) from information_schema.tables where table_schema = database()' \
     "$infrakt_db_name" </dev/null
 }

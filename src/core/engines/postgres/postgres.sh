@@ -25,8 +25,9 @@ infrakt_db_prestart() { :; }
 # The database's size as the server reports it (bytes; nothing when it cannot
 # say): it bounds the compressed dump, so an S3 upload can size its parts.
 # shellcheck disable=SC2016 # expanded in the container
+# Bounded: 10 s to connect, 20 s for the query (it must never hold up a backup).
 infrakt_pg_container_size='command -v psql >/dev/null 2>&1 || exit 0
-export PGPASSWORD="${POSTGRES_PASSWORD:-}"
+export PGPASSWORD="${POSTGRES_PASSWORD:-}" PGCONNECT_TIMEOUT=10 PGOPTIONS="-c statement_timeout=20000"
 exec psql -X -w -Atq -U "${2:-${POSTGRES_USER:-postgres}}" -d "${3:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}" -c "select pg_database_size(current_database())"'
 
 infrakt_db_size() {
@@ -35,8 +36,8 @@ infrakt_db_size() {
     return
   fi
   command -v psql >/dev/null 2>&1 || return 0
-  PGCONNECT_TIMEOUT=10 psql -X -w -Atq -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name" \
-    -c 'select pg_database_size(current_database())' </dev/null
+  PGCONNECT_TIMEOUT=10 PGOPTIONS='-c statement_timeout=20000' infrakt_bounded 30 psql -X -w -Atq -h "$infrakt_db_host" \
+    -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name" -c 'select pg_database_size(current_database())' </dev/null
 }
 
 infrakt_db_dump() {

@@ -52,7 +52,7 @@ awsx() {
   aws --endpoint-url "$infrakt_endpoint" "$@" 2>"$infrakt_ax_err"
   infrakt_ax_rc=$?
   if [ "$infrakt_ax_rc" != 0 ]; then
-    infrakt_ax_why=$(infrakt_aws_explain "$infrakt_ax_err" "$@" 2>/dev/null)
+    infrakt_ax_why=$(infrakt_aws_explain "$infrakt_ax_err" "$@" 2>/dev/null) || infrakt_ax_why=
     [ -z "$infrakt_ax_why" ] || printf '%s\n' "$infrakt_ax_why" >>"$infrakt_ax_err"
   fi
   cat "$infrakt_ax_err" >&2
@@ -63,26 +63,39 @@ awsx() {
 # awscli failed without naming the S3 error — it crashes on an empty <Message>
 # (as Ceph RGW sends), and the answer to a HEAD has no body, only its status —
 # the code is read from the endpoint's answer with --debug: the failed request
-# again when it is a small s3api call (stdin is never read), else one cheap
-# listing. Prints
+# again when it is a read or Test Connection's probe put (never a delete: a
+# second try that succeeds would change what the caller reports), else one
+# cheap listing. Prints
 #   infrakt: the S3 endpoint answered <Code>
 # (for RequestTimeTooSkewed also the clock offset, from the answer's Date).
-# Nothing for a network failure (the same request would fail the same way) or
-# an error awscli named itself. The debug text stays in a variable: only the
-# code is printed.
+# Nothing for a network failure (the same request would fail the same way), an
+# error awscli named itself, or — after a 404 — any listing code but
+# NoSuchBucket (a missing object is not explained by the listing's rights).
+# The debug text stays in a variable: only the code is printed. Safe under
+# `set -e` in every shell (no status escapes).
 infrakt_aws_explain() {
-  if [ -s "$1" ] &&
-    grep -Eq 'An error occurred \([A-Za-z]|endpoint URL|onnect timeout|Read timeout|Connection was closed|Could not resolve|Name or service not known|SSL|certificate|not found on this server|made no progress' "$1"; then
+  infrakt_ae_err=$1
+  shift
+  if [ -s "$infrakt_ae_err" ] &&
+    grep -Eq 'An error occurred \([A-Za-z]|endpoint URL|onnect timeout|Read timeout|Connection was closed|Could not resolve|Name or service not known|SSL|certificate|not found on this server|made no progress' "$infrakt_ae_err"; then
     return 0
   fi
-  shift
   infrakt_ae_code=
-  if [ "${1:-}" = s3api ]; then infrakt_aws_debug "$@"; fi
-  if [ -z "$infrakt_ae_code" ]; then infrakt_aws_debug s3api list-objects-v2 --bucket "$infrakt_bucket" --max-keys 1; fi
+  case "${1:-} ${2:-}" in
+    's3api head-object' | 's3api get-object' | 's3api list-objects-v2' | 's3api list-multipart-uploads' | 's3api put-object')
+      infrakt_aws_debug "$@"
+      ;;
+  esac
+  if [ -z "$infrakt_ae_code" ]; then
+    infrakt_aws_debug s3api list-objects-v2 --bucket "$infrakt_bucket" --max-keys 1
+    if [ -s "$infrakt_ae_err" ] && grep -Eq '\(404\)|Not Found' "$infrakt_ae_err" && [ "$infrakt_ae_code" != NoSuchBucket ]; then
+      infrakt_ae_code=
+    fi
+  fi
   [ -n "$infrakt_ae_code" ] || return 0
   printf 'infrakt: the S3 endpoint answered %s\n' "$infrakt_ae_code"
   if [ "$infrakt_ae_code" = RequestTimeTooSkewed ]; then
-    infrakt_ae_date=$(printf '%s\n' "$infrakt_ae_out" | grep -io "'date': '[^']*'" | head -n 1 | cut -d"'" -f4)
+    infrakt_ae_date=$(printf '%s\n' "$infrakt_ae_out" | grep -io "'date': '[^']*'" | head -n 1 | cut -d"'" -f4) || infrakt_ae_date=
     infrakt_ae_then=$(date -u -d "$infrakt_ae_date" +%s 2>/dev/null) || infrakt_ae_then=
     case "$infrakt_ae_then" in
       '' | *[!0-9]*) ;;
@@ -96,8 +109,9 @@ infrakt_aws_explain() {
 # of the endpoint's answer in infrakt_ae_code ('' when it has none).
 infrakt_aws_debug() {
   infrakt_ae_out=$(AWS_MAX_ATTEMPTS=1 aws --endpoint-url "$infrakt_endpoint" --debug --cli-connect-timeout 10 \
-    --cli-read-timeout 20 "$@" 2>&1 >/dev/null </dev/null)
-  infrakt_ae_code=$(printf '%s\n' "$infrakt_ae_out" | grep -o '<Code>[A-Za-z0-9.]*</Code>' | head -n 1 | sed 's/<[^>]*>//g')
+    --cli-read-timeout 20 "$@" 2>&1 >/dev/null </dev/null) || :
+  infrakt_ae_code=$(printf '%s\n' "$infrakt_ae_out" | grep -o '<Code>[A-Za-z0-9.]*</Code>' | head -n 1 | sed 's/<[^>]*>//g') ||
+    infrakt_ae_code=
 }
 
 # Says so (as diagnoseS3Error knows it) and fails when the server has no awscli.

@@ -27,6 +27,14 @@ infrakt_stage_failed() {
   exit "$infrakt_exit_stage_failed"
 }
 
+# infrakt_bounded <seconds> <command>...: the command, stopped after that many
+# seconds where the server has timeout(1) (coreutils, busybox).
+infrakt_bounded() {
+  infrakt_bd_s=$1
+  shift
+  if command -v timeout >/dev/null 2>&1; then timeout "$infrakt_bd_s" "$@"; else "$@"; fi
+}
+
 # infrakt_resolve <variable> <tool>...: sets the variable to the first tool found.
 infrakt_resolve() {
   infrakt_rv=$1

@@ -95,7 +95,7 @@ infrakt_cleanup() {
 # State and traps of a script that may leave files behind.
 infrakt_pipeline_init() {
   infrakt_strict
-  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_last_size='' infrakt_expected_size='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
+  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_last_size='' infrakt_est_size='' infrakt_expected_size='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
   infrakt_done=0 infrakt_cleaned=0 infrakt_sweeps='' infrakt_sweep_started='' infrakt_tmpdirs='' infrakt_cur=''
   trap 'infrakt_cleanup' EXIT
   trap 'infrakt_cleanup; exit "$infrakt_exit_interrupted"' INT
@@ -396,23 +396,26 @@ infrakt_watchdog() {
   done
 }
 
-# How large the stream may grow (infrakt_expected_size, bytes; empty when
-# nothing says), before the dump starts, so a sink can prepare for it (S3: its
-# part size): the snapshot's size when the engine takes one, else the size the
-# database reports (the engine's infrakt_db_size), else the last backup's. Twice
-# that, for what compression cannot shrink (PostgreSQL writes bytea as hex).
+# How large the stream may grow, before the dump starts, so a sink can prepare
+# for it: infrakt_est_size (bytes; empty when nothing says) is the snapshot's
+# size when the engine takes one, else the size the database reports (the
+# engine's infrakt_db_size), else the last backup's; infrakt_expected_size is
+# twice that (for what compression cannot shrink: PostgreSQL writes bytea as
+# hex), set only when it is large (over 50 GiB) — a stream announced as small
+# would be sent in one request, held in memory.
 infrakt_estimate_size() {
-  infrakt_est=
+  infrakt_est_size=
   if [ -n "$infrakt_raw" ] && [ -f "$infrakt_raw" ]; then
-    infrakt_est=$(stat -c %s -- "$infrakt_raw" 2>/dev/null) || infrakt_est=
+    infrakt_est_size=$(stat -c %s -- "$infrakt_raw" 2>/dev/null) || infrakt_est_size=
   elif infrakt_has_fn infrakt_db_size; then
-    infrakt_est=$(infrakt_db_size 2>/dev/null | head -n 1 | tr -d ' \r') || infrakt_est=
+    infrakt_est_size=$(infrakt_db_size 2>/dev/null | head -n 1 | tr -d ' \r') || infrakt_est_size=
   fi
-  case "$infrakt_est" in '' | *[!0-9]*) infrakt_est=${infrakt_last_size:-} ;; esac
-  case "$infrakt_est" in
-    '' | *[!0-9]*) infrakt_expected_size= ;;
-    *) infrakt_expected_size=$((infrakt_est * 2)) ;;
-  esac
+  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size=${infrakt_last_size:-} ;; esac
+  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size= ;; esac
+  infrakt_expected_size=
+  if [ -n "$infrakt_est_size" ] && [ "$infrakt_est_size" -gt 26843545600 ]; then
+    infrakt_expected_size=$((infrakt_est_size * 2))
+  fi
 }
 
 # The dump source: the engine's snapshot step (Redis host mode), then its dump.

@@ -77,12 +77,14 @@ infrakt_s3_test() {
 infrakt_s3_step() { printf '%s %s %s %s\n' "$infrakt_mark_s3step" "$1" "$2" "$3"; }
 
 # infrakt_s3_step_failed <step> <why when awscli said nothing | keep>: the
-# step's fail mark; after a put the probe exists and is removed.
+# step's fail mark; the probe is removed (after a failed put too: the second
+# try that reads the error's code may have stored it).
 infrakt_s3_step_failed() {
   if [ "$2" != keep ] && [ ! -s "$infrakt_aws_dir/err" ]; then echo "$2" >"$infrakt_aws_dir/err"; fi
   infrakt_s3_step "$1" fail "$(infrakt_s3_err)"
-  if [ "$1" != put ] && [ "$1" != delete ]; then
-    awsx s3api delete-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" >/dev/null 2>&1
+  if [ "$1" != delete ]; then
+    aws --endpoint-url "$infrakt_endpoint" s3api delete-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" \
+      </dev/null >/dev/null 2>&1 || :
   fi
   exit "$infrakt_exit_s3_step"
 }

@@ -18,18 +18,19 @@ infrakt_s3_max_object=5497558138880
 
 infrakt_sink_s3_check() {
   infrakt_aws_found || return 1
-  if [ -n "$infrakt_expected_size" ] && [ "$infrakt_expected_size" -gt "$infrakt_s3_max_object" ]; then
-    echo "infrakt: the backup may reach $((infrakt_expected_size / 1073741824)) GiB, more than one S3 object can hold (5 TiB) — it is kept on the server only" >&2
+  if [ -n "${infrakt_est_size:-}" ] && [ "$infrakt_est_size" -gt "$infrakt_s3_max_object" ]; then
+    echo "infrakt: the database is $((infrakt_est_size / 1073741824)) GiB, more than one S3 object can hold (5 TiB) — the backup is kept on the server only" >&2
     return 1
   fi
 }
 
 # One process (env execs aws), so the pipeline can kill it before its input ends.
-# --expected-size: awscli sizes the parts of a stream from it (S3 allows 10,000
-# parts; its default 8 MiB parts would end the upload at about 78 GiB).
+# --expected-size (set by the pipeline only for a large stream): awscli sizes
+# the parts of a stream from it (S3 allows 10,000 parts; its default 8 MiB
+# parts would end the upload at about 78 GiB).
 infrakt_sink_s3_run() {
   set -- s3 cp --only-show-errors
-  if [ -n "$infrakt_expected_size" ]; then set -- "$@" --expected-size "$infrakt_expected_size"; fi
+  if [ -n "${infrakt_expected_size:-}" ]; then set -- "$@" --expected-size "$infrakt_expected_size"; fi
   exec env AWS_MAX_ATTEMPTS=2 aws --endpoint-url "$infrakt_endpoint" --cli-connect-timeout "$infrakt_s3_stall" \
     --cli-read-timeout "$infrakt_s3_stall" "$@" - "s3://$infrakt_bucket/$infrakt_s3_prefix$infrakt_name"
 }

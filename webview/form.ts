@@ -11,7 +11,7 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
 import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
-import type { S3FormField } from '../src/shared/protocol';
+import { type S3FormField, S3_FIELD_LABELS } from '../src/shared/protocol';
 import { el } from './dom';
 
 export type TextField = 'endpointUrl' | 'bucket' | 'region' | 'accessKey' | 'secretKey' | 'prefix';
@@ -27,18 +27,23 @@ export const TEXT_FIELDS: readonly {
 }[] = [
   {
     name: 'endpointUrl',
-    label: 'Endpoint URL',
+    label: S3_FIELD_LABELS.endpointUrl,
     placeholder: 'https://s3.amazonaws.com',
     required: true,
     wide: true,
   },
-  { name: 'bucket', label: 'Bucket', placeholder: 'my-backups', required: true },
-  { name: 'region', label: 'Region', placeholder: 'us-east-1', required: false },
-  { name: 'accessKey', label: 'Access Key', placeholder: 'AKIAIOSFODNN7EXAMPLE', required: true },
-  { name: 'secretKey', label: 'Secret Key', placeholder: '', required: true },
+  { name: 'bucket', label: S3_FIELD_LABELS.bucket, placeholder: 'my-backups', required: true },
+  { name: 'region', label: S3_FIELD_LABELS.region, placeholder: 'us-east-1', required: false },
+  {
+    name: 'accessKey',
+    label: S3_FIELD_LABELS.accessKey,
+    placeholder: 'AKIAIOSFODNN7EXAMPLE',
+    required: true,
+  },
+  { name: 'secretKey', label: S3_FIELD_LABELS.secretKey, placeholder: '', required: true },
   {
     name: 'prefix',
-    label: 'Path Prefix',
+    label: S3_FIELD_LABELS.prefix,
     placeholder: 'infrakt/backups/',
     required: false,
     help: 'Optional path prefix for backup files in the bucket.',
@@ -121,7 +126,7 @@ export function buildForm(app: HTMLElement): SettingsForm {
   const providerGroup = el(
     'vscode-form-group',
     { variant: 'vertical', className: 'wide' },
-    el('vscode-label', { htmlFor: 'provider' }, 'Provider'),
+    el('vscode-label', { htmlFor: 'provider' }, S3_FIELD_LABELS.provider),
     providerSelect,
     providerHint,
     errorSlot('provider'),

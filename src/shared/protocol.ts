@@ -26,6 +26,17 @@ export type S3FormField = (typeof S3_FORM_FIELDS)[number];
 // rules: the extension validates the values with the same zod rules it uses
 // before anything is stored or reaches a shell (src/core/s3/settings.ts).
 const text = (max: number) => z.string().check(z.maxLength(max));
+/** What the page calls each field (its labels, and field errors the extension writes). */
+export const S3_FIELD_LABELS = {
+  provider: 'Provider',
+  endpointUrl: 'Endpoint URL',
+  bucket: 'Bucket',
+  region: 'Region',
+  accessKey: 'Access Key',
+  secretKey: 'Secret Key',
+  prefix: 'Path Prefix',
+} as const;
+
 /** The longest value each text field's message may carry. */
 export const S3_FIELD_MAX = {
   provider: 32,

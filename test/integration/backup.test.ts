@@ -93,6 +93,19 @@ describe('backups against real databases — local bash runner (SSH transport no
     password: { kind: 'inline', password: pg.password },
   });
 
+  const myTarget = (db: string): BackupTarget => ({
+    server: server(),
+    database: {
+      name: db,
+      engine: 'mysql',
+      mode: 'host',
+      dbHost: '127.0.0.1',
+      dbPort: my.port,
+      dbUser: my.user,
+    },
+    password: { kind: 'inline', password: my.password },
+  });
+
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-backup-it-'));
     backupDir = path.join(work, 'opt', 'infrakt', 'backups');
@@ -146,18 +159,7 @@ describe('backups against real databases — local bash runner (SSH transport no
           'CREATE TRIGGER o_bi BEFORE INSERT ON o FOR EACH ROW SET NEW.v = UPPER(NEW.v);',
         'orders',
       );
-      const target: BackupTarget = {
-        server: server(),
-        database: {
-          name: 'orders',
-          engine: 'mysql',
-          mode: 'host',
-          dbHost: '127.0.0.1',
-          dbPort: my.port,
-          dbUser: my.user,
-        },
-        password: { kind: 'inline', password: my.password },
-      };
+      const target = myTarget('orders');
       const b = await backUpNow(runner, target);
       assert.match(b.file, /^web-1_orders_mysql_.*\.sql\.zst$/);
       my.sql("UPDATE o SET v = 'changed'; DELETE FROM o WHERE id = 2; DROP TRIGGER o_bi;", 'orders');
@@ -244,6 +246,10 @@ describe('backups against real databases — local bash runner (SSH transport no
         assert.equal(out.code, 0, out.stderr);
         return out.stdout.trim();
       };
+      const inContainer = (name: string, engine: 'postgres' | 'mysql'): BackupTarget => ({
+        server: server(),
+        database: { name, engine, mode: 'container' },
+      });
       const pgSize = (db: string) => pg.sql(`SELECT pg_database_size('${db}')`, db).trim();
       const mySize = (db: string) =>
         my
@@ -254,34 +260,11 @@ describe('backups against real databases — local bash runner (SSH transport no
           .trim();
       assert.equal(await size(pgTarget(), runner), pgSize('shop'));
       assert.ok(Number(pgSize('shop')) > 100_000);
-      assert.equal(
-        await size(
-          { server: server(), database: { name: 'shopc', engine: 'postgres', mode: 'container' } },
-          containerRunner,
-        ),
-        pgSize('shopc'),
-      );
-      const myHost: BackupTarget = {
-        server: server(),
-        database: {
-          name: 'ordersc',
-          engine: 'mysql',
-          mode: 'host',
-          dbHost: '127.0.0.1',
-          dbPort: my.port,
-          dbUser: my.user,
-        },
-        password: { kind: 'inline', password: my.password },
-      };
+      assert.equal(await size(inContainer('shopc', 'postgres'), containerRunner), pgSize('shopc'));
+      const myHost = myTarget('ordersc');
       assert.equal(await size(myHost, runner), mySize('ordersc'));
       assert.ok(Number(mySize('ordersc')) > 0);
-      assert.equal(
-        await size(
-          { server: server(), database: { name: 'ordersc', engine: 'mysql', mode: 'container' } },
-          containerRunner,
-        ),
-        mySize('ordersc'),
-      );
+      assert.equal(await size(inContainer('ordersc', 'mysql'), containerRunner), mySize('ordersc'));
     });
 
     it('PostgreSQL: credentials from the container env, round trip', async () => {

@@ -62,6 +62,20 @@ describe('a signature-checking S3 server (Ceph RGW): failures named, multipart u
     settings: rgwSettings(rgw, over),
     secretKey,
   });
+  /** Credentials RGW refuses, each with the cause the user must read. */
+  const namedFailures = (): [string, S3Credentials, string][] => [
+    [
+      'wrong secret',
+      creds({}, 'not-the-secret-key'),
+      'the secret key is wrong: the S3 endpoint rejected the request signature',
+    ],
+    [
+      'unknown access key',
+      creds({ accessKey: 'NOSUCHACCESSKEY00000' }),
+      'the access key is not known to the storage provider',
+    ],
+    ['missing bucket', creds({ bucket: 'no-such-bucket' }), 'the bucket does not exist at this endpoint'],
+  ];
   /** Keys under a prefix, with the right credentials. */
   const keys = async (prefix: string): Promise<string[]> => {
     const r = await runLocalScript(
@@ -125,23 +139,7 @@ describe('a signature-checking S3 server (Ceph RGW): failures named, multipart u
       });
 
       it(`awscli v${major}: a wrong secret key, an unknown access key and a missing bucket are each named`, async () => {
-        const cases: [string, S3Credentials, string][] = [
-          [
-            'wrong secret',
-            creds({}, 'not-the-secret-key'),
-            'the secret key is wrong: the S3 endpoint rejected the request signature',
-          ],
-          [
-            'unknown access key',
-            creds({ accessKey: 'NOSUCHACCESSKEY00000' }),
-            'the access key is not known to the storage provider',
-          ],
-          [
-            'missing bucket',
-            creds({ bucket: 'no-such-bucket' }),
-            'the bucket does not exist at this endpoint',
-          ],
-        ];
+        const cases = namedFailures();
         for (const [label, c, cause] of cases) {
           const { r, failed, said } = await testConnection(c, env());
           assert.equal(failed?.step, 'put', `${label}: ${r.stdout}`);
@@ -358,17 +356,7 @@ describe('a signature-checking S3 server (Ceph RGW): failures named, multipart u
         '--secret=denied-secret',
       ]);
       const cases: [string, S3Credentials, string][] = [
-        [
-          'wrong secret',
-          creds({}, 'not-the-secret-key'),
-          'the secret key is wrong: the S3 endpoint rejected the request signature',
-        ],
-        [
-          'unknown access key',
-          creds({ accessKey: 'NOSUCHACCESSKEY00000' }),
-          'the access key is not known to the storage provider',
-        ],
-        ['missing bucket', creds({ bucket: 'no-such-bucket' }), 'the bucket does not exist at this endpoint'],
+        ...namedFailures(),
         ['no access to the bucket', creds({ accessKey: other }, 'denied-secret'), 'access denied'],
       ];
       const clis = awsclis(fs.mkdtempSync(path.join(work, 'clis-')));

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import type { S3Credentials } from '../../src/core/s3/scripts';
 import { freePort } from './databases';
 import { readPid } from './processes';
+import { s3rverSettings } from './s3';
 
 const run = promisify(execFile);
 
@@ -33,21 +34,12 @@ export interface RgwWorld {
   stop(): Promise<void>;
 }
 
-/** The product's S3 settings for this gateway: path-style, checksums only when required. */
+/** The product's S3 settings for this gateway: as for s3rver (path-style, checksums only when required), with its own key. */
 export function rgwSettings(
   world: Pick<RgwWorld, 'endpointUrl' | 'bucket'>,
   over: Partial<S3Credentials['settings']> = {},
 ): S3Credentials['settings'] {
-  return {
-    endpointUrl: world.endpointUrl,
-    bucket: world.bucket,
-    region: 'us-east-1',
-    accessKey: RGW_ACCESS_KEY,
-    prefix: 'infrakt/backups/',
-    pathStyle: true,
-    checksumWhenRequired: true,
-    ...over,
-  };
+  return s3rverSettings(world, { accessKey: RGW_ACCESS_KEY, ...over });
 }
 
 /** Whether this machine has the Ceph packages (ensure-deps installs them). */

@@ -13,6 +13,7 @@ import {
   type PresetView,
   type ToExtension,
   type ToWebview,
+  S3_FIELD_LABELS,
   S3_FIELD_MAX,
   S3_FORM_FIELDS,
   oversizeFields,
@@ -28,15 +29,6 @@ import type { Services } from '../services';
 import { makeNonce, s3SettingsHtml } from './s3SettingsHtml';
 
 export const S3_SETTINGS_VIEW_TYPE = 'infrakt.s3Settings';
-const OVERSIZE_LABELS: Record<keyof typeof S3_FIELD_MAX, string> = {
-  provider: 'Provider',
-  endpointUrl: 'Endpoint URL',
-  bucket: 'Bucket',
-  region: 'Region',
-  accessKey: 'Access key',
-  secretKey: 'Secret key',
-  prefix: 'Path prefix',
-};
 const TITLE = 'S3 Settings';
 
 /** One open panel per activation (keyed by the extension context, not a global). */
@@ -158,7 +150,7 @@ export class S3SettingsPanel implements vscode.Disposable {
       const errors = Object.fromEntries(
         oversize.fields.map((f) => [
           f,
-          `${OVERSIZE_LABELS[f]} is too long — at most ${S3_FIELD_MAX[f]} characters; check what was pasted`,
+          `${S3_FIELD_LABELS[f]} is too long — at most ${S3_FIELD_MAX[f]} characters; check what was pasted`,
         ]),
       );
       await this.post({ type: 'errors', seq: oversize.seq, errors });

@@ -320,27 +320,51 @@ export interface Schedule {
   updatedAt: string;
 }
 
-export const localDays = wholeNumber(
-  z
-    .number({ message: 'Local retention must be a number of days (digits only)' })
-    .int('Local retention must be a whole number of days')
-    .min(1, 'Keep local backups at least 1 day (leave empty to keep them all)')
-    .max(3650, 'Local retention is at most 3650 days'),
-);
+/** The kinds of rule a retention policy combines (core/backup/retention.ts says what each keeps). */
+export const RETENTION_RULES = ['last', 'within', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+export type RetentionRuleKind = (typeof RETENTION_RULES)[number];
 
-export const s3KeepNewest = wholeNumber(
-  z
-    .number({ message: 'S3 keep-newest must be a number (digits only)' })
-    .int('S3 keep-newest must be a whole number')
-    .min(1, 'Keep at least the newest 1 backup in S3 (leave empty to keep them all)')
-    .max(1000, 'S3 keep-newest is at most 1000'),
-);
+/** The largest count each rule takes (far beyond any real policy; it bounds a typo). */
+export const RETENTION_MAX: Record<RetentionRuleKind, number> = {
+  last: 1000,
+  within: 3650,
+  daily: 3650,
+  weekly: 520,
+  monthly: 1200,
+  yearly: 100,
+};
 
-/** A database's retention policy (core/backup/retention.ts); a rule left out keeps every backup there. */
+const ruleCount = (kind: RetentionRuleKind) =>
+  wholeNumber(
+    z
+      .number({ message: `"${kind}" needs a whole number (digits only), e.g. ${kind} 7` })
+      .int(`"${kind}" needs a whole number, e.g. ${kind} 7`)
+      .min(1, `"${kind}" keeps at least 1 (leave the rule out to not use it)`)
+      .max(RETENTION_MAX[kind], `"${kind}" is at most ${RETENTION_MAX[kind]}`),
+  ).optional();
+
+/**
+ * Where one retention rule set applies (the server's disk, or S3): keep the
+ * last N, everything of the last N days, and the newest backup of each of the
+ * last N days, ISO weeks, months and years that have one. Empty: keep all.
+ */
+export const retentionRule = z
+  .object({
+    last: ruleCount('last'),
+    within: ruleCount('within'),
+    daily: ruleCount('daily'),
+    weekly: ruleCount('weekly'),
+    monthly: ruleCount('monthly'),
+    yearly: ruleCount('yearly'),
+  })
+  .strict();
+export type RetentionRule = z.infer<typeof retentionRule>;
+
+/** A database's retention policy (core/backup/retention.ts); a side left out keeps every backup there. */
 export const retentionPolicy = z.object({
-  /** Delete this database's backups on the server older than this many days. */
-  localDays: localDays.optional(),
-  /** Keep only the newest N verified backups of this database (from this server) in S3. */
-  s3KeepNewest: s3KeepNewest.optional(),
+  /** The backups of this database on the server's disk. */
+  local: retentionRule.optional(),
+  /** The verified backups of this database (from this server) in S3. */
+  s3: retentionRule.optional(),
 });
 export type RetentionPolicy = z.infer<typeof retentionPolicy>;

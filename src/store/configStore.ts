@@ -29,6 +29,7 @@ import { writeFileAtomic, type AtomicWriteHooks } from './atomicFile';
 import { withFileLock } from './fileLock';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { missingColumns } from './schemaCheck';
+import { keepsAll } from '../core/backup/retention';
 import { type Row, toBackup, toDatabase, toKnownHost, toS3, toSchedule, toServer } from './rows';
 
 export class StoreError extends Error {
@@ -476,9 +477,9 @@ export class ConfigStore {
     return this.write((db) => {
       if (ConfigStore.all(db, 'SELECT id FROM databases WHERE id = ?', [databaseId]).length === 0)
         throw new StoreError('That database no longer exists (it may have been removed in another window).');
-      db.run('UPDATE databases SET keep_local_days = ?, keep_s3_newest = ? WHERE id = ?', [
-        p.localDays ?? null,
-        p.s3KeepNewest ?? null,
+      db.run('UPDATE databases SET retention_local = ?, retention_s3 = ? WHERE id = ?', [
+        keepsAll(p.local) ? null : JSON.stringify(p.local),
+        keepsAll(p.s3) ? null : JSON.stringify(p.s3),
         databaseId,
       ]);
       return toDatabase(ConfigStore.all(db, 'SELECT * FROM databases WHERE id = ?', [databaseId])[0]);

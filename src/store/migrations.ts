@@ -119,6 +119,18 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE schedules;
   ALTER TABLE schedules_v5 RENAME TO schedules;
   `,
+  // Retention rules per side (keep last N; within N days; daily, weekly, monthly,
+  // yearly), as JSON: local days become "within N days" (what they kept), S3
+  // keep-newest becomes "last N".
+  `
+  ALTER TABLE databases ADD COLUMN retention_local TEXT;
+  ALTER TABLE databases ADD COLUMN retention_s3 TEXT;
+  UPDATE databases SET
+    retention_local = CASE WHEN keep_local_days IS NULL THEN NULL ELSE json_object('within', keep_local_days) END,
+    retention_s3 = CASE WHEN keep_s3_newest IS NULL THEN NULL ELSE json_object('last', keep_s3_newest) END;
+  ALTER TABLE databases DROP COLUMN keep_local_days;
+  ALTER TABLE databases DROP COLUMN keep_s3_newest;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -10,13 +10,13 @@ import {
   type Database,
   type KnownHost,
   type RetentionPolicy,
+  type RetentionRule,
   type S3Settings,
   type Schedule,
   type Server,
   databaseInput,
   firstIssue,
-  localDays,
-  s3KeepNewest,
+  retentionRule,
   serverInput,
 } from '../core/model';
 
@@ -135,13 +135,21 @@ export function toBackup(r: Row): BackupRecord {
 /** A stored policy read back through its schema; a rule that does not pass is dropped (that keeps more, never less). */
 function toRetention(r: Row): RetentionPolicy {
   const out: RetentionPolicy = {};
-  const days = localDays.safeParse(r.keep_local_days ?? undefined);
-  if (r.keep_local_days !== null && r.keep_local_days !== undefined && days.success)
-    out.localDays = days.data;
-  const keep = s3KeepNewest.safeParse(r.keep_s3_newest ?? undefined);
-  if (r.keep_s3_newest !== null && r.keep_s3_newest !== undefined && keep.success)
-    out.s3KeepNewest = keep.data;
+  const local = storedRule(r.retention_local);
+  if (local) out.local = local;
+  const s3 = storedRule(r.retention_s3);
+  if (s3) out.s3 = s3;
   return out;
+}
+
+function storedRule(v: unknown): RetentionRule | undefined {
+  if (typeof v !== 'string') return undefined;
+  try {
+    const r = retentionRule.safeParse(JSON.parse(v));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function toSchedule(r: Row): Schedule {

@@ -88,7 +88,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
       database: hostDatabase(pg, 'shop'),
       password: { kind: 'file', path: passwordPath },
     },
-    retention: { localDays: 7, s3KeepNewest: keepNewest },
+    retention: { local: { within: 7 }, s3: { last: keepNewest } },
     s3: { settings: settings(), credentialsPath: credPath },
   });
   const paths = () => schedulePaths(server.backupDir, 'shop');
@@ -281,10 +281,11 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     assert.deepEqual(fs.readdirSync(server.backupDir), files);
   });
 
-  it("local retention deletes only this database's backups older than N days (with their .sha256)", async () => {
+  it("local retention (within 7 days) deletes only this database's older backups, by the time in their names, with their .sha256", async () => {
     const dir = server.backupDir;
+    const stamp = (d: Date) => d.toISOString().slice(0, 19).replace(/[-:]/g, '');
+    const recentName = `web-1_shop_postgres_${stamp(new Date(Date.now() - 3 * DAY))}Z.dump.gz`;
     const old = new Date(Date.now() - 10 * DAY);
-    const recent = new Date(Date.now() - 3 * DAY);
     const make = (name: string, when: Date) => {
       fs.writeFileSync(path.join(dir, name), 'x');
       fs.utimesSync(path.join(dir, name), when, when);
@@ -297,7 +298,8 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
       'web-1_shop_postgres_20200104T000000Z.dump.gz.sha256', // an orphan checksum
     ];
     const kept = [
-      'web-1_shop_postgres_20200103T000000Z.dump.gz', // 3 days old
+      recentName, // 3 days old (its mtime is old: the name's time counts)
+      `${recentName}.sha256`,
       'web-1_shop2_postgres_20200101T000000Z.dump.gz', // another database
       'web-1_shop_mysql_20200101T000000Z.sql.gz', // another engine
       'web-2_shop_postgres_20200101T000000Z.dump.gz', // another server
@@ -312,7 +314,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     make(partial, new Date());
     make(leftover, old);
     for (const f of doomed) make(f, old);
-    for (const f of kept) make(f, f.includes('20200103') ? recent : old);
+    for (const f of kept) make(f, old);
 
     const r = await run(q(paths().script));
     assert.equal(r.code, 0, `${r.stderr}\n${log()}`);
@@ -526,7 +528,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     const plan = (s3Settings?: { secretKey: string; prefix: string }): SchedulePlan => ({
       databaseId,
       expression: base.expression,
-      retention: { localDays: 7 },
+      retention: { local: { within: 7 } },
       target: { ...base.target, password: { kind: 'inline', password: pg.password } },
       s3: s3Settings && {
         creds: { settings: { ...settings(), prefix: s3Settings.prefix }, secretKey: s3Settings.secretKey },

@@ -210,8 +210,8 @@ describe('ConfigStore', () => {
       fs.writeFileSync(file, db.export());
       db.close();
       const { store } = await open();
-      assert.deepEqual(store.getDatabase('d1')?.retention, { localDays: 14, s3KeepNewest: 3 });
-      assert.deepEqual(store.getDatabase('d2')?.retention, { localDays: 7 });
+      assert.deepEqual(store.getDatabase('d1')?.retention, { local: { within: 14 }, s3: { last: 3 } });
+      assert.deepEqual(store.getDatabase('d2')?.retention, { local: { within: 7 } });
       assert.deepEqual(store.getDatabase('d3')?.retention, {}, 'no schedule: every backup kept, as before');
       assert.deepEqual(
         store.listSchedules().map((x) => [x.databaseId, x.cron, x.installedAt, x.updatedAt]),
@@ -256,7 +256,7 @@ describe('ConfigStore', () => {
       );
       assert.deepEqual(
         store.getDatabase('d1')?.retention,
-        { localDays: 7 },
+        { local: { within: 7 } },
         'the schedule’s local days became the database’s policy (it had no S3 rule)',
       );
       store.recordProvisioned('s1', { awsCliVersion: 'aws-cli/2.9.19' });
@@ -314,10 +314,10 @@ describe('ConfigStore', () => {
       const updated = store.saveSchedule(dbA.id, { cron: '0 */6 * * *' });
       assert.equal(updated.cron, '0 */6 * * *');
       assert.deepEqual(dbA.retention, {}, 'a new database keeps every backup');
-      const kept = store.setRetention(dbA.id, { localDays: 14, s3KeepNewest: 5 });
-      assert.deepEqual(kept.retention, { localDays: 14, s3KeepNewest: 5 });
-      assert.deepEqual(store.getDatabase(dbA.id)?.retention, { localDays: 14, s3KeepNewest: 5 });
-      assert.throws(() => store.setRetention(dbB.id, { localDays: 0 }), /at least 1 day/);
+      const kept = store.setRetention(dbA.id, { local: { within: 14 }, s3: { last: 5 } });
+      assert.deepEqual(kept.retention, { local: { within: 14 }, s3: { last: 5 } });
+      assert.deepEqual(store.getDatabase(dbA.id)?.retention, { local: { within: 14 }, s3: { last: 5 } });
+      assert.throws(() => store.setRetention(dbB.id, { local: { within: 0 } }), /"within" keeps at least 1/);
       assert.deepEqual(store.setRetention(dbA.id, {}).retention, {}, 'back to keeping all');
       store.saveSchedule(dbB.id, { cron: '0 3 * * *' });
       store.removeDatabase(dbA.id);

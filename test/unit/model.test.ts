@@ -4,12 +4,11 @@ import {
   databaseInput,
   fieldValidator,
   hostName,
-  localDays,
   parseReadable,
   passwordProblem,
   port,
   remoteDir,
-  s3KeepNewest,
+  retentionRule,
   serverInput,
   serverName,
   typedValue,
@@ -73,13 +72,13 @@ describe('the edges of input', () => {
   it('numbers are decimal digits only: no hex, exponent, sign or fraction', () => {
     for (const bad of ['0x16', '1e3', '+22', '22.0', '2 2', '0b1', '']) {
       assert.equal(port.safeParse(bad).success, false, bad);
-      assert.equal(localDays.safeParse(bad).success, false, bad);
-      assert.equal(s3KeepNewest.safeParse(bad).success, false, bad);
+      assert.equal(retentionRule.shape.daily.safeParse(bad).success, false, bad);
+      assert.equal(retentionRule.shape.last.safeParse(bad).success, false, bad);
     }
     assert.equal(fieldValidator(port)('0x16'), 'Port must be a number from 1 to 65535 (digits only)');
     assert.equal(port.parse(' 2222 '), 2222);
     assert.equal(port.parse(2222), 2222, 'a stored number passes as it is');
-    assert.equal(localDays.parse('14'), 14);
+    assert.equal(retentionRule.shape.within.parse('14'), 14);
   });
 
   it('typed passwords are kept exactly as typed; a line break or NUL is refused with a sentence', () => {

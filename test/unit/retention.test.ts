@@ -10,12 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SH } from '../../src/core/remote/modules';
 import { remoteScript } from '../../src/core/remote/script';
-import {
-  type RetentionPolicy,
-  describeRetention,
-  parseRetention,
-  retentionParts,
-} from '../../src/core/backup/retention';
+import { type RetentionPolicy, parseRetention, retentionParts } from '../../src/core/backup/retention';
 import { type S3Object, mergeBackupLocations } from '../../src/core/s3/layout';
 import { type S3Credentials, awsVars } from '../../src/core/s3/scripts';
 import { s3RetentionVictims } from '../support/retentionOracle';
@@ -40,19 +35,29 @@ const creds: S3Credentials = {
 
 /** awscli stand-in over a fixture bucket (one key per line): lists as `--output text` does, deletes, or fails. */
 const STUB_AWS = `#!/bin/sh
-key=
+key= json=
 while [ $# -gt 0 ]; do
   case "$1" in
     list-objects-v2) op=list ;;
-    delete-object) op=delete ;;
+    delete-object | delete-objects) op=delete ;;
     --key=*) key=\${1#--key=} ;;
+    --delete) json=$2 ;;
   esac
   shift
 done
 if [ -f "$STUB_DIR/fail-$op" ]; then cat "$STUB_DIR/fail-$op" >&2; exit 254; fi
 case "$op" in
   list) if [ -s "$STUB_DIR/bucket" ]; then cat "$STUB_DIR/bucket"; else echo None; fi ;;
-  delete) grep -vxF "$key" "$STUB_DIR/bucket" > "$STUB_DIR/bucket.new"; mv "$STUB_DIR/bucket.new" "$STUB_DIR/bucket"; echo "$key" >> "$STUB_DIR/deleted" ;;
+  delete)
+    if [ -n "$json" ]; then
+      printf '%s' "$json" | grep -o '"Key":"[^"]*"' | sed 's/^"Key":"//; s/"$//' > "$STUB_DIR/del"
+    else
+      printf '%s\\n' "$key" > "$STUB_DIR/del"
+    fi
+    grep -vxF -f "$STUB_DIR/del" "$STUB_DIR/bucket" > "$STUB_DIR/bucket.new"; mv "$STUB_DIR/bucket.new" "$STUB_DIR/bucket"
+    cat "$STUB_DIR/del" >> "$STUB_DIR/deleted"
+    if [ -n "$json" ]; then tr '\\n' '\\t' < "$STUB_DIR/del"; echo; fi
+    ;;
 esac
 `;
 
@@ -127,7 +132,7 @@ describe('retention (retention.sh) after a commit, under bash, dash and busybox 
   };
 
   for (const [shell, cmd] of SHELLS) {
-    it(`${shell}: local — older than N days go with their checksums; the backup just made, other databases and partials stay`, () => {
+    it(`${shell}: local — what the rule does not keep goes with its checksum; the backup just made, other databases and partials stay`, () => {
       for (const d of [20, 21, 22, 28]) {
         file(name(d), 30 - d);
         file(`${name(d)}.sha256`, 30 - d);
@@ -138,7 +143,7 @@ describe('retention (retention.sh) after a commit, under bash, dash and busybox 
       file('web-1_orders_postgres_20261101T020000Z.dump.zst', 30);
       file('web-2_shop_postgres_20261101T020000Z.dump.zst', 30);
       file(`${BASE}20261101T020000Z.dump.zst.bak`, 30);
-      const r = retain(cmd, { localDays: 7 }, name(10));
+      const r = retain(cmd, { local: { last: 1 } }, name(10));
       assert.deepEqual(r.deletedLocal.sort(), [name(20), name(21), name(22)]);
       assert.equal(r.error, undefined);
       assert.deepEqual(
@@ -156,7 +161,7 @@ describe('retention (retention.sh) after a commit, under bash, dash and busybox 
       assert.deepEqual(bucketKeys(), [], 'the local rule never asks S3');
     });
 
-    it(`${shell}: S3 keep-newest counts only verified backups, as the independent rule says, and never the local copies`, () => {
+    it(`${shell}: S3 "last N" counts only verified backups, as the independent rule says, and never the local copies`, () => {
       const marked = (d: number, seq = 1) => [`${PREFIX}${name(d, seq)}`, `${PREFIX}${name(d, seq)}.sha256`];
       const keys = [
         ...marked(20),
@@ -172,7 +177,7 @@ describe('retention (retention.sh) after a commit, under bash, dash and busybox 
       bucket(keys);
       file(name(20), 1);
       file(`${name(20)}.sha256`, 1);
-      const r = retain(cmd, { s3KeepNewest: 2 }, name(25, 2));
+      const r = retain(cmd, { s3: { last: 2 } }, name(25, 2));
       const objects: S3Object[] = keys
         .filter((k) => !k.slice(PREFIX.length).includes('/'))
         .map((k) => ({ key: k, filename: k.slice(PREFIX.length), sizeBytes: 1, modified: new Date() }));
@@ -198,8 +203,8 @@ describe('retention (retention.sh) after a commit, under bash, dash and busybox 
         `${PREFIX}${name(21)}.sha256`,
       ];
       bucket(keys);
-      assert.deepEqual(retain(cmd, { s3KeepNewest: 1 }, name(22), 1).deletedS3, [], 'upload failed');
-      const notListed = retain(cmd, { s3KeepNewest: 1 }, name(22));
+      assert.deepEqual(retain(cmd, { s3: { last: 1 } }, name(22), 1).deletedS3, [], 'upload failed');
+      const notListed = retain(cmd, { s3: { last: 1 } }, name(22));
       assert.deepEqual(notListed.deletedS3, []);
       assert.match(notListed.stderr, /not listed in S3 yet/);
       assert.deepEqual(bucketKeys(), keys);
@@ -207,11 +212,14 @@ describe('retention (retention.sh) after a commit, under bash, dash and busybox 
         path.join(stub, 'fail-list'),
         'An error occurred (AccessDenied) when calling the ListObjectsV2 operation',
       );
-      file(name(10), 30);
-      const failed = retain(cmd, { localDays: 7, s3KeepNewest: 1 }, name(21));
+      for (const d of [9, 10]) {
+        file(name(d), 30);
+        file(`${name(d)}.sha256`, 30);
+      }
+      const failed = retain(cmd, { local: { last: 1 }, s3: { last: 1 } }, name(21));
       assert.deepEqual(failed.deletedS3, []);
       assert.match(failed.error ?? '', /^S3: cannot list infrakt\/backups\/shop\/: .*AccessDenied/);
-      assert.deepEqual(failed.deletedLocal, [name(10)], 'the local rule ran');
+      assert.deepEqual(failed.deletedLocal, [name(9)], 'the local rule ran');
       assert.deepEqual(bucketKeys(), keys);
     });
 
@@ -222,24 +230,13 @@ describe('retention (retention.sh) after a commit, under bash, dash and busybox 
         path.join(stub, 'fail-delete'),
         'An error occurred (AccessDenied) when calling the DeleteObject operation',
       );
-      const r = retain(cmd, { s3KeepNewest: 1 }, name(22));
+      const r = retain(cmd, { s3: { last: 1 } }, name(22));
       assert.deepEqual(r.deletedS3, []);
       assert.match(
         r.error ?? '',
-        /S3: cannot delete infrakt\/backups\/shop\/.*AccessDenied.*; S3: cannot delete/,
+        /^S3: cannot delete infrakt\/backups\/shop\/\S+ and 1 more: .*AccessDenied/,
       );
       assert.deepEqual(bucketKeys(), keys);
     });
   }
-
-  it('a policy that keeps everything adds no retention to the run; one that does describes itself', () => {
-    assert.equal(retentionParts({}, 'postgres'), undefined);
-    assert.equal(retentionParts(undefined, 'postgres'), undefined);
-    assert.throws(() => retentionParts({ localDays: 0 }, 'postgres'));
-    assert.equal(describeRetention({}), 'local backups kept until deleted; all kept in S3');
-    assert.equal(
-      describeRetention({ localDays: 7, s3KeepNewest: 5 }),
-      'local backups kept 7 days; newest 5 kept in S3',
-    );
-  });
 });

@@ -89,7 +89,11 @@ describe('schedule', () => {
 });
 
 describe('schedule on a database row', () => {
-  const daily = { cron: '0 2 * * *', retention: { localDays: 7 }, installedAt: '2026-11-20T10:00:00Z' };
+  const daily = {
+    cron: '0 2 * * *',
+    retention: { local: { within: 7 } },
+    installedAt: '2026-11-20T10:00:00Z',
+  };
   const now = new Date('2026-11-25T05:00:00Z');
   const ok = {
     started: '2026-11-25T02:00:00Z',
@@ -103,7 +107,10 @@ describe('schedule on a database row', () => {
     const v = scheduleView(daily, { installed: true, status: ok }, now);
     assert.equal(v.text, 'daily 02:00 · ok 2 h ago');
     assert.equal(v.problem, false);
-    assert.match(v.detail.join('\n'), /0 2 \* \* \*, the server's time\); local backups kept 7 days/);
+    assert.match(
+      v.detail.join('\n'),
+      /0 2 \* \* \*, the server's time\); on the server: within 7 days; in S3: all kept/,
+    );
     assert.match(v.detail.join('\n'), /f\.dump\.zst, uploaded to S3/);
     const fresh = { ...daily, installedAt: '2026-11-25T04:00:00Z' };
     assert.deepEqual(

@@ -59,7 +59,7 @@ function target(engine: Engine = 'postgres', mode: 'host' | 'container' = 'host'
 
 const opts = (over: Partial<ScheduledBackupOptions> = {}): ScheduledBackupOptions => ({
   target: target(),
-  retention: { localDays: 7, s3KeepNewest: 5 },
+  retention: { local: { within: 7 }, s3: { last: 5 } },
   s3: { settings },
   ...over,
 });
@@ -146,13 +146,16 @@ describe('scheduled backup script', () => {
       () => scheduledBackupScript(opts({ target: inline })),
       /cannot carry the database password/,
     );
-    assert.throws(() => scheduledBackupScript(opts({ retention: { localDays: 0 } })), BackupError);
-    assert.throws(() => scheduledBackupScript(opts({ retention: { localDays: 1.5 } })), BackupError);
+    assert.throws(() => scheduledBackupScript(opts({ retention: { local: { within: 0 } } })), BackupError);
+    assert.throws(() => scheduledBackupScript(opts({ retention: { local: { within: 1.5 } } })), BackupError);
     assert.throws(
-      () => scheduledBackupScript(opts({ retention: { localDays: 7, s3KeepNewest: 1001 } })),
+      () => scheduledBackupScript(opts({ retention: { local: { within: 7 }, s3: { last: 1001 } } })),
       BackupError,
     );
-    assert.throws(() => scheduledBackupScript(opts({ retention: {} })), /needs a local retention/);
+    assert.throws(
+      () => scheduledBackupScript(opts({ retention: {} })),
+      /needs a retention rule on the server/,
+    );
     assert.throws(
       () => scheduledBackupScript(opts({ s3: { settings: { ...settings, prefix: "x'/" } } })),
       /prefix/,
@@ -167,12 +170,15 @@ describe('scheduled backup script', () => {
     assert.throws(() => scheduledBackupScript(opts({ target: badName })), /Database name/);
   });
 
-  it('carries the database’s retention policy for the pipeline to apply (S3 keep-newest only when asked for)', () => {
+  it('carries the database’s retention policy for the pipeline to apply (an S3 rule only when asked for)', () => {
     const text = scheduledBackupScript(opts());
-    assert.ok(text.includes('\ninfrakt_ret_days=7\n') && text.includes('\ninfrakt_ret_keep=5\n'));
+    assert.ok(
+      text.includes("\ninfrakt_ret_local='last=0 within=7 daily=0 weekly=0 monthly=0 yearly=0'\n") &&
+        text.includes("\ninfrakt_ret_s3='last=5 within=0 daily=0 weekly=0 monthly=0 yearly=0'\n"),
+    );
     assert.equal(text.split(SH.retention.text.trimEnd()).length, 2, 'the retention module, once');
     assert.ok(
-      scheduledBackupScript(opts({ retention: { localDays: 3 } })).includes('\ninfrakt_ret_keep=0\n'),
+      scheduledBackupScript(opts({ retention: { local: { within: 3 } } })).includes("\ninfrakt_ret_s3=''\n"),
     );
   });
 });

@@ -29,6 +29,7 @@ const MARK_NAMES = {
   localRc: 'localrc',
   awscli: 'awscli',
   retention: 'retention',
+  retain: 'retain',
   pgid: 'pgid',
   termSent: 'term-sent',
   deleted: 'deleted',

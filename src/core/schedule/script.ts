@@ -28,7 +28,7 @@ import { SH } from '../remote/modules';
 import { markValues, parseResultLine } from '../remote/protocol';
 import { engineSpec, isEngine } from '../engines';
 import { type ShellVars, remoteScript } from '../remote/script';
-import { describeRetention } from '../backup/retention';
+import { describeRetention, keepsAll } from '../backup/retention';
 import { type RunStatus, cronLine, cronMarker, runStatus } from './cron';
 
 /** Where scheduled runs read the S3 credentials: root-only, the one exception to "secrets stay in SecretStorage" (README, "Where things are kept"). */
@@ -89,10 +89,10 @@ function checkedRetention(p: RetentionPolicy): RetentionPolicy {
   const r = retentionPolicy.safeParse(p);
   if (!r.success)
     throw new BackupError('invalid-input', r.error.issues[0]?.message ?? 'invalid retention policy');
-  if (!r.data.localDays)
+  if (keepsAll(r.data.local))
     throw new BackupError(
       'invalid-input',
-      'A scheduled backup needs a local retention (days): set it with Set Retention…',
+      'A scheduled backup needs a retention rule on the server (e.g. last 7): set it with Set Retention…',
     );
   return r.data;
 }

@@ -14,6 +14,7 @@ import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
 import { resolveServer } from './targets';
 import { scheduleBackups, setRetention, unscheduleBackups } from './schedule';
+import { applyRetentionNow } from './retention';
 import { testS3Connection } from './s3Test';
 import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
@@ -34,6 +35,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.database.schedule': scheduleBackups,
   'infrakt.database.unschedule': unscheduleBackups,
   'infrakt.database.retention': setRetention,
+  'infrakt.database.applyRetention': applyRetentionNow,
   'infrakt.backup.restore': restoreFromBackup,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,

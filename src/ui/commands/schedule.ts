@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { Database, Schedule, Server } from '../../core/model';
 import { fieldValidator, scheduleInput } from '../../core/model';
-import { DEFAULT_SCHEDULED_LOCAL_DAYS, describeRetention } from '../../core/backup/retention';
+import { DEFAULT_SCHEDULED_LOCAL, describeRetention, keepsAll } from '../../core/backup/retention';
 import { CRON_PRESETS, cronExpression, describeCron } from '../../core/schedule/cron';
 import {
   type SchedulePlan,
@@ -65,12 +65,12 @@ async function askCron(current: string | undefined): Promise<string> {
     items.unshift({ label: `Keep: ${describeCron(current)}`, description: current, expression: current });
   items.push({ label: CUSTOM, description: 'minute hour day-of-month month day-of-week' });
   const picked = await pickOne(items, {
-    title: 'Schedule Backups (1/3): when',
+    title: 'Schedule Backups (1/2): when',
     placeHolder: 'How often should this database be backed up? (the server’s local time)',
   });
   if (picked.expression) return picked.expression;
   const text = await askText({
-    title: 'Schedule Backups (1/3): cron expression',
+    title: 'Schedule Backups (1/2): cron expression',
     prompt: 'Five fields in the server’s local time: minute hour day-of-month month day-of-week',
     value: current ?? '30 3 * * *',
     placeHolder: '30 3 * * *',
@@ -87,13 +87,19 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
   const creds = uploadCreds(s3, 'Cannot schedule uploads');
   const cron = await askCron(current?.cron);
   // The database's retention policy (Back Up Now applies the same one).
-  const retention = await askRetention(database, server.name, {
-    title: (part) =>
-      part === 'local' ? 'Schedule Backups (2/3): local retention' : 'Schedule Backups (3/3): S3 retention',
-    s3: creds !== undefined,
-    requireLocal: true,
-    defaultDays: DEFAULT_SCHEDULED_LOCAL_DAYS,
-  });
+  const policy = keepsAll(database.retention.local)
+    ? { ...database.retention, local: DEFAULT_SCHEDULED_LOCAL }
+    : database.retention;
+  const retention = await askRetention(
+    services,
+    server,
+    { ...database, retention: policy },
+    {
+      title: (step) => `Schedule Backups (2/2): retention${step === 'policy' ? '' : ` ${step}`}`,
+      s3: creds !== undefined,
+      requireLocal: true,
+    },
+  );
   const input = scheduleInput.parse({ cron });
   const { plan, secrets } = await planFor(services, server, { ...database, retention }, input, creds);
   const result = await withRemote(
@@ -133,9 +139,8 @@ export async function setRetention(services: Services, arg?: unknown): Promise<v
   const schedule = services.store.getSchedule(database.id);
   const s3 = await s3Access(services);
   const creds = schedule ? uploadCreds(s3, 'Cannot update the scheduled uploads') : undefined;
-  const retention = await askRetention(database, server.name, {
-    title: (part) =>
-      `Set Retention of ${database.name} (${part === 'local' ? '1/2: on the server' : '2/2: in S3'})`,
+  const retention = await askRetention(services, server, database, {
+    title: (step) => `Set Retention of ${database.name}${step === 'policy' ? '' : ` ${step}`}`,
     s3: true,
     requireLocal: schedule !== undefined,
   });

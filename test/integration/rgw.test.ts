@@ -23,6 +23,8 @@ import {
 } from '../../src/core/s3/scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { awsShell } from '../support/aws';
+import { parseRetention, parseRetentionPlan } from '../../src/core/backup/retention';
+import { retentionNowScript } from '../../src/core/backup/retentionNow';
 import { listBackups } from '../support/listing';
 import { runLocalScript } from '../support/localShell';
 import { keyServer, testEnv } from '../support/sshEnv';
@@ -146,6 +148,50 @@ describe('a signature-checking S3 server (Ceph RGW): failures named, multipart u
           assert.equal(said?.cause, cause, `${label}: ${failed?.detail}`);
           assert.doesNotMatch(`${said?.cause} ${said?.next}`, /NoneType|aws-cli\//, label);
         }
+      });
+
+      it(`awscli v${major}: retention deletes in signed batches (delete-objects) exactly what the rule selects, marks after their objects`, async () => {
+        const db = `ret${major}`;
+        const prefix = `infrakt/backups/${db}/`;
+        const names = [1, 2, 3, 4, 5].map((d) => `web-1_${db}_postgres_2026110${d}T020000Z.dump.zst`);
+        const tree = fs.mkdtempSync(path.join(work, 'ret-'));
+        fs.mkdirSync(path.join(tree, prefix), { recursive: true });
+        for (const n of names)
+          for (const f of [n, `${n}.sha256`]) fs.writeFileSync(path.join(tree, prefix, f), 'x');
+        const put = await runLocalScript(
+          awsShell(creds(), `awsx s3 cp --only-show-errors --recursive "${tree}" "s3://$infrakt_bucket/"`),
+          env(),
+        );
+        assert.equal(put.code, 0, put.stderr);
+        const database = { name: db, engine: 'postgres' as const, retention: { s3: { last: 2 } } };
+        const server = { name: 'web-1', backupDir: path.join(tree, 'none') };
+        const preview = await runLocalScript(retentionNowScript(server, database, creds()), env());
+        const plan = parseRetentionPlan(preview.stdout);
+        const go = plan.s3.filter((d) => !d.keep).map((d) => d.name);
+        assert.deepEqual(
+          go,
+          names
+            .slice(0, 3)
+            .reverse()
+            .map((n) => `${prefix}${n}`),
+          preview.stderr,
+        );
+        const r = await runLocalScript(
+          retentionNowScript(server, database, creds(), { local: [], s3: go }),
+          env(),
+        );
+        assert.deepEqual(
+          parseRetention(r.stdout),
+          { deletedLocal: [], deletedS3: go, error: undefined },
+          r.stderr,
+        );
+        assert.deepEqual(
+          await keys(prefix),
+          names
+            .slice(3)
+            .flatMap((n) => [`${prefix}${n}`, `${prefix}${n}.sha256`])
+            .sort(),
+        );
       });
 
       it(`awscli v${major}: a key without access to the bucket, and a full quota, are each named`, async () => {

@@ -269,9 +269,22 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       spawnSync('crontab', ['-'], { input: kept.join('\n') });
     });
     await wb().contextMenu(wb().treeRow('shop'), 'Schedule Backups…');
-    await wb().pick('Schedule Backups (1/3): when', 'Daily at 02:00');
-    await wb().answer('Schedule Backups (2/3): local retention', '14');
-    await wb().answer('Schedule Backups (3/3): S3 retention', '5');
+    await wb().pick('Schedule Backups (1/2): when', 'Daily at 02:00');
+    await wb().pick('Schedule Backups (2/2): retention', 'Custom rules');
+    await wb().answer('Schedule Backups (2/2): retention on the server', 'within 14 days');
+    // The editor previews what the typed rules keep, before anything is saved.
+    await wb().waitForQuickInput('Schedule Backups (2/2): retention in S3');
+    const rules = wb().quickInput().locator('.quick-input-box input');
+    await rules.fill('daily 7, weekly');
+    await wb().quickInputRows().filter({ hasText: '"weekly" needs a whole number' }).first().waitFor();
+    await rules.fill('last 5, daily 7, monthly 12');
+    await wb().quickInputRows().filter({ hasText: 'Use: last 5, daily 7, monthly 12' }).first().waitFor();
+    const kept = wb()
+      .quickInputRows()
+      .filter({ hasText: /kept: last 5, daily \d{4}-\d\d-\d\d, monthly \d{4}-\d\d, newest verified/ });
+    await kept.first().waitFor();
+    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 'retention-editor.png') });
+    await rules.press('Enter');
     // Info, or a warning when this machine runs no cron daemon: both say what was installed.
     await wb().waitForToast(/shop on sandbox is backed up daily 02:00, uploaded to S3/);
     const script = path.join(w.backupDir, 'backup-shop.sh');

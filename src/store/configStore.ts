@@ -30,7 +30,7 @@ import { withFileLock } from './fileLock';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { missingColumns } from './schemaCheck';
 import { keepsAll } from '../core/backup/retention';
-import { type Row, toBackup, toDatabase, toKnownHost, toS3, toSchedule, toServer } from './rows';
+import { type Row, toBackup, toDatabase, toKnownHost, toRetention, toS3, toSchedule, toServer } from './rows';
 
 export class StoreError extends Error {
   constructor(message: string) {
@@ -411,9 +411,11 @@ export class ConfigStore {
         );
       }
       const id = randomUUID();
+      // A new database starts with the default policy (Set Retention… → Use for New Databases).
+      const def = ConfigStore.all(db, 'SELECT * FROM retention_default WHERE id = 1')[0];
       db.run(
-        `INSERT INTO databases (id, server_id, name, engine, mode, container, db_host, db_port, db_user, db_name, db_path, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO databases (id, server_id, name, engine, mode, container, db_host, db_port, db_user, db_name, db_path, created_at, retention_local, retention_s3)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           id,
           d.serverId,
@@ -427,6 +429,8 @@ export class ConfigStore {
           d.dbName ?? null,
           d.dbPath ?? null,
           now(),
+          (def?.retention_local as string | null | undefined) ?? null,
+          (def?.retention_s3 as string | null | undefined) ?? null,
         ],
       );
       return toDatabase(ConfigStore.all(db, 'SELECT * FROM databases WHERE id = ?', [id])[0]);
@@ -483,6 +487,25 @@ export class ConfigStore {
         databaseId,
       ]);
       return toDatabase(ConfigStore.all(db, 'SELECT * FROM databases WHERE id = ?', [databaseId])[0]);
+    });
+  }
+
+  /** The policy a new database starts with ({}: keep all). */
+  getDefaultRetention(): RetentionPolicy {
+    return this.read((db) => {
+      const row = ConfigStore.all(db, 'SELECT * FROM retention_default WHERE id = 1')[0];
+      return row ? toRetention(row) : {};
+    });
+  }
+
+  setDefaultRetention(policy: RetentionPolicy): RetentionPolicy {
+    const p = parseOrThrow(retentionPolicy, policy);
+    return this.write((db) => {
+      db.run(
+        'INSERT OR REPLACE INTO retention_default (id, retention_local, retention_s3) VALUES (1, ?, ?)',
+        [keepsAll(p.local) ? null : JSON.stringify(p.local), keepsAll(p.s3) ? null : JSON.stringify(p.s3)],
+      );
+      return toRetention(ConfigStore.all(db, 'SELECT * FROM retention_default WHERE id = 1')[0]);
     });
   }
 

@@ -130,6 +130,11 @@ export const MIGRATIONS: readonly string[] = [
     retention_s3 = CASE WHEN keep_s3_newest IS NULL THEN NULL ELSE json_object('last', keep_s3_newest) END;
   ALTER TABLE databases DROP COLUMN keep_local_days;
   ALTER TABLE databases DROP COLUMN keep_s3_newest;
+  CREATE TABLE retention_default (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    retention_local TEXT,
+    retention_s3 TEXT
+  );
   `,
 ];
 

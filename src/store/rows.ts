@@ -133,7 +133,7 @@ export function toBackup(r: Row): BackupRecord {
 }
 
 /** A stored policy read back through its schema; a rule that does not pass is dropped (that keeps more, never less). */
-function toRetention(r: Row): RetentionPolicy {
+export function toRetention(r: Row): RetentionPolicy {
   const out: RetentionPolicy = {};
   const local = storedRule(r.retention_local);
   if (local) out.local = local;

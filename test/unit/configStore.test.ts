@@ -319,6 +319,21 @@ describe('ConfigStore', () => {
       assert.deepEqual(store.getDatabase(dbA.id)?.retention, { local: { within: 14 }, s3: { last: 5 } });
       assert.throws(() => store.setRetention(dbB.id, { local: { within: 0 } }), /"within" keeps at least 1/);
       assert.deepEqual(store.setRetention(dbA.id, {}).retention, {}, 'back to keeping all');
+      // The default for new databases: set once, given to each database added after (not to those before).
+      assert.deepEqual(store.getDefaultRetention(), {});
+      const policy = { local: { last: 7 }, s3: { daily: 7, weekly: 4, monthly: 12 } };
+      assert.deepEqual(store.setDefaultRetention(policy), policy);
+      const dbC = store.addDatabase({
+        serverId: server.id,
+        name: 'c',
+        engine: 'postgres',
+        mode: 'container',
+      });
+      assert.deepEqual(dbC.retention, policy);
+      assert.deepEqual(store.getDatabase(dbB.id)?.retention, {}, 'databases added before keep theirs');
+      assert.throws(() => store.setDefaultRetention({ s3: { weekly: 0 } }), /"weekly" keeps at least 1/);
+      assert.deepEqual(store.setDefaultRetention({}), {});
+      store.removeDatabase(dbC.id);
       store.saveSchedule(dbB.id, { cron: '0 3 * * *' });
       store.removeDatabase(dbA.id);
       assert.deepEqual(

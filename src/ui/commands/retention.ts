@@ -152,6 +152,13 @@ export async function askRetention(
       description: describeRetention(current),
       policy: current,
     });
+  const def = services.store.getDefaultRetention();
+  if (!keepsAll(def.local) || !keepsAll(def.s3))
+    items.push({
+      label: '$(star) The default for new databases',
+      description: describeRetention(def),
+      policy: def,
+    });
   for (const p of RETENTION_PRESETS)
     if (!opts.requireLocal || !keepsAll(p.policy.local))
       items.push({ label: p.label, description: describeRetention(p.policy), policy: p.policy });

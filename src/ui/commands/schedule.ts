@@ -155,9 +155,15 @@ export async function setRetention(services: Services, arg?: unknown): Promise<v
   }
   services.store.setRetention(database.id, retention);
   services.tree.reload(server.id);
-  void vscode.window.showInformationMessage(
+  const USE_AS_DEFAULT = 'Use for New Databases';
+  const choice = await vscode.window.showInformationMessage(
     `${database.name} on ${server.name}: ${describeRetention(retention)}${schedule ? ' (the scheduled runs too)' : ''}. Applied after each backup.`,
+    USE_AS_DEFAULT,
   );
+  if (choice === USE_AS_DEFAULT) {
+    services.store.setDefaultRetention(retention);
+    void vscode.window.showInformationMessage(`New databases start with: ${describeRetention(retention)}.`);
+  }
 }
 
 export async function unscheduleBackups(services: Services, arg?: unknown): Promise<void> {

@@ -6,6 +6,7 @@
 import { engineSpec } from '../engines';
 import type { RetentionPolicy } from '../model';
 import { retentionParts } from './retention';
+import { checkRecipient } from './encryption';
 import { SH } from '../remote/modules';
 import { type ShellModule, type ShellVars, remoteScript } from '../remote/script';
 import { BackupError } from './errors';
@@ -44,6 +45,8 @@ export interface BackupScriptOptions {
   sweepEverySeconds?: number;
   /** Applied right after the commit, in the same run (remote/sh/retention.sh); none: every backup is kept. */
   retention?: RetentionPolicy;
+  /** Encrypt the compressed stream to this age recipient (a public key); the name ends in .age. */
+  encryptTo?: string;
 }
 
 export const DEFAULT_SWEEP_AFTER_SECONDS = 86_400;
@@ -110,6 +113,7 @@ export function backupParts(
     infrakt_sweep_seconds: sweepAge,
     infrakt_sweep_every: sweepEvery,
     infrakt_sinks: sinks.map((s) => s.id).join(' '),
+    infrakt_enc_recipient: opts.encryptTo ? checkRecipient(opts.encryptTo) : '',
   };
   for (const s of sinks) {
     Object.assign(vars, s.vars ?? {});

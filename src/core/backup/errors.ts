@@ -13,6 +13,7 @@ export type BackupErrorKind =
   | 'checksum-mismatch'
   | 'not-found'
   | 'no-checksum'
+  | 'decrypt'
   | 'sink-failed'
   | 'restore-failed'
   | 'backup-dir'
@@ -106,6 +107,14 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
       return new BackupError(
         'no-checksum',
         `${ctx.filename ?? 'The backup'} has no .sha256 beside it, so it cannot be verified; restore refused, database untouched`,
+        detail,
+      );
+    case EXIT.decrypt:
+      return new BackupError(
+        'decrypt',
+        `${ctx.filename ?? 'The backup'} is encrypted and none of the recovery keys on this computer opens it${
+          excerpt ? ` (${excerpt})` : ''
+        } — import the recovery key it was encrypted for (Infrakt: Import Recovery Key); the database was not touched`,
         detail,
       );
     case EXIT.restoreFailed:

@@ -1,6 +1,7 @@
-// Backup file names: <server>_<db>_<engine>_<UTC timestamp>[-<n>].<format>.<compression>
+// Backup file names: <server>_<db>_<engine>_<UTC timestamp>[-<n>].<format>.<compression>[.age]
 // The timestamp is taken on the server at run time (so cron runs name their
-// files the same way); -<n> tells apart backups started within the same second.
+// files the same way); -<n> tells apart backups started within the same second;
+// .age marks a backup encrypted (after compression) to an age recipient.
 import { ENGINES, ENGINE_SPECS, type Engine, engineSpec } from '../engines';
 
 export const COMPRESSIONS = ['zst', 'gz'] as const;
@@ -12,8 +13,11 @@ export type DumpFormat = string;
 
 export const CHECKSUM_EXT = '.sha256';
 
+/** The last part of an encrypted backup's name. */
+export const ENCRYPTED_EXT = '.age';
+
 const TAIL_RE = new RegExp(
-  `^(.+)_(${ENGINES.join('|')})_(\\d{8}T\\d{6}Z)(?:-(\\d{1,4}))?\\.(${FORMATS.join('|')})\\.(${COMPRESSIONS.join('|')})$`,
+  `^(.+)_(${ENGINES.join('|')})_(\\d{8}T\\d{6}Z)(?:-(\\d{1,4}))?\\.(${FORMATS.join('|')})\\.(${COMPRESSIONS.join('|')})(\\.age)?$`,
 );
 
 export interface ParsedBackupName {
@@ -27,6 +31,8 @@ export interface ParsedBackupName {
   sequence: number;
   format: DumpFormat;
   compression: CompressionExt;
+  /** Encrypted with age (the name ends in .age). */
+  encrypted: boolean;
 }
 
 function timestampToDate(ts: string): Date {
@@ -52,6 +58,7 @@ export function parseBackupName(filename: string): ParsedBackupName | undefined 
     sequence: m[4] ? Number(m[4]) : 1,
     format,
     compression: m[6] as CompressionExt,
+    encrypted: m[7] !== undefined,
   };
 }
 

@@ -8,6 +8,7 @@ import { SH } from '../remote/modules';
 import { remoteScript } from '../remote/script';
 import { targetVars } from './backupScript';
 import { BackupError } from './errors';
+import { checkIdentities } from './encryption';
 import { type ParsedBackupName, parseBackupName } from './naming';
 import { type BackupTarget, type CheckedTarget, checkTarget } from './target';
 
@@ -16,6 +17,8 @@ export interface RestoreOptions {
   allowUnverified?: boolean;
   /** Seconds to wait for the database to come back after an engine's own restore step (default 600). */
   readyTimeout?: number;
+  /** age identities (AGE-SECRET-KEY-1…) for an encrypted backup: sent in the script only, never stored on the server. */
+  identities?: readonly string[];
 }
 
 /** Validates a file name as a backup of this database's engine; throws before any script exists. */
@@ -48,6 +51,8 @@ export function restoreScript(target: BackupTarget, filename: string, opts: Rest
       infrakt_name: filename,
       infrakt_compression: parsed.compression,
       infrakt_format: parsed.format,
+      infrakt_encrypted: parsed.encrypted,
+      infrakt_identity: { value: checkIdentities(opts.identities ?? []), field: 'Recovery key' },
       infrakt_allow_unverified: opts.allowUnverified ?? false,
       infrakt_restore_polls: Math.ceil(timeout * 5),
     },

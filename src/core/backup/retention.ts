@@ -23,7 +23,7 @@ import {
   retentionPolicy,
   retentionRule,
 } from '../model';
-import { COMPRESSIONS, parseBackupName } from './naming';
+import { COMPRESSIONS, ENCRYPTED_EXT, parseBackupName } from './naming';
 import { engineSpec, type Engine } from '../engines';
 import { MARKS, markValues } from '../remote/protocol';
 import { SH } from '../remote/modules';
@@ -108,7 +108,7 @@ function ruleVar(rule: RetentionRule | undefined): string {
 /** "<format>.<ext>" endings a backup of this engine may have (the same rule as parseBackupName). */
 function tails(engine: Engine): string {
   return engineSpec(engine)
-    .formats.flatMap((f) => COMPRESSIONS.map((c) => `${f}.${c}`))
+    .formats.flatMap((f) => COMPRESSIONS.flatMap((c) => [`${f}.${c}`, `${f}.${c}${ENCRYPTED_EXT}`]))
     .join(' ');
 }
 

@@ -133,7 +133,8 @@ export async function restoreBackup(
   const r = await runner.run(script, {
     signal: opts.signal,
     onStderr: opts.onStderr,
-    secrets: secretsOf(target),
+    // The recovery keys are secrets like a password: redacted from everything the run returns.
+    secrets: [...secretsOf(target), ...(opts.identities ?? [])],
   });
   const ctx = {
     serverName: target.server.name,

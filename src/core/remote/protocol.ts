@@ -90,6 +90,8 @@ export const EXIT = {
   s3Step: 88,
   /** Provisioning could not run (no root, no package manager); the step mark says why. */
   provision: 89,
+  /** An encrypted backup: no identity given, or none of them opens it; nothing was touched. */
+  decrypt: 90,
   interrupted: 130,
   terminated: 143,
   hangup: 129,

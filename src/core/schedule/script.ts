@@ -81,6 +81,8 @@ export interface ScheduledBackupOptions {
   retention: RetentionPolicy;
   /** Upload to S3 as Back Up Now does; off when unset. */
   s3?: ScheduleS3;
+  /** Encrypt to this age recipient (the public key only: no secret in the script). */
+  encryptTo?: string;
   logCapBytes?: number;
 }
 
@@ -127,6 +129,7 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
     extraSinks: sink ? [sink] : [],
     progressInterval: 60,
     retention,
+    encryptTo: o.encryptTo,
     // Unattended and at most a few times a day: every run sweeps.
     sweepEverySeconds: 0,
   });

@@ -4,9 +4,13 @@
 # by fifos, so the script knows every pid and every exit status (finer than
 # pipefail, and killable on cancel):
 #
-#   source (the engine's infrakt_db_dump) ─▶ compressor ─▶ tee ─▶ <name>.partial
-#                                                          ├──▶ sha256      (same pass)
-#                                                          └──▶ relay ─▶ gate ─▶ sink (e.g. aws s3 cp -)
+#   source (the engine's infrakt_db_dump) ─▶ compressor ─▶ [age] ─▶ tee ─▶ <name>.partial
+#                                                                  ├──▶ sha256      (same pass)
+#                                                                  └──▶ relay ─▶ gate ─▶ sink (e.g. aws s3 cp -)
+#
+# With infrakt_enc_recipient set (an age recipient: a public key, no secret),
+# the compressed stream is encrypted to it and the name ends in .age: the file,
+# its sha256 and every sink's copy are the encrypted bytes.
 #
 # The local file is committed (sha256 written, then renamed from .partial) only
 # when every stage succeeded. tee runs with SIGPIPE ignored, so a sink that dies
@@ -154,6 +158,11 @@ infrakt_pick_tools() {
   else
     infrakt_missing 'zstd or gzip'
   fi
+  infrakt_enc=''
+  if [ -n "${infrakt_enc_recipient:-}" ]; then
+    infrakt_resolve infrakt_age age
+    infrakt_enc=.age
+  fi
   # GNU tee: a reader that went away (a sink) is ignored, a write error on the file
   # (disk full) ends tee at once. Elsewhere SIGPIPE is ignored and we check the file.
   if tee --output-error=exit-nopipe </dev/null >/dev/null 2>&1; then
@@ -171,9 +180,9 @@ infrakt_claim_name() {
   infrakt_n=1
   while :; do
     if [ "$infrakt_n" = 1 ]; then
-      infrakt_name="$infrakt_base$infrakt_ts.$infrakt_format.$infrakt_ext"
+      infrakt_name="$infrakt_base$infrakt_ts.$infrakt_format.$infrakt_ext$infrakt_enc"
     else
-      infrakt_name="$infrakt_base$infrakt_ts-$infrakt_n.$infrakt_format.$infrakt_ext"
+      infrakt_name="$infrakt_base$infrakt_ts-$infrakt_n.$infrakt_format.$infrakt_ext$infrakt_enc"
     fi
     infrakt_final="$infrakt_dir/$infrakt_name"
     if (set -C && : >"$infrakt_final.partial") 2>/dev/null; then
@@ -488,23 +497,34 @@ infrakt_backup() {
     exec $infrakt_tee "$@"
   ) <"$infrakt_work/comp" >"$infrakt_partial" &
   infrakt_tee_pid=$!
+  # The compressor's output: tee's input, or age's when encrypting.
+  infrakt_packed=$infrakt_work/comp
+  infrakt_enc_pid=
+  if [ -n "$infrakt_enc" ]; then
+    infrakt_packed=$infrakt_work/enc
+    mkfifo "$infrakt_packed"
+    $infrakt_age -r "$infrakt_enc_recipient" <"$infrakt_packed" >"$infrakt_work/comp" &
+    infrakt_enc_pid=$!
+  fi
   if [ "$infrakt_db_precompressed" = 1 ]; then
-    infrakt_db_dump >"$infrakt_work/comp" &
+    infrakt_db_dump >"$infrakt_packed" &
     infrakt_src_pid=$!
     infrakt_comp_pid=
   else
-    $infrakt_comp <"$infrakt_work/src" >"$infrakt_work/comp" &
+    $infrakt_comp <"$infrakt_work/src" >"$infrakt_packed" &
     infrakt_comp_pid=$!
     infrakt_db_dump >"$infrakt_work/src" &
     infrakt_src_pid=$!
   fi
-  infrakt_pids="$infrakt_pids $infrakt_src_pid $infrakt_comp_pid $infrakt_tee_pid $infrakt_sha_pid"
+  infrakt_pids="$infrakt_pids $infrakt_src_pid $infrakt_comp_pid $infrakt_enc_pid $infrakt_tee_pid $infrakt_sha_pid"
   infrakt_watchdog </dev/null &
   infrakt_pids="$infrakt_pids $!"
   infrakt_src_rc=0
   wait "$infrakt_src_pid" || infrakt_src_rc=$?
   infrakt_comp_rc=0
   if [ -n "$infrakt_comp_pid" ]; then wait "$infrakt_comp_pid" || infrakt_comp_rc=$?; fi
+  infrakt_enc_rc=0
+  if [ -n "$infrakt_enc_pid" ]; then wait "$infrakt_enc_pid" || infrakt_enc_rc=$?; fi
   infrakt_tee_rc=0
   wait "$infrakt_tee_pid" || infrakt_tee_rc=$?
   infrakt_sha_rc=0
@@ -520,6 +540,7 @@ infrakt_backup() {
     infrakt_stage_failed "$infrakt_db_stage" "$infrakt_src_rc"
   fi
   [ "$infrakt_comp_rc" = 0 ] || infrakt_stage_failed "$infrakt_comp_name" "$infrakt_comp_rc"
+  [ "$infrakt_enc_rc" = 0 ] || infrakt_stage_failed age "$infrakt_enc_rc"
   [ "$infrakt_sha_rc" = 0 ] || infrakt_stage_failed sha256sum "$infrakt_sha_rc"
   infrakt_sha256=$(cut -c1-64 <"$infrakt_work/sha")
   # busybox tee says "error" when a sink went away; the file is good only if it hashes to the stream.

@@ -5,7 +5,14 @@
 # process reading the dump on stdin: it `exec`s its tool, in a subshell of ours) or its own
 # infrakt_db_restore (Redis swaps its RDB file, SQLite replaces its file).
 #
+# An encrypted backup (.age) is decrypted on the way with the identity sent in
+# this script (infrakt_identity, never exported, never in an argv): age reads
+# it from a FIFO in the run's private temp dir, written by the shell's printf
+# builtin, so the key never lands on the server's disk. Whether it opens the
+# backup is checked on the first bytes before anything touches the database.
+#
 # Input: infrakt_dir, infrakt_name (the backup file), infrakt_compression (zst|gz),
+# infrakt_encrypted (1: .age) and infrakt_identity (the age identities, one per line),
 # infrakt_format, infrakt_allow_unverified (1: a file without .sha256 may be
 # restored), infrakt_restore_polls (5 per second of waiting for a server to come
 # back); the engine's infrakt_db_* values.
@@ -44,6 +51,37 @@ infrakt_verify() {
   fi
 }
 
+# The identity into a fresh FIFO for one age process to read ($infrakt_work/id).
+infrakt_age_identity() {
+  if [ -n "${infrakt_id_pid:-}" ]; then kill "$infrakt_id_pid" 2>/dev/null || :; fi
+  rm -f -- "$infrakt_work/id"
+  mkfifo -m 600 "$infrakt_work/id"
+  printf '%s\n' "$infrakt_identity" >"$infrakt_work/id" &
+  infrakt_id_pid=$!
+}
+
+# Before anything is touched: the identity opens the backup (age decrypts its header and first chunk).
+infrakt_check_identity() {
+  if [ -z "${infrakt_identity:-}" ]; then
+    echo "infrakt: $infrakt_name is encrypted and no identity was given" >&2
+    exit "$infrakt_exit_decrypt"
+  fi
+  infrakt_age_identity
+  # Under pipefail age's status (SIGPIPE once head has its byte) is the pipeline's: only the count matters.
+  infrakt_first=$({ $infrakt_age -d -i "$infrakt_work/id" <"$infrakt_file" 2>"$infrakt_work/age.err"; } | head -c 1 | wc -c) || :
+  if [ "$infrakt_first" -lt 1 ]; then
+    kill "$infrakt_id_pid" 2>/dev/null || :
+    echo "infrakt: cannot decrypt $infrakt_name: $(infrakt_tail_lines "$infrakt_work/age.err")" >&2
+    exit "$infrakt_exit_decrypt"
+  fi
+}
+
+# The stored bytes, decrypted (its status in $infrakt_work/dec_rc when it fails).
+infrakt_decrypted() {
+  infrakt_age_identity
+  $infrakt_age -d -i "$infrakt_work/id" <"$infrakt_file" || echo "$?" >"$infrakt_work/dec_rc"
+}
+
 # The decompressed dump into the engine's restore command. The decompressor's
 # status is kept in a file: without pipefail (dash) a pipeline's status is only
 # its last command's. An engine whose tool reads the file as it is (mongorestore
@@ -53,11 +91,17 @@ infrakt_restore_stream() {
   infrakt_restore_rc=0
   if [ "${infrakt_db_restore_raw:-0}" = 1 ]; then
     (infrakt_db_restore_cmd) <"$infrakt_file" >&2 || infrakt_restore_rc=$?
+  elif [ "$infrakt_encrypted" = 1 ]; then
+    { infrakt_decrypted | $infrakt_decomp || echo "$?" >"$infrakt_work/decomp_rc"; } | (infrakt_db_restore_cmd) >&2 || infrakt_restore_rc=$?
   else
     { $infrakt_decomp <"$infrakt_file" || echo "$?" >"$infrakt_work/decomp_rc"; } | (infrakt_db_restore_cmd) >&2 || infrakt_restore_rc=$?
   fi
   if [ "$infrakt_restore_rc" != 0 ]; then
     echo "infrakt: $infrakt_db_restore_tool failed (exit $infrakt_restore_rc)" >&2
+    exit "$infrakt_exit_restore_failed"
+  fi
+  if [ -s "$infrakt_work/dec_rc" ]; then
+    echo "infrakt: age failed while decrypting (exit $(cat "$infrakt_work/dec_rc"))" >&2
     exit "$infrakt_exit_restore_failed"
   fi
   if [ -s "$infrakt_work/decomp_rc" ]; then
@@ -74,8 +118,22 @@ infrakt_restore() {
   if [ "$infrakt_db_mode" = container ]; then infrakt_resolve infrakt_docker docker; fi
   infrakt_db_restore_plan
   if [ "${infrakt_db_restore_raw:-0}" != 1 ]; then infrakt_pick_decompressor; fi
+  if [ "$infrakt_encrypted" = 1 ]; then infrakt_resolve infrakt_age age; fi
   infrakt_verify
   infrakt_work=$(mktemp -d "${TMPDIR:-/tmp}/infrakt.XXXXXX")
+  if [ "$infrakt_encrypted" = 1 ]; then
+    infrakt_check_identity
+    # An engine that reads the file itself gets it decrypted in the private work dir.
+    if [ "${infrakt_db_restore_raw:-0}" = 1 ] || infrakt_has_fn infrakt_db_restore; then
+      infrakt_plain="$infrakt_work/${infrakt_name%.age}"
+      infrakt_decrypted >"$infrakt_plain"
+      if [ -s "$infrakt_work/dec_rc" ]; then
+        echo "infrakt: age failed while decrypting (exit $(cat "$infrakt_work/dec_rc"))" >&2
+        exit "$infrakt_exit_restore_failed"
+      fi
+      infrakt_file=$infrakt_plain infrakt_encrypted=0
+    fi
+  fi
   if infrakt_has_fn infrakt_db_restore; then
     infrakt_db_restore
   else

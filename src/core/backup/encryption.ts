@@ -1,0 +1,39 @@
+// Encrypted backups with age: the server gets only the recipient (a public
+// key: `age1…`, or an `ssh-ed25519 …` key the user brings), so scheduled runs
+// encrypt with no secret on the server; the identity (the private key,
+// `AGE-SECRET-KEY-1…`) stays on this computer and travels only inside a
+// restore's script (remote/sh/restore.sh reads it through a FIFO).
+import { BackupError } from './errors';
+
+// Bech32 (lower case, no 1 b i o in the data part), as age prints them.
+const AGE_RECIPIENT_RE = /^age1[02-9ac-hj-np-z]{58}$/;
+const SSH_RECIPIENT_RE = /^ssh-ed25519 [A-Za-z0-9+/]{68}(?: [^\s'"\\]{1,100})?$/;
+const AGE_IDENTITY_RE = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
+
+/** Why a recipient cannot be used (one sentence), or undefined when it can. */
+export function recipientProblem(text: string): string | undefined {
+  const r = text.trim();
+  if (AGE_RECIPIENT_RE.test(r) || SSH_RECIPIENT_RE.test(r)) return undefined;
+  if (r.startsWith('AGE-SECRET-KEY-'))
+    return 'That is a private key (an identity): give its public key, the age1… recipient (age-keygen -y prints it)';
+  return 'A recipient is an age public key (age1 followed by 58 letters and digits) or an ssh-ed25519 public key line';
+}
+
+/** The recipient, checked; throws the sentence otherwise. */
+export function checkRecipient(text: string): string {
+  const problem = recipientProblem(text);
+  if (problem) throw new BackupError('invalid-input', `Encryption recipient: ${problem}`);
+  return text.trim();
+}
+
+/** The identities, checked (one per line in the script); throws before any script exists. */
+export function checkIdentities(ids: readonly string[]): string[] {
+  return ids.map((id) => {
+    if (!AGE_IDENTITY_RE.test(id))
+      throw new BackupError(
+        'invalid-input',
+        'A recovery key must be an age identity (AGE-SECRET-KEY-1 followed by 58 letters and digits)',
+      );
+    return id;
+  });
+}

@@ -12,6 +12,8 @@ export const secretKeys = {
   server: (serverId: string, kind: ServerSecretKind) => `infrakt.server.${serverId}.${kind}`,
   database: (databaseId: string) => `infrakt.database.${databaseId}.password`,
   s3Secret: () => 'infrakt.s3.secretKey',
+  /** Every age identity this computer holds (one per line): new and old keys, for old backups. */
+  ageIdentities: () => 'infrakt.age.identities',
 };
 
 export class Secrets {

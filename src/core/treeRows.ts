@@ -171,6 +171,9 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
           `Size: ${humanSize(e.sizeBytes)} (${e.sizeBytes} bytes)`,
           `Stored: ${where}${e.location === 's3' ? ' (restore downloads it to the server first)' : ''}`,
           `Checksum: ${e.hasChecksum ? 'sha256 kept beside it' : 'missing — restore will refuse it'}`,
+          ...(parseBackupName(e.filename)?.encrypted
+            ? ['Encrypted with age: restores with a recovery key on this computer']
+            : []),
         ].join('\n'),
         contextValue: `infrakt.backup.${e.location}`,
         icon: LOCATION_ICONS[e.location],

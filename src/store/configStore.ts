@@ -30,6 +30,7 @@ import { withFileLock } from './fileLock';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { missingColumns } from './schemaCheck';
 import { keepsAll } from '../core/backup/retention';
+import { checkRecipient, recipientProblem } from '../core/backup/encryption';
 import { type Row, toBackup, toDatabase, toKnownHost, toRetention, toS3, toSchedule, toServer } from './rows';
 
 export class StoreError extends Error {
@@ -487,6 +488,29 @@ export class ConfigStore {
         databaseId,
       ]);
       return toDatabase(ConfigStore.all(db, 'SELECT * FROM databases WHERE id = ?', [databaseId])[0]);
+    });
+  }
+
+  /** The recipient new backups are encrypted to; undefined: encryption is off. */
+  getEncryption(): { recipient: string; own: boolean } | undefined {
+    return this.read((db) => {
+      const row = ConfigStore.all(db, 'SELECT * FROM encryption WHERE id = 1')[0];
+      if (!row || recipientProblem(String(row.recipient))) return undefined;
+      return { recipient: String(row.recipient), own: row.own === 1 };
+    });
+  }
+
+  /** Turns encryption on with this recipient (validated), or off (undefined). */
+  setEncryption(e: { recipient: string; own: boolean } | undefined): void {
+    const recipient = e ? checkRecipient(e.recipient) : undefined;
+    this.write((db) => {
+      db.run('DELETE FROM encryption');
+      if (recipient)
+        db.run('INSERT INTO encryption (id, recipient, own, updated_at) VALUES (1, ?, ?, ?)', [
+          recipient,
+          e?.own ? 1 : 0,
+          now(),
+        ]);
     });
   }
 

@@ -136,6 +136,17 @@ export const MIGRATIONS: readonly string[] = [
     retention_s3 TEXT
   );
   `,
+  // Backup encryption: the age recipient new backups are encrypted to (a
+  // public key; the identities are in SecretStorage), and whether this
+  // computer made or imported its identity (own: 0 for a key the user brought).
+  `
+  CREATE TABLE encryption (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    recipient TEXT NOT NULL,
+    own INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -333,6 +333,14 @@ describe('ConfigStore', () => {
       assert.deepEqual(store.getDatabase(dbB.id)?.retention, {}, 'databases added before keep theirs');
       assert.throws(() => store.setDefaultRetention({ s3: { weekly: 0 } }), /"weekly" keeps at least 1/);
       assert.deepEqual(store.setDefaultRetention({}), {});
+      // Encryption: the recipient only (a public key), validated; off again without a trace.
+      assert.equal(store.getEncryption(), undefined);
+      const recipient = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+      store.setEncryption({ recipient, own: true });
+      assert.deepEqual(store.getEncryption(), { recipient, own: true });
+      assert.throws(() => store.setEncryption({ recipient: 'AGE-SECRET-KEY-1X', own: true }), /private key/);
+      store.setEncryption(undefined);
+      assert.equal(store.getEncryption(), undefined);
       store.removeDatabase(dbC.id);
       store.saveSchedule(dbB.id, { cron: '0 3 * * *' });
       store.removeDatabase(dbA.id);

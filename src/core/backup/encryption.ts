@@ -37,3 +37,42 @@ export function checkIdentities(ids: readonly string[]): string[] {
     return id;
   });
 }
+
+/** The identities in an age identity file (age-keygen's format: comments, blank lines, one key per line). */
+export function parseIdentityFile(text: string): string[] {
+  const ids = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  if (!ids.length)
+    throw new BackupError('invalid-input', 'That file holds no age identity (AGE-SECRET-KEY-1…)');
+  return checkIdentities(ids);
+}
+
+/** An identity file as age-keygen writes it, each key under its public key. */
+export function identityFile(
+  keys: readonly { identity: string; recipient: string }[],
+  created: Date,
+): string {
+  const lines = [
+    `# infrakt backup recovery keys, exported ${created.toISOString()}`,
+    '# Without these keys the encrypted backups cannot be restored. Keep this file safe and private.',
+  ];
+  for (const k of keys) lines.push(`# public key: ${k.recipient}`, k.identity);
+  return `${lines.join('\n')}\n`;
+}
+
+/** age-encryption (by age's author): the X25519 keys, made and read on this computer only. */
+async function ageLib() {
+  return import('age-encryption');
+}
+
+export async function newIdentity(): Promise<{ identity: string; recipient: string }> {
+  const age = await ageLib();
+  const identity = await age.generateIdentity();
+  return { identity, recipient: await age.identityToRecipient(identity) };
+}
+
+export async function recipientOf(identity: string): Promise<string> {
+  return (await ageLib()).identityToRecipient(checkIdentities([identity])[0]);
+}

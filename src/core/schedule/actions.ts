@@ -30,6 +30,8 @@ export interface SchedulePlan {
   expression: string;
   /** The database's retention policy (baked into the installed script). */
   retention: RetentionPolicy;
+  /** Encrypt to this age recipient (a public key); off when unset. */
+  encryptTo?: string;
   /** Upload to S3 (credentials file written first); off when unset. */
   s3?: { creds: S3Credentials; stallSeconds?: number };
   /** Where the root-only files go (tests use their own dir); the defaults of scheduleScript otherwise. */
@@ -79,6 +81,7 @@ export function installPlanScript(plan: SchedulePlan): string {
       expression: plan.expression,
       target,
       retention: plan.retention,
+      encryptTo: plan.encryptTo,
       s3: plan.s3
         ? {
             settings: plan.s3.creds.settings,

@@ -37,6 +37,7 @@ import { confirmModal } from '../input';
 import { type RemoteSession, withRemote } from '../remote';
 import { summariseRetention } from '../../core/backup/retention';
 import type { Services } from '../services';
+import { encryptionRecipient, recoveryKeys } from './encryption';
 import { resolveBackup, resolveDatabase } from './targets';
 
 /** A missing tool on the server: the next step is Provision Server. */
@@ -179,6 +180,7 @@ async function backUp(
     {
       ...s3,
       retention: opts.retention,
+      encryptTo: encryptionRecipient(services),
       signal,
       onStderr: opts.onStderr,
       onProgress: (bytes) =>
@@ -242,7 +244,7 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
           { run: (script, o) => runner.run(script, { ...o, secrets }) },
           target,
           entry.filename,
-          { signal: session.signal },
+          { signal: session.signal, identities: await recoveryKeys(services) },
         );
       } catch (err) {
         throw explain(err, server);

@@ -15,6 +15,7 @@ import { provisionServer } from './provision';
 import { resolveServer } from './targets';
 import { scheduleBackups, setRetention, unscheduleBackups } from './schedule';
 import { applyRetentionNow } from './retention';
+import { exportRecoveryKey, importRecoveryKey, setUpEncryption } from './encryption';
 import { testS3Connection } from './s3Test';
 import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
@@ -36,6 +37,9 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.database.unschedule': unscheduleBackups,
   'infrakt.database.retention': setRetention,
   'infrakt.database.applyRetention': applyRetentionNow,
+  'infrakt.encryption.setup': setUpEncryption,
+  'infrakt.encryption.exportKey': exportRecoveryKey,
+  'infrakt.encryption.importKey': importRecoveryKey,
   'infrakt.backup.restore': restoreFromBackup,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,

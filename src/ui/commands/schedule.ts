@@ -19,6 +19,7 @@ import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../
 import { uploadStallSeconds } from './backup';
 import { askText, confirmModal, pickOne } from '../input';
 import { askRetention } from './retention';
+import { encryptionRecipient } from './encryption';
 import { loggedRunner, withRemote } from '../remote';
 import type { Services } from '../services';
 import { resolveDatabase } from './targets';
@@ -46,6 +47,7 @@ async function planFor(
       target,
       expression: schedule.cron,
       retention: database.retention,
+      encryptTo: encryptionRecipient(services),
       s3: creds ? { creds, stallSeconds: uploadStallSeconds() } : undefined,
     },
     secrets: creds ? [...secrets, creds.secretKey] : secrets,

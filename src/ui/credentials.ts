@@ -1,5 +1,6 @@
 // Secrets assembled for one remote action, straight from SecretStorage: the S3
-// credentials (settings row + secret) and a database's backup target.
+// credentials (settings row + secret), a database's backup target, and the
+// encryption recipient and recovery keys.
 import type { BackupTarget } from '../core/backup';
 import type { Database, Server } from '../core/model';
 import type { S3Credentials } from '../core/s3/scripts';
@@ -39,4 +40,15 @@ export async function backupTarget(
     },
     secrets: password ? [password] : [],
   };
+}
+
+/** Every identity this computer holds (for a restore: age tries each). */
+export async function recoveryKeys(services: Services): Promise<string[]> {
+  const text = (await services.secrets.get(secretKeys.ageIdentities())) ?? '';
+  return text.split('\n').filter(Boolean);
+}
+
+/** The recipient backups are encrypted to now; undefined when encryption is off. */
+export function encryptionRecipient(services: Services): string | undefined {
+  return services.store.getEncryption()?.recipient;
 }

@@ -37,7 +37,7 @@ import { confirmModal } from '../input';
 import { type RemoteSession, withRemote } from '../remote';
 import { summariseRetention } from '../../core/backup/retention';
 import type { Services } from '../services';
-import { encryptionRecipient, recoveryKeys } from './encryption';
+import { encryptionRecipient, recoveryKeys } from '../credentials';
 import { resolveBackup, resolveDatabase } from './targets';
 
 /** A missing tool on the server: the next step is Provision Server. */

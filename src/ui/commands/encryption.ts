@@ -15,23 +15,14 @@ import {
 import { secretKeys } from '../../core/secrets';
 import { askText, confirmModal, pickOne } from '../input';
 import type { Services } from '../services';
-
-/** Every identity this computer holds (for a restore: age tries each). */
-export async function recoveryKeys(services: Services): Promise<string[]> {
-  const text = (await services.secrets.get(secretKeys.ageIdentities())) ?? '';
-  return text.split('\n').filter(Boolean);
-}
+import { syncSchedulesWithS3 } from './schedule';
+import { recoveryKeys } from '../credentials';
 
 async function addRecoveryKeys(services: Services, ids: readonly string[]): Promise<number> {
   const have = await recoveryKeys(services);
   const fresh = ids.filter((id) => !have.includes(id));
   if (fresh.length) await services.secrets.set(secretKeys.ageIdentities(), [...have, ...fresh].join('\n'));
   return fresh.length;
-}
-
-/** The recipient backups are encrypted to now; undefined when encryption is off. */
-export function encryptionRecipient(services: Services): string | undefined {
-  return services.store.getEncryption()?.recipient;
 }
 
 const LOSS_WARNING =
@@ -67,8 +58,9 @@ export async function setUpEncryption(services: Services): Promise<void> {
   if (picked.choice === 'off') {
     services.store.setEncryption(undefined);
     void vscode.window.showInformationMessage(
-      'Backup encryption is off for new backups. Encrypted backups keep restoring with the keys on this computer. Scheduled backups change when they are next scheduled.',
+      'Backup encryption is off for new backups. Encrypted backups keep restoring with the keys on this computer.',
     );
+    await syncSchedulesWithS3(services, 'encryption off');
     return;
   }
   if (picked.choice === 'own') {
@@ -82,6 +74,7 @@ export async function setUpEncryption(services: Services): Promise<void> {
     void vscode.window.showInformationMessage(
       `New backups are encrypted to ${recipient}. To restore them, import its identity here (Infrakt: Import Recovery Key).`,
     );
+    await syncSchedulesWithS3(services, 'the new encryption key');
     return;
   }
   await confirmModal(
@@ -94,6 +87,7 @@ export async function setUpEncryption(services: Services): Promise<void> {
   services.store.setEncryption({ recipient: key.recipient, own: true });
   services.log.info(`Backup encryption: new backups are encrypted to ${key.recipient}`);
   await exportRecoveryKey(services);
+  await syncSchedulesWithS3(services, 'the new encryption key');
 }
 
 export async function exportRecoveryKey(services: Services): Promise<void> {

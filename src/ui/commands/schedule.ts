@@ -19,7 +19,7 @@ import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../
 import { uploadStallSeconds } from './backup';
 import { askText, confirmModal, pickOne } from '../input';
 import { askRetention } from './retention';
-import { encryptionRecipient } from './encryption';
+import { encryptionRecipient } from '../credentials';
 import { loggedRunner, withRemote } from '../remote';
 import type { Services } from '../services';
 import { resolveDatabase } from './targets';
@@ -202,12 +202,13 @@ export async function unscheduleBackups(services: Services, arg?: unknown): Prom
 }
 
 /**
- * After S3 settings were saved or removed: every server with schedules gets
- * its credentials file rewritten (or removed) and its scripts reinstalled,
+ * After S3 settings were saved or removed (or the encryption changed): every
+ * server with schedules gets its credentials file rewritten (or removed) and
+ * its scripts reinstalled,
  * under one progress notification. Servers that cannot be reached are named
  * and marked with the error in the tree; the others are done anyway.
  */
-export async function syncSchedulesWithS3(services: Services): Promise<void> {
+export async function syncSchedulesWithS3(services: Services, what = 'the new S3 settings'): Promise<void> {
   const byServer = new Map<string, { server: Server; items: { database: Database; schedule: Schedule }[] }>();
   for (const schedule of services.store.listSchedules()) {
     const database = services.store.getDatabase(schedule.databaseId);
@@ -231,7 +232,7 @@ export async function syncSchedulesWithS3(services: Services): Promise<void> {
   await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: 'Updating scheduled backups with the new S3 settings',
+      title: `Updating scheduled backups with ${what}`,
       cancellable: false,
     },
     async (progress) => {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   checkIdentities,
+  decryptFile,
   identityFile,
   newIdentity,
   parseIdentityFile,
@@ -45,5 +46,33 @@ describe('backup encryption keys (age)', () => {
     assert.throws(() => parseIdentityFile('# only a comment\n\n'), /holds no age identity/);
     assert.throws(() => parseIdentityFile('age1notakey'), /must be an age identity/);
     assert.throws(() => checkIdentities(["AGE-SECRET-KEY-1'; reboot"]), /must be an age identity/);
+  });
+
+  it('Download… decrypts on this computer: the plain bytes, or nothing kept for a wrong key or a cut file', async () => {
+    const key = await newIdentity();
+    const other = await newIdentity();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-unit-age-'));
+    try {
+      const plain = Buffer.alloc(3 * 65536 + 123);
+      for (let i = 0; i < plain.length; i++) plain[i] = (i * 7919) % 251;
+      const src = path.join(dir, 'b.dump.zst.age');
+      const enc = spawnSync('age', ['-r', key.recipient], { input: plain });
+      fs.writeFileSync(src, enc.stdout);
+      const dest = path.join(dir, 'b.dump.zst');
+      await decryptFile(src, dest, [other.identity, key.identity]);
+      assert.deepEqual(fs.readFileSync(dest), plain);
+      assert.equal(fs.statSync(dest).mode & 0o777, 0o600);
+      fs.rmSync(dest);
+      await assert.rejects(
+        decryptFile(src, dest, [other.identity]),
+        /None of the recovery keys on this computer opens/,
+      );
+      await assert.rejects(decryptFile(src, dest, []), /no recovery key on this computer/);
+      fs.writeFileSync(src, enc.stdout.subarray(0, enc.stdout.length - 100));
+      await assert.rejects(decryptFile(src, dest, [key.identity]));
+      assert.deepEqual(fs.readdirSync(dir), ['b.dump.zst.age'], 'nothing kept');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

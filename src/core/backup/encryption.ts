@@ -76,3 +76,38 @@ export async function newIdentity(): Promise<{ identity: string; recipient: stri
 export async function recipientOf(identity: string): Promise<string> {
   return (await ageLib()).identityToRecipient(checkIdentities([identity])[0]);
 }
+
+/**
+ * Decrypts a downloaded .age backup on this computer into `dest` (streamed,
+ * written as `<dest>.partial` and renamed when complete). age authenticates
+ * every chunk: a tampered or truncated file fails, and nothing is kept.
+ */
+export async function decryptFile(src: string, dest: string, identities: readonly string[]): Promise<void> {
+  const { Readable, Writable } = await import('node:stream');
+  const fs = await import('node:fs');
+  const age = await ageLib();
+  if (!identities.length)
+    throw new BackupError(
+      'decrypt',
+      'This backup is encrypted and there is no recovery key on this computer — import it (Infrakt: Import Recovery Key)',
+    );
+  const d = new age.Decrypter();
+  for (const id of checkIdentities(identities)) d.addIdentity(id);
+  const partial = `${dest}.partial`;
+  try {
+    const input = Readable.toWeb(fs.createReadStream(src)) as unknown as ReadableStream<Uint8Array>;
+    let plain: ReadableStream<Uint8Array>;
+    try {
+      plain = await d.decrypt(input);
+    } catch (err) {
+      throw new BackupError(
+        'decrypt',
+        `None of the recovery keys on this computer opens this backup (${err instanceof Error ? err.message : String(err)}) — import the recovery key it was encrypted for (Infrakt: Import Recovery Key)`,
+      );
+    }
+    await plain.pipeTo(Writable.toWeb(fs.createWriteStream(partial, { mode: 0o600 })));
+    fs.renameSync(partial, dest);
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+}

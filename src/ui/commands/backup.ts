@@ -10,6 +10,7 @@ import {
   BackupError,
   backUpNow,
   checkServerBackupFile,
+  parseBackupName,
   deleteBackup,
   restoreBackup,
   checksumScript,
@@ -38,6 +39,7 @@ import { type RemoteSession, withRemote } from '../remote';
 import { summariseRetention } from '../../core/backup/retention';
 import type { Services } from '../services';
 import { encryptionRecipient, recoveryKeys } from '../credentials';
+import { decryptFile } from '../../core/backup/encryption';
 import { resolveBackup, resolveDatabase } from './targets';
 
 /** A missing tool on the server: the next step is Provision Server. */
@@ -374,9 +376,14 @@ export async function downloadBackup(services: Services, arg?: unknown): Promise
   const download = services.runner.download?.bind(services.runner);
   if (!download) throw new Error('Downloading needs the SSH transport.');
   checkServerBackupFile(server.name, entry.filename);
+  // An encrypted backup is decrypted here, after its sha256 was checked: the file saved is the plain dump.
+  const encrypted = parseBackupName(entry.filename)?.encrypted === true;
+  const identities = encrypted ? await recoveryKeys(services) : [];
   const picked = await vscode.window.showSaveDialog({
-    title: `Download ${entry.filename}`,
-    defaultUri: vscode.Uri.file(path.join(os.homedir(), entry.filename)),
+    title: `Download ${entry.filename}${encrypted ? ' (decrypted on this computer)' : ''}`,
+    defaultUri: vscode.Uri.file(
+      path.join(os.homedir(), encrypted ? entry.filename.replace(/\.age$/, '') : entry.filename),
+    ),
     saveLabel: 'Download',
   });
   if (!picked) return;
@@ -415,13 +422,16 @@ export async function downloadBackup(services: Services, arg?: unknown): Promise
           throw new Error(
             `The downloaded file does not match its checksum (sha256 ${actual}, expected ${expected}); it was not kept.`,
           );
-        fs.renameSync(partial, dest);
+        if (encrypted) {
+          progress.report({ message: 'decrypting…' });
+          await decryptFile(partial, dest, identities);
+        } else fs.renameSync(partial, dest);
       } finally {
         fs.rmSync(partial, { force: true });
       }
     },
   );
-  const msg = `Downloaded ${entry.filename} to ${dest} (sha256 verified).`;
+  const msg = `Downloaded ${entry.filename} to ${dest} (sha256 verified${encrypted ? ', decrypted' : ''}).`;
   services.log.info(msg);
   void vscode.window.showInformationMessage(msg, 'Reveal').then((c) => {
     if (c) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dest));

@@ -38,6 +38,8 @@ interface Share {
 
 export class BackupCatalog implements vscode.Disposable {
   private readonly entries = new Map<string, Cached>();
+  /** Each server's last finished listing, kept across refreshes (shown while the next one loads). */
+  private readonly lastListed = new Map<string, Cached>();
   private readonly generation = new Map<string, number>();
   private readonly limit = limiter(REFRESH_CONCURRENCY);
   private readonly changed = new vscode.EventEmitter<string>();
@@ -76,6 +78,16 @@ export class BackupCatalog implements vscode.Disposable {
     return entry;
   }
 
+  /**
+   * The listing before the current one started loading (after a refresh or a
+   * change), if it covers the server's current databases: its rows stay in the
+   * tree — with their ids — until the new listing replaces them.
+   */
+  previous(serverId: string): CatalogEntry | undefined {
+    const entry = this.lastListed.get(serverId);
+    return entry && entry.signature === this.signature(serverId) ? entry : undefined;
+  }
+
   /** The server's listing, loading it once if nothing is cached. */
   async load(server: Server): Promise<CatalogEntry> {
     let entry = this.peek(server.id);
@@ -89,6 +101,7 @@ export class BackupCatalog implements vscode.Disposable {
         // A refresh while this ran makes its result stale: keep only the latest.
         if (this.generation.get(server.id) !== gen) return;
         this.entries.set(server.id, { ...result, signature });
+        this.lastListed.set(server.id, { ...result, signature });
         this.changed.fire(server.id);
       });
       entry = { state: 'loading', promise };

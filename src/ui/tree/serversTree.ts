@@ -144,8 +144,23 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     );
   }
 
+  /**
+   * A database's backup rows. While a new listing loads, the last one's rows are
+   * answered at once: VS Code forgets every row a refresh replaces until its
+   * parent's children arrive, and a menu command chosen on a row in that time
+   * would get no row at all. The finished listing redraws them.
+   */
   private async backupRows(node: Extract<TreeNode, { kind: 'database' }>): Promise<TreeNode[]> {
-    const entry = await this.catalog.load(node.server);
+    const current = this.catalog.peek(node.server.id);
+    const previous = this.catalog.previous(node.server.id);
+    if ((!current || current.state === 'loading') && previous) {
+      void this.catalog.load(node.server);
+      return this.rowsOf(node, previous);
+    }
+    return this.rowsOf(node, await this.catalog.load(node.server));
+  }
+
+  private rowsOf(node: Extract<TreeNode, { kind: 'database' }>, entry: CatalogEntry): TreeNode[] {
     const id = `${node.database.id}`;
     if (entry.state === 'error')
       return [

@@ -302,6 +302,64 @@ describe('S3 settings page', function () {
     });
   });
 
+  describe('with no answer to its "ready"', () => {
+    const wb = useWorkbench('s3-settings-no-init');
+    // Every `init` message the page would get is dropped before its own listener
+    // sees it (a capturing listener added as each frame starts): what the page
+    // shows is what came with its HTML.
+    before(() =>
+      wb()
+        .page.context()
+        .addInitScript(() => {
+          const w = globalThis as unknown as {
+            addEventListener(
+              type: string,
+              fn: (e: { data?: { type?: string } } & Event) => void,
+              capture: boolean,
+            ): void;
+            document: { getElementById(id: string): unknown };
+          };
+          w.addEventListener(
+            'message',
+            (e) => {
+              if (e.data?.type === 'init' && w.document.getElementById('app')) e.stopImmediatePropagation();
+            },
+            true,
+          );
+        }),
+    );
+
+    it('opens with the stored settings in its fields and Save enabled at once', async () => {
+      await wb().load(); // the init script applies to documents loaded from now on
+      await wb().waitForExtensionsRegistered();
+      await wb().runCommand('Infrakt: Open S3 Settings');
+      let frame = await settingsPage(wb());
+      const save = frame.locator('vscode-button[type="submit"]');
+      assert.equal(await save.evaluate((b) => (b as unknown as { disabled: boolean }).disabled), false);
+      await byPlaceholder(frame, PLACEHOLDER.endpointUrl).fill(SETTINGS.endpointUrl);
+      await byPlaceholder(frame, PLACEHOLDER.bucket).fill(SETTINGS.bucket);
+      await byPlaceholder(frame, PLACEHOLDER.region).fill(SETTINGS.region);
+      await byPlaceholder(frame, PLACEHOLDER.accessKey).fill(SETTINGS.accessKey);
+      await byPlaceholder(frame, PLACEHOLDER.secretNew).fill(SETTINGS.secretKey);
+      await byPlaceholder(frame, PLACEHOLDER.prefix).fill(SETTINGS.prefix);
+      await button(frame, 'Save').click();
+      await wb().waitForToast('S3 configuration saved');
+
+      await closePage(wb());
+      await wb().runCommand('Infrakt: Open S3 Settings');
+      frame = await settingsPage(wb());
+      await assertStoredSettingsShown(frame);
+      assert.equal(
+        await frame
+          .locator('vscode-button[type="submit"]')
+          .evaluate((b) => (b as unknown as { disabled: boolean }).disabled),
+        false,
+        'Save is enabled',
+      );
+      await wb().shot('s3-page-stored-without-init');
+    });
+  });
+
   describe('in an 800 px tall window', () => {
     const wb = useWorkbench('s3-settings-800px');
 

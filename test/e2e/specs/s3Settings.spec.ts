@@ -305,27 +305,31 @@ describe('S3 settings page', function () {
   describe('with no answer to its "ready"', () => {
     const wb = useWorkbench('s3-settings-no-init');
     // Every `init` message the page would get is dropped before its own listener
-    // sees it (a capturing listener added as each frame starts): what the page
-    // shows is what came with its HTML.
+    // sees it: each frame's addEventListener is wrapped as the frame starts (the
+    // webview writes its page into a frame that already exists, which erases
+    // listeners but keeps this wrapper). What the page shows is what came with its HTML.
     before(() =>
       wb()
         .page.context()
         .addInitScript(() => {
-          const w = globalThis as unknown as {
-            addEventListener(
-              type: string,
-              fn: (e: { data?: { type?: string } } & Event) => void,
-              capture: boolean,
-            ): void;
+          type Listener = (this: unknown, e: { data?: { type?: string } }) => unknown;
+          const g = globalThis as unknown as {
+            EventTarget: { prototype: { addEventListener(...a: unknown[]): void } };
             document: { getElementById(id: string): unknown };
           };
-          w.addEventListener(
-            'message',
-            (e) => {
-              if (e.data?.type === 'init' && w.document.getElementById('app')) e.stopImmediatePropagation();
-            },
-            true,
-          );
+          const proto = g.EventTarget.prototype;
+          const add = proto.addEventListener;
+          proto.addEventListener = function (this: unknown, type: unknown, fn: unknown, ...rest: unknown[]) {
+            if (type === 'message' && this === globalThis && typeof fn === 'function') {
+              const inner = fn as Listener;
+              const filtered: Listener = function (this: unknown, e) {
+                if (e.data?.type === 'init' && g.document.getElementById('app')) return undefined;
+                return inner.call(this, e);
+              };
+              return add.call(this, type, filtered, ...rest);
+            }
+            return add.call(this, type, fn, ...rest);
+          };
         }),
     );
 

@@ -107,12 +107,14 @@ export async function importSshConfig(services: Services): Promise<void> {
   for (const item of picked) {
     const id = randomUUID();
     let checked;
+    let server;
     try {
       checked = await checkUntilDecided(services, {
         id,
         title: `Import ${item.label}`,
         first: { input: item.candidate.input! },
       });
+      server = services.store.addServer(checked.input, id);
     } catch (err) {
       services.runner.forget?.(id);
       await services.secrets.deleteServerSecrets(id, []);
@@ -121,7 +123,6 @@ export async function importSshConfig(services: Services): Promise<void> {
       services.log.info(`Import from SSH Config: ${item.label} not added (cancelled)`);
       continue;
     }
-    const server = services.store.addServer(checked.input, id);
     added.push(server.name);
     if (!checked.outcome.ok) unchecked.push(server.name);
     services.log.info(

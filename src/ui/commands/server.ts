@@ -11,15 +11,16 @@ export async function addServer(services: Services): Promise<void> {
   const id = randomUUID();
   const first = await serverForm('Add Server');
   let checked;
+  let server;
   try {
     checked = await checkUntilDecided(services, { id, title: 'Add Server', first });
+    server = services.store.addServer(checked.input, id);
   } catch (err) {
     // Nothing is saved: the password typed for the check goes again.
     services.runner.forget?.(id);
     await services.secrets.deleteServerSecrets(id, []);
     throw err;
   }
-  const server = services.store.addServer(checked.input, id);
   services.log.info(`Added server ${server.name} (${server.user}@${server.host}:${server.port})`);
   report(services, savedMessage(server.name, 'added', checked.outcome), checked.outcome);
 }
@@ -31,8 +32,10 @@ export async function editServer(services: Services, arg?: unknown): Promise<voi
   const title = `Edit Server ${current.name}`;
   const first = await serverForm(title, current, stored !== undefined);
   let checked;
+  let server;
   try {
     checked = await checkUntilDecided(services, { id: current.id, title, first, base: current });
+    server = services.store.updateServer(current.id, checked.input);
   } catch (err) {
     // Nothing changes: the stored password is put back as it was.
     services.runner.forget?.(current.id);
@@ -40,7 +43,6 @@ export async function editServer(services: Services, arg?: unknown): Promise<voi
     else await services.secrets.delete(passwordKey);
     throw err;
   }
-  const server = services.store.updateServer(current.id, checked.input);
   services.runner.forget?.(server.id);
   if (server.auth !== 'password') await services.secrets.delete(passwordKey);
   if (server.auth !== 'key') await services.secrets.delete(secretKeys.server(server.id, 'passphrase'));

@@ -84,7 +84,7 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
     const checked = await checkBeforeSaving(services, server, input);
     if (checked.decision === 'edit') continue;
     const db = services.store.addDatabase(input);
-    added(services, server, db, `container ${db.container}`, checked.note);
+    added(services, server, db, `container ${db.container}`, checked);
     return;
   }
 }
@@ -107,7 +107,7 @@ async function addFileDatabase(services: Services, server: Server, engine: Engin
     const checked = await checkBeforeSaving(services, server, input);
     if (checked.decision === 'edit') continue;
     const db = services.store.addDatabase(input);
-    added(services, server, db, dbPath, checked.note);
+    added(services, server, db, dbPath, checked);
     return;
   }
 }
@@ -171,18 +171,20 @@ async function addHostDatabase(
     if (checked.decision === 'edit') continue;
     const db = services.store.addDatabase(input);
     if (password) await services.secrets.set(secretKeys.database(db.id), password);
-    added(services, server, db, `${dbHost}:${dbPort}`, checked.note);
+    added(services, server, db, `${dbHost}:${dbPort}`, checked);
     return;
   }
 }
 
-function added(services: Services, server: Server, db: Database, where: string, note: string): void {
-  const message = `Added ${ENGINE_LABELS[db.engine]} database ${db.name} (${where}) on ${server.name}: ${note}`;
+function added(services: Services, server: Server, db: Database, where: string, checked: Saved): void {
+  const message = `Added ${ENGINE_LABELS[db.engine]} database ${db.name} (${where}) on ${server.name}: ${checked.note}`;
   services.log.info(message);
-  void vscode.window.showInformationMessage(message);
+  if (checked.passed) void vscode.window.showInformationMessage(message);
+  else void vscode.window.showWarningMessage(message);
 }
 
-type CheckDecision = { decision: 'save'; note: string } | { decision: 'edit' };
+type Saved = { decision: 'save'; passed: boolean; note: string };
+type CheckDecision = Saved | { decision: 'edit' };
 
 /**
  * Before a database is saved: its dump tool is there and it answers
@@ -194,6 +196,10 @@ async function checkBeforeSaving(
   input: DatabaseInput,
   password?: string,
 ): Promise<CheckDecision> {
+  if (services.store.listDatabases(server.id).some((d) => d.name === input.name))
+    throw new Error(
+      `A database named "${input.name}" already exists on ${server.name}; choose another name.`,
+    );
   try {
     const database = parseReadable(databaseInput, input, 'Database');
     const result = await withRemote(
@@ -214,6 +220,7 @@ async function checkBeforeSaving(
     const size = result.sizeBytes !== undefined ? ` (${humanSize(result.sizeBytes)})` : '';
     return {
       decision: 'save',
+      passed: true,
       note:
         result.answered === 'yes'
           ? `${result.tool} found, and the database answered${size}.`
@@ -228,7 +235,11 @@ async function checkBeforeSaving(
       'database',
     );
     return choice === 'save'
-      ? { decision: 'save', note: `saved without a passing check (${message.replace(/\.$/, '')}).` }
+      ? {
+          decision: 'save',
+          passed: false,
+          note: `saved without a passing check (${message.replace(/\.$/, '')}).`,
+        }
       : { decision: 'edit' };
   }
 }

@@ -100,9 +100,12 @@ export class BackupCatalog implements vscode.Disposable {
       const promise = this.fetch(server).then((result) => {
         // A refresh while this ran makes its result stale: keep only the latest.
         if (this.generation.get(server.id) !== gen) return;
-        this.entries.set(server.id, { ...result, signature });
-        this.lastListed.set(server.id, { ...result, signature });
-        this.changed.fire(server.id);
+        const listed = { ...result, signature };
+        const unchanged = sameListing(this.lastListed.get(server.id), listed);
+        this.entries.set(server.id, listed);
+        this.lastListed.set(server.id, listed);
+        // The tree shows the last listing while the next one loads: the same one again changes nothing.
+        if (!unchanged) this.changed.fire(server.id);
       });
       entry = { state: 'loading', promise };
       this.entries.set(server.id, { ...entry, signature });
@@ -235,4 +238,11 @@ export class BackupCatalog implements vscode.Disposable {
     this.shared?.abort.abort();
     this.changed.dispose();
   }
+}
+
+/** Whether two listings show the same (Maps and Sets compared by their entries). */
+function sameListing(a: Cached | undefined, b: Cached): boolean {
+  const key = (x: Cached) =>
+    JSON.stringify(x, (_k, v: unknown) => (v instanceof Map || v instanceof Set ? [...v] : v));
+  return a !== undefined && key(a) === key(b);
 }

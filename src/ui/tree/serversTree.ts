@@ -39,9 +39,15 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     this.changed.fire(undefined);
   }
 
+  /**
+   * Redraws only when the state changed: every refresh makes VS Code forget the
+   * rows until they are answered again (see backupRows), and most runs only
+   * confirm "connected".
+   */
   setServerState(serverId: string, state: ServerState): void {
+    const before = this.states.get(serverId);
     this.states.set(serverId, state);
-    this.refresh();
+    if (JSON.stringify(before) !== JSON.stringify(state)) this.refresh();
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
@@ -96,9 +102,12 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
         },
       ];
     }
-    // Start the listing now (in the background); rows show "listing…" until it lands.
-    const entry = this.catalog.peek(server.id);
-    if (!entry) void this.catalog.load(server);
+    // Start the listing now (in the background); rows show "listing…" until it lands,
+    // or what the last listing said while the next one loads.
+    const current = this.catalog.peek(server.id);
+    if (!current) void this.catalog.load(server);
+    const entry =
+      current && current.state !== 'loading' ? current : (this.catalog.previous(server.id) ?? current);
     const rows: TreeNode[] = [];
     if (entry?.state === 'error') {
       rows.push({

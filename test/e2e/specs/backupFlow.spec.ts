@@ -322,6 +322,48 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().shot('flow-restored-from-s3');
   });
 
+  /** The sshd of this world and every process under it (its sessions), for SIGSTOP/SIGCONT. */
+  function sshdTree(): number[] {
+    const root = Number(fs.readFileSync(path.join(w.ssh.dir, 'sshd.pid'), 'utf8').trim());
+    const all = [root];
+    for (let i = 0; i < all.length; i++) {
+      const children = spawnSync('pgrep', ['-P', String(all[i])], { encoding: 'utf8' }).stdout ?? '';
+      all.push(...children.split('\n').filter(Boolean).map(Number));
+    }
+    return all;
+  }
+
+  // The bug: right after a change the tree lists the server again, and until
+  // that listing landed its backup rows were answered by no one — VS Code then
+  // ran a row's menu item with no row, and the command asked "Choose a database".
+  it('a row’s menu acts on that row while the server is being listed again (the server holds the listing)', async () => {
+    const row = wb().treeRows().filter({ hasText: 'S3 · ' }).filter({ hasNotText: 'S3 + Local' }).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    const held = sshdTree();
+    const resume = onTeardown('the held sshd', () => {
+      for (const pid of held) spawnSync('kill', ['-CONT', String(pid)]);
+    });
+    for (const pid of held) spawnSync('kill', ['-STOP', String(pid)]);
+    try {
+      await wb().runCommand('Infrakt: Refresh'); // its listing cannot finish while sshd is stopped
+      await wb().contextMenu(row, 'Restore Backup');
+      const dialog = wb().dialog();
+      await dialog.waitFor({ state: 'visible', timeout: 15_000 });
+      const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+      assert.match(text, /Restore shop on sandbox\?/);
+      assert.match(text, /with the backup sandbox_shop_postgres_\d{8}T\d{6}Z\.dump\.(zst|gz) \(.*, S3\)/);
+      assert.equal(await wb().quickInput().filter({ visible: true }).count(), 0, 'no picker');
+      await wb().shot('flow-row-menu-during-listing');
+      await wb().answerDialog('Cancel');
+    } finally {
+      await resume();
+    }
+    await wb()
+      .treeRow('shop')
+      .locator('.label-description', { hasText: '1 backup' })
+      .waitFor({ timeout: 60_000 });
+  });
+
   /** Root's crontab lines that run a script in this world's backup dir. */
   const cronLines = () =>
     (spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout ?? '')

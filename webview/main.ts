@@ -382,7 +382,28 @@ function wire(): void {
   });
 }
 
+/** The stored settings the extension put in the page's HTML, as its first `init`. */
+function initialMessage(): ToWebview | undefined {
+  const raw = app.dataset.init;
+  if (raw === undefined) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    console.warn('infrakt: ignored the page’s initial settings (not JSON)');
+    return undefined;
+  }
+  const parsed = parseMessage(toWebview, data);
+  if (parsed.ok && parsed.message.type === 'init') return parsed.message;
+  console.warn(
+    `infrakt: ignored the page’s initial settings (${parsed.ok ? 'not an init' : parsed.problem})`,
+  );
+  return undefined;
+}
+
 wire();
 restoreState();
-renderSettings();
+const initial = initialMessage();
+if (initial) receive(initial);
+else renderSettings();
 post({ type: 'ready' });

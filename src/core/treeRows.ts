@@ -169,7 +169,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
         tooltip: [
           e.filename,
           `Size: ${humanSize(e.sizeBytes)} (${e.sizeBytes} bytes)`,
-          `Stored: ${where}${e.location === 's3' ? ' (restore downloads it to the server first)' : ''}`,
+          `Stored: ${where}${e.location === 's3' ? ' (a restore downloads it to the server and removes it afterwards)' : ''}`,
           `Checksum: ${e.hasChecksum ? 'sha256 kept beside it' : 'missing — restore will refuse it'}`,
           ...(parseBackupName(e.filename)?.encrypted
             ? ['Encrypted with age: restores with a recovery key on this computer']

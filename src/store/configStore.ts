@@ -316,11 +316,11 @@ export class ConfigStore {
     );
   }
 
-  addServer(input: ServerInput): Server {
+  /** `id`: the one a connection check before saving used (its secrets are kept under it). */
+  addServer(input: ServerInput, id: string = randomUUID()): Server {
     const s = parseOrThrow(serverInput, input);
     return this.write((db) => {
       assertUniqueServerName(db, s.name);
-      const id = randomUUID();
       const t = now();
       db.run(
         `INSERT INTO servers (id, name, host, port, user, auth, key_path, backup_dir, created_at, updated_at)

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { parseMessage, toWebview } from '../../src/shared/protocol';
 import { contentSecurityPolicy, makeNonce, s3SettingsHtml } from '../../src/ui/webview/s3SettingsHtml';
 
 describe('S3 settings page HTML', () => {
@@ -29,6 +30,38 @@ describe('S3 settings page HTML', () => {
     const a = makeNonce();
     assert.notEqual(a, makeNonce());
     assert.match(a, /^[A-Za-z0-9+/]{24}$/);
+  });
+
+  it('carries the stored settings as the first init, escaped into an attribute the page reads before any message', () => {
+    const init = JSON.stringify({
+      type: 'init',
+      settings: {
+        configured: true,
+        endpointUrl: 'https://s3.example.com/"><script>alert(1)</script>',
+        bucket: 'b',
+        region: 'r',
+        accessKey: 'AK & <co>',
+        prefix: '',
+        provider: 'aws',
+        pathStyle: false,
+        checksumWhenRequired: false,
+        hasSecretKey: true,
+      },
+      presets: [],
+    });
+    const html = s3SettingsHtml({ ...assets, init });
+    assert.equal((html.match(/<script\b/g) ?? []).length, 1, 'no markup from the values');
+    const attr = /<main id="app" aria-busy="true" data-init="([^"]*)"><\/main>/.exec(html)?.[1];
+    assert.ok(attr, html);
+    const decoded = attr
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
+    assert.equal(decoded, init);
+    const parsed = parseMessage(toWebview, JSON.parse(decoded));
+    assert.ok(parsed.ok && parsed.message.type === 'init');
+    assert.ok(!s3SettingsHtml(assets).includes('data-init'), 'no attribute without settings');
   });
 
   it('escapes asset URIs into attributes', () => {

@@ -8,3 +8,4 @@ export { restoreScript } from './restoreScript';
 export * from './listScript';
 export * from './discover';
 export * from './run';
+export * from './databaseCheck';

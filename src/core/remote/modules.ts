@@ -3,6 +3,7 @@
 import type { ShellModule } from './script';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
+import dbcheck from './sh/dbcheck.sh';
 import discover from './sh/discover.sh';
 import list from './sh/list.sh';
 import pipeline from './sh/pipeline.sh';
@@ -31,6 +32,7 @@ export const SH = {
   scheduleAdmin: m('schedule-admin', scheduleAdmin),
   probe: m('probe', probe),
   discover: m('discover', discover),
+  dbcheck: m('dbcheck', dbcheck),
   provision: m('provision', provision),
   step: m('step', step),
 } as const;

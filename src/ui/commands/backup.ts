@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { z } from 'zod';
 import {
   BackupError,
   backUpNow,
@@ -19,7 +20,7 @@ import {
   type BackupResult,
 } from '../../core/backup';
 import { humanSize } from '../../core/format';
-import { EXIT } from '../../core/remote/protocol';
+import { EXIT, parseResultLine } from '../../core/remote/protocol';
 import type { Database, RetentionPolicy, Server } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3/layout';
 import {
@@ -198,7 +199,9 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
   const fromS3 = entry.location === 's3';
   const detail = [
     `${database.name} on ${server.name} is replaced with the backup ${entry.filename} (${humanSize(entry.sizeBytes)}, ${LOCATION_LABELS[entry.location]}).`,
-    fromS3 ? 'It is downloaded from S3 to the server first.' : '',
+    fromS3
+      ? 'It is downloaded from S3 to the server first, and that copy is removed from the server after the restore (the backup stays in S3).'
+      : '',
     'Its sha256 is checked before anything is touched; a mismatch stops the restore.',
     'A safety backup of the current data is taken first unless you choose otherwise.',
   ]
@@ -222,6 +225,7 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
       [OPEN_S3_SETTINGS],
     );
   let safety: BackupResult | undefined;
+  let download: DownloadOutcome | undefined;
   await withRemote(
     services,
     server,
@@ -235,6 +239,8 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
             secrets: [creds.secretKey],
           });
           if (r.code !== 0) throw s3Failure(r.stderr, server, `Downloading ${entry.filename} from S3 failed`);
+          // A copy that was already on the server stays; the one fetched for this restore goes again.
+          download = parseResultLine(r.stdout, downloadResult)?.existed ? { kept: true } : { kept: false };
         }
         if (answer === withSafety) {
           progress.report({ message: 'taking a safety backup of the current data…' });
@@ -251,15 +257,51 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
       } catch (err) {
         throw explain(err, server);
       } finally {
+        if (download && !download.kept)
+          download = await removeDownload(services, session, server, entry.filename);
         afterChange(services, server);
       }
     },
   );
   const msg = `Restored ${database.name} on ${server.name} from ${entry.filename}.${
     safety ? ` Safety backup of the previous data: ${safety.file}.` : ''
-  }`;
+  }${download ? ` ${describeDownload(download)}` : ''}`;
   services.log.info(msg);
   void vscode.window.showInformationMessage(msg);
+}
+
+const downloadResult = z.object({ existed: z.boolean() });
+
+/** What became of the copy of an S3-only backup that a restore downloaded to the server. */
+type DownloadOutcome = { kept: true } | { kept: false; removeError?: string };
+
+/**
+ * Removes the copy a restore downloaded (the user had deleted the local one, so
+ * its space is theirs again) — after a failed or cancelled restore too, so it
+ * runs on a signal of its own.
+ */
+async function removeDownload(
+  services: Services,
+  { runner }: RemoteSession,
+  server: Server,
+  filename: string,
+): Promise<DownloadOutcome> {
+  try {
+    await deleteBackup(runner, server, filename, new AbortController().signal);
+    services.log.info(`[${server.name}] removed ${filename}, downloaded from S3 for the restore`);
+    return { kept: false };
+  } catch (err) {
+    const removeError = err instanceof Error ? err.message : String(err);
+    services.log.warn(`[${server.name}] could not remove ${filename} after the restore: ${removeError}`);
+    return { kept: false, removeError };
+  }
+}
+
+function describeDownload(d: DownloadOutcome): string {
+  if (d.kept) return 'The copy that was already on the server stays there.';
+  if (d.removeError)
+    return `The copy downloaded from S3 could not be removed from the server (${d.removeError}) — delete it with Delete Backup.`;
+  return 'The copy downloaded from S3 was removed from the server again; the backup stays in S3.';
 }
 
 export async function deleteBackupFile(services: Services, arg?: unknown): Promise<void> {

@@ -4,9 +4,13 @@ import {
   DEFAULT_PORTS,
   ENGINE_LABELS,
   ENGINES,
+  type Database,
+  type DatabaseInput,
   type DatabaseMode,
   type Engine,
   type Server,
+  databaseInput,
+  parseReadable,
   containerName,
   databaseName,
   remoteFile,
@@ -19,16 +23,20 @@ import { secretKeys } from '../../core/secrets';
 import type { Services } from '../services';
 import { askText, confirmModal, pickOne } from '../input';
 import { resolveDatabase, resolveServer } from './targets';
-import { discoverDatabases, suggestName } from '../../core/backup';
+import { checkDatabase, discoverDatabases, suggestName } from '../../core/backup';
+import { humanSize } from '../../core/format';
+import { isCancellation, messageOf } from '../errors';
+import { askAfterFailure } from './connectionCheck';
 import { withRemote } from '../remote';
 
 const containerValidator = fieldValidator(containerName);
 
-const askDatabaseName = (title: string) =>
+const askDatabaseName = (title: string, value?: string) =>
   askText({
     title,
     prompt: 'Name (used in backup file names)',
     placeHolder: 'app',
+    value,
     validate: fieldValidator(databaseName),
   });
 
@@ -58,37 +66,50 @@ export async function addDatabase(services: Services, arg?: unknown): Promise<vo
     ],
     { title, placeHolder: 'Where does it run?' },
   );
-  const name = await askDatabaseName(title);
-
-  if (mode === 'container') {
-    const container = await askText({
-      title,
-      prompt: 'Container name',
-      value: `infrakt-db-${name}`,
-      validate: containerValidator,
-    });
-    const db = services.store.addDatabase({ serverId: server.id, name, engine, mode, container });
-    services.log.info(
-      `Added ${ENGINE_LABELS[engine]} database ${db.name} (container ${db.container}) on ${server.name}`,
-    );
+  if (mode === 'host') {
+    await addHostDatabase(services, server, engine);
     return;
   }
-
-  await addHostDatabase(services, server, engine, name);
+  let name: string | undefined;
+  let container: string | undefined;
+  for (;;) {
+    name = await askDatabaseName(title, name);
+    container = await askText({
+      title,
+      prompt: 'Container name',
+      value: container ?? `infrakt-db-${name}`,
+      validate: containerValidator,
+    });
+    const input = { serverId: server.id, name, engine, mode, container } as const;
+    const checked = await checkBeforeSaving(services, server, input);
+    if (checked.decision === 'edit') continue;
+    const db = services.store.addDatabase(input);
+    added(services, server, db, `container ${db.container}`, checked);
+    return;
+  }
 }
 
 /** A database that is a file on the server (SQLite): a name and the file's path. */
 async function addFileDatabase(services: Services, server: Server, engine: Engine): Promise<void> {
   const title = `Add Database to ${server.name}`;
-  const name = await askDatabaseName(title);
-  const dbPath = await askText({
-    title,
-    prompt: `Path of the ${engineSpec(engine).label} database file on ${server.name}`,
-    placeHolder: '/srv/app/data.db',
-    validate: fieldValidator(remoteFile),
-  });
-  const db = services.store.addDatabase({ serverId: server.id, name, engine, mode: 'host', dbPath });
-  services.log.info(`Added ${ENGINE_LABELS[engine]} database ${db.name} (${dbPath}) on ${server.name}`);
+  let name: string | undefined;
+  let dbPath: string | undefined;
+  for (;;) {
+    name = await askDatabaseName(title, name);
+    dbPath = await askText({
+      title,
+      prompt: `Path of the ${engineSpec(engine).label} database file on ${server.name}`,
+      placeHolder: '/srv/app/data.db',
+      value: dbPath,
+      validate: fieldValidator(remoteFile),
+    });
+    const input = { serverId: server.id, name, engine, mode: 'host', dbPath } as const;
+    const checked = await checkBeforeSaving(services, server, input);
+    if (checked.decision === 'edit') continue;
+    const db = services.store.addDatabase(input);
+    added(services, server, db, dbPath, checked);
+    return;
+  }
 }
 
 /** The host-mode questions (also used by Discover Databases for a service it found listening). */
@@ -96,57 +117,131 @@ async function addHostDatabase(
   services: Services,
   server: Server,
   engine: Engine,
-  name: string,
+  suggested?: string,
   found?: { port: number },
 ): Promise<void> {
   const title = `Add Database to ${server.name}`;
-  const dbHost = await askText({
-    title,
-    prompt: 'Database host, as seen from the server',
-    value: '127.0.0.1',
-    validate: fieldValidator(hostName),
-  });
-  const dbPort = await askText({
-    title,
-    prompt: 'Database port',
-    value: String(found?.port ?? DEFAULT_PORTS[engine]),
-    validate: fieldValidator(port),
-  });
-  let dbUser: string | undefined;
+  const spec = engineSpec(engine);
+  let name = suggested;
+  let dbHost = '127.0.0.1';
+  let dbPort = String(found?.port ?? DEFAULT_PORTS[engine]);
+  let dbUser: string | undefined = spec.namedDatabases ? spec.suggestedUser : undefined;
   let dbName: string | undefined;
-  if (engineSpec(engine).namedDatabases) {
-    dbUser = await askText({
+  let askName = suggested === undefined;
+  for (;;) {
+    if (askName) name = await askDatabaseName(title, name);
+    askName = true;
+    dbHost = await askText({
       title,
-      prompt: 'Database user',
-      value: engineSpec(engine).suggestedUser,
-      validate: fieldValidator(userName),
+      prompt: 'Database host, as seen from the server',
+      value: dbHost,
+      validate: fieldValidator(hostName),
     });
-    dbName = await askText({
+    dbPort = await askText({ title, prompt: 'Database port', value: dbPort, validate: fieldValidator(port) });
+    if (spec.namedDatabases) {
+      dbUser = await askText({
+        title,
+        prompt: 'Database user',
+        value: dbUser,
+        validate: fieldValidator(userName),
+      });
+      dbName = await askText({
+        title,
+        prompt: 'Database name on the server',
+        value: dbName ?? name,
+        validate: fieldValidator(databaseName),
+      });
+    }
+    const password = await askText({
       title,
-      prompt: 'Database name on the server',
-      value: name,
-      validate: fieldValidator(databaseName),
+      prompt: 'Password (leave blank for peer/trust auth or no password); kept in SecretStorage',
+      password: true,
     });
+    const input = {
+      serverId: server.id,
+      name: name ?? engine,
+      engine,
+      mode: 'host',
+      dbHost,
+      dbPort: Number(dbPort),
+      dbUser,
+      dbName,
+    } as const;
+    const checked = await checkBeforeSaving(services, server, input, password);
+    if (checked.decision === 'edit') continue;
+    const db = services.store.addDatabase(input);
+    if (password) await services.secrets.set(secretKeys.database(db.id), password);
+    added(services, server, db, `${dbHost}:${dbPort}`, checked);
+    return;
   }
-  const password = await askText({
-    title,
-    prompt: 'Password (leave blank for peer/trust auth or no password); kept in SecretStorage',
-    password: true,
-  });
-  const db = services.store.addDatabase({
-    serverId: server.id,
-    name,
-    engine,
-    mode: 'host',
-    dbHost,
-    dbPort: Number(dbPort),
-    dbUser,
-    dbName,
-  });
-  if (password) await services.secrets.set(secretKeys.database(db.id), password);
-  services.log.info(
-    `Added ${ENGINE_LABELS[engine]} database ${db.name} (${dbHost}:${dbPort}) on ${server.name}`,
-  );
+}
+
+function added(services: Services, server: Server, db: Database, where: string, checked: Saved): void {
+  const message = `Added ${ENGINE_LABELS[db.engine]} database ${db.name} (${where}) on ${server.name}: ${checked.note}`;
+  services.log.info(message);
+  if (checked.passed) void vscode.window.showInformationMessage(message);
+  else void vscode.window.showWarningMessage(message);
+}
+
+type Saved = { decision: 'save'; passed: boolean; note: string };
+type CheckDecision = Saved | { decision: 'edit' };
+
+/**
+ * Before a database is saved: its dump tool is there and it answers
+ * (core/backup/databaseCheck). A failure asks Save Anyway / Edit / Cancel.
+ */
+async function checkBeforeSaving(
+  services: Services,
+  server: Server,
+  input: DatabaseInput,
+  password?: string,
+): Promise<CheckDecision> {
+  if (services.store.listDatabases(server.id).some((d) => d.name === input.name))
+    throw new Error(
+      `A database named "${input.name}" already exists on ${server.name}; choose another name.`,
+    );
+  try {
+    const database = parseReadable(databaseInput, input, 'Database');
+    const result = await withRemote(
+      services,
+      server,
+      { title: `Checking ${database.name} on ${server.name}…`, secrets: password ? [password] : [] },
+      ({ runner, signal }) =>
+        checkDatabase(
+          runner,
+          {
+            server: { name: server.name, backupDir: server.backupDir },
+            database,
+            password: password ? { kind: 'inline', password } : { kind: 'none' },
+          },
+          signal,
+        ),
+    );
+    const size = result.sizeBytes !== undefined ? ` (${humanSize(result.sizeBytes)})` : '';
+    return {
+      decision: 'save',
+      passed: true,
+      note:
+        result.answered === 'yes'
+          ? `${result.tool} found, and the database answered${size}.`
+          : `${result.tool} found; whether the database answers cannot be asked before a backup — the first backup will tell.`,
+    };
+  } catch (err) {
+    const message = isCancellation(err) ? 'The check was cancelled.' : messageOf(err);
+    services.log.warn(`Check of ${input.name} on ${server.name}: ${message}`);
+    const choice = await askAfterFailure(
+      `${input.name} on ${server.name} did not pass its check.`,
+      message,
+      'database',
+    );
+    return choice === 'save'
+      ? {
+          decision: 'save',
+          passed: false,
+          note: `saved without a passing check (${message.replace(/\.$/, '')}).`,
+        }
+      : { decision: 'edit' };
+  }
 }
 
 export async function removeDatabase(services: Services, arg?: unknown): Promise<void> {

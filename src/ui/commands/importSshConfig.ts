@@ -1,10 +1,12 @@
 // Import from SSH Config: ~/.ssh/config hosts → multi-select pick → servers.
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseSshConfig, toImportCandidate, type ImportCandidate } from '../../core/server/sshConfig';
-import { UserCancelled } from '../errors';
+import { UserCancelled, isCancellation } from '../errors';
+import { checkUntilDecided } from './connectionCheck';
 import type { Services } from '../services';
 import { defaultBackupDir } from './serverForm';
 
@@ -98,21 +100,51 @@ export async function importSshConfig(services: Services): Promise<void> {
   });
   if (!picked || picked.length === 0) throw new UserCancelled();
 
+  // Each host is connected to once before it is saved (host key, what it is, or why not).
   const added: string[] = [];
+  const skipped: string[] = [];
+  const unchecked: string[] = [];
   for (const item of picked) {
-    const server = services.store.addServer(item.candidate.input!);
+    const id = randomUUID();
+    let checked;
+    let server;
+    try {
+      checked = await checkUntilDecided(services, {
+        id,
+        title: `Import ${item.label}`,
+        first: { input: item.candidate.input! },
+      });
+      server = services.store.addServer(checked.input, id);
+    } catch (err) {
+      services.runner.forget?.(id);
+      await services.secrets.deleteServerSecrets(id, []);
+      if (!isCancellation(err)) throw err;
+      skipped.push(item.label);
+      services.log.info(`Import from SSH Config: ${item.label} not added (cancelled)`);
+      continue;
+    }
     added.push(server.name);
+    if (!checked.outcome.ok) unchecked.push(server.name);
     services.log.info(
       `Imported ${server.name} (${server.user}@${server.host}:${server.port}, ${server.auth})` +
-        (item.candidate.unsupported.length ? ` — not applied: ${item.candidate.unsupported.join(', ')}` : ''),
+        (item.candidate.unsupported.length
+          ? ` — not applied: ${item.candidate.unsupported.join(', ')}`
+          : '') +
+        (checked.outcome.ok ? '' : ` — not connected: ${checked.outcome.message}`),
     );
   }
-  const warned = picked.filter((p) => p.candidate.unsupported.length);
+  if (added.length === 0) throw new UserCancelled();
+  const warned = picked.filter((p) => added.includes(p.label) && p.candidate.unsupported.length);
   const message =
     `Imported ${added.length} server(s): ${added.join(', ')}.` +
+    (unchecked.length ? ` Saved without a working connection: ${unchecked.join(', ')} (see the log).` : '') +
+    (skipped.length ? ` Not added: ${skipped.join(', ')}.` : '') +
     (warned.length
       ? ` ${warned.map((w) => `${w.label}: ${w.candidate.unsupported.join(', ')}`).join('; ')} not applied — infrakt connects directly.`
       : '');
-  const show = warned.length ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+  const show =
+    warned.length || unchecked.length
+      ? vscode.window.showWarningMessage
+      : vscode.window.showInformationMessage;
   void show(message, 'Show Log').then((c) => c && services.log.show(true));
 }

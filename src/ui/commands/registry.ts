@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { Services } from '../services';
 import { ActionableError, isCancellation, messageOf } from '../errors';
+import { commandTarget } from './rowArgument';
 
 export type Handler = (services: Services, ...args: unknown[]) => unknown;
 
@@ -15,7 +16,8 @@ export function registerCommands(
     context.subscriptions.push(
       vscode.commands.registerCommand(id, async (...args: unknown[]) => {
         try {
-          return await handler(services, ...args);
+          const [, ...rest] = args;
+          return await handler(services, commandTarget(args), ...rest);
         } catch (err) {
           if (isCancellation(err)) {
             services.log.info(`${id}: cancelled`);

@@ -1,31 +1,59 @@
+import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import { secretKeys } from '../../core/secrets';
-import { describeProbe, parseProbe, probeScript } from '../../core/server/probe';
-import { runRemote } from '../remote';
+import { type CheckOutcome, checkUntilDecided, probeServer, savedMessage } from './connectionCheck';
 import type { Services } from '../services';
 import { confirmModal } from '../input';
 import { serverForm } from './serverForm';
 import { resolveServer } from './targets';
 
 export async function addServer(services: Services): Promise<void> {
-  const { input, password } = await serverForm('Add Server');
-  const server = services.store.addServer(input);
-  if (password) await services.secrets.set(secretKeys.server(server.id, 'password'), password);
+  const id = randomUUID();
+  const first = await serverForm('Add Server');
+  let checked;
+  let server;
+  try {
+    checked = await checkUntilDecided(services, { id, title: 'Add Server', first });
+    server = services.store.addServer(checked.input, id);
+  } catch (err) {
+    // Nothing is saved: the password typed for the check goes again.
+    services.runner.forget?.(id);
+    await services.secrets.deleteServerSecrets(id, []);
+    throw err;
+  }
   services.log.info(`Added server ${server.name} (${server.user}@${server.host}:${server.port})`);
-  void vscode.window.showInformationMessage(`Server "${server.name}" added.`);
+  report(services, savedMessage(server.name, 'added', checked.outcome), checked.outcome);
 }
 
 export async function editServer(services: Services, arg?: unknown): Promise<void> {
   const current = await resolveServer(services, arg, 'Edit Server', { broken: 'allow' });
   const passwordKey = secretKeys.server(current.id, 'password');
-  const hasPassword = (await services.secrets.get(passwordKey)) !== undefined;
-  const { input, password } = await serverForm(`Edit Server ${current.name}`, current, hasPassword);
-  const server = services.store.updateServer(current.id, input);
+  const stored = await services.secrets.get(passwordKey);
+  const title = `Edit Server ${current.name}`;
+  const first = await serverForm(title, current, stored !== undefined);
+  let checked;
+  let server;
+  try {
+    checked = await checkUntilDecided(services, { id: current.id, title, first, base: current });
+    server = services.store.updateServer(current.id, checked.input);
+  } catch (err) {
+    // Nothing changes: the stored password is put back as it was.
+    services.runner.forget?.(current.id);
+    if (stored !== undefined) await services.secrets.set(passwordKey, stored);
+    else await services.secrets.delete(passwordKey);
+    throw err;
+  }
   services.runner.forget?.(server.id);
-  if (password) await services.secrets.set(passwordKey, password);
   if (server.auth !== 'password') await services.secrets.delete(passwordKey);
   if (server.auth !== 'key') await services.secrets.delete(secretKeys.server(server.id, 'passphrase'));
   services.log.info(`Updated server ${server.name}`);
+  report(services, savedMessage(server.name, 'saved', checked.outcome), checked.outcome);
+}
+
+function report(services: Services, message: string, outcome: CheckOutcome): void {
+  const show =
+    outcome.ok && !outcome.warning ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+  void show(message, 'Show Log').then((c) => c && services.log.show(true));
 }
 
 export async function removeServer(services: Services, arg?: unknown): Promise<void> {
@@ -44,17 +72,7 @@ export async function removeServer(services: Services, arg?: unknown): Promise<v
 
 export async function testServerConnection(services: Services, arg?: unknown): Promise<void> {
   const server = await resolveServer(services, arg, 'Test Connection');
-  const result = await runRemote(services, server, {
-    title: `Testing connection to ${server.name}`,
-    script: probeScript(server.backupDir),
-    timeoutMs: 60_000,
-  });
-  if (result.code !== 0)
-    throw new Error(
-      `Test Connection on ${server.name} failed (exit ${result.code}): ${result.stderr.trim().slice(0, 300)}`,
-    );
-  const summary = describeProbe(server.name, parseProbe(result.stdout), server.backupDir);
-  services.log.info(summary);
+  const { summary } = await probeServer(services, server, `Testing connection to ${server.name}`);
   void vscode.window.showInformationMessage(summary, 'Show Log').then((c) => c && services.log.show(true));
 }
 

@@ -6,9 +6,15 @@ import type { TreeNode } from '../../core/treeRows';
 import { ENGINE_LABELS } from '../../core/model';
 import type { Services } from '../services';
 import { pickOne } from '../input';
+import { ROW_NOT_HANDED_OVER, rowNotHandedOver } from './rowArgument';
 
 function isNode(arg: unknown): arg is TreeNode {
   return typeof arg === 'object' && arg !== null && 'kind' in arg;
+}
+
+/** A row's menu whose row VS Code lost to a refresh: say so rather than ask for another target. */
+function refuseLostRow(arg: unknown, title: string): void {
+  if (arg === ROW_NOT_HANDED_OVER) throw rowNotHandedOver(title);
 }
 
 /** Whether the command may act on a stored row that fails its schema (only editing and removing it may). */
@@ -35,6 +41,7 @@ export async function resolveServer(
   title: string,
   opts: ResolveOptions = {},
 ): Promise<Server> {
+  refuseLostRow(arg, title);
   if (isNode(arg) && (arg.kind === 'server' || arg.kind === 'database')) {
     const fresh = services.store.getServer(arg.server.id);
     if (fresh) return refuseBroken(fresh, opts);
@@ -55,6 +62,7 @@ export async function resolveDatabase(
   title: string,
   opts: ResolveOptions = {},
 ): Promise<{ server: Server; database: Database }> {
+  refuseLostRow(arg, title);
   if (isNode(arg) && arg.kind === 'database') {
     const database = services.store.getDatabase(arg.database.id);
     const server = services.store.getServer(arg.server.id);
@@ -94,6 +102,7 @@ export async function resolveBackup(
   title: string,
   locations: readonly BackupLocation[] = ['local', 's3', 'both'],
 ): Promise<{ server: Server; database: Database; entry: BackupEntry }> {
+  refuseLostRow(arg, title);
   if (isNode(arg) && arg.kind === 'backup') {
     const database = services.store.getDatabase(arg.database.id);
     const server = services.store.getServer(arg.server.id);

@@ -38,6 +38,8 @@ interface Share {
 
 export class BackupCatalog implements vscode.Disposable {
   private readonly entries = new Map<string, Cached>();
+  /** Each server's last finished listing, kept across refreshes (shown while the next one loads). */
+  private readonly lastListed = new Map<string, Cached>();
   private readonly generation = new Map<string, number>();
   private readonly limit = limiter(REFRESH_CONCURRENCY);
   private readonly changed = new vscode.EventEmitter<string>();
@@ -76,6 +78,16 @@ export class BackupCatalog implements vscode.Disposable {
     return entry;
   }
 
+  /**
+   * The listing before the current one started loading (after a refresh or a
+   * change), if it covers the server's current databases: its rows stay in the
+   * tree — with their ids — until the new listing replaces them.
+   */
+  previous(serverId: string): CatalogEntry | undefined {
+    const entry = this.lastListed.get(serverId);
+    return entry && entry.signature === this.signature(serverId) ? entry : undefined;
+  }
+
   /** The server's listing, loading it once if nothing is cached. */
   async load(server: Server): Promise<CatalogEntry> {
     let entry = this.peek(server.id);
@@ -88,8 +100,12 @@ export class BackupCatalog implements vscode.Disposable {
       const promise = this.fetch(server).then((result) => {
         // A refresh while this ran makes its result stale: keep only the latest.
         if (this.generation.get(server.id) !== gen) return;
-        this.entries.set(server.id, { ...result, signature });
-        this.changed.fire(server.id);
+        const listed = { ...result, signature };
+        const unchanged = sameListing(this.lastListed.get(server.id), listed);
+        this.entries.set(server.id, listed);
+        this.lastListed.set(server.id, listed);
+        // The tree shows the last listing while the next one loads: the same one again changes nothing.
+        if (!unchanged) this.changed.fire(server.id);
       });
       entry = { state: 'loading', promise };
       this.entries.set(server.id, { ...entry, signature });
@@ -222,4 +238,11 @@ export class BackupCatalog implements vscode.Disposable {
     this.shared?.abort.abort();
     this.changed.dispose();
   }
+}
+
+/** Whether two listings show the same (Maps and Sets compared by their entries). */
+function sameListing(a: Cached | undefined, b: Cached): boolean {
+  const key = (x: Cached) =>
+    JSON.stringify(x, (_k, v: unknown) => (v instanceof Map || v instanceof Set ? [...v] : v));
+  return a !== undefined && key(a) === key(b);
 }

@@ -39,9 +39,15 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     this.changed.fire(undefined);
   }
 
+  /**
+   * Redraws only when the state changed: every refresh makes VS Code forget the
+   * rows until they are answered again (see backupRows), and most runs only
+   * confirm "connected".
+   */
   setServerState(serverId: string, state: ServerState): void {
+    const before = this.states.get(serverId);
     this.states.set(serverId, state);
-    this.refresh();
+    if (JSON.stringify(before) !== JSON.stringify(state)) this.refresh();
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
@@ -96,9 +102,12 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
         },
       ];
     }
-    // Start the listing now (in the background); rows show "listing…" until it lands.
-    const entry = this.catalog.peek(server.id);
-    if (!entry) void this.catalog.load(server);
+    // Start the listing now (in the background); rows show "listing…" until it lands,
+    // or what the last listing said while the next one loads.
+    const current = this.catalog.peek(server.id);
+    if (!current) void this.catalog.load(server);
+    const entry =
+      current && current.state !== 'loading' ? current : (this.catalog.previous(server.id) ?? current);
     const rows: TreeNode[] = [];
     if (entry?.state === 'error') {
       rows.push({
@@ -144,8 +153,23 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     );
   }
 
+  /**
+   * A database's backup rows. While a new listing loads, the last one's rows are
+   * answered at once: VS Code forgets every row a refresh replaces until its
+   * parent's children arrive, and a menu command chosen on a row in that time
+   * would get no row at all. The finished listing redraws them.
+   */
   private async backupRows(node: Extract<TreeNode, { kind: 'database' }>): Promise<TreeNode[]> {
-    const entry = await this.catalog.load(node.server);
+    const current = this.catalog.peek(node.server.id);
+    const previous = this.catalog.previous(node.server.id);
+    if ((!current || current.state === 'loading') && previous) {
+      void this.catalog.load(node.server);
+      return this.rowsOf(node, previous);
+    }
+    return this.rowsOf(node, await this.catalog.load(node.server));
+  }
+
+  private rowsOf(node: Extract<TreeNode, { kind: 'database' }>, entry: CatalogEntry): TreeNode[] {
     const id = `${node.database.id}`;
     if (entry.state === 'error')
       return [

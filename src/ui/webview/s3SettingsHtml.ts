@@ -9,6 +9,12 @@ export interface PageAssets {
   scriptUri: string;
   styleUri: string;
   nonce: string;
+  /**
+   * The first `init` message as JSON (checked against the protocol by the
+   * caller), so the page shows the stored settings as soon as it is drawn
+   * instead of waiting for its `ready` to be answered.
+   */
+  init?: string;
 }
 
 export function makeNonce(): string {
@@ -45,7 +51,7 @@ export function s3SettingsHtml(a: PageAssets): string {
   <title>S3 Settings</title>
 </head>
 <body>
-  <main id="app" aria-busy="true"></main>
+  <main id="app" aria-busy="true"${a.init === undefined ? '' : ` data-init="${attr(a.init)}"`}></main>
   <script nonce="${attr(a.nonce)}" src="${attr(a.scriptUri)}"></script>
 </body>
 </html>`;

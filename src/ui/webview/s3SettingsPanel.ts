@@ -122,12 +122,21 @@ export class S3SettingsPanel implements vscode.Disposable {
     const asset = (...p: string[]) =>
       webview.asWebviewUri(vscode.Uri.joinPath(services.context.extensionUri, ...p)).toString();
     panel.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'infrakt.svg');
-    webview.html = s3SettingsHtml({
+    const page = {
       cspSource: webview.cspSource,
       nonce: makeNonce(),
       scriptUri: asset('dist', 'webview.js'),
       styleUri: asset('media', 's3Settings.css'),
-    });
+    };
+    // The stored settings go in with the page itself; `ready` is still answered
+    // (a page rebuilt after being hidden may hold older ones).
+    void this.initMessage().then(
+      (init) => (webview.html = s3SettingsHtml({ ...page, init })),
+      (err: unknown) => {
+        services.log.warn(`S3 settings: the page opens without its stored values (${messageOf(err)})`);
+        webview.html = s3SettingsHtml(page);
+      },
+    );
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
       webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw)),
@@ -234,6 +243,20 @@ export class S3SettingsPanel implements vscode.Disposable {
         return;
       }
     }
+  }
+
+  /** The first `init`, for the page's HTML: checked like every message the page gets. */
+  private async initMessage(): Promise<string | undefined> {
+    const settings = await this.service.read();
+    const checked = parseMessage(toWebview, { type: 'init', settings, presets: PRESETS });
+    if (!checked.ok) {
+      this.services.log.error(
+        `S3 settings: refused to put a malformed init in the page (${checked.problem})`,
+      );
+      return undefined;
+    }
+    this.lastInit = JSON.stringify(settings);
+    return JSON.stringify(checked.message);
   }
 
   /** Sends the stored settings; unless forced, only when they changed since the last init. */

@@ -1,5 +1,6 @@
-// Add a server from the command palette, see it in the tree, remove it from
-// its context menu (modal confirmation) and get the welcome view back.
+// Add a server from the command palette — it cannot be reached, so the check
+// says why and Save Anyway keeps it — see it in the tree, remove it from its
+// context menu (modal confirmation) and get the welcome view back.
 import * as assert from 'node:assert/strict';
 import { useWorkbench } from '../workbench';
 
@@ -23,7 +24,19 @@ describe('Add Server from the palette, then Remove Server', function () {
     await wb().shot('add-server-backup-dir');
     assert.equal(await wb().accept('Add Server (6/6)'), '/opt/infrakt/backups');
 
-    await wb().waitForToast('Server "e2e-web" added.');
+    // Add Server connects before it saves; nothing answers there, so it says why and offers Save Anyway.
+    const dialog = wb().dialog();
+    await dialog.waitFor({ state: 'visible', timeout: 60_000 });
+    const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+    assert.match(text, /Could not connect to "e2e-web" \(deploy@127\.0\.0\.1:2222\)\./);
+    assert.match(text, /ssh-agent|refused|Timed out/, text);
+    const buttons = (await dialog.getByRole('button').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    assert.deepEqual(buttons.sort(), ['Cancel', 'Edit', 'Save Anyway']);
+    assert.equal(await wb().treeRows().count(), 0, 'nothing saved before the answer');
+    await wb().shot('add-server-check-failed');
+    await wb().answerDialog('Save Anyway');
+
+    await wb().waitForToast(/Server "e2e-web" added without a working connection: /);
     const row = wb().treeRow('e2e-web');
     await row.waitFor({ state: 'visible' });
     assert.equal((await row.locator('.label-description').innerText()).trim(), 'deploy@127.0.0.1:2222');

@@ -9,6 +9,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Locator } from 'playwright-core';
@@ -56,6 +57,17 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await input.press('Enter');
     await box.filter({ hasText: text }).waitFor({ state: 'hidden', timeout: 30_000 });
   }
+
+  /** A port on 127.0.0.1 that nothing listens on (taken from the system, then let go). */
+  const closedPort = () =>
+    new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
 
   /** Drags the side bar's edge so tree rows show their whole description (for the screenshots). */
   async function widenSideBar(width: number): Promise<void> {
@@ -129,23 +141,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().shot('flow-add-server-key-file');
     await input.press('Enter');
     await wb().answer('Add Server (6/6)', w.backupDir);
-    await wb().waitForToast('Server "sandbox" added.');
-    await wb().treeRow('sandbox').waitFor({ state: 'visible' });
-  });
-
-  it('Add Database (PostgreSQL on the server) from the server row, then the listing asks to trust the host key', async () => {
-    await wb().contextMenu(wb().treeRow('sandbox'), 'Add Database');
-    await wb().pick('Add Database to sandbox', 'PostgreSQL');
-    await wb().pick('Add Database to sandbox', 'Installed on the server');
-    await answerPrompt('Name (used in backup file names)', 'shop');
-    await answerPrompt('Database host, as seen from the server', '127.0.0.1');
-    await answerPrompt('Database port', String(w.postgres.port));
-    await answerPrompt('Database user', w.postgres.user);
-    await answerPrompt('Database name on the server', 'shop');
-    await answerPrompt('Password (leave blank', '');
-
-    // Expanding the server lists its backups: the first connection shows the fingerprint.
-    await wb().treeRow('sandbox').click();
+    // Add Server connects before it saves: the first connection shows the fingerprint.
     const dialog = wb().dialog();
     await dialog.waitFor({ state: 'visible', timeout: 30_000 });
     const text = await dialog.innerText();
@@ -154,11 +150,56 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       text.includes(w.ssh.hostKeyFingerprint),
       `fingerprint ${w.ssh.hostKeyFingerprint} in:\n${text}`,
     );
+    assert.equal(await wb().treeRow('sandbox').count(), 0, 'not saved before the check');
     await wb().shot('flow-trust-host-key');
     await dialog.getByRole('button', { name: 'Trust and Connect', exact: true }).click();
     await dialog.waitFor({ state: 'hidden' });
+    // What Test Connection's probe found, said as the server is added.
+    const toast = await wb().waitForToast(/Server "sandbox" added — sandbox: .*, user root \(root\)/);
+    assert.match(
+      (await toast.innerText()).replace(/\s+/g, ' '),
+      new RegExp(`${w.backupDir} (writable|creatable)`),
+    );
+    await wb().treeRow('sandbox').waitFor({ state: 'visible' });
+    await wb().shot('flow-server-added-probe');
+  });
+
+  it('Add Database checks the database before saving: a wrong port is named (Edit), the right one answers', async () => {
+    await wb().contextMenu(wb().treeRow('sandbox'), 'Add Database');
+    await wb().pick('Add Database to sandbox', 'PostgreSQL');
+    await wb().pick('Add Database to sandbox', 'Installed on the server');
+    await answerPrompt('Name (used in backup file names)', 'shop');
+    await answerPrompt('Database host, as seen from the server', '127.0.0.1');
+    await answerPrompt('Database port', String(await closedPort()));
+    await answerPrompt('Database user', w.postgres.user);
+    await answerPrompt('Database name on the server', 'shop');
+    await answerPrompt('Password (leave blank', '');
+
+    const dialog = wb().dialog();
+    await dialog.waitFor({ state: 'visible', timeout: 60_000 });
+    const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+    assert.match(text, /shop on sandbox did not pass its check/);
+    assert.match(text, /shop on sandbox did not answer: .*(refused|could not connect)/i);
+    const buttons = (await dialog.getByRole('button').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    assert.deepEqual(buttons.sort(), ['Cancel', 'Edit', 'Save Anyway']);
+    assert.equal(await wb().treeRow('shop').count(), 0, 'not saved before the check');
+    await wb().shot('flow-add-database-check-failed');
+    await wb().answerDialog('Edit');
+
+    // Edit asks again with the answers given, the port corrected.
+    await answerPrompt('Name (used in backup file names)');
+    await answerPrompt('Database host, as seen from the server');
+    await answerPrompt('Database port', String(w.postgres.port));
+    await answerPrompt('Database user');
+    await answerPrompt('Database name on the server');
+    await answerPrompt('Password (leave blank', '');
+    await wb().waitForToast(
+      /Added PostgreSQL database shop .* on sandbox: pg_dump found, and the database answered/,
+    );
+    await wb().treeRow('sandbox').click();
     const db = wb().treeRow('shop');
     await db.locator('.label-description', { hasText: 'no backups' }).waitFor({ timeout: 30_000 });
+    assert.equal(await wb().dialog().count(), 0, 'the host key was trusted once, at Add Server');
   });
 
   it('Test Connection on the settings page runs put, head, get, list, delete from the server', async () => {
@@ -239,6 +280,88 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     assert.equal(fs.readdirSync(w.backupDir).filter((f) => f.endsWith('.sha256')).length, before - 1);
     await wb().serversView().locator('.codicon-file-zip').first().waitFor({ state: 'detached' });
     await wb().shot('flow-deleted');
+  });
+
+  it('Restore of an S3-only backup: the copy it downloads is removed again, the row stays "S3"', async () => {
+    // Delete the server's copy of the uploaded backup: its row becomes "S3".
+    const both = wb().treeRows().filter({ hasText: 'S3 + Local' }).first();
+    await both.waitFor({ state: 'visible', timeout: 30_000 });
+    await wb().contextMenu(both, 'Delete Backup');
+    await wb().dialog().filter({ hasText: 'The copy in S3 stays' }).waitFor({ state: 'visible' });
+    await wb().answerDialog('Delete');
+    const deleted = await wb().waitForToast(/Deleted sandbox_shop_postgres_.* from sandbox/);
+    const file = /Deleted (\S+) /.exec((await deleted.innerText()).replace(/\s+/g, ' '))?.[1] ?? '';
+    assert.ok(file && !fs.existsSync(path.join(w.backupDir, file)), `${file} gone from the server`);
+    const s3Only = () => wb().treeRows().filter({ hasText: 'S3 · ' }).filter({ hasNotText: 'S3 + Local' });
+    await s3Only().first().waitFor({ state: 'visible', timeout: 30_000 });
+
+    w.postgres.sql("UPDATE products SET stock = stock + 7, name = name || ' (changed)'", 'shop');
+    assert.notEqual(items(), original);
+    await wb().contextMenu(s3Only().first(), 'Restore Backup');
+    const dialog = wb().dialog();
+    await dialog.waitFor({ state: 'visible' });
+    assert.match(
+      (await dialog.innerText()).replace(/\s+/g, ' '),
+      /downloaded from S3 to the server first, and that copy is removed from the server after the restore/,
+    );
+    await wb().shot('flow-restore-s3-dialog');
+    await wb().answerDialog('Restore without safety backup');
+    await wb().waitForToast(
+      /Restored shop on sandbox from .*The copy downloaded from S3 was removed from the server again/,
+    );
+    assert.equal(items(), original);
+    assert.ok(!fs.existsSync(path.join(w.backupDir, file)), `${file} not kept on the server`);
+    assert.ok(!fs.existsSync(path.join(w.backupDir, `${file}.sha256`)), 'nor its checksum');
+    await wb().runCommand('Infrakt: Refresh');
+    await s3Only().first().waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal(
+      await wb().treeRows().filter({ hasText: 'S3 + Local' }).count(),
+      0,
+      'not "S3 + Local" again',
+    );
+    await wb().shot('flow-restored-from-s3');
+  });
+
+  /** The sshd of this world and every process under it (its sessions), for SIGSTOP/SIGCONT. */
+  function sshdTree(): number[] {
+    const root = Number(fs.readFileSync(path.join(w.ssh.dir, 'sshd.pid'), 'utf8').trim());
+    const all = [root];
+    for (let i = 0; i < all.length; i++) {
+      const children = spawnSync('pgrep', ['-P', String(all[i])], { encoding: 'utf8' }).stdout ?? '';
+      all.push(...children.split('\n').filter(Boolean).map(Number));
+    }
+    return all;
+  }
+
+  // The bug: right after a change the tree lists the server again, and until
+  // that listing landed its backup rows were answered by no one — VS Code then
+  // ran a row's menu item with no row, and the command asked "Choose a database".
+  it('a row’s menu acts on that row while the server is being listed again (the server holds the listing)', async () => {
+    const row = wb().treeRows().filter({ hasText: 'S3 · ' }).filter({ hasNotText: 'S3 + Local' }).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    const held = sshdTree();
+    const resume = onTeardown('the held sshd', () => {
+      for (const pid of held) spawnSync('kill', ['-CONT', String(pid)]);
+    });
+    for (const pid of held) spawnSync('kill', ['-STOP', String(pid)]);
+    try {
+      await wb().runCommand('Infrakt: Refresh'); // its listing cannot finish while sshd is stopped
+      await wb().contextMenu(row, 'Restore Backup');
+      const dialog = wb().dialog();
+      await dialog.waitFor({ state: 'visible', timeout: 15_000 });
+      const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+      assert.match(text, /Restore shop on sandbox\?/);
+      assert.match(text, /with the backup sandbox_shop_postgres_\d{8}T\d{6}Z\.dump\.(zst|gz) \(.*, S3\)/);
+      assert.equal(await wb().quickInput().filter({ visible: true }).count(), 0, 'no picker');
+      await wb().shot('flow-row-menu-during-listing');
+      await wb().answerDialog('Cancel');
+    } finally {
+      await resume();
+    }
+    await wb()
+      .treeRow('shop')
+      .locator('.label-description', { hasText: '1 backup' })
+      .waitFor({ timeout: 60_000 });
   });
 
   /** Root's crontab lines that run a script in this world's backup dir. */

@@ -302,6 +302,68 @@ describe('S3 settings page', function () {
     });
   });
 
+  describe('with no answer to its "ready"', () => {
+    const wb = useWorkbench('s3-settings-no-init');
+    // Every `init` message the page would get is dropped before its own listener
+    // sees it: each frame's addEventListener is wrapped as the frame starts (the
+    // webview writes its page into a frame that already exists, which erases
+    // listeners but keeps this wrapper). What the page shows is what came with its HTML.
+    before(() =>
+      wb()
+        .page.context()
+        .addInitScript(() => {
+          type Listener = (this: unknown, e: { data?: { type?: string } }) => unknown;
+          const g = globalThis as unknown as {
+            EventTarget: { prototype: { addEventListener(...a: unknown[]): void } };
+            document: { getElementById(id: string): unknown };
+          };
+          const proto = g.EventTarget.prototype;
+          const add = proto.addEventListener;
+          proto.addEventListener = function (this: unknown, type: unknown, fn: unknown, ...rest: unknown[]) {
+            if (type === 'message' && this === globalThis && typeof fn === 'function') {
+              const inner = fn as Listener;
+              const filtered: Listener = function (this: unknown, e) {
+                if (e.data?.type === 'init' && g.document.getElementById('app')) return undefined;
+                return inner.call(this, e);
+              };
+              return add.call(this, type, filtered, ...rest);
+            }
+            return add.call(this, type, fn, ...rest);
+          };
+        }),
+    );
+
+    it('opens with the stored settings in its fields and Save enabled at once', async () => {
+      await wb().load(); // the init script applies to documents loaded from now on
+      await wb().waitForExtensionsRegistered();
+      await wb().runCommand('Infrakt: Open S3 Settings');
+      let frame = await settingsPage(wb());
+      const save = frame.locator('vscode-button[type="submit"]');
+      assert.equal(await save.evaluate((b) => (b as unknown as { disabled: boolean }).disabled), false);
+      await byPlaceholder(frame, PLACEHOLDER.endpointUrl).fill(SETTINGS.endpointUrl);
+      await byPlaceholder(frame, PLACEHOLDER.bucket).fill(SETTINGS.bucket);
+      await byPlaceholder(frame, PLACEHOLDER.region).fill(SETTINGS.region);
+      await byPlaceholder(frame, PLACEHOLDER.accessKey).fill(SETTINGS.accessKey);
+      await byPlaceholder(frame, PLACEHOLDER.secretNew).fill(SETTINGS.secretKey);
+      await byPlaceholder(frame, PLACEHOLDER.prefix).fill(SETTINGS.prefix);
+      await button(frame, 'Save').click();
+      await wb().waitForToast('S3 configuration saved');
+
+      await closePage(wb());
+      await wb().runCommand('Infrakt: Open S3 Settings');
+      frame = await settingsPage(wb());
+      await assertStoredSettingsShown(frame);
+      assert.equal(
+        await frame
+          .locator('vscode-button[type="submit"]')
+          .evaluate((b) => (b as unknown as { disabled: boolean }).disabled),
+        false,
+        'Save is enabled',
+      );
+      await wb().shot('s3-page-stored-without-init');
+    });
+  });
+
   describe('in an 800 px tall window', () => {
     const wb = useWorkbench('s3-settings-800px');
 

@@ -2,7 +2,19 @@
 // browser's storage in code-server) and survives a reload: Edit Server then
 // offers to keep the stored one — without ever showing it.
 import * as assert from 'node:assert/strict';
+import * as net from 'node:net';
 import { useWorkbench } from '../workbench';
+
+/** A port on 127.0.0.1 that nothing listens on (taken from the system, then let go). */
+const closedPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 
 describe('Server password in SecretStorage', function () {
   this.timeout(90_000);
@@ -13,7 +25,7 @@ describe('Server password in SecretStorage', function () {
     await wb().runCommand('Infrakt: Add Server');
     await wb().answer('Add Server (1/6)', 'e2e-pw');
     await wb().answer('Add Server (2/6)', '127.0.0.1');
-    await wb().accept('Add Server (3/6)');
+    await wb().answer('Add Server (3/6)', String(await closedPort()));
     await wb().accept('Add Server (4/6)');
     await wb().pick('Add Server (5/6)', 'Password');
     await wb().waitForQuickInput('Add Server: password');
@@ -21,6 +33,12 @@ describe('Server password in SecretStorage', function () {
     assert.equal(await password.getAttribute('type'), 'password', 'the password is typed into a masked box');
     await wb().answer('Add Server: password', 'e2e-s3cret');
     await wb().accept('Add Server (6/6)');
+    // Nothing listens on that port: the check says the connection was refused; keep the server anyway.
+    await wb()
+      .dialog()
+      .filter({ hasText: 'Connection refused' })
+      .waitFor({ state: 'visible', timeout: 60_000 });
+    await wb().answerDialog('Save Anyway');
     await wb().treeRow('e2e-pw').waitFor({ state: 'visible' });
 
     await wb().load(); // a new window session: a fresh extension host, same browser storage

@@ -66,6 +66,28 @@ describe('Welcome view (empty store)', function () {
     await wb().dismissQuickInput();
   });
 
+  it('Import connects to each chosen host before saving it: one that cannot be reached is named, and Cancel adds nothing', async function () {
+    this.timeout(150_000);
+    await wb().welcomeButton('Import from SSH Config').click();
+    await wb().quickInputRows().filter({ hasText: 'e2e-web' }).first().waitFor({ state: 'visible' });
+    await wb().quickInput().locator('.quick-input-box input').press('Enter'); // both hosts are picked
+    for (const [name, where] of [
+      ['e2e-web', 'deploy@127.0.0.1:2222'],
+      ['e2e-db', 'root@db.e2e.example:22'],
+    ]) {
+      const dialog = wb()
+        .dialog()
+        .filter({ hasText: `Could not connect to "${name}" (${where}).` });
+      await dialog.waitFor({ state: 'visible', timeout: 60_000 });
+      const buttons = (await dialog.getByRole('button').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+      assert.deepEqual(buttons.sort(), ['Cancel', 'Edit', 'Save Anyway']);
+      await wb().shot(`welcome-import-check-${name}`);
+      await wb().answerDialog('Cancel');
+    }
+    await wb().welcomeButton('Import from SSH Config').waitFor({ state: 'visible' });
+    assert.equal(await wb().treeRows().count(), 0, 'nothing imported');
+  });
+
   it('"Configure S3 Storage" opens the S3 settings page ("S3 Backup Storage") in an editor', async function () {
     requireContributed(this, 'infrakt.settings.openS3');
     assert.equal(await wb().activeEditorTab().count(), 0, 'no editor is open before the click');

@@ -42,6 +42,7 @@ const CATALOGUE: Record<string, string> = {
   aws: `printf '%s' "\${PGPASSWORD-}" > "$STUB_LOG/aws.pw"\necho '${AWS_VERSION}'`,
   gzip: 'exit 0',
   zstd: 'exit 0',
+  age: 'exit 0',
   crontab: 'exit 0',
   docker: "echo 'Docker version 27.3.1, build ce12230'",
   pg_dump: 'echo "pg_dump (PostgreSQL) ${STUB_CV:-16}.4 (Debian ${STUB_CV:-16}.4-1.pgdg120+1)"',
@@ -133,12 +134,14 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
       path: readonly string[];
       env?: NodeJS.ProcessEnv;
       run: ReturnType<typeof runDir>;
+      encryption?: boolean;
     },
   ) {
     const script = provisionScript({
       server: { name: 'web-1', backupDir: o.run.backupDir },
       databases: o.databases,
       passwords: o.passwords,
+      encryption: o.encryption,
     });
     const r = runShell(shell, script, {
       PATH: [...o.path, o.run.installed].join(':'),
@@ -216,6 +219,41 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
         assert.ok(sudoCalls.includes('-n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gzip'));
         assert.ok(sudoCalls.includes(`-n mkdir -p ${run.backupDir}`));
         assert.equal(r.report.unchanged, false);
+      });
+
+      it('with encryption on, age is installed (and said so); where it cannot be, the step fails and says where to get it', () => {
+        let run = runDir();
+        let r = provision(shell, {
+          databases: [pg],
+          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+          run,
+          encryption: true,
+        });
+        assert.ok(
+          steps(r.report).includes('age changed installed (backups are encrypted)'),
+          steps(r.report).join('\n'),
+        );
+        assert.ok(fs.existsSync(path.join(run.installed, 'age')));
+        run = runDir();
+        r = provision(shell, {
+          databases: [pg],
+          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+          env: { STUB_UNAVAILABLE: 'age' },
+          run,
+          encryption: true,
+        });
+        assert.ok(
+          steps(r.report).some((s) => /^age failed age not available from apt-get: .*releases/.test(s)),
+          steps(r.report).join('\n'),
+        );
+        run = runDir();
+        r = provision(shell, {
+          databases: [pg],
+          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+          env: { STUB_UNAVAILABLE: 'age' },
+          run,
+        });
+        assert.ok(!steps(r.report).some((s) => s.startsWith('age ')), 'no age step without encryption');
       });
 
       it('an install that fails is a failed step, never hidden; so is a backup dir that cannot be made', () => {

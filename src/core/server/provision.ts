@@ -53,6 +53,8 @@ export function provisionScript(opts: {
   databases: readonly (BackupDatabase & Pick<Database, 'id'>)[];
   /** Host-mode database passwords by database id (for the engines' checks); sent only in this script. */
   passwords?: ReadonlyMap<string, string>;
+  /** Backups are encrypted: install age. */
+  encryption?: boolean;
 }): string {
   const server = checkServer(opts.server);
   // Every database is checked as a backup checks it: one that fails is refused, never used.
@@ -69,6 +71,7 @@ export function provisionScript(opts: {
       infrakt_dir: { value: server.backupDir, field: 'Backup directory' },
       infrakt_provision_tools: { value: toolChecks(targets), field: 'Client tools' },
       infrakt_provision_docker: targets.some((t) => t.mode === 'container'),
+      infrakt_provision_age: opts.encryption === true,
     },
     modules: [SH.step, SH.provision],
     call: 'infrakt_provision',

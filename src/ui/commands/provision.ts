@@ -8,6 +8,7 @@ import {
 import { MARKS } from '../../core/remote/protocol';
 import { secretKeys } from '../../core/secrets';
 import type { Services } from '../services';
+import { encryptionRecipient } from '../credentials';
 import { runRemote } from '../remote';
 import { resolveServer } from './targets';
 
@@ -21,7 +22,12 @@ export async function provisionServer(services: Services, arg?: unknown): Promis
   }
   const result = await runRemote(services, server, {
     title: `Provisioning ${server.name}`,
-    script: provisionScript({ server, databases, passwords }),
+    script: provisionScript({
+      server,
+      databases,
+      passwords,
+      encryption: encryptionRecipient(services) !== undefined,
+    }),
     secrets: [...passwords.values()],
     timeoutMs: 15 * 60_000,
     onLine: (line, progress) => {

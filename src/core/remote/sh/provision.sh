@@ -100,6 +100,19 @@ infrakt_pv_compressors() {
   fi
 }
 
+# age, when backups are encrypted (infrakt_provision_age=1): the pipeline's
+# encryption stage and the restore's decryption.
+infrakt_pv_age() {
+  [ "${infrakt_provision_age:-0}" = 1 ] || return 0
+  if command -v age >/dev/null 2>&1; then
+    infrakt_step age 'done' present
+  elif infrakt_pkg_install age && command -v age >/dev/null 2>&1; then
+    infrakt_step age changed 'installed (backups are encrypted)'
+  else
+    infrakt_step age failed "age not available from $infrakt_pv_pm: encrypted backups cannot run here (install age from https://github.com/FiloSottile/age/releases)"
+  fi
+}
+
 infrakt_pv_cron() {
   if command -v crontab >/dev/null 2>&1; then
     infrakt_step cron 'done' present
@@ -205,6 +218,7 @@ infrakt_provision() {
   infrakt_pv_updated=0
   infrakt_pv_awscli
   infrakt_pv_compressors
+  infrakt_pv_age
   infrakt_pv_cron
   infrakt_pv_crond
   infrakt_pv_backup_dir

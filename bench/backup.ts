@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type BackupTarget, CHECKSUM_EXT, backUpNow, backupScript, forServer } from '../src/core/backup';
 import { shellQuote as q } from '../src/core/remote/script';
+import { newIdentity } from '../src/core/backup/encryption';
 import { awsShell as productAwsShell } from '../test/support/aws';
 import type { Server } from '../src/core/model';
 import { s3Key } from '../src/core/s3/layout';
@@ -131,6 +132,8 @@ interface DbResult {
   a: MethodResult;
   b: MethodResult;
   c: MethodResult & { compression: string; verified: boolean };
+  /** (c) encrypted with age to a recipient (the same run, interleaved). */
+  d: MethodResult;
   /** (c)'s data path piece by piece, run locally without SSH or the script (one run each). */
   breakdown: { label: string; ms: number; size?: number }[];
 }
@@ -176,8 +179,10 @@ async function benchDatabase(
     a: { times: [], size: 0 },
     b: { times: [], size: 0 },
     c: { times: [], size: 0, compression: '', verified: false },
+    d: { times: [], size: 0 },
     breakdown: [],
   };
+  const { recipient } = await newIdentity();
   // Interleaved, so drift (page cache, writeback, other load) spreads over all three.
   for (let i = 1; i <= repeat; i++) {
     await sh('sync');
@@ -207,6 +212,18 @@ async function benchDatabase(
     }
     fs.rmSync(file);
     fs.rmSync(sumFile);
+
+    await sh('sync');
+    progress(`${db}: (d) Back Up Now encrypted with age  ${i}/${repeat}`);
+    const d = await timed(() =>
+      backUpNow(forServer(pool, server), target, { signal: benchAbort.signal, encryptTo: recipient }),
+    );
+    r.d.times.push(d.ms);
+    const dFile = path.join(d.value.dir, d.value.file);
+    if (!dFile.endsWith('.age')) throw new Error(`(d) did not encrypt: ${dFile}`);
+    r.d.size = fs.statSync(dFile).size;
+    fs.rmSync(dFile);
+    fs.rmSync(`${dFile}${CHECKSUM_EXT}`);
   }
   if (process.env.INFRAKT_BENCH_BREAKDOWN !== '0') {
     // Where (c)'s time goes: the same stages as the script, as a plain pipeline here.
@@ -313,6 +330,24 @@ function report(r: DbResult): void {
   );
   console.log(
     `(c) file + .sha256 committed, no .partial left; sha256 of the file matches its .sha256: ${r.c.verified ? 'yes' : 'NO'}`,
+  );
+  const d = median(r.d.times);
+  console.log(
+    table([
+      ['method', 'median', 'runs', 'file size', '× (c)'],
+      [
+        '(d) Back Up Now encrypted with age (.age)',
+        ms(d),
+        r.d.times.map((t) => ms(t)).join(' / '),
+        mb(r.d.size),
+        (d / c).toFixed(2),
+      ],
+    ]),
+  );
+  target(
+    `(d) ≤ 1.15 × (c) [${r.kind}]`,
+    d <= 1.15 * c,
+    `${ms(d)} vs 1.15 × ${ms(c)} = ${ms(1.15 * c)}; ${(d / c).toFixed(2)}×`,
   );
   if (r.breakdown.length) {
     console.log(

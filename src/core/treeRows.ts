@@ -176,7 +176,10 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
             : []),
         ].join('\n'),
         contextValue: `infrakt.backup.${e.location}`,
-        icon: LOCATION_ICONS[e.location],
+        // An encrypted backup shows a lock (its location stays in the description and the colour).
+        icon: parseBackupName(e.filename)?.encrypted
+          ? { id: 'lock', color: LOCATION_ICONS[e.location].color }
+          : LOCATION_ICONS[e.location],
         collapsible: 'none',
       };
     }

@@ -111,6 +111,26 @@ describe('server listing (tree: one round trip per server)', () => {
     assert.equal(row.description, 'S3 + Local · 5.0 MB · 2 h ago');
     assert.equal(row.contextValue, 'infrakt.backup.both');
     assert.match(row.tooltip, new RegExp(F2));
+    assert.equal(row.icon.id, 'cloud');
+    assert.doesNotMatch(row.tooltip, /Encrypted/);
+    const encrypted = rowFor({
+      kind: 'backup',
+      server: { id: 's', name: 'web-1' } as Server,
+      database: { id: 'd', name: 'shop' } as Database,
+      entry: {
+        filename: `${F2}.age`,
+        sizeBytes: 1,
+        modified: new Date(),
+        location: 'both',
+        hasChecksum: true,
+      },
+    });
+    assert.deepEqual(
+      encrypted.icon,
+      { id: 'lock', color: 'testing.iconPassed' },
+      'a lock, in the location’s colour',
+    );
+    assert.match(encrypted.tooltip, /Encrypted with age: restores with a recovery key on this computer/);
   });
 });
 

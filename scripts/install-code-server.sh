@@ -10,6 +10,7 @@
 set -euo pipefail
 
 VERSION=4.100.3
+REQUIRED_NODE_MAJOR=20 # code-server 4.100.3 builds its native modules for Node 20 and refuses others
 RIPGREP_PKG_VERSION=1.15.11 # @vscode/ripgrep pinned by code-server 4.100.3
 RIPGREP_ASSET=ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz
 
@@ -36,13 +37,13 @@ fi
 
 started=$(date +%s)
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" != 20 ]; then
-  say "code-server $VERSION needs Node 20 (this is $(node -v))"
+if [ "$node_major" != "$REQUIRED_NODE_MAJOR" ]; then
+  say "code-server $VERSION needs Node.js ${REQUIRED_NODE_MAJOR}.x (this is $(node -v))"
   exit 1
 fi
 for tool in rg make g++ python3; do
   command -v "$tool" >/dev/null || {
-    say "missing '$tool' (Debian: apt-get install ripgrep build-essential python3 libkrb5-dev)"
+    say "missing '$tool' (Debian: apt-get install ripgrep make g++ python3 libkrb5-dev, or run: bash scripts/ensure-deps.sh --debian)"
     exit 1
   }
 done

@@ -37,7 +37,7 @@ const common = {
 
 const extension = {
   ...common,
-  entryPoints: ['src/extension.ts'],
+  entryPoints: ['src/entry.ts'],
   outfile: 'dist/extension.js',
   platform: 'node',
   format: 'cjs',

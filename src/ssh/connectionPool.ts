@@ -91,7 +91,6 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
   });
 }
 
-
 /**
  * ssh2 is loaded on the first connection, not when the extension activates: it is about a
  * third of the extension's code, and the tree's first render needs no SSH. (The packaged

@@ -8,6 +8,7 @@
 //     loading and compiling our code, then activate();
 //   - ours: the time activate() itself reports in that line.
 // Target: 50 ms on this machine (median). Printed beside the machine's load.
+// INFRAKT_BENCH_VSIX=<file> measures that package instead of this tree's (to compare builds).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -70,7 +71,7 @@ export async function runActivationBench(): Promise<void> {
   const runs = envInt('INFRAKT_BENCH_ACTIVATION_RUNS', 7);
   onTeardown('code-server and Chromium', () => teardownWorkbenches());
   const dir = workDir('activation');
-  const vsix = ensureVsix();
+  const vsix = process.env.INFRAKT_BENCH_VSIX || ensureVsix();
   const entry = installCodeServer();
   const extensionsDir = makeExtensionsDir(path.join(dir, 'extensions'));
   installExtension(entry, extensionsDir, vsix);

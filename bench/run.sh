@@ -10,6 +10,7 @@
 #   INFRAKT_BENCH_FLEET_BACKUPS=50  backups per database on each of them
 #   INFRAKT_BENCH_BEFORE=0   skip the listing bench's runs of the way before (slow)
 #   INFRAKT_BENCH_ACTIVATION_RUNS=7  starts of VS Code in the activation bench (median shown)
+#   INFRAKT_BENCH_VSIX=<file>  the package the activation bench measures (default: this tree's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json

@@ -14,6 +14,17 @@ const optionalNative = {
   },
 };
 
+/**
+ * ssh2 as a bundle of its own (dist/ssh2.js), required by the extension on its first SSH
+ * connection: the code activation loads and parses stays small.
+ */
+const ssh2Apart = {
+  name: 'ssh2-apart',
+  setup(build) {
+    build.onResolve({ filter: /^ssh2$/ }, () => ({ path: './ssh2.js', external: true }));
+  },
+};
+
 const common = {
   bundle: true,
   minify: production,
@@ -26,12 +37,22 @@ const common = {
 
 const extension = {
   ...common,
-  entryPoints: ['src/extension.ts'],
+  entryPoints: ['src/entry.ts'],
   outfile: 'dist/extension.js',
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   external: ['vscode'],
+  plugins: [optionalNative, ssh2Apart],
+};
+
+const ssh2 = {
+  ...common,
+  entryPoints: { ssh2: 'node_modules/ssh2/lib/index.js' },
+  outdir: 'dist',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
   plugins: [optionalNative],
 };
 
@@ -48,8 +69,8 @@ mkdirSync('dist', { recursive: true });
 copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
 
 if (watch) {
-  const contexts = await Promise.all([esbuild.context(extension), esbuild.context(webview)]);
+  const contexts = await Promise.all([extension, ssh2, webview].map((o) => esbuild.context(o)));
   await Promise.all(contexts.map((c) => c.watch()));
 } else {
-  await Promise.all([esbuild.build(extension), esbuild.build(webview)]);
+  await Promise.all([extension, ssh2, webview].map((o) => esbuild.build(o)));
 }

@@ -1,8 +1,9 @@
-// Entry point: node out/bench/index.js [ssh|backup|listing|cron]... (all when none given).
+// Entry point: node out/bench/index.js [ssh|backup|listing|cron|activation]... (all when none given).
 // Prints numbers and, for each target, whether it is met; never fails on a
 // missed target (exit 1 only when the bench itself could not run). Everything
 // it starts is torn down on exit, on failure and on Ctrl-C / SIGTERM.
 import '../test/support/shellText';
+import { runActivationBench } from './activation';
 import { runBackupBench } from './backup';
 import { heading, loadNote, targetSummary, teardownAll } from './common';
 import { runCronBench } from './cron';
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   backup: runBackupBench,
   listing: runListingBench,
   cron: runCronBench,
+  activation: runActivationBench,
 };
 
 async function main(): Promise<number> {

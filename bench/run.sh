@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles and runs the benchmarks: bench/run.sh [ssh|backup|listing|cron]...
+# Compiles and runs the benchmarks: bench/run.sh [ssh|backup|listing|cron|activation]...
 #   INFRAKT_BENCH_MB=50      size of each test database (default 500)
 #   INFRAKT_BENCH_REPEAT=3   timed runs of each dump method (median shown)
 #   INFRAKT_BENCH_RUNS=20    warm calls per SSH session / listing
@@ -9,6 +9,8 @@
 #   INFRAKT_BENCH_SERVERS=30  servers sharing one bucket (listing bench)
 #   INFRAKT_BENCH_FLEET_BACKUPS=50  backups per database on each of them
 #   INFRAKT_BENCH_BEFORE=0   skip the listing bench's runs of the way before (slow)
+#   INFRAKT_BENCH_ACTIVATION_RUNS=7  starts of VS Code in the activation bench (median shown)
+#   INFRAKT_BENCH_VSIX=<file>  the package the activation bench measures (default: this tree's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json

@@ -2,6 +2,8 @@
 # Installs what the README's commands need and is missing:
 #   npm dependencies (npm ci) always; Debian packages when asked (--debian),
 #   installed when run as root, otherwise printed as one apt-get line.
+# Node.js must be 20.x: the VS Code the UI tests and the sandbox run in
+# (code-server 4.100.3) builds its native modules for Node 20 and refuses others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,11 +31,22 @@ apt_waiting() {
   done
 }
 
+REQUIRED_NODE_MAJOR=20
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" != "$REQUIRED_NODE_MAJOR" ]; then
+  echo "infrakt needs Node.js ${REQUIRED_NODE_MAJOR}.x (this is $(node -v)): code-server 4.100.3, the VS Code that the UI tests and the sandbox run in, installs only on Node ${REQUIRED_NODE_MAJOR}." >&2
+  exit 1
+fi
+
 if [ "${1:-}" = "--debian" ]; then
   missing=()
   for p in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # code-server's install compiles native modules (node-gyp): make, a C++ compiler, python3.
+  command -v make >/dev/null || missing+=(make)
+  command -v g++ >/dev/null || missing+=(g++)
+  command -v python3 >/dev/null || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "Installing Debian packages: ${missing[*]}"

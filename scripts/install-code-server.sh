@@ -10,6 +10,7 @@
 set -euo pipefail
 
 VERSION=4.100.3
+REQUIRED_NODE_MAJOR=20 # code-server 4.100.3 builds its native modules for Node 20 and refuses others
 RIPGREP_PKG_VERSION=1.15.11 # @vscode/ripgrep pinned by code-server 4.100.3
 RIPGREP_ASSET=ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz
 
@@ -34,15 +35,43 @@ if [ -f "$MARKER" ] && [ -f "$ENTRY" ]; then
   exit 0
 fi
 
-started=$(date +%s)
+started=$SECONDS
+step() { say "[$((SECONDS - started)) s] $*"; }
+
+# What an `npm install` (process group $1) is doing now, from the commands it runs.
+install_activity() {
+  local pid pgid cmd cwd gyp="" npm_in="" fetch=""
+  while read -r pid pgid cmd; do
+    [ "$pgid" = "$1" ] || continue
+    cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
+    case "$cmd" in
+      *node-gyp* | *make* | *cc1plus* | *g++*) [ -n "$gyp" ] || gyp=${cwd##*/node_modules/} ;;
+      *npm\ install* | *npm\ ci* | *npm-cli.js\ install*)
+        case "$cwd" in
+          */lib/vscode/extensions) npm_in="VS Code's built-in extensions' dependencies" ;;
+          */lib/vscode) [ -n "$npm_in" ] || npm_in="VS Code's dependencies (lib/vscode)" ;;
+          *) fetch=1 ;;
+        esac
+        ;;
+    esac
+  done < <(ps -eo pid=,pgid=,args=)
+  if [ -n "$gyp" ]; then
+    echo "compiling a native module (node-gyp, in ${gyp%%/build*})"
+  elif [ -n "$npm_in" ]; then
+    echo "code-server's postinstall: installing $npm_in"
+  elif [ -n "$fetch" ]; then
+    echo "fetching code-server and its dependencies"
+  fi
+}
+
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" != 20 ]; then
-  say "code-server $VERSION needs Node 20 (this is $(node -v))"
+if [ "$node_major" != "$REQUIRED_NODE_MAJOR" ]; then
+  say "code-server $VERSION needs Node.js ${REQUIRED_NODE_MAJOR}.x (this is $(node -v))"
   exit 1
 fi
 for tool in rg make g++ python3; do
   command -v "$tool" >/dev/null || {
-    say "missing '$tool' (Debian: apt-get install ripgrep build-essential python3 libkrb5-dev)"
+    say "missing '$tool' (Debian: apt-get install ripgrep make g++ python3 libkrb5-dev, or run: bash scripts/ensure-deps.sh --debian)"
     exit 1
   }
 done
@@ -51,7 +80,7 @@ done
   exit 1
 }
 
-say "installing code-server $VERSION into $DIR (once; about a minute)"
+say "installing code-server $VERSION into $DIR — once; 1 to 3 minutes (npm fetches it, then compiles native modules); each step below with the time since the start"
 rm -rf "$DIR"
 mkdir -p "$DIR/tmp"
 
@@ -88,11 +117,33 @@ cat >"$DIR/package.json" <<JSON
 }
 JSON
 
-if ! (cd "$DIR" && npm install --no-audit --no-fund --loglevel=warn >"$DIR/install.log" 2>&1); then
-  grep -v 'Unknown .* config' "$DIR/install.log" | tail -40 >&2
+# npm runs in a process group of its own (a background job would ignore Ctrl-C), which
+# the traps stop with this script. Meanwhile its descendants tell what it is doing.
+NPM_PID=""
+stop_npm() { [ -z "$NPM_PID" ] || kill -TERM -- "-$NPM_PID" 2>/dev/null || true; }
+trap stop_npm EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+(cd "$DIR" && exec setsid npm install --no-audit --no-fund --loglevel=warn >"$DIR/install.log" 2>&1) &
+NPM_PID=$!
+step "npm install: fetching code-server and its dependencies"
+last_step="fetching code-server and its dependencies" last_said=$SECONDS
+while kill -0 "$NPM_PID" 2>/dev/null; do
+  now_doing=$(install_activity "$NPM_PID")
+  if [ -n "$now_doing" ] && { [ "$now_doing" != "$last_step" ] || [ $((SECONDS - last_said)) -ge 20 ]; }; then
+    step "npm install: $now_doing"
+    last_step=$now_doing last_said=$SECONDS
+  fi
+  sleep 1
+done
+if ! wait "$NPM_PID"; then
+  NPM_PID=""
+  { grep -v 'Unknown .* config' "$DIR/install.log" || true; } | tail -40 >&2
   say "npm install failed; full log: $DIR/install.log"
   exit 1
 fi
+NPM_PID=""
+step "npm install done; checking the native modules it built"
 
 vscode="$DIR/node_modules/code-server/lib/vscode"
 missing=()
@@ -112,6 +163,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # It must really start: serve on a free port until /healthz answers.
+step "starting code-server once to check it serves"
 if ! node - "$ENTRY" "$TMPDIR/smoke" >"$TMPDIR/smoke.log" 2>&1 <<'JS'; then
 const { spawn } = require('node:child_process');
 const http = require('node:http');
@@ -142,5 +194,5 @@ fi
 
 rm -rf "$TMPDIR"
 echo "$VERSION $(date -u +%FT%TZ)" >"$MARKER"
-say "code-server $VERSION installed and started in $(($(date +%s) - started)) s"
+say "code-server $VERSION installed and started in $((SECONDS - started)) s"
 echo "$ENTRY"

@@ -2,18 +2,81 @@
 # Runs the product: builds the VSIX, installs code-server once (tool cache),
 # installs the VSIX into a persistent sandbox profile (.tmp/sandbox/) and
 # serves VS Code on http://127.0.0.1:8080 (or the next free port).
-# Ctrl-C stops everything this script started.
+# Ctrl-C, or SIGINT, SIGTERM or SIGHUP sent to this script or to the `npm run sandbox`
+# that started it (an IDE's stop button, a process manager), stops everything this script
+# started, at any point of the start-up; so does the death of that parent. The last line
+# printed says so.
 #   INFRAKT_SANDBOX_PORT   first port to try (default 8080)
+#   INFRAKT_SANDBOX_DIR    profile and world data (default .tmp/sandbox)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-SANDBOX="$ROOT/.tmp/sandbox"
+PARENT_PID=$PPID
+SANDBOX="${INFRAKT_SANDBOX_DIR:-$ROOT/.tmp/sandbox}"
+mkdir -p "$SANDBOX"
+SANDBOX=$(cd "$SANDBOX" && pwd)
 EXT_DIR="$SANDBOX/extensions"
 USER_DATA="$SANDBOX/user-data"
 WORKSPACE="$SANDBOX/workspace"
 CS_PID=""
+STEP_PID=""
+NAP_PID=""
 
 say() { echo "sandbox: $*"; }
+
+# Runs one start-up step in a process group of its own and waits for it. A signal then
+# reaches this script at once (bash runs a trap only after a foreground command ends) and
+# cleanup() stops the whole step, whatever it forked. Its output is redirected here, not
+# around the call: a trap that runs meanwhile must still print to the terminal.
+#   step [--log <file: stdout and stderr> | --stdout <file>] command...
+step() {
+  local rc=0 file
+  case "$1" in
+    --log)
+      file=$2 && shift 2
+      setsid "$@" >"$file" 2>&1 &
+      ;;
+    --stdout)
+      file=$2 && shift 2
+      setsid "$@" >"$file" &
+      ;;
+    *) setsid "$@" & ;;
+  esac
+  STEP_PID=$!
+  wait_child "$STEP_PID" || rc=$?
+  STEP_PID=""
+  return "$rc"
+}
+
+# Waits for a child of this script and returns its status; meanwhile checks each second
+# that the process that started the sandbox is still there.
+wait_child() {
+  local rc done_pid
+  while :; do
+    sleep 1 &
+    NAP_PID=$!
+    rc=0 done_pid=""
+    wait -n -p done_pid "$1" "$NAP_PID" || rc=$?
+    if [ "$done_pid" = "$1" ]; then
+      kill "$NAP_PID" 2>/dev/null || true
+      wait "$NAP_PID" 2>/dev/null || true
+      NAP_PID=""
+      return "$rc"
+    fi
+    NAP_PID=""
+    check_parent
+  done
+}
+stop_step() {
+  [ -n "$STEP_PID" ] || return 0
+  kill -TERM -- "-$STEP_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 -- "-$STEP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$STEP_PID" 2>/dev/null || true
+  STEP_PID=""
+}
 
 # ---------------------------------------------------------------------------
 # TEST WORLD HOOK — the sandbox's servers (sshd, s3rver with a bucket,
@@ -31,16 +94,17 @@ start_test_world() {
   local ready="$WORLD_DIR/ready.json" timeout=120
   say "starting the test world: sshd, s3rver, PostgreSQL (data in $WORLD_DIR)"
   # test/world/sandboxMain.ts as one file (the project's own modules inside, node_modules outside).
-  node_modules/.bin/esbuild test/world/sandboxMain.ts --bundle --loader:.sh=text --platform=node --target=node20 \
+  step node_modules/.bin/esbuild test/world/sandboxMain.ts --bundle --loader:.sh=text --platform=node --target=node20 \
     --packages=external --log-level=warning --outfile="$WORLD_JS"
   mkdir -p "$WORLD_DIR"
   rm -f "$ready"
   # Its own process group: Ctrl-C reaches only this script, which stops the world in order.
-  setsid node "$WORLD_JS" start --dir "$WORLD_DIR" --store "$store" --ready-file "$ready" \
+  NODE_PATH="$ROOT/node_modules" setsid node "$WORLD_JS" start --dir "$WORLD_DIR" --store "$store" --ready-file "$ready" \
     --watch-pid $$ >"$WORLD_LOG" 2>&1 &
   WORLD_PID=$!
   local deadline=$((SECONDS + timeout))
   until [ -f "$ready" ]; do
+    check_parent
     if ! kill -0 "$WORLD_PID" 2>/dev/null; then
       tail -n 30 "$WORLD_LOG"
       say "the test world did not start (log: $WORLD_LOG)"
@@ -67,15 +131,27 @@ stop_test_world() {
   fi
   # If it could not stop them (killed, stuck): its sshd and PostgreSQL, found by their pid
   # files (PostgreSQL runs in a session of its own), then what is left of its process group.
-  node "$WORLD_JS" reap --dir "$WORLD_DIR" || true
+  NODE_PATH="$ROOT/node_modules" node "$WORLD_JS" reap --dir "$WORLD_DIR" || true
   kill -KILL -- "-$WORLD_PID" 2>/dev/null || true
   WORLD_PID=""
 }
 # ---------------------------------------------------------------------------
 
+# The process that started this one (npm, a terminal, an IDE) is gone: nobody can stop
+# the sandbox any more, so it stops itself.
+check_parent() {
+  kill -0 "$PARENT_PID" 2>/dev/null && return 0
+  say "the process that started the sandbox ($PARENT_PID) is gone"
+  exit 129
+}
+
 cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
+  # Clean-up runs to its end (a few seconds): a second Ctrl-C must not cut it short.
+  trap '' INT TERM HUP
+  trap - EXIT
+  [ -z "$NAP_PID" ] || kill "$NAP_PID" 2>/dev/null || true
+  stop_step
   if [ -n "$CS_PID" ] && kill -0 "$CS_PID" 2>/dev/null; then
     say "stopping code-server"
     kill -TERM -- "-$CS_PID" 2>/dev/null || true
@@ -86,23 +162,29 @@ cleanup() {
     kill -KILL -- "-$CS_PID" 2>/dev/null || true
   fi
   stop_test_world || true
+  case "$rc" in
+    0 | 129 | 130 | 143) say "stopped; nothing it started is running" ;;
+    *) say "stopped after a failure (exit $rc); nothing it started is running" ;;
+  esac
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
-bash scripts/ensure-deps.sh --debian
+step bash scripts/ensure-deps.sh --debian
 
-mkdir -p "$SANDBOX"
 say "building the VSIX"
-npm run --silent package >"$SANDBOX/package.log" 2>&1 || {
+step --log "$SANDBOX/package.log" npm run --silent package || {
   cat "$SANDBOX/package.log"
   exit 1
 }
 version=$(node -p 'require("./package.json").version')
 VSIX="$ROOT/infrakt-$version.vsix"
 
-ENTRY=$(bash scripts/install-code-server.sh | tail -n 1)
+step --stdout "$SANDBOX/code-server-entry" bash scripts/install-code-server.sh
+ENTRY=$(tail -n 1 "$SANDBOX/code-server-entry")
 
 mkdir -p "$EXT_DIR" "$USER_DATA/User" "$WORKSPACE"
 [ -f "$EXT_DIR/extensions.json" ] || echo '[]' >"$EXT_DIR/extensions.json"
@@ -121,8 +203,8 @@ if [ ! -f "$USER_DATA/User/settings.json" ]; then
 }
 JSON
 fi
-node "$ENTRY" --extensions-dir "$EXT_DIR" --user-data-dir "$USER_DATA" \
-  --install-extension "$VSIX" --force >"$SANDBOX/install-extension.log" 2>&1 ||
+step --log "$SANDBOX/install-extension.log" node "$ENTRY" --extensions-dir "$EXT_DIR" \
+  --user-data-dir "$USER_DATA" --install-extension "$VSIX" --force ||
   {
     cat "$SANDBOX/install-extension.log"
     exit 1
@@ -150,7 +232,7 @@ setsid node "$ENTRY" --auth none --bind-addr "127.0.0.1:$PORT" \
   "$WORKSPACE" >"$SANDBOX/code-server.log" 2>&1 &
 CS_PID=$!
 
-if ! node -e '
+if ! step node -e '
 const http = require("http");
 const [url, pid] = [process.argv[1], Number(process.argv[2])];
 const deadline = Date.now() + 60000;
@@ -174,5 +256,5 @@ echo
 echo "  Open the Infrakt icon in the activity bar. Profile: $SANDBOX (kept between runs)."
 echo "  Log: $SANDBOX/code-server.log. Press Ctrl-C to stop."
 echo
-wait "$CS_PID" || true
+wait_child "$CS_PID" || true
 say "code-server exited"

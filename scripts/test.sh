@@ -32,6 +32,9 @@ run_counted() {
   fi
 }
 
+# A test run leaves the checkout as it found it (tests write under test-results/).
+tree_before=$(bash scripts/tree-state.sh)
+
 echo "== compile"
 rm -rf out # stale output of deleted tests must not run
 { npx tsc -p tsconfig.json && node scripts/copy-shell.mjs; } || { echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"; status=1; }
@@ -60,6 +63,18 @@ for suite in "${suites[@]}"; do
     *) echo "unknown suite: $suite (use: lint unit integration vsix e2e)"; status=1 ;;
   esac
 done
+
+echo "== work tree"
+tree_after=$(bash scripts/tree-state.sh)
+if [ "$tree_before" = "$tree_after" ]; then
+  echo "unchanged by the tests"
+  echo '{"passed":1,"failed":0,"skipped":0}' >>"$stats"
+else
+  echo "the checkout changed while the tests ran (tests must write under test-results/; README pictures: npm run docs:screenshots; or were files edited meanwhile?):"
+  diff <(printf '%s\n' "$tree_before") <(printf '%s\n' "$tree_after") | sed -n 's/^[<>] /  /p'
+  echo '{"passed":0,"failed":1,"skipped":0}' >>"$stats"
+  status=1
+fi
 
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));

@@ -4,7 +4,7 @@
 // Remote work is one script on stdin of one channel.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import type { ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { Server } from '../core/model';
 import { type RemoteRunner, type RunOptions, type RunResult, redact } from '../core/remote/runner';
 import { type ClientError, SshError, cancelled, mapSshError } from './errors';
@@ -91,6 +91,16 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
   });
 }
 
+/**
+ * ssh2 is loaded on the first connection, not when the extension activates: it is about a
+ * third of the extension's code, and the tree's first render needs no SSH. (The packaged
+ * extension has it as a bundle of its own, dist/ssh2.js: esbuild.config.mjs.)
+ */
+function newSsh2Client(): SshClientLike {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Client } = require('ssh2') as typeof import('ssh2');
+  return new Client();
+}
 export class ConnectionPool implements RemoteRunner {
   private readonly entries = new Map<string, Entry>();
   /** For benchmarks and tests. */
@@ -102,7 +112,7 @@ export class ConnectionPool implements RemoteRunner {
     private readonly env: SshEnvironment,
     options: PoolOptions = {},
   ) {
-    this.createClient = options.createClient ?? (() => new Client());
+    this.createClient = options.createClient ?? newSsh2Client;
     this.stopFallbackMs = options.stopFallbackMs ?? 10_000;
   }
 

@@ -99,10 +99,25 @@ export function ensureDist(): void {
   }
 }
 
-/** Installs code-server once (tool cache) and returns its entry script. */
+/**
+ * Installs code-server once (tool cache) and returns its entry script. The script's
+ * progress (stderr: each step with its elapsed time) goes straight to the terminal.
+ */
 export function installCodeServer(): string {
-  const out = run('bash', [path.join(ROOT, 'scripts', 'install-code-server.sh')], 'code-server install');
-  const entry = out.trim().split('\n').pop() ?? '';
+  const started = Date.now();
+  const script = path.join(ROOT, 'scripts', 'install-code-server.sh');
+  const r = spawnSync('bash', [script], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) {
+    throw new Error(
+      `code-server install failed (bash ${script}, exit ${r.status ?? r.signal}); its output is above`,
+    );
+  }
+  recordTiming('code-server install', Date.now() - started);
+  const entry = r.stdout.trim().split('\n').pop() ?? '';
   if (!fs.existsSync(entry))
     throw new Error(`install-code-server.sh printed no entry script (got "${entry}")`);
   return entry;

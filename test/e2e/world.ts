@@ -6,6 +6,11 @@ import * as path from 'node:path';
 /** The repository root (this file runs as out/test/e2e/world.js). */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const SHOTS_DIR = path.join(ROOT, 'test-results', 'e2e');
+/**
+ * The README's pictures as this run took them. Tests never write into the work tree:
+ * `npm run docs:screenshots` copies these to docs/images/.
+ */
+const README_SHOTS_DIR = path.join(SHOTS_DIR, 'readme');
 
 export interface RunWorld {
   /** code-server's entry script (node <entry> ...). */
@@ -69,6 +74,12 @@ export function nextShotPath(name: string): string {
   shotCount++;
   fs.mkdirSync(SHOTS_DIR, { recursive: true });
   return path.join(SHOTS_DIR, `${String(shotCount).padStart(2, '0')}-${slug(name)}.png`);
+}
+
+/** test-results/e2e/readme/<file>: a README picture, kept under the name docs/images/ uses. */
+export function readmeShotPath(file: string): string {
+  fs.mkdirSync(README_SHOTS_DIR, { recursive: true });
+  return path.join(README_SHOTS_DIR, file);
 }
 
 export function slug(text: string): string {

@@ -5,7 +5,7 @@
 // "S3 + Local" badge, change the data, Restore from the row's menu → the data
 // is back (checked in PostgreSQL), Delete; Schedule Backups → the installed
 // script, run as cron runs it, shows "ok" on the row; Remove Schedule. The
-// tree screenshots also go to docs/images/ for the README.
+// tree screenshots are also kept as README pictures (readmeShotPath).
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,9 +16,7 @@ import type { Frame, Locator } from 'playwright-core';
 import { type SandboxWorld, startSandboxWorld } from '../../world/sandbox';
 import { infraktLogFiles } from '../codeServer';
 import { useWorkbench } from '../workbench';
-import { ROOT, onTeardown, waitFor } from '../world';
-
-const DOCS_IMAGES = path.join(ROOT, 'docs', 'images');
+import { onTeardown, readmeShotPath, waitFor } from '../world';
 
 describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)', function () {
   this.timeout(120_000);
@@ -222,8 +220,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     );
     await steps.nth(4).scrollIntoViewIfNeeded();
     await wb().shot('flow-s3-test-connection');
-    fs.mkdirSync(DOCS_IMAGES, { recursive: true });
-    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 's3-settings-tested.png') });
+    await wb().page.screenshot({ path: readmeShotPath('s3-settings-tested.png') });
     await wb().closeAllEditors();
   });
 
@@ -261,8 +258,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .first()
       .waitFor();
     await wb().shot('flow-restored');
-    fs.mkdirSync(DOCS_IMAGES, { recursive: true });
-    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 'tree-backups.png') });
+    await wb().page.screenshot({ path: readmeShotPath('tree-backups.png') });
   });
 
   it('Delete Backup removes the file and its checksum from the server (after a modal)', async () => {
@@ -452,8 +448,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .first()
       .waitFor({ state: 'visible', timeout: 15_000 });
     await wb().shot('flow-scheduled');
-    fs.mkdirSync(DOCS_IMAGES, { recursive: true });
-    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 'tree-schedule.png') });
+    await wb().page.screenshot({ path: readmeShotPath('tree-schedule.png') });
 
     await wb().contextMenu(wb().treeRow('shop'), 'Remove Schedule');
     await wb().answerDialog('Remove Schedule');

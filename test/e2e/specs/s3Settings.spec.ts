@@ -4,15 +4,12 @@
 // "Connected" badge, the settings back after a reload (the secret never shown),
 // a bad bucket name refused beside the field, Remove confirmed in a modal
 // dialog, and the page in a dark and a light theme. The theme screenshots and
-// one of the configured page also go to docs/images/ for the README.
+// one of the configured page are also kept as README pictures (readmeShotPath).
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Frame, Locator } from 'playwright-core';
 import { type Workbench, exactly, useWorkbench } from '../workbench';
-import { ROOT, recordTiming } from '../world';
+import { readmeShotPath, recordTiming } from '../world';
 
-const DOCS_IMAGES = path.join(ROOT, 'docs', 'images');
 const VIEWPORT = { width: 1280, height: 900 };
 
 const PLACEHOLDER = {
@@ -96,8 +93,7 @@ async function closePage(wb: Workbench): Promise<void> {
 
 /** Saves a README screenshot of the whole workbench. */
 async function docsShot(wb: Workbench, name: string): Promise<void> {
-  fs.mkdirSync(DOCS_IMAGES, { recursive: true });
-  await wb.page.screenshot({ path: path.join(DOCS_IMAGES, name) });
+  await wb.page.screenshot({ path: readmeShotPath(name) });
 }
 
 /**

@@ -402,7 +402,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .quickInputRows()
       .filter({ hasText: /kept: last 5, daily \d{4}-\d\d-\d\d, monthly \d{4}-\d\d, newest verified/ });
     await kept.first().waitFor();
-    await wb().page.screenshot({ path: path.join(DOCS_IMAGES, 'retention-editor.png') });
+    await wb().page.screenshot({ path: readmeShotPath('retention-editor.png') });
     await rules.press('Enter');
     // Info, or a warning when this machine runs no cron daemon: both say what was installed.
     await wb().waitForToast(/shop on sandbox is backed up daily 02:00, uploaded to S3/);

@@ -22,6 +22,8 @@ const ssh2Apart = {
   name: 'ssh2-apart',
   setup(build) {
     build.onResolve({ filter: /^ssh2$/ }, () => ({ path: './ssh2.js', external: true }));
+    // age-encryption likewise (dist/age.js): loaded when a key is made, read or a download decrypted.
+    build.onResolve({ filter: /^age-encryption$/ }, () => ({ path: './age.js', external: true }));
   },
 };
 
@@ -56,6 +58,15 @@ const ssh2 = {
   plugins: [optionalNative],
 };
 
+const age = {
+  ...common,
+  entryPoints: { age: 'node_modules/age-encryption/dist/index.js' },
+  outdir: 'dist',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+};
+
 const webview = {
   ...common,
   entryPoints: ['webview/main.ts'],
@@ -69,8 +80,8 @@ mkdirSync('dist', { recursive: true });
 copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
 
 if (watch) {
-  const contexts = await Promise.all([extension, ssh2, webview].map((o) => esbuild.context(o)));
+  const contexts = await Promise.all([extension, ssh2, age, webview].map((o) => esbuild.context(o)));
   await Promise.all(contexts.map((c) => c.watch()));
 } else {
-  await Promise.all([extension, ssh2, webview].map((o) => esbuild.build(o)));
+  await Promise.all([extension, ssh2, age, webview].map((o) => esbuild.build(o)));
 }

@@ -15,10 +15,11 @@ describe('packaged VSIX', () => {
     entries = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n').filter(Boolean);
   });
 
-  it('contains the extension bundle, ssh2 (loaded on the first connection), the webview bundle and the sql.js wasm', () => {
+  it('contains the extension bundle, ssh2 (loaded on the first connection), age (loaded for a key or a decryption), the webview bundle and the sql.js wasm', () => {
     for (const f of [
       'extension/dist/extension.js',
       'extension/dist/ssh2.js',
+      'extension/dist/age.js',
       'extension/dist/webview.js',
       'extension/dist/sql-wasm.wasm',
       'extension/package.json',

@@ -116,15 +116,17 @@ function editRule(
       qp.items = [head, ...decisionItems(decisions)];
     };
     qp.onDidChangeValue(update);
+    // Disposing hides the pick, which would read as a cancel: an accepted rule resolves first.
+    let accepted = false;
     qp.onDidAccept(() => {
       if (!rule) return;
-      const r = rule;
+      accepted = true;
+      resolve(rule);
       qp.dispose();
-      resolve(r);
     });
     qp.onDidHide(() => {
       qp.dispose();
-      reject(new UserCancelled());
+      if (!accepted) reject(new UserCancelled());
     });
     update();
     qp.show();

@@ -28,6 +28,7 @@ const MARK_NAMES = {
   s3prefixEnd: 's3prefixend',
   localRc: 'localrc',
   awscli: 'awscli',
+  listTool: 'listtool',
   retention: 'retention',
   retain: 'retain',
   pgid: 'pgid',

@@ -10,6 +10,7 @@ export const MARK = '@@infrakt:';
 
 const MARK_NAMES = {
   progress: 'progress',
+  estimate: 'estimate',
   result: 'result',
   missing: 'missing',
   failed: 'failed',

@@ -26,6 +26,7 @@ import {
   placeholderRange,
   secretPlaceholder,
   secretRequired,
+  statusBadge,
 } from '../src/shared/s3Form';
 import { el } from './dom';
 import { FLAGS, type FlagField, TEXT_FIELDS, type TextField, buildForm } from './form';
@@ -55,6 +56,10 @@ let errors: FieldErrorMap = {};
 let seq = 0;
 let saving = false;
 let validateTimer: ReturnType<typeof setTimeout> | undefined;
+/** The test whose steps are on the page (its time), while they still describe the stored settings. */
+let shownTestAt: string | undefined;
+/** The presets the select was built from: rebuilding its options drops its selection. */
+let presetsShown = '';
 // ---- DOM --------------------------------------------------------------------
 
 const app = document.getElementById('app') ?? document.body;
@@ -135,7 +140,11 @@ function showHint(): void {
 
 function renderSettings(): void {
   const configured = settings.configured;
-  badge.hidden = !configured;
+  const state = statusBadge(settings);
+  badge.hidden = !state;
+  badge.textContent = state?.text ?? '';
+  badge.title = state?.title ?? '';
+  badge.dataset.kind = state?.kind ?? '';
   removeButton.hidden = !configured;
   testButton.hidden = !configured;
   if (!configured) testSteps.hidden = true;
@@ -170,6 +179,17 @@ function renderErrors(): void {
 function setStatus(message: string, kind: 'ok' | 'error' | 'info'): void {
   statusLine.textContent = message;
   statusLine.dataset.kind = kind;
+  statusLine.dataset.test = 'false';
+}
+
+/** A test's steps and summary no longer describe the settings once they changed (saved here or elsewhere). */
+function clearStaleTest(): void {
+  const current = settings.configured ? settings.lastTest?.at : undefined;
+  if (shownTestAt === undefined || shownTestAt === current) return;
+  shownTestAt = undefined;
+  testSteps.replaceChildren();
+  testSteps.hidden = true;
+  if (statusLine.dataset.test === 'true') setStatus('', 'info');
 }
 
 // ---- talking to the extension -------------------------------------------------
@@ -199,6 +219,7 @@ function receive(message: ToWebview): void {
       settings = message.settings;
       initialised = true;
       writeDraft(mergeDraft(readDraft(), edited, settings));
+      clearStaleTest();
       renderSettings();
       saveState();
       if (touched.size > 0) requestValidation();
@@ -212,6 +233,7 @@ function receive(message: ToWebview): void {
       errors = {};
       writeDraft(draftFrom(settings));
       fields.secretKey.value = '';
+      clearStaleTest();
       renderSettings();
       renderErrors();
       saveState();
@@ -226,6 +248,7 @@ function receive(message: ToWebview): void {
       writeDraft(EMPTY_DRAFT);
       fields.secretKey.value = '';
       endpointWarning.hidden = true;
+      clearStaleTest();
       renderSettings();
       renderErrors();
       saveState();
@@ -269,6 +292,13 @@ function receive(message: ToWebview): void {
       );
       testSteps.hidden = message.steps.length === 0;
       setStatus(message.message, message.ok ? 'ok' : 'error');
+      statusLine.dataset.test = 'true';
+      shownTestAt = message.at;
+      if (settings.configured) {
+        const { ok, at, server, message: said } = message;
+        settings = { ...settings, lastTest: { ok, at, server, message: said } };
+        renderSettings();
+      }
       return;
     }
     case 'result': {
@@ -288,9 +318,17 @@ function focusField(name: S3FormField): void {
 }
 
 function renderPresets(): void {
-  providerSelect.replaceChildren(
-    ...presets.map((p) => el('vscode-option', { value: p.id, description: p.hint }, p.label)),
-  );
+  const key = JSON.stringify(presets);
+  if (key !== presetsShown) {
+    presetsShown = key;
+    // The chosen one is marked: the select reads its options again (and forgets
+    // any value set meanwhile) only once they are in its slot.
+    providerSelect.replaceChildren(
+      ...presets.map((p) =>
+        el('vscode-option', { value: p.id, description: p.hint, selected: p.id === provider }, p.label),
+      ),
+    );
+  }
   providerSelect.value = provider;
 }
 

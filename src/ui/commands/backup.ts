@@ -100,10 +100,11 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
     location: uploaded ? 'both' : 'local',
     ok: true,
   });
-  afterChange(services, server);
   const saved = `Backup of ${database.name} on ${server.name} saved: ${result.file} (${humanSize(result.size)})`;
   services.log.info(`${saved}; sha256 ${result.sha256}${uploaded ? '; uploaded to S3' : ''}`);
   const pruned = logRetention(services, database, result);
+  // After retention's outcome: the listing then shows what it deleted as gone.
+  afterChange(services, server);
   if (uploaded && creds) {
     void vscode.window.showInformationMessage(`${saved}, and uploaded to S3.${pruned}`);
     return;

@@ -222,10 +222,10 @@ describe('The sandbox as `npm run sandbox` seeds it (sshd + s3rver + PostgreSQL;
       assert.ok(fits, `"${text}" is cut at the default side-bar width`);
       assert.match((await row.locator('.label-description').innerText()).trim(), /^\d\d-\d\d \d\d:\d\d UTC$/);
     }
-    const tooltip = await hoverText(wb(), rowsOf(both).first(), 'Started ');
-    assert.match(tooltip, /Started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
     await wb().page.mouse.move(0, 0);
     await wb().shot('tree-narrow-sidebar');
+    const tooltip = await hoverText(wb(), rowsOf(both).first(), 'Started ');
+    assert.match(tooltip, /Started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
   });
 
   it('the Infrakt log (default level): a readable line per action and result, the warning row’s cause, no protocol lines', async () => {

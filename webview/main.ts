@@ -103,7 +103,7 @@ function readForm(): S3FormFields {
 
 function writeDraft(d: S3Draft): void {
   provider = d.provider;
-  providerSelect.value = d.provider;
+  showProvider();
   fields.endpointUrl.value = d.endpointUrl;
   fields.bucket.value = d.bucket;
   fields.region.value = d.region;
@@ -321,14 +321,22 @@ function renderPresets(): void {
   const key = JSON.stringify(presets);
   if (key !== presetsShown) {
     presetsShown = key;
-    // The chosen one is marked: the select reads its options again (and forgets
-    // any value set meanwhile) only once they are in its slot.
     providerSelect.replaceChildren(
-      ...presets.map((p) =>
-        el('vscode-option', { value: p.id, description: p.hint, selected: p.id === provider }, p.label),
-      ),
+      ...presets.map((p) => el('vscode-option', { value: p.id, description: p.hint }, p.label)),
     );
   }
+  showProvider();
+}
+
+/**
+ * Shows `provider` in the select. The options carry the choice too: the select
+ * reads its options again whenever they change (new ones in its slot, an
+ * option's state), and then takes the selection from them, not from a value
+ * set meanwhile.
+ */
+function showProvider(): void {
+  for (const option of Array.from(providerSelect.children) as HTMLElementTagNameMap['vscode-option'][])
+    option.selected = option.value === provider;
   providerSelect.value = provider;
 }
 

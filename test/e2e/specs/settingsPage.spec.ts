@@ -100,6 +100,21 @@ describe('The S3 settings page bundle on its own (Chromium, messages in either o
     });
   }
 
+  it('a provider the user picks stays shown (with its hint) when stored settings arrive again', async () => {
+    const r2 = PRESETS.find((p) => p.id === 'r2');
+    assert.ok(r2);
+    await send({ type: 'init', settings: { ...STORED, hasSecretKey: true }, presets: PRESETS });
+    await page.locator('main#app[aria-busy="false"]').waitFor({ state: 'attached' });
+    await page.locator('vscode-single-select#provider .select-face').click();
+    await page.getByRole('option', { name: r2.label }).click();
+    await settled();
+    assert.deepEqual(await shown(), { provider: r2.label, hint: r2.hint });
+    // Another window saved (the store changed): the page's unsaved choice is kept.
+    await send({ type: 'init', settings: { ...STORED, hasSecretKey: true, bucket: 'b2' }, presets: PRESETS });
+    await settled();
+    assert.deepEqual(await shown(), { provider: r2.label, hint: r2.hint });
+  });
+
   it('a test result is shown with its steps and the badge; a save (or settings changed elsewhere) takes both away', async () => {
     const configured: ConfiguredSettings = { ...STORED, hasSecretKey: true };
     await send({ type: 'init', settings: configured, presets: PRESETS });

@@ -421,7 +421,7 @@ infrakt_watchdog() {
 # hex), set only when it is large (over 50 GiB) — a stream announced as small
 # would be sent in one request, held in memory.
 infrakt_estimate_size() {
-  infrakt_est_size= infrakt_est_from=
+  infrakt_est_size='' infrakt_est_from=''
   if [ -n "$infrakt_raw" ] && [ -f "$infrakt_raw" ]; then
     infrakt_est_size=$(stat -c %s -- "$infrakt_raw" 2>/dev/null) || infrakt_est_size=
     infrakt_est_from=snapshot
@@ -430,7 +430,7 @@ infrakt_estimate_size() {
     infrakt_est_from=database
   fi
   case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size=${infrakt_last_size:-} infrakt_est_from=last ;; esac
-  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size= infrakt_est_from= ;; esac
+  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size='' infrakt_est_from='' ;; esac
   if [ -n "$infrakt_est_size" ]; then
     printf '%s %s %s\n' "$infrakt_mark_estimate" "$infrakt_est_size" "$infrakt_est_from"
   fi

@@ -44,7 +44,7 @@ describe('The sandbox as `npm run sandbox` seeds it (sshd + s3rver + PostgreSQL;
       const seed = await seedStore(file, w);
       const { store } = await ConfigStore.open(file, { wasmPath: WASM_PATH });
       try {
-        store.setRetention(seed.databaseId, { s3KeepNewest: 1 });
+        store.setRetention(seed.databaseId, { s3: { last: 1 } });
       } finally {
         store.dispose();
       }

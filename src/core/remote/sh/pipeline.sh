@@ -399,11 +399,13 @@ infrakt_watchdog() {
       infrakt_sz=$(stat -c %s -- "$infrakt_partial" 2>/dev/null || stat -c %s -- "$infrakt_final" 2>/dev/null) || infrakt_sz=0
       # The dump's bytes the compressor has read so far (Linux /proc; nothing elsewhere,
       # or once it has exited): what the estimate of the database's size is compared with.
-      infrakt_rd=
+      infrakt_cr=
       if [ -n "${infrakt_comp_pid:-}" ]; then
-        infrakt_rd=$(sed -n 's/^rchar: \([0-9][0-9]*\)$/\1/p' "/proc/$infrakt_comp_pid/io" 2>/dev/null) || infrakt_rd=
+        read -r infrakt_k infrakt_cr 2>/dev/null <"/proc/$infrakt_comp_pid/io" || infrakt_cr=
+        [ "$infrakt_k" = rchar: ] || infrakt_cr=
+        case "$infrakt_cr" in *[!0-9]*) infrakt_cr= ;; esac
       fi
-      printf '%s %s%s\n' "$infrakt_mark_progress" "$infrakt_sz" "${infrakt_rd:+ $infrakt_rd}" || {
+      printf '%s %s%s\n' "$infrakt_mark_progress" "$infrakt_sz" "${infrakt_cr:+ $infrakt_cr}" || {
         kill -TERM "$infrakt_self" 2>/dev/null
         exit 0
       }

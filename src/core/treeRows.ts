@@ -261,7 +261,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
             : []),
         ].join('\n'),
         contextValue: `infrakt.backup.${e.location}`,
-        // An encrypted backup shows a lock (its location stays in the description and the colour).
+        // An encrypted backup shows a lock (its location stays in the label and the colour).
         icon: parseBackupName(e.filename)?.encrypted
           ? { id: 'lock', color: LOCATION_ICONS[e.location].color }
           : LOCATION_ICONS[e.location],

@@ -12,6 +12,7 @@ import {
   listServerBackups,
   listingTools,
   serverS3Prefixes,
+  type ServerTool,
 } from '../../core/backup/serverListing';
 import { limiter } from '../../core/limit';
 import { type Server, usable } from '../../core/model';
@@ -88,6 +89,15 @@ export class BackupCatalog implements vscode.Disposable {
   previous(serverId: string): CatalogEntry | undefined {
     const entry = this.lastListed.get(serverId);
     return entry && entry.signature === this.signature(serverId) ? entry : undefined;
+  }
+
+  /**
+   * What the last listing found of the server's client tools. Only reads: unlike
+   * peek(), it never drops a listing, so drawing the server rows cannot start one.
+   */
+  toolsOf(serverId: string): readonly ServerTool[] | undefined {
+    const entry = this.entries.get(serverId);
+    return entry?.state === 'ok' ? entry.listing.tools : undefined;
   }
 
   /** The server's listing, loading it once if nothing is cached. */

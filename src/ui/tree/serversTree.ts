@@ -80,12 +80,11 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     try {
       if (!node) {
         return this.store.listServers().map((server) => {
-          const entry = this.catalog.peek(server.id);
           return {
             kind: 'server',
             server,
             state: this.states.get(server.id) ?? { kind: 'idle' },
-            tools: entry?.state === 'ok' ? entry.listing.tools : undefined,
+            tools: this.catalog.toolsOf(server.id),
           };
         });
       }

@@ -85,7 +85,7 @@ export interface SettingsForm {
 
 /** Builds the page into `app` and returns its elements. */
 export function buildForm(app: HTMLElement): SettingsForm {
-  const badge = el('vscode-badge', { className: 'connected', hidden: true }, 'Connected');
+  const badge = el('vscode-badge', { className: 's3-state', hidden: true });
   const secretNotice = el('p', { className: 'notice', hidden: true });
   const form = el('form', { noValidate: true, ariaLabel: 'S3 Backup Storage settings' });
   const providerSelect = el('vscode-single-select', { id: 'provider' });
@@ -166,8 +166,14 @@ export function buildForm(app: HTMLElement): SettingsForm {
     );
   }
 
-  const actions = el('div', { className: 'actions' }, saveButton, testButton, removeButton);
-  form.append(grid, options, actions, statusLine, testSteps);
+  // The buttons and the status line stay at the bottom of the view while the form scrolls.
+  const actions = el(
+    'div',
+    { className: 'actions' },
+    el('div', { className: 'buttons' }, saveButton, testButton, removeButton),
+    statusLine,
+  );
+  form.append(grid, options, testSteps, actions);
   app.replaceChildren(heading, form);
 
   return {

@@ -26,6 +26,7 @@ import {
   placeholderRange,
   secretPlaceholder,
   secretRequired,
+  statusBadge,
 } from '../src/shared/s3Form';
 import { el } from './dom';
 import { FLAGS, type FlagField, TEXT_FIELDS, type TextField, buildForm } from './form';
@@ -55,6 +56,10 @@ let errors: FieldErrorMap = {};
 let seq = 0;
 let saving = false;
 let validateTimer: ReturnType<typeof setTimeout> | undefined;
+/** The test whose steps are on the page (its time), while they still describe the stored settings. */
+let shownTestAt: string | undefined;
+/** The presets the select was built from: rebuilding its options drops its selection. */
+let presetsShown = '';
 // ---- DOM --------------------------------------------------------------------
 
 const app = document.getElementById('app') ?? document.body;
@@ -98,7 +103,7 @@ function readForm(): S3FormFields {
 
 function writeDraft(d: S3Draft): void {
   provider = d.provider;
-  providerSelect.value = d.provider;
+  showProvider();
   fields.endpointUrl.value = d.endpointUrl;
   fields.bucket.value = d.bucket;
   fields.region.value = d.region;
@@ -135,7 +140,11 @@ function showHint(): void {
 
 function renderSettings(): void {
   const configured = settings.configured;
-  badge.hidden = !configured;
+  const state = statusBadge(settings);
+  badge.hidden = !state;
+  badge.textContent = state?.text ?? '';
+  badge.title = state?.title ?? '';
+  badge.dataset.kind = state?.kind ?? '';
   removeButton.hidden = !configured;
   testButton.hidden = !configured;
   if (!configured) testSteps.hidden = true;
@@ -170,6 +179,17 @@ function renderErrors(): void {
 function setStatus(message: string, kind: 'ok' | 'error' | 'info'): void {
   statusLine.textContent = message;
   statusLine.dataset.kind = kind;
+  statusLine.dataset.test = 'false';
+}
+
+/** A test's steps and summary no longer describe the settings once they changed (saved here or elsewhere). */
+function clearStaleTest(): void {
+  const current = settings.configured ? settings.lastTest?.at : undefined;
+  if (shownTestAt === undefined || shownTestAt === current) return;
+  shownTestAt = undefined;
+  testSteps.replaceChildren();
+  testSteps.hidden = true;
+  if (statusLine.dataset.test === 'true') setStatus('', 'info');
 }
 
 // ---- talking to the extension -------------------------------------------------
@@ -199,6 +219,7 @@ function receive(message: ToWebview): void {
       settings = message.settings;
       initialised = true;
       writeDraft(mergeDraft(readDraft(), edited, settings));
+      clearStaleTest();
       renderSettings();
       saveState();
       if (touched.size > 0) requestValidation();
@@ -212,6 +233,7 @@ function receive(message: ToWebview): void {
       errors = {};
       writeDraft(draftFrom(settings));
       fields.secretKey.value = '';
+      clearStaleTest();
       renderSettings();
       renderErrors();
       saveState();
@@ -226,6 +248,7 @@ function receive(message: ToWebview): void {
       writeDraft(EMPTY_DRAFT);
       fields.secretKey.value = '';
       endpointWarning.hidden = true;
+      clearStaleTest();
       renderSettings();
       renderErrors();
       saveState();
@@ -269,6 +292,13 @@ function receive(message: ToWebview): void {
       );
       testSteps.hidden = message.steps.length === 0;
       setStatus(message.message, message.ok ? 'ok' : 'error');
+      statusLine.dataset.test = 'true';
+      shownTestAt = message.at;
+      if (settings.configured) {
+        const { ok, at, server, message: said } = message;
+        settings = { ...settings, lastTest: { ok, at, server, message: said } };
+        renderSettings();
+      }
       return;
     }
     case 'result': {
@@ -288,9 +318,25 @@ function focusField(name: S3FormField): void {
 }
 
 function renderPresets(): void {
-  providerSelect.replaceChildren(
-    ...presets.map((p) => el('vscode-option', { value: p.id, description: p.hint }, p.label)),
-  );
+  const key = JSON.stringify(presets);
+  if (key !== presetsShown) {
+    presetsShown = key;
+    providerSelect.replaceChildren(
+      ...presets.map((p) => el('vscode-option', { value: p.id, description: p.hint }, p.label)),
+    );
+  }
+  showProvider();
+}
+
+/**
+ * Shows `provider` in the select. The options carry the choice too: the select
+ * reads its options again whenever they change (new ones in its slot, an
+ * option's state), and then takes the selection from them, not from a value
+ * set meanwhile.
+ */
+function showProvider(): void {
+  for (const option of Array.from(providerSelect.children) as HTMLElementTagNameMap['vscode-option'][])
+    option.selected = option.value === provider;
   providerSelect.value = provider;
 }
 

@@ -5,13 +5,21 @@ import { engineSpec } from './engines';
 import { parseBackupName } from './backup/naming';
 import { humanAge, humanSize } from './format';
 import { type Database, type Server, ENGINE_LABELS } from './model';
+import type { ServerTool } from './backup/serverListing';
 import { type BackupEntry, LOCATION_LABELS } from './s3/layout';
+import { diagnoseS3Error } from './s3/scripts';
 import type { ScheduleView } from './schedule/cron';
 
 export type ServerState = { kind: 'idle' } | { kind: 'connected' } | { kind: 'error'; message: string };
 
 export type TreeNode =
-  | { kind: 'server'; server: Server; state: ServerState }
+  | {
+      kind: 'server';
+      server: Server;
+      state: ServerState;
+      /** What its last listing found of the client tools backups need (awscli first). */
+      tools?: readonly ServerTool[];
+    }
   | {
       kind: 'database';
       server: Server;
@@ -21,7 +29,7 @@ export type TreeNode =
       schedule?: ScheduleView;
     }
   | { kind: 'backup'; server: Server; database: Database; entry: BackupEntry }
-  | { kind: 'message'; id: string; text: string; detail?: string; isError: boolean };
+  | { kind: 'message'; id: string; text: string; description?: string; detail?: string; isError: boolean };
 
 /** What the last listing said about a database, for its row's description. */
 export type DatabaseSummary = { state: 'loading' } | { state: 'listed'; count: number; newest?: Date };
@@ -67,8 +75,13 @@ const LOCATION_ICONS: Record<BackupEntry['location'], TreeRow['icon']> = {
 };
 
 /** "2026-11-25 02:03:04 UTC" from a Date. */
-export function utcLabel(d: Date): string {
+function utcLabel(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** "11-25 02:03 UTC": the start time beside a backup's label. */
+function shortUtc(d: Date): string {
+  return `${d.toISOString().slice(5, 16).replace('T', ' ')} UTC`;
 }
 
 function summaryText(s: DatabaseSummary | undefined, now: Date): string | undefined {
@@ -78,14 +91,81 @@ function summaryText(s: DatabaseSummary | undefined, now: Date): string | undefi
   return `${s.count} backup${s.count === 1 ? '' : 's'}${s.newest ? `, last ${humanAge(s.newest, now)}` : ''}`;
 }
 
-/** "Provisioned: 2026-11-28 08:30 UTC · aws-cli/2.15.0", or what to do when it never was. */
-function provisionedText(s: Server): string {
-  if (!s.provisionedAt) return 'Not provisioned yet — run Provision Server';
-  const at = new Date(s.provisionedAt);
-  const when = Number.isNaN(at.getTime())
-    ? s.provisionedAt
-    : `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-  return `Provisioned: ${when}${s.awsCliVersion ? ` · ${s.awsCliVersion}` : ''}`;
+/** A tool as the user knows it: awscli, or its alternatives ("mysqldump or mariadb-dump"). */
+function toolLabel(name: string): string {
+  return name === 'aws' ? 'awscli' : name.split('|').join(' or ');
+}
+
+/**
+ * Whether the server is ready for backups, as far as anyone knows: when
+ * Provision Server ran, and what the last listing found of the tools backups
+ * need (so a server that has them all is not told to provision).
+ */
+function readinessLines(s: Server, tools: readonly ServerTool[] | undefined): string[] {
+  const lines: string[] = [];
+  if (s.provisionedAt) {
+    const at = new Date(s.provisionedAt);
+    const when = Number.isNaN(at.getTime())
+      ? s.provisionedAt
+      : `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    lines.push(`Provisioned: ${when}${s.awsCliVersion ? ` · ${s.awsCliVersion}` : ''}`);
+  }
+  if (!tools) {
+    if (!s.provisionedAt)
+      lines.push('Not provisioned by infrakt; its tools are checked when it is listed (expand it)');
+    return lines;
+  }
+  const missing = tools.filter((t) => !t.found).map((t) => toolLabel(t.name));
+  const found = tools.filter((t) => t.found).map((t) => toolLabel(t.name));
+  if (missing.length > 0) {
+    lines.push(`Missing on the server: ${missing.join(', ')} — run Provision Server`);
+    if (found.length > 0) lines.push(`Found: ${found.join(', ')}`);
+  } else if (!s.provisionedAt) {
+    lines.push(
+      found.length > 0
+        ? `Not provisioned by infrakt, and not needed: ${found.join(', ')} found on the server`
+        : 'Not provisioned by infrakt',
+    );
+  } else if (found.length > 0) {
+    lines.push(`Tools found: ${found.join(', ')}`);
+  }
+  return lines;
+}
+
+/** What stopped the S3 part of a server's listing. */
+export type S3ListingProblem =
+  | { kind: 'no-secret' }
+  /** The listing failed; `message` is what it said (awscli's error, already redacted). */
+  | { kind: 'listing'; message: string };
+
+/**
+ * The warning row above a server's databases when its S3 copies could not be
+ * listed: a label short enough for the default side bar, the cause beside it,
+ * the whole story in the tooltip.
+ */
+export function s3ProblemRow(
+  server: Pick<Server, 'id' | 'name'>,
+  problem: S3ListingProblem,
+): Extract<TreeNode, { kind: 'message' }> {
+  const base = {
+    kind: 'message' as const,
+    id: `${server.id}:s3-error`,
+    text: 'S3 copies not listed',
+    isError: true,
+  };
+  if (problem.kind === 'no-secret')
+    return {
+      ...base,
+      description: 'no S3 secret key on this computer',
+      detail:
+        'The S3 secret key is not stored on this computer (VS Code keeps secrets per machine), so the bucket cannot be listed from here.\nNext: enter it in S3 Settings (Infrakt: Open S3 Settings); the tree lists S3 again once it is saved.',
+    };
+  const d = diagnoseS3Error(problem.message, server.name);
+  return {
+    ...base,
+    description: d.cause,
+    detail: `${d.cause}\nNext: ${d.next}.\nWhat the listing said (also in the Infrakt log):\n${problem.message}`,
+  };
 }
 
 /** A stored row that fails its schema: shown with why, offering only Edit/Remove. */
@@ -114,13 +194,15 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
         `User: ${s.user}`,
         `Auth: ${s.auth === 'key' ? `key ${s.keyPath ?? ''}` : s.auth}`,
         `Backups: ${s.backupDir}`,
-        provisionedText(s),
+        ...readinessLines(s, node.tools),
       ];
       if (node.state.kind === 'error') lines.push(`Last error: ${node.state.message}`);
       return {
         id,
         label: s.name,
-        description: `${s.user}@${s.host}${s.port === 22 ? '' : `:${s.port}`}`,
+        description: `${s.user}@${s.host}${s.port === 22 ? '' : `:${s.port}`}${
+          node.tools?.some((t) => !t.found) ? ' · tools missing' : ''
+        }`,
         tooltip: lines.join('\n'),
         contextValue: `infrakt.server.${node.state.kind}`,
         icon: state.icon,
@@ -162,11 +244,14 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       const e = node.entry;
       const where = LOCATION_LABELS[e.location];
       const started = parseBackupName(e.filename)?.startedAt ?? e.modified;
+      // The label is what must stay visible in a narrow side bar (where, size,
+      // age); the start time beside it may be cut, and is whole in the tooltip.
       return {
         id,
-        label: utcLabel(started),
-        description: `${where} · ${humanSize(e.sizeBytes)} · ${humanAge(e.modified, now)}`,
+        label: `${where} · ${humanSize(e.sizeBytes)} · ${humanAge(e.modified, now)}`,
+        description: shortUtc(started),
         tooltip: [
+          `Started ${utcLabel(started)}`,
           e.filename,
           `Size: ${humanSize(e.sizeBytes)} (${e.sizeBytes} bytes)`,
           `Stored: ${where}${e.location === 's3' ? ' (a restore downloads it to the server and removes it afterwards)' : ''}`,
@@ -176,7 +261,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
             : []),
         ].join('\n'),
         contextValue: `infrakt.backup.${e.location}`,
-        // An encrypted backup shows a lock (its location stays in the description and the colour).
+        // An encrypted backup shows a lock (its location stays in the label and the colour).
         icon: parseBackupName(e.filename)?.encrypted
           ? { id: 'lock', color: LOCATION_ICONS[e.location].color }
           : LOCATION_ICONS[e.location],
@@ -187,7 +272,8 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       return {
         id,
         label: node.text,
-        tooltip: node.detail ?? node.text,
+        description: node.description,
+        tooltip: node.detail ?? [node.text, node.description].filter(Boolean).join(': '),
         contextValue: node.isError ? 'infrakt.error' : 'infrakt.message',
         icon: node.isError ? { id: 'warning', color: 'list.warningForeground' } : { id: 'info' },
         collapsible: 'none',

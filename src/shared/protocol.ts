@@ -89,6 +89,16 @@ export const fieldErrors = z.strictObject(
 );
 export type FieldErrorMap = z.infer<typeof fieldErrors>;
 
+/** The last Test Connection of exactly the stored settings (a save or a change makes it go). */
+export const lastTestView = z.strictObject({
+  ok: z.boolean(),
+  /** ISO time. */
+  at: z.string(),
+  server: z.string(),
+  message: z.string(),
+});
+export type LastTestView = z.infer<typeof lastTestView>;
+
 export const configuredSettings = z.strictObject({
   configured: z.literal(true),
   endpointUrl: z.string(),
@@ -101,6 +111,7 @@ export const configuredSettings = z.strictObject({
   checksumWhenRequired: z.boolean(),
   /** Whether a secret is stored; the secret itself never comes to the page. */
   hasSecretKey: z.boolean(),
+  lastTest: z.optional(lastTestView),
 });
 export const settingsView = z.discriminatedUnion('configured', [
   z.strictObject({ configured: z.literal(false) }),
@@ -137,6 +148,8 @@ export const toWebview = z.discriminatedUnion('type', [
     ok: z.boolean(),
     message: z.string(),
     server: z.string(),
+    /** ISO time of the test. */
+    at: z.string(),
     steps: z.array(z.strictObject({ step: z.string(), ok: z.boolean(), detail: z.string() })),
   }),
 ]);

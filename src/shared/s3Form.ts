@@ -2,7 +2,7 @@
 // `init`, what a preset fills in, what the page may remember while hidden.
 // Bundled into the webview (imports zod and the protocol only); unit-tested.
 import * as z from 'zod/mini';
-import { type PresetView, type S3Draft, type SettingsView, s3Draft } from './protocol';
+import { type LastTestView, type PresetView, type S3Draft, type SettingsView, s3Draft } from './protocol';
 
 export const DRAFT_FIELDS = [
   'provider',
@@ -16,7 +16,8 @@ export const DRAFT_FIELDS = [
 ] as const satisfies readonly (keyof S3Draft)[];
 export type DraftField = (typeof DRAFT_FIELDS)[number];
 
-export const SECRET_PLACEHOLDER_NEW = 'wJalrXUtnFEMI/K7MDENG...';
+/** Words, not a sample key: an example secret in a password field looks like one already entered. */
+export const SECRET_PLACEHOLDER_NEW = 'Required: paste your secret access key';
 export const SECRET_PLACEHOLDER_KEEP = '••••••••  (leave blank to keep)';
 
 export const EMPTY_DRAFT: S3Draft = {
@@ -111,4 +112,49 @@ export function endpointForRegion(
   if (!preset || !preset.endpoint.includes('<region>')) return endpoint;
   if (endpoint !== fillEndpoint(preset.endpoint, oldRegion)) return endpoint;
   return fillEndpoint(preset.endpoint, newRegion);
+}
+
+/** The badge beside the page's heading: what is actually known about the stored settings. */
+export interface StatusBadge {
+  text: string;
+  kind: 'ok' | 'warning' | 'error' | 'info';
+  /** The longer story (its tooltip). */
+  title: string;
+}
+
+/** "14:05" today, else "2026-12-01 14:05" (the page's local time). */
+export function testTime(at: string, now: Date = new Date()): string {
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return at;
+  const two = (n: number) => String(n).padStart(2, '0');
+  const time = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  const sameDay =
+    d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return sameDay ? time : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${time}`;
+}
+
+/**
+ * Saved but not tested; the secret missing on this computer; tested OK at a
+ * time from a server; or the last test's failure. Nothing when nothing is saved.
+ */
+export function statusBadge(settings: SettingsView, now: Date = new Date()): StatusBadge | undefined {
+  if (!settings.configured) return undefined;
+  if (!settings.hasSecretKey)
+    return {
+      text: 'Secret key missing on this computer',
+      kind: 'warning',
+      title:
+        'The settings are saved, but VS Code keeps secrets per computer and this one has none: enter the secret key and save.',
+    };
+  const t: LastTestView | undefined = settings.lastTest;
+  if (!t)
+    return {
+      text: 'Saved — not tested',
+      kind: 'info',
+      title: 'Saved; no Test Connection has run with these settings yet.',
+    };
+  const when = testTime(t.at, now);
+  return t.ok
+    ? { text: `Tested OK at ${when} from ${t.server}`, kind: 'ok', title: t.message }
+    : { text: `Test failed at ${when} from ${t.server}`, kind: 'error', title: t.message };
 }

@@ -33,11 +33,11 @@ export function loggedRunner(
   return {
     async run(script: string, o: RunOptions = {}): Promise<RunResult> {
       const secrets = [...(defaults.secrets ?? []), ...(o.secrets ?? [])];
-      // The output reaches these callbacks already redacted, line by line.
-      const log = (stream: string) =>
-        lineSplitter((line) => services.log.info(`[${server.name}] ${stream}${line}`));
-      const logOut = log('');
-      const logErr = log('! ');
+      // The output reaches these callbacks already redacted, line by line. The
+      // script's own lines (protocol marks, awscli's JSON) are for tracing; the
+      // commands log one readable line per action and result.
+      const logOut = lineSplitter((line) => services.log.trace(`[${server.name}] ${line}`));
+      const logErr = lineSplitter((line) => services.log.debug(`[${server.name}] ! ${line}`));
       try {
         const r = await runRedacted(
           {
@@ -56,6 +56,9 @@ export function loggedRunner(
           (redacting) => services.runner.run(server, script, redacting),
         );
         services.tree.setServerState(server.id, { kind: 'connected' });
+        // What a failure's message points at ("see the Infrakt log"): there at the default level.
+        const said = failureExcerpt(r);
+        if (said) services.log.warn(`[${server.name}] the script exited with ${r.code}; it said:\n${said}`);
         return r;
       } catch (err) {
         if (!(o.signal ?? defaults.signal)?.aborted)
@@ -64,6 +67,13 @@ export function loggedRunner(
       }
     },
   };
+}
+
+/** The last lines a failed run wrote to stderr (already redacted), or nothing when it succeeded. */
+function failureExcerpt(r: RunResult, lines = 12): string | undefined {
+  if (r.code === 0) return undefined;
+  const text = r.stderr.trim();
+  return text ? text.split('\n').slice(-lines).join('\n') : undefined;
 }
 
 export async function withRemote<T>(

@@ -3,7 +3,7 @@ import type { ConfigStore } from '../store/configStore';
 import type { Secrets } from '../core/secrets';
 import type { RemoteRunner } from '../core/remote/runner';
 import type { Server } from '../core/model';
-import type { ServerState } from '../core/treeRows';
+import type { S3ListingProblem, ServerState } from '../core/treeRows';
 import type { ServerBackups } from '../core/backup/serverListing';
 import type { ScheduleStatusListing } from '../core/schedule/script';
 
@@ -17,7 +17,7 @@ export interface TreeControl {
 /** One server's backups as the catalog holds them. */
 export type CatalogEntry =
   | { state: 'loading'; promise: Promise<void> }
-  | { state: 'ok'; listing: ServerBackups; s3Problem?: string; schedules: ScheduleStatusListing }
+  | { state: 'ok'; listing: ServerBackups; s3Problem?: S3ListingProblem; schedules: ScheduleStatusListing }
   | { state: 'error'; message: string };
 
 /** What commands ask of the backup catalog (BackupCatalog). */

@@ -40,7 +40,7 @@ const css = (s: string) => JSON.stringify(s);
 export interface WorkbenchOptions {
   theme?: string;
   /** Runs before code-server starts, e.g. to seed files under its home or user-data dir. */
-  prepare?: (dirs: { dir: string; home: string; userDataDir: string }) => void;
+  prepare?: (dirs: { dir: string; home: string; userDataDir: string }) => void | Promise<void>;
 }
 
 let instances = 0;
@@ -69,7 +69,7 @@ export class Workbench {
   static async start(label: string, opts: WorkbenchOptions = {}): Promise<Workbench> {
     const w = world();
     const dir = path.join(w.workDir, `${String(++instances).padStart(2, '0')}-${slug(label)}`);
-    opts.prepare?.({ dir, home: path.join(dir, 'home'), userDataDir: path.join(dir, 'user-data') });
+    await opts.prepare?.({ dir, home: path.join(dir, 'home'), userDataDir: path.join(dir, 'user-data') });
     const server = await startCodeServer({
       entry: w.codeServerEntry,
       dir,

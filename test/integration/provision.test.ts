@@ -145,7 +145,7 @@ describe('Provision Server on the test world (real sshd + PostgreSQL)', function
       const saved = store.addServer(serverInput(server));
       assert.match(
         rowFor({ kind: 'server', server: saved, state: { kind: 'idle' } }).tooltip,
-        /Not provisioned yet/,
+        /^Not provisioned by infrakt; its tools are checked when it is listed/m,
       );
       const recorded = store.recordProvisioned(saved.id, { awsCliVersion: reports[1].awsCliVersion });
       assert.ok(recorded);

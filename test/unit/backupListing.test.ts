@@ -10,7 +10,7 @@ import {
 import { backupFilename } from '../../src/core/backup';
 import type { RunResult } from '../../src/core/remote/runner';
 import { limiter } from '../../src/core/limit';
-import { rowFor } from '../../src/core/treeRows';
+import { rowFor, s3ProblemRow } from '../../src/core/treeRows';
 import type { Database, Server } from '../../src/core/model';
 
 const server = { name: 'web-1', backupDir: '/opt/infrakt/backups' };
@@ -107,10 +107,12 @@ describe('server listing (tree: one round trip per server)', () => {
       },
       new Date('2026-11-25T05:00:00Z'),
     );
-    assert.equal(row.label, '2026-11-25 02:00:00 UTC');
-    assert.equal(row.description, 'S3 + Local · 5.0 MB · 2 h ago');
+    // Where, size and age lead (they must fit a narrow side bar); the start time may be cut.
+    assert.equal(row.label, 'S3 + Local · 5.0 MB · 2 h ago');
+    assert.equal(row.description, '11-25 02:00 UTC');
     assert.equal(row.contextValue, 'infrakt.backup.both');
     assert.match(row.tooltip, new RegExp(F2));
+    assert.match(row.tooltip, /^Started 2026-11-25 02:00:00 UTC$/m);
     assert.equal(row.icon.id, 'cloud');
     assert.doesNotMatch(row.tooltip, /Encrypted/);
     const encrypted = rowFor({
@@ -131,6 +133,27 @@ describe('server listing (tree: one round trip per server)', () => {
       'a lock, in the location’s colour',
     );
     assert.match(encrypted.tooltip, /Encrypted with age: restores with a recovery key on this computer/);
+  });
+
+  it('the S3 warning row is short ("S3 copies not listed"), the cause beside it, what to do in the tooltip', () => {
+    const noSecret = rowFor(s3ProblemRow({ id: 's', name: 'web-1' }, { kind: 'no-secret' }));
+    assert.equal(noSecret.label, 'S3 copies not listed');
+    assert.equal(noSecret.description, 'no S3 secret key on this computer');
+    assert.match(noSecret.tooltip, /Next: enter it in S3 Settings/);
+    assert.doesNotMatch(noSecret.tooltip, /log/, 'nothing was run: nothing to look up in the log');
+    assert.equal(noSecret.contextValue, 'infrakt.error');
+    const denied = rowFor(
+      s3ProblemRow(
+        { id: 's', name: 'web-1' },
+        {
+          kind: 'listing',
+          message: 'An error occurred (InvalidAccessKeyId) when calling the ListObjectsV2 operation: nope',
+        },
+      ),
+    );
+    assert.equal(denied.label, 'S3 copies not listed');
+    assert.equal(denied.description, 'the access key is not known to the storage provider');
+    assert.match(denied.tooltip, /InvalidAccessKeyId/);
   });
 });
 

@@ -179,7 +179,7 @@ describe('tree rows', () => {
     const idle = { kind: 'idle' } as const;
     assert.match(
       rowFor({ kind: 'server', server, state: idle }).tooltip,
-      /^Not provisioned yet — run Provision Server$/m,
+      /^Not provisioned by infrakt; its tools are checked when it is listed \(expand it\)$/m,
     );
     const provisioned = rowFor({
       kind: 'server',
@@ -195,6 +195,41 @@ describe('tree rows', () => {
       state: idle,
     });
     assert.match(noVersion.tooltip, /^Provisioned: 2026-11-28 08:30 UTC$/m);
+  });
+
+  it('a server row says what its listing found of the tools: provisioning is asked for only when one is missing', () => {
+    const idle = { kind: 'idle' } as const;
+    const all = rowFor({
+      kind: 'server',
+      server,
+      state: idle,
+      tools: [
+        { name: 'aws', found: true },
+        { name: 'pg_dump', found: true },
+      ],
+    });
+    assert.match(
+      all.tooltip,
+      /^Not provisioned by infrakt, and not needed: awscli, pg_dump found on the server$/m,
+    );
+    assert.doesNotMatch(all.tooltip, /run Provision Server/);
+    assert.equal(all.description, 'deploy@web-1.example.com:2222');
+    const missing = rowFor({
+      kind: 'server',
+      server: { ...server, provisionedAt: '2026-11-28T08:30:12.345Z' },
+      state: idle,
+      tools: [
+        { name: 'aws', found: false },
+        { name: 'pg_dump', found: true },
+        { name: 'mysqldump|mariadb-dump', found: false },
+      ],
+    });
+    assert.match(
+      missing.tooltip,
+      /^Missing on the server: awscli, mysqldump or mariadb-dump — run Provision Server$/m,
+    );
+    assert.match(missing.tooltip, /^Found: pg_dump$/m);
+    assert.equal(missing.description, 'deploy@web-1.example.com:2222 · tools missing');
   });
 
   it('a database row names its engine and how it is reached', () => {

@@ -278,6 +278,8 @@ describe('the backup pipeline per engine and mode, run with stub tools (bash, da
                     database: { name: 'shop', engine, mode, container: `db-${engine}` },
                   };
             const b = await run(shell, t, log);
+            // The backup asked the database for its size with the same client (MySQL's): forget that run.
+            for (const f of fs.readdirSync(log)) fs.rmSync(path.join(log, f));
             // A flipped byte: refused before the tool runs.
             const file = path.join(dir, b.file);
             const good = fs.readFileSync(file);

@@ -142,17 +142,39 @@ describe('S3 error codes recovered, and the stream size announced (bash, dash, b
             ].join('\n'),
           );
         const GiB = 1024 ** 3;
-        const cases: [string, string, string][] = [
-          ['1000', '', `est=1000 expected=\nstarted`],
-          [String(20 * GiB), '', `est=${20 * GiB} expected=\nstarted`],
-          [String(30 * GiB), '', `est=${30 * GiB} expected=${60 * GiB}\nstarted`],
-          ['not a number', String(40 * GiB), `est=${40 * GiB} expected=${80 * GiB}\nstarted`],
-          ['', '', 'est= expected=\nstarted'],
-          [String(6 * 1024 * GiB), '', `est=${6 * 1024 * GiB} expected=${12 * 1024 * GiB}\nrefused`],
+        // The last item: the estimate marks the progress reads (the last backup's size too, when there is one).
+        const cases: [string, string, string, string[]][] = [
+          ['1000', '', `est=1000 expected=\nstarted`, ['1000 database']],
+          [String(20 * GiB), '7', `est=${20 * GiB} expected=\nstarted`, [`${20 * GiB} database`, '7 last']],
+          [String(30 * GiB), '', `est=${30 * GiB} expected=${60 * GiB}\nstarted`, [`${30 * GiB} database`]],
+          [
+            'not a number',
+            String(40 * GiB),
+            `est=${40 * GiB} expected=${80 * GiB}\nstarted`,
+            [`${40 * GiB} last`],
+          ],
+          ['', '', 'est= expected=\nstarted', []],
+          [
+            String(6 * 1024 * GiB),
+            '',
+            `est=${6 * 1024 * GiB} expected=${12 * 1024 * GiB}\nrefused`,
+            [`${6 * 1024 * GiB} database`],
+          ],
         ];
-        for (const [size, last, want] of cases) {
+        for (const [size, last, want, marks] of cases) {
           const r = estimate(size, last);
-          assert.equal(r.stdout.trim(), want, `${size}/${last}: ${r.stderr}`);
+          const lines = r.stdout.trim().split('\n');
+          const mark = '@@infrakt:estimate ';
+          assert.equal(
+            lines.filter((l) => !l.startsWith(mark)).join('\n'),
+            want,
+            `${size}/${last}: ${r.stderr}`,
+          );
+          assert.deepEqual(
+            lines.filter((l) => l.startsWith(mark)).map((l) => l.slice(mark.length)),
+            marks,
+            `${size}/${last}`,
+          );
           if (want.endsWith('refused')) assert.match(r.stderr, /more than one S3 object can hold \(5 TiB\)/);
         }
       });

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type { ConfiguredSettings, PresetView } from '../../src/shared/protocol';
+import type { StatusBadge } from '../../src/shared/s3Form';
 import {
   EMPTY_DRAFT,
   SECRET_PLACEHOLDER_KEEP,
@@ -12,6 +13,8 @@ import {
   placeholderRange,
   secretPlaceholder,
   secretRequired,
+  statusBadge,
+  testTime,
 } from '../../src/shared/s3Form';
 import { S3_PRESETS } from '../../src/core/s3/presets';
 
@@ -27,6 +30,13 @@ const stored: ConfiguredSettings = {
   checksumWhenRequired: false,
   hasSecretKey: true,
 };
+const okTest = (at: Date) => ({
+  ok: true,
+  at: at.toISOString(),
+  server: 'web-1',
+  message: 'S3 connection from web-1 works: put, head, get (sha256 matches), list, delete ✓',
+});
+const pick = (b: StatusBadge | undefined) => (b ? [b.text, b.kind] : undefined);
 const preset = (id: string): PresetView => {
   const p = S3_PRESETS.find((x) => x.id === id);
   assert.ok(p, id);
@@ -56,6 +66,48 @@ describe('S3 settings form logic (page side)', () => {
     assert.equal(secretPlaceholder(stored), '••••••••  (leave blank to keep)');
     assert.equal(SECRET_PLACEHOLDER_KEEP, '••••••••  (leave blank to keep)');
     assert.equal(secretRequired({ ...stored, hasSecretKey: false }), true);
+  });
+
+  it('the empty secret field reads as an instruction, never as a key already filled in', () => {
+    assert.equal(SECRET_PLACEHOLDER_NEW, 'Required: paste your secret access key');
+    // A secret access key is one run of key characters: this has spaces and words.
+    assert.doesNotMatch(SECRET_PLACEHOLDER_NEW, /^[A-Za-z0-9/+=.]+$/);
+    assert.doesNotMatch(SECRET_PLACEHOLDER_NEW, /EXAMPLE|wJalr|\.\.\./);
+  });
+
+  it('the badge says what is known: secret missing here, saved but not tested, tested OK at a time from a server, or the failure', () => {
+    const now = new Date(2026, 11, 7, 15, 30);
+    assert.equal(statusBadge({ configured: false }, now), undefined, 'nothing saved: no badge');
+    assert.deepEqual(
+      pick(statusBadge({ ...stored, hasSecretKey: false, lastTest: okTest(now) }, now)),
+      ['Secret key missing on this computer', 'warning'],
+      'a missing secret wins over an old test',
+    );
+    assert.deepEqual(pick(statusBadge(stored, now)), ['Saved — not tested', 'info']);
+    const ok = statusBadge({ ...stored, lastTest: okTest(new Date(2026, 11, 7, 14, 5)) }, now);
+    assert.deepEqual(pick(ok), ['Tested OK at 14:05 from web-1', 'ok']);
+    assert.match(ok?.title ?? '', /works/);
+    const failed = statusBadge(
+      {
+        ...stored,
+        lastTest: {
+          ok: false,
+          at: new Date(2026, 10, 30, 9, 2).toISOString(),
+          server: 'web-2',
+          message: 'S3 test from web-2 failed at put: the bucket does not exist',
+        },
+      },
+      now,
+    );
+    assert.deepEqual(pick(failed), ['Test failed at 2026-11-30 09:02 from web-2', 'error']);
+    assert.match(failed?.title ?? '', /bucket does not exist/);
+    for (const b of [ok, failed, statusBadge(stored, now)]) assert.notEqual(b?.text, 'Connected');
+  });
+
+  it('a test time is the time today, with the date on another day', () => {
+    const now = new Date(2026, 11, 7, 0, 10);
+    assert.equal(testTime(new Date(2026, 11, 7, 0, 1).toISOString(), now), '00:01');
+    assert.equal(testTime(new Date(2026, 11, 6, 23, 59).toISOString(), now), '2026-12-06 23:59');
   });
 
   it('a preset fills endpoint, region and compatibility options', () => {

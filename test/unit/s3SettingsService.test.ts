@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigStore } from '../../src/store/configStore';
 import { MemorySecretBackend, Secrets, secretKeys } from '../../src/core/secrets';
-import { S3SettingsService } from '../../src/core/s3/settingsService';
+import { S3SettingsService, type S3TestRecord } from '../../src/core/s3/settingsService';
 import { WASM_PATH, tempDir } from '../support/paths';
 
 describe('S3 settings service (over the real store)', () => {
@@ -235,6 +235,62 @@ describe('S3 settings service (over the real store)', () => {
     assert.equal(bytes.includes(Buffer.from('CANARY', 'utf16le')), false);
     assert.ok(bytes.includes(Buffer.from('third-bucket')), 'the row itself is in the file');
     assert.equal(backend.values.get(secretKeys.s3Secret()), `${canary}-2`);
+  });
+
+  describe('the last Test Connection', () => {
+    let kept: S3TestRecord | undefined;
+    let tested: S3SettingsService;
+    const outcome = {
+      ok: true,
+      at: '2026-12-07T14:05:00.000Z',
+      server: 'web-1',
+      message: 'S3 connection from web-1 works',
+    };
+    beforeEach(() => {
+      kept = undefined;
+      tested = new S3SettingsService(store, new Secrets(backend), {
+        get: () => kept,
+        set: async (v) => {
+          kept = v;
+        },
+      });
+    });
+    const stored = () => {
+      const row = store.getS3Settings();
+      assert.ok(row);
+      return row;
+    };
+
+    it('is shown with the settings it tested, and kept with no secret in it', async () => {
+      await tested.save(valid());
+      const before = await tested.read();
+      assert.ok(before.configured && before.lastTest === undefined, 'saved, not tested');
+      await tested.recordTest(stored(), outcome);
+      const after = await tested.read();
+      assert.ok(after.configured);
+      assert.deepEqual(after.lastTest, outcome);
+      assert.ok(!JSON.stringify(kept).includes('wJalrXUtnFEMI'), 'no secret in the record');
+    });
+
+    it('goes with a save (a new secret or other fields) and with Remove', async () => {
+      await tested.save(valid());
+      await tested.recordTest(stored(), outcome);
+      const saved = await tested.save(valid({ secretKey: 'another-secret' }));
+      assert.ok(saved.ok && saved.settings.lastTest === undefined);
+      const read = await tested.read();
+      assert.ok(read.configured && read.lastTest === undefined);
+      await tested.recordTest(stored(), outcome);
+      await tested.remove();
+      assert.equal(kept, undefined);
+    });
+
+    it('is not shown for settings another window changed since (it tested other ones)', async () => {
+      await tested.save(valid());
+      await tested.recordTest(stored(), outcome);
+      store.saveS3Settings({ ...stored(), bucket: 'other-bucket' });
+      const read = await tested.read();
+      assert.ok(read.configured && read.lastTest === undefined);
+    });
   });
 });
 

@@ -239,6 +239,20 @@ describe('listing and S3 functions, run with a stub awscli (bash, dash, busybox 
       assert.doesNotMatch(without.stdout, /schedstatus/);
     });
 
+    it(`${name}: the tree's local round trip says which client tools are on the PATH (first alternative found wins)`, () => {
+      reset();
+      const tools = ['sh', 'infrakt-no-such-tool', 'infrakt-no-such-tool|cat'];
+      const r = run(cmd, localListingScript(server(), { tools }));
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(parseLocalPart(r.stdout, r.stderr, server(), dbs).tools, [
+        { name: 'sh', found: true },
+        { name: 'infrakt-no-such-tool', found: false },
+        { name: 'infrakt-no-such-tool|cat', found: true },
+      ]);
+      const none = run(cmd, localListingScript(server()));
+      assert.deepEqual(parseLocalPart(none.stdout, '', server(), dbs).tools, []);
+    });
+
     it(`${name}: the shared listing lists whole prefixes (also the empty one) with one call each, no version probe`, () => {
       reset();
       const r = run(cmd, listS3PrefixesScript(creds, ['', 'infrakt/backups/shop/']));

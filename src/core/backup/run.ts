@@ -11,6 +11,7 @@ import { deleteScript, listScript, parseListing, type ServerListing } from './li
 import { type RestoreOptions, restoreScript } from './restoreScript';
 import { MARKS, markValues, parseResultLine } from '../remote/protocol';
 import { type RetentionOutcome, parseRetention } from './retention';
+import { type SizeEstimate, parseEstimate } from './progress';
 import type { BackupServer, BackupTarget } from './target';
 
 export type { RunOptions, RunResult };
@@ -47,8 +48,13 @@ function secretsOf(target: BackupTarget): string[] {
 
 export interface BackUpNowOptions extends BackupScriptOptions {
   signal?: AbortSignal;
-  /** Compressed bytes written so far, about once a second. */
-  onProgress?(bytes: number): void;
+  /**
+   * Compressed bytes written so far, about once a second; `read` is the dump's
+   * bytes the compressor has taken in, when the server can tell (Linux /proc).
+   */
+  onProgress?(bytes: number, detail: { read?: number }): void;
+  /** How large the backup is expected to be, before the dump starts (when anything says). */
+  onEstimate?(estimate: SizeEstimate): void;
   onStderr?(chunk: string): void;
 }
 
@@ -64,8 +70,15 @@ export async function backUpNow(
   const script = backupScript(target, opts);
   const onLine = lineSplitter((line) => {
     if (line.startsWith(`${MARKS.progress} `)) {
-      const n = Number(line.slice(MARKS.progress.length + 1));
-      if (Number.isFinite(n)) opts.onProgress?.(n);
+      const [bytes, read] = line
+        .slice(MARKS.progress.length + 1)
+        .split(' ')
+        .map((v) => (/^\d+$/.test(v) ? Number(v) : NaN));
+      if (Number.isFinite(bytes))
+        opts.onProgress?.(bytes, { read: Number.isFinite(read) ? read : undefined });
+    } else if (line.startsWith(`${MARKS.estimate} `)) {
+      const estimate = parseEstimate(line.slice(MARKS.estimate.length + 1));
+      if (estimate) opts.onEstimate?.(estimate);
     }
   });
   const r = await runner.run(script, {

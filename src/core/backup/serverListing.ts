@@ -6,6 +6,7 @@
 // and reaches the endpoint, serves all of them (awscli costs seconds to start;
 // thirty servers each running their own listing was most of a refresh). An S3
 // failure is reported beside a listing that still shows the local files.
+import { engineSpec } from '../engines';
 import type { Database, Engine, Server } from '../model';
 import { listVars, parseListing, type ServerListing } from './listScript';
 import { backupPrefix, parseBackupName } from './naming';
@@ -30,11 +31,31 @@ export interface ServerBackups {
   localError?: string;
   /** 'off': no S3 settings; otherwise ok, or what went wrong listing S3. */
   s3: { state: 'off' } | { state: 'ok' } | { state: 'error'; message: string };
+  /** The client tools the listing looked for (awscli first), and whether each is on the server's PATH. */
+  tools?: ServerTool[];
+}
+
+/** A client tool as the listing found it: `name` is its alternatives (`mysqldump|mariadb-dump`). */
+export interface ServerTool {
+  name: string;
+  found: boolean;
 }
 
 export interface ListingOptions {
   /** The schedules' status records, scripts and crontab entries ride along (parseScheduleStatus). */
   schedules?: boolean;
+  /** Client tools to look for (each `a|b`: alternatives), e.g. listingTools() of the server's databases. */
+  tools?: readonly string[];
+}
+
+/** The client tools the host-mode databases need to be backed up and restored (Provision Server installs them). */
+export function listingTools(databases: readonly Pick<Database, 'engine' | 'mode'>[]): string[] {
+  const tools = new Set<string>();
+  for (const d of databases.filter((x) => x.mode === 'host')) {
+    const spec = engineSpec(d.engine).tools;
+    for (const t of [...spec.dump, ...spec.restore]) tools.add(t);
+  }
+  return [...tools];
 }
 
 /**
@@ -50,6 +71,7 @@ export function localListingScript(
   const vars: ShellVars = {
     ...listVars(server),
     infrakt_listing_schedules: opts.schedules === true,
+    infrakt_listing_tools: [...(opts.tools ?? [])],
   };
   return remoteScript({ vars, modules: [SH.list], call: 'infrakt_listing' });
 }
@@ -60,6 +82,8 @@ export interface LocalPart {
   localError?: string;
   /** Whether awscli is on the server's PATH; undefined when the script did not say. */
   awscli?: boolean;
+  /** Each tool of ListingOptions.tools the script answered for. */
+  tools: ServerTool[];
 }
 
 function markLine(stdout: string, mark: string): string | undefined {
@@ -88,11 +112,18 @@ export function parseLocalPart(
           stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no output'
         }`;
   const aws = markLine(stdout, MARKS.awscli);
+  const tools: ServerTool[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith(`${MARKS.listTool} `)) continue;
+    const [found, name] = line.slice(MARKS.listTool.length + 1).split(' ');
+    if (name && (found === 'yes' || found === 'no')) tools.push({ name, found: found === 'yes' });
+  }
   return {
     local,
     noBackupDir: local.noBackupDir,
     localError,
     awscli: aws === 'yes' ? true : aws === 'no' ? false : undefined,
+    tools,
   };
 }
 
@@ -182,7 +213,8 @@ export function mergeServerBackups(
     : s3.state === 'ok'
       ? { state: 'ok' }
       : { state: 'error', message: s3.message };
-  return { byDatabase, noBackupDir: part.noBackupDir, localError: part.localError, s3: s3State };
+  const tools = [...(part.awscli === undefined ? [] : [{ name: 'aws', found: part.awscli }]), ...part.tools];
+  return { byDatabase, noBackupDir: part.noBackupDir, localError: part.localError, s3: s3State, tools };
 }
 
 // ----- the shared S3 listing --------------------------------------------------

@@ -10,6 +10,7 @@ export const MARK = '@@infrakt:';
 
 const MARK_NAMES = {
   progress: 'progress',
+  estimate: 'estimate',
   result: 'result',
   missing: 'missing',
   failed: 'failed',
@@ -28,6 +29,7 @@ const MARK_NAMES = {
   s3prefixEnd: 's3prefixend',
   localRc: 'localrc',
   awscli: 'awscli',
+  listTool: 'listtool',
   retention: 'retention',
   retain: 'retain',
   pgid: 'pgid',

@@ -16,8 +16,33 @@ export interface S3SettingsRepository {
   removeS3Settings(): void;
 }
 
-/** Every stored field except the secret; `hasSecretKey` says whether one is stored. */
-export type ConfiguredS3View = S3SettingsFields & { configured: true; hasSecretKey: boolean };
+/** The last Test Connection of the stored settings: when, from which server, and what it said. */
+export interface S3LastTest {
+  ok: boolean;
+  /** ISO time. */
+  at: string;
+  server: string;
+  message: string;
+}
+
+/** A test as it is kept: with the settings it tested (S3SettingsService.fingerprint), so a change makes it stale. */
+export type S3TestRecord = S3LastTest & { settings: string };
+
+/** Where the last test is kept (the extension's global state in the product). */
+export interface S3TestLog {
+  get(): S3TestRecord | undefined;
+  set(value: S3TestRecord | undefined): PromiseLike<void>;
+}
+
+/**
+ * Every stored field except the secret; `hasSecretKey` says whether one is
+ * stored, `lastTest` how the last Test Connection of exactly these settings went.
+ */
+export type ConfiguredS3View = S3SettingsFields & {
+  configured: true;
+  hasSecretKey: boolean;
+  lastTest?: S3LastTest;
+};
 export type S3SettingsView = { configured: false } | ConfiguredS3View;
 
 export interface S3Validation {
@@ -34,12 +59,37 @@ export class S3SettingsService {
   constructor(
     private readonly store: S3SettingsRepository,
     private readonly secrets: Secrets,
+    private readonly tests?: S3TestLog,
   ) {}
+
+  /** What a test result is tied to: every field that decides where and how S3 is reached. */
+  static fingerprint(s: S3SettingsFields): string {
+    return JSON.stringify([
+      s.endpointUrl,
+      s.bucket,
+      s.region,
+      s.accessKey,
+      s.prefix,
+      s.pathStyle,
+      s.checksumWhenRequired,
+    ]);
+  }
 
   async read(): Promise<S3SettingsView> {
     const row = this.store.getS3Settings();
     if (!row) return { configured: false };
-    return toView(row, await this.hasStoredSecret());
+    return toView(row, await this.hasStoredSecret(), this.lastTestOf(row));
+  }
+
+  /** Keeps a Test Connection's outcome with the settings it tested. */
+  async recordTest(tested: S3SettingsFields, outcome: S3LastTest): Promise<void> {
+    await this.tests?.set({ ...outcome, settings: S3SettingsService.fingerprint(tested) });
+  }
+
+  private lastTestOf(row: S3SettingsFields): S3LastTest | undefined {
+    const t = this.tests?.get();
+    if (!t || t.settings !== S3SettingsService.fingerprint(row)) return undefined;
+    return { ok: t.ok, at: t.at, server: t.server, message: t.message };
   }
 
   /** What a save of `input` would say, without saving (the page validates as you type). */
@@ -59,6 +109,8 @@ export class S3SettingsService {
     // saved and the page never shows "Connected" for settings without a secret.
     if (secretKey !== '') await this.secrets.set(secretKeys.s3Secret(), secretKey);
     const row = this.store.saveS3Settings(fields);
+    // The last test was of what was there before (a new secret, other fields): no longer true.
+    await this.tests?.set(undefined);
     return { ok: true, message: S3_SAVED_MESSAGE, settings: toView(row, true), warning: validation.warning };
   }
 
@@ -66,6 +118,7 @@ export class S3SettingsService {
   async remove(): Promise<{ message: string }> {
     this.store.removeS3Settings();
     await this.secrets.delete(secretKeys.s3Secret());
+    await this.tests?.set(undefined);
     return { message: S3_REMOVED_MESSAGE };
   }
 
@@ -105,7 +158,7 @@ function stringField(input: unknown, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function toView(row: S3Settings, hasSecretKey: boolean): ConfiguredS3View {
+function toView(row: S3Settings, hasSecretKey: boolean, lastTest?: S3LastTest): ConfiguredS3View {
   return {
     configured: true,
     endpointUrl: row.endpointUrl,
@@ -117,5 +170,6 @@ function toView(row: S3Settings, hasSecretKey: boolean): ConfiguredS3View {
     pathStyle: row.pathStyle,
     checksumWhenRequired: row.checksumWhenRequired,
     hasSecretKey,
+    ...(lastTest ? { lastTest } : {}),
   };
 }

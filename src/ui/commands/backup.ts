@@ -37,6 +37,7 @@ import { backupTarget, s3Access } from '../credentials';
 import { ActionableError, OPEN_S3_SETTINGS, provisionStep } from '../errors';
 import { confirmModal } from '../input';
 import { type RemoteSession, withRemote } from '../remote';
+import { BackupProgressMeter } from '../../core/backup/progress';
 import { summariseRetention } from '../../core/backup/retention';
 import type { Services } from '../services';
 import { encryptionRecipient, recoveryKeys } from '../credentials';
@@ -99,10 +100,11 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
     location: uploaded ? 'both' : 'local',
     ok: true,
   });
-  afterChange(services, server);
   const saved = `Backup of ${database.name} on ${server.name} saved: ${result.file} (${humanSize(result.size)})`;
   services.log.info(`${saved}; sha256 ${result.sha256}${uploaded ? '; uploaded to S3' : ''}`);
   const pruned = logRetention(services, database, result);
+  // After retention's outcome: the listing then shows what it deleted as gone.
+  afterChange(services, server);
   if (uploaded && creds) {
     void vscode.window.showInformationMessage(`${saved}, and uploaded to S3.${pruned}`);
     return;
@@ -173,7 +175,7 @@ async function backUp(
   const s3 = creds
     ? { extraSinks: [s3UploadSink(creds, database.name, { stallSeconds: uploadStallSeconds() })] }
     : {};
-  const started = Date.now();
+  const meter = new BackupProgressMeter(Date.now());
   return backUpNow(
     {
       run: (script, o) =>
@@ -186,9 +188,10 @@ async function backUp(
       encryptTo: encryptionRecipient(services),
       signal,
       onStderr: opts.onStderr,
-      onProgress: (bytes) =>
+      onEstimate: (e) => meter.addEstimate(e),
+      onProgress: (bytes, { read }) =>
         progress.report({
-          message: `${humanSize(bytes)} written${creds ? ' and streamed to S3' : ''} · ${Math.round((Date.now() - started) / 1000)} s`,
+          message: meter.update(bytes, read, Date.now(), creds ? 'written and streamed to S3' : 'written'),
         }),
     },
   );

@@ -37,7 +37,11 @@ export async function provisionServer(services: Services, arg?: unknown): Promis
     },
   });
   const report = parseProvisionOutput(result.stdout);
-  for (const step of report.steps) services.log.info(`[${server.name}] ${stepLine(step)}`);
+  for (const step of report.steps) {
+    const line = `[${server.name}] ${stepLine(step)}`;
+    if (step.status === 'failed' || step.status === 'warn') services.log.warn(line);
+    else services.log.debug(line);
+  }
   const summary = summariseProvision(server.name, report);
   if (!report.ok || result.code !== 0) {
     const reason =

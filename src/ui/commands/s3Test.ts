@@ -6,12 +6,15 @@ import type { Server } from '../../core/model';
 import type { Services } from '../services';
 import { ActionableError, OPEN_S3_SETTINGS, provisionStep } from '../errors';
 import { runRemote } from '../remote';
+import { s3SettingsService } from '../s3TestLog';
 import { resolveServer } from './targets';
 
 export interface S3TestOutcome {
   ok: boolean;
   steps: { step: string; ok: boolean; detail: string }[];
   message: string;
+  /** When it ran (ISO). */
+  at: string;
 }
 
 /** Put, head, get + sha256, list, delete — on the server, with the client and credentials uploads use. */
@@ -32,28 +35,33 @@ export async function runS3Test(services: Services, server: Server): Promise<S3T
       if (step) progress.report({ message: `${step.ok ? '✓' : '✗'} ${step.step}` });
     },
   });
+  const at = new Date().toISOString();
   const steps = parseS3Steps(result.stdout);
+  for (const s of steps) services.log.debug(`[${server.name}] S3 ${s.ok ? '✓' : '✗'} ${s.step} ${s.detail}`);
   const failed = steps.find((s) => !s.ok);
+  let outcome: S3TestOutcome;
   if (result.code === 0 && steps.length === 5 && !failed) {
-    return {
-      ok: true,
-      steps,
-      message: `S3 connection from ${server.name} works: put, head, get (sha256 matches), list, delete ✓`,
-    };
+    const message = `S3 connection from ${server.name} works: put, head, get (sha256 matches), list, delete ✓`;
+    services.log.info(message);
+    outcome = { ok: true, steps, message, at };
+  } else {
+    const d = diagnoseS3Error(failed?.detail ?? result.stderr, server.name, failed?.step);
+    const message = `S3 test from ${server.name} failed${failed ? ` at ${failed.step}` : ''}: ${d.cause} — ${d.next}`;
+    services.log.warn(`${message}${failed?.detail ? ` (${failed.step}: ${failed.detail})` : ''}`);
+    outcome = { ok: false, steps, message, at };
   }
-  const d = diagnoseS3Error(failed?.detail ?? result.stderr, server.name, failed?.step);
-  return {
-    ok: false,
-    steps,
-    message: `S3 test from ${server.name} failed${failed ? ` at ${failed.step}` : ''}: ${d.cause} — ${d.next}`,
-  };
+  await s3SettingsService(services).recordTest(settings, {
+    ok: outcome.ok,
+    at,
+    server: server.name,
+    message: outcome.message,
+  });
+  return outcome;
 }
 
 export async function testS3Connection(services: Services, arg?: unknown): Promise<void> {
   const server = await resolveServer(services, arg, 'Test S3 Connection');
   const outcome = await runS3Test(services, server);
-  for (const s of outcome.steps)
-    services.log.info(`[${server.name}] S3 ${s.ok ? '✓' : '✗'} ${s.step} ${s.detail}`);
   if (outcome.ok) {
     void vscode.window.showInformationMessage(outcome.message);
     return;

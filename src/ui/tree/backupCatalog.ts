@@ -10,12 +10,15 @@ import {
   REFRESH_CONCURRENCY,
   S3ListingShare,
   listServerBackups,
+  listingTools,
   serverS3Prefixes,
+  type ServerTool,
 } from '../../core/backup/serverListing';
 import { limiter } from '../../core/limit';
 import { type Server, usable } from '../../core/model';
 import { lineSplitter, runRedacted } from '../../core/remote/runner';
 import type { S3Credentials } from '../../core/s3/scripts';
+import type { S3ListingProblem } from '../../core/treeRows';
 import { parseScheduleStatus } from '../../core/schedule/script';
 import { s3Access } from '../credentials';
 import { messageOf } from '../errors';
@@ -88,6 +91,15 @@ export class BackupCatalog implements vscode.Disposable {
     return entry && entry.signature === this.signature(serverId) ? entry : undefined;
   }
 
+  /**
+   * What the last listing found of the server's client tools. Only reads: unlike
+   * peek(), it never drops a listing, so drawing the server rows cannot start one.
+   */
+  toolsOf(serverId: string): readonly ServerTool[] | undefined {
+    const entry = this.entries.get(serverId);
+    return entry?.state === 'ok' ? entry.listing.tools : undefined;
+  }
+
   /** The server's listing, loading it once if nothing is cached. */
   async load(server: Server): Promise<CatalogEntry> {
     let entry = this.peek(server.id);
@@ -138,17 +150,17 @@ export class BackupCatalog implements vscode.Disposable {
     const secrets = [creds.secretKey];
     return async (server: Server, script: string) => {
       const t0 = Date.now();
-      services.log.info(`[${server.name}] listing S3 (${what}) for the tree`);
+      services.log.debug(`[${server.name}] listing S3 (${what}) for the tree`);
       const r = await runRedacted(
         {
           signal,
           secrets,
           timeoutMs: S3_LISTING_TIMEOUT_MS,
-          onStderr: lineSplitter((line) => services.log.info(`[${server.name}] ! ${line}`)),
+          onStderr: lineSplitter((line) => services.log.debug(`[${server.name}] ! ${line}`)),
         },
         (redacting) => services.runner.run(server, script, redacting),
       );
-      services.log.info(
+      services.log.debug(
         `[${server.name}] S3 listing (${what}): exit ${r.code}, ${(r.stdout.length / 1024).toFixed(0)} KiB in ${Date.now() - t0} ms`,
       );
       return r;
@@ -221,16 +233,35 @@ export class BackupCatalog implements vscode.Disposable {
             vscode.window.withProgress({ location: { viewId: 'infrakt.servers' } }, () => runner.run(script)),
           ),
         share,
-        // Scheduled runs' status records ride along in the same round trip.
-        { schedules: true },
+        // Scheduled runs' status records and the client tools ride along in the same round trip.
+        { schedules: true, tools: listingTools(databases) },
       );
       const outcome = share?.outcome;
       if (outcome?.ok) this.lastLister = outcome.lister.id;
-      const s3Problem =
-        s3.state === 'no-secret' ? s3.message : listing.s3.state === 'error' ? listing.s3.message : undefined;
+      const s3Problem: S3ListingProblem | undefined =
+        s3.state === 'no-secret' && databases.length > 0
+          ? { kind: 'no-secret' }
+          : listing.s3.state === 'error'
+            ? { kind: 'listing', message: listing.s3.message }
+            : undefined;
+      if (s3Problem) {
+        // What the tree's warning row points at.
+        const said =
+          s3Problem.kind === 'no-secret'
+            ? 'the S3 secret key is not stored on this computer — enter it in S3 Settings'
+            : s3Problem.message;
+        services.log.warn(`[${server.name}] S3 copies not listed: ${said}`);
+      }
+      const missing = listing.tools?.filter((t) => !t.found).map((t) => t.name) ?? [];
+      if (missing.length > 0)
+        services.log.warn(
+          `[${server.name}] not on the server's PATH: ${missing.join(', ')} (Provision Server installs them)`,
+        );
       return { state: 'ok', listing, s3Problem, schedules: parseScheduleStatus(stdout) };
     } catch (err) {
-      return { state: 'error', message: messageOf(err) };
+      const message = messageOf(err);
+      services.log.warn(`[${server.name}] could not list backups: ${message}`);
+      return { state: 'error', message };
     }
   }
 

@@ -2,8 +2,13 @@ import * as vscode from 'vscode';
 import type { ConfigStore } from '../../store/configStore';
 import type { Database, Server } from '../../core/model';
 import { type ScheduleView, scheduleView } from '../../core/schedule/cron';
-import { type DatabaseSummary, type ServerState, type TreeNode, rowFor } from '../../core/treeRows';
-import { diagnoseS3Error } from '../../core/s3/scripts';
+import {
+  type DatabaseSummary,
+  type ServerState,
+  type TreeNode,
+  rowFor,
+  s3ProblemRow,
+} from '../../core/treeRows';
 import { messageOf } from '../errors';
 import type { CatalogEntry } from '../services';
 import type { BackupCatalog } from './backupCatalog';
@@ -74,11 +79,14 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
   async getChildren(node?: TreeNode): Promise<TreeNode[]> {
     try {
       if (!node) {
-        return this.store.listServers().map((server) => ({
-          kind: 'server',
-          server,
-          state: this.states.get(server.id) ?? { kind: 'idle' },
-        }));
+        return this.store.listServers().map((server) => {
+          return {
+            kind: 'server',
+            server,
+            state: this.states.get(server.id) ?? { kind: 'idle' },
+            tools: this.catalog.toolsOf(server.id),
+          };
+        });
       }
       if (node.kind === 'server') return this.serverChildren(node.server);
       if (node.kind === 'database') return await this.backupRows(node);
@@ -118,14 +126,7 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
         isError: true,
       });
     } else if (entry?.state === 'ok' && entry.s3Problem) {
-      const d = diagnoseS3Error(entry.s3Problem, server.name);
-      rows.push({
-        kind: 'message',
-        id: `${server.id}:s3-error`,
-        text: `S3 copies not listed: ${d.cause}`,
-        detail: `${entry.s3Problem}\nNext: ${d.next}.`,
-        isError: true,
-      });
+      rows.push(s3ProblemRow(server, entry.s3Problem));
     }
     for (const database of dbs) {
       let backups: DatabaseSummary = { state: 'loading' };

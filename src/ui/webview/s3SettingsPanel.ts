@@ -6,7 +6,7 @@
 // unsaved input (never the secret) in its webview state.
 import * as vscode from 'vscode';
 import { S3_PRESETS } from '../../core/s3/presets';
-import { S3SettingsService } from '../../core/s3/settingsService';
+import type { S3SettingsService } from '../../core/s3/settingsService';
 import type { FieldErrors } from '../../core/s3/settings';
 import {
   type FieldErrorMap,
@@ -25,6 +25,7 @@ import { runS3Test } from '../commands/s3Test';
 import { syncSchedulesWithS3 } from '../commands/schedule';
 import { resolveServer } from '../commands/targets';
 import { isCancellation, messageOf } from '../errors';
+import { s3SettingsService } from '../s3TestLog';
 import type { Services } from '../services';
 import { makeNonce, s3SettingsHtml } from './s3SettingsHtml';
 
@@ -116,7 +117,7 @@ export class S3SettingsPanel implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     private readonly services: Services,
   ) {
-    this.service = new S3SettingsService(services.store, services.secrets);
+    this.service = s3SettingsService(services);
     openPanels.set(services.context, this);
     const { webview } = panel;
     const asset = (...p: string[]) =>
@@ -204,6 +205,8 @@ export class S3SettingsPanel implements vscode.Disposable {
         this.services.log.info(`S3 settings saved: ${endpointUrl}, bucket ${bucket}, prefix "${prefix}"`);
         await this.post({ type: 'saved', settings: r.settings, message: r.message });
         void vscode.window.showInformationMessage(r.message);
+        // What the tree showed of S3 (listed with the old settings, or not at all) is out of date.
+        this.services.tree.reload();
         // Schedules carry the S3 settings on their servers: bring them up to date.
         void syncSchedulesWithS3(this.services);
         return;
@@ -223,6 +226,7 @@ export class S3SettingsPanel implements vscode.Disposable {
         this.services.log.info('S3 settings removed');
         await this.post({ type: 'removed', message: r.message });
         void vscode.window.showInformationMessage(r.message);
+        this.services.tree.reload();
         void syncSchedulesWithS3(this.services);
         return;
       }

@@ -97,7 +97,9 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().shot('flow-s3-settings-filled');
     await frame.getByRole('button', { name: 'Save', exact: true }).click();
     await wb().waitForToast('S3 configuration saved');
-    await frame.getByText('Connected', { exact: true }).waitFor({ state: 'visible' });
+    await frame
+      .locator('vscode-badge.s3-state', { hasText: 'Saved — not tested' })
+      .waitFor({ state: 'visible' });
     assert.equal(
       await pathStyle.evaluate((e) => (e as unknown as { checked: boolean }).checked),
       true,
@@ -210,7 +212,10 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       (await steps.allInnerTexts()).map((t) => t.split(' — ')[0]),
       ['✓ put', '✓ head', '✓ get', '✓ list', '✓ delete'],
     );
-    await frame.getByText('S3 connection from sandbox works', { exact: false }).waitFor();
+    await frame.getByText('S3 connection from sandbox works', { exact: false }).first().waitFor();
+    await frame
+      .locator('vscode-badge.s3-state', { hasText: /^Tested OK at \d\d:\d\d from sandbox$/ })
+      .waitFor({ state: 'visible' });
     assert.equal(
       await frame
         .locator('vscode-checkbox#pathStyle')

@@ -1,7 +1,7 @@
 // The "S3 Backup Storage" settings page in the real webview (nested iframes,
 // @vscode-elements web components), driven like a person would: the form and
 // its fields by their placeholders, Save → the VS Code notification and the
-// "Connected" badge, the settings back after a reload (the secret never shown),
+// "Saved — not tested" badge, the settings back after a reload (the secret never shown),
 // a bad bucket name refused beside the field, Remove confirmed in a modal
 // dialog, and the page in a dark and a light theme. The theme screenshots and
 // one of the configured page are also kept as README pictures (readmeShotPath).
@@ -17,7 +17,7 @@ const PLACEHOLDER = {
   bucket: 'my-backups',
   region: 'us-east-1',
   accessKey: 'AKIAIOSFODNN7EXAMPLE',
-  secretNew: 'wJalrXUtnFEMI/K7MDENG...',
+  secretNew: 'Required: paste your secret access key',
   secretKeep: '••••••••  (leave blank to keep)',
   prefix: 'infrakt/backups/',
 };
@@ -43,7 +43,7 @@ const byPlaceholder = (frame: Frame, placeholder: string): Locator =>
 const button = (frame: Frame, name: string): Locator =>
   frame.getByRole('button', { name, exact: true }).filter({ visible: true });
 
-const badge = (frame: Frame): Locator => frame.locator('vscode-badge.connected');
+const badge = (frame: Frame): Locator => frame.locator('vscode-badge.s3-state');
 
 /** Waits until the page has the stored settings (`init` answered: it drops aria-busy). */
 async function settingsPage(wb: Workbench): Promise<Frame> {
@@ -142,7 +142,7 @@ describe('S3 settings page', function () {
       const secret = byPlaceholder(frame, PLACEHOLDER.secretNew);
       assert.equal(await secret.getAttribute('type'), 'password', 'the secret is typed into a masked field');
       await button(frame, 'Save').waitFor({ state: 'visible' });
-      assert.equal(await badge(frame).isVisible(), false, 'no "Connected" badge before a save');
+      assert.equal(await badge(frame).isVisible(), false, 'no badge before a save');
       assert.equal(await button(frame, 'Remove').count(), 0, 'no Remove button before a save');
       assert.equal(await wb().page.locator('.monaco-workbench.vs-dark').count(), 1, 'the workbench is dark');
       await frame.locator('body.vscode-dark').waitFor({ state: 'attached' });
@@ -151,7 +151,7 @@ describe('S3 settings page', function () {
       await docsShot(wb(), 's3-settings-dark.png');
     });
 
-    it('filling the form and saving shows "S3 configuration saved", the "Connected" badge and Remove', async () => {
+    it('filling the form and saving shows "S3 configuration saved", the "Saved — not tested" badge and Remove', async () => {
       const frame = await wb().webviewFrame('S3 Backup Storage');
       await byPlaceholder(frame, PLACEHOLDER.endpointUrl).fill(SETTINGS.endpointUrl);
       await byPlaceholder(frame, PLACEHOLDER.bucket).fill(SETTINGS.bucket);
@@ -163,7 +163,8 @@ describe('S3 settings page', function () {
       await button(frame, 'Save').click();
       await wb().waitForToastDrawn('S3 configuration saved');
       await badge(frame).waitFor({ state: 'visible' });
-      assert.equal((await badge(frame).innerText()).trim(), 'Connected');
+      // Saved is not connected: nothing has reached the bucket yet.
+      assert.equal((await badge(frame).innerText()).trim(), 'Saved — not tested');
       await button(frame, 'Remove').waitFor({ state: 'visible' });
       await frame.getByRole('status').filter({ hasText: 'S3 configuration saved' }).waitFor();
       // After the save the secret is cleared and the field says a blank one keeps it.

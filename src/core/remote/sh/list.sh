@@ -56,7 +56,9 @@ infrakt_list() {
 
 # The tree's round trip for one server: local files and the listing's status
 # mark, whether awscli is on the PATH (the shared S3 listing is not asked of a
-# server without it), and with infrakt_listing_schedules=1 the schedules' records.
+# server without it), whether each client tool of infrakt_listing_tools (one
+# `a|b` item a line: alternatives) is there, and with
+# infrakt_listing_schedules=1 the schedules' records.
 infrakt_listing() {
   set -u
   infrakt_list_local
@@ -66,6 +68,22 @@ infrakt_listing() {
   else
     printf '%s no\n' "$infrakt_mark_awscli"
   fi
+  while IFS= read -r infrakt_lt_item; do
+    [ -n "$infrakt_lt_item" ] || continue
+    infrakt_lt_found=no
+    infrakt_lt_rest=$infrakt_lt_item
+    while [ -n "$infrakt_lt_rest" ]; do
+      infrakt_lt_one=${infrakt_lt_rest%%|*}
+      if [ "$infrakt_lt_one" = "$infrakt_lt_rest" ]; then infrakt_lt_rest=''; else infrakt_lt_rest=${infrakt_lt_rest#*|}; fi
+      if command -v "$infrakt_lt_one" >/dev/null 2>&1; then
+        infrakt_lt_found=yes
+        break
+      fi
+    done
+    printf '%s %s %s\n' "$infrakt_mark_list_tool" "$infrakt_lt_found" "$infrakt_lt_item"
+  done <<EOF
+$infrakt_listing_tools
+EOF
   if [ "$infrakt_listing_schedules" = 1 ]; then infrakt_sched_status; fi
   exit 0
 }

@@ -99,7 +99,7 @@ infrakt_cleanup() {
 # State and traps of a script that may leave files behind.
 infrakt_pipeline_init() {
   infrakt_strict
-  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_last_size='' infrakt_est_size='' infrakt_expected_size='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
+  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_last_size='' infrakt_est_size='' infrakt_est_from='' infrakt_expected_size='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
   infrakt_done=0 infrakt_cleaned=0 infrakt_sweeps='' infrakt_sweep_started='' infrakt_tmpdirs='' infrakt_cur=''
   trap 'infrakt_cleanup' EXIT
   trap 'infrakt_cleanup; exit "$infrakt_exit_interrupted"' INT
@@ -397,7 +397,15 @@ infrakt_watchdog() {
     if [ $((infrakt_t % infrakt_progress_every)) = 0 ]; then
       # After the commit the sinks may still be sending: the committed file's size then.
       infrakt_sz=$(stat -c %s -- "$infrakt_partial" 2>/dev/null || stat -c %s -- "$infrakt_final" 2>/dev/null) || infrakt_sz=0
-      printf '%s %s\n' "$infrakt_mark_progress" "$infrakt_sz" || {
+      # The dump's bytes the compressor has read so far (Linux /proc; nothing elsewhere,
+      # or once it has exited): what the estimate of the database's size is compared with.
+      infrakt_cr=
+      if [ -n "${infrakt_comp_pid:-}" ]; then
+        read -r infrakt_k infrakt_cr 2>/dev/null <"/proc/$infrakt_comp_pid/io" || infrakt_cr=
+        [ "$infrakt_k" = rchar: ] || infrakt_cr=
+        case "$infrakt_cr" in *[!0-9]*) infrakt_cr= ;; esac
+      fi
+      printf '%s %s%s\n' "$infrakt_mark_progress" "$infrakt_sz" "${infrakt_cr:+ $infrakt_cr}" || {
         kill -TERM "$infrakt_self" 2>/dev/null
         exit 0
       }
@@ -406,21 +414,32 @@ infrakt_watchdog() {
 }
 
 # How large the stream may grow, before the dump starts, so a sink can prepare
-# for it: infrakt_est_size (bytes; empty when nothing says) is the snapshot's
-# size when the engine takes one, else the size the database reports (the
-# engine's infrakt_db_size), else the last backup's; infrakt_expected_size is
+# for it and the progress can say how far it is: infrakt_est_size (bytes; empty
+# when nothing says) is the snapshot's size when the engine takes one, else the
+# size the database reports (the engine's infrakt_db_size), else the last
+# backup's; infrakt_est_from says which (snapshot, database, last), and the
+# `estimate` mark prints both; infrakt_expected_size is
 # twice that (for what compression cannot shrink: PostgreSQL writes bytea as
 # hex), set only when it is large (over 50 GiB) — a stream announced as small
 # would be sent in one request, held in memory.
 infrakt_estimate_size() {
-  infrakt_est_size=
+  infrakt_est_size='' infrakt_est_from=''
   if [ -n "$infrakt_raw" ] && [ -f "$infrakt_raw" ]; then
     infrakt_est_size=$(stat -c %s -- "$infrakt_raw" 2>/dev/null) || infrakt_est_size=
+    infrakt_est_from=snapshot
   elif infrakt_has_fn infrakt_db_size; then
     infrakt_est_size=$(infrakt_db_size 2>/dev/null | head -n 1 | tr -d ' \r') || infrakt_est_size=
+    infrakt_est_from=database
   fi
-  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size=${infrakt_last_size:-} ;; esac
-  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size= ;; esac
+  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size=${infrakt_last_size:-} infrakt_est_from=last ;; esac
+  case "$infrakt_est_size" in '' | *[!0-9]*) infrakt_est_size='' infrakt_est_from='' ;; esac
+  if [ -n "$infrakt_est_size" ]; then
+    printf '%s %s %s\n' "$infrakt_mark_estimate" "$infrakt_est_size" "$infrakt_est_from"
+  fi
+  # The last backup's size too: compressed like this one, the closest guess of what it writes.
+  if [ "$infrakt_est_from" != last ] && [ -n "${infrakt_last_size:-}" ]; then
+    printf '%s %s last\n' "$infrakt_mark_estimate" "$infrakt_last_size"
+  fi
   infrakt_expected_size=
   if [ -n "$infrakt_est_size" ] && [ "$infrakt_est_size" -gt 26843545600 ]; then
     infrakt_expected_size=$((infrakt_est_size * 2))
@@ -486,7 +505,7 @@ infrakt_backup() {
   read -r infrakt_self <"$infrakt_work/self"
   infrakt_start_sweeps
   infrakt_start_source
-  if [ -n "$infrakt_sinks" ]; then infrakt_estimate_size; fi
+  infrakt_estimate_size
   for infrakt_s in $infrakt_sinks; do infrakt_start_sink "$infrakt_s"; done
   $infrakt_sha <"$infrakt_work/sum" >"$infrakt_work/sha" &
   infrakt_sha_pid=$!

@@ -363,6 +363,7 @@ describe('retention rules as typed', () => {
     };
     assert.match(error('keep 7'), /^"keep 7" is not a rule: write rules like "last 7, daily 7/);
     assert.match(error('daily seven'), /"daily" needs a whole number/);
+    assert.equal(error('daily 7, Weekly'), '"weekly" needs a number, e.g. weekly 4');
     assert.match(error('daily 0'), /"daily" keeps at least 1/);
     assert.match(error('weekly 9999'), /"weekly" is at most 520/);
     assert.match(error('daily 1.5'), /"daily" needs a whole number/);

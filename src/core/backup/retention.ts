@@ -64,6 +64,8 @@ export function parseRule(text: string): { rule: RetentionRule } | { error: stri
   for (const part of text.split(/[,;]/)) {
     const p = part.trim();
     if (!p) continue;
+    const bare = p.toLowerCase() as RetentionRuleKind;
+    if (RETENTION_RULES.includes(bare)) return { error: `"${bare}" needs a number, e.g. ${bare} 4` };
     const m = /^([a-z]+)\s*[ =:]\s*(\S+?)(?:\s*(?:d|days?))?$/i.exec(p);
     const kind = m?.[1].toLowerCase() as RetentionRuleKind | undefined;
     if (!m || !kind || !RETENTION_RULES.includes(kind))

@@ -400,7 +400,11 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().waitForQuickInput('Schedule Backups (2/2): retention in S3');
     const rules = wb().quickInput().locator('.quick-input-box input');
     await rules.fill('daily 7, weekly');
-    await wb().quickInputRows().filter({ hasText: '"weekly" needs a number, e.g. weekly 4' }).first().waitFor();
+    await wb()
+      .quickInputRows()
+      .filter({ hasText: '"weekly" needs a number, e.g. weekly 4' })
+      .first()
+      .waitFor();
     await rules.fill('last 5, daily 7, monthly 12');
     await wb().quickInputRows().filter({ hasText: 'Use: last 5, daily 7, monthly 12' }).first().waitFor();
     const kept = wb()

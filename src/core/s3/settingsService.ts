@@ -63,7 +63,12 @@ export class S3SettingsService {
   ) {}
 
   /** What a test result is tied to: every field that decides where and how S3 is reached. */
-  static fingerprint(s: S3SettingsFields): string {
+  static fingerprint(
+    s: Pick<
+      S3SettingsFields,
+      'endpointUrl' | 'bucket' | 'region' | 'accessKey' | 'prefix' | 'pathStyle' | 'checksumWhenRequired'
+    >,
+  ): string {
     return JSON.stringify([
       s.endpointUrl,
       s.bucket,

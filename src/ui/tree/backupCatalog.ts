@@ -18,6 +18,7 @@ import { limiter } from '../../core/limit';
 import { type Server, usable } from '../../core/model';
 import { lineSplitter, runRedacted } from '../../core/remote/runner';
 import type { S3Credentials } from '../../core/s3/scripts';
+import { S3SettingsService } from '../../core/s3/settingsService';
 import type { S3ListingProblem } from '../../core/treeRows';
 import { parseScheduleStatus } from '../../core/schedule/script';
 import { s3Access } from '../credentials';
@@ -172,18 +173,7 @@ export class BackupCatalog implements vscode.Disposable {
     const services = this.services();
     const s = creds.settings;
     const key = createHash('sha256')
-      .update(
-        JSON.stringify([
-          s.endpointUrl,
-          s.bucket,
-          s.region,
-          s.accessKey,
-          s.prefix,
-          s.pathStyle,
-          s.checksumWhenRequired,
-          creds.secretKey,
-        ]),
-      )
+      .update(JSON.stringify([S3SettingsService.fingerprint(s), creds.secretKey]))
       .digest('hex');
     const servers = services.store.listServers();
     const byId = (id: string | undefined) => servers.find((x) => x.id === id);

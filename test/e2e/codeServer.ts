@@ -156,7 +156,8 @@ export function portIsFree(port: number): Promise<number> {
   });
 }
 
-function httpStatus(url: string): Promise<number | undefined> {
+/** The HTTP status of a GET (undefined when nothing answers within 2 s). */
+export function httpStatus(url: string): Promise<number | undefined> {
   return new Promise((resolve) => {
     const req = http.get(url, (res) => {
       res.resume();

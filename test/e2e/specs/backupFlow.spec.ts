@@ -9,12 +9,11 @@
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Locator } from 'playwright-core';
 import { type SandboxWorld, startSandboxWorld } from '../../world/sandbox';
-import { infraktLogFiles } from '../codeServer';
+import { freePort, infraktLogFiles } from '../codeServer';
 import { useWorkbench } from '../workbench';
 import { onTeardown, readmeShotPath, waitFor } from '../world';
 
@@ -55,17 +54,6 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await input.press('Enter');
     await box.filter({ hasText: text }).waitFor({ state: 'hidden', timeout: 30_000 });
   }
-
-  /** A port on 127.0.0.1 that nothing listens on (taken from the system, then let go). */
-  const closedPort = () =>
-    new Promise<number>((resolve, reject) => {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
 
   /** Drags the side bar's edge so tree rows show their whole description (for the screenshots). */
   async function widenSideBar(width: number): Promise<void> {
@@ -170,7 +158,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().pick('Add Database to sandbox', 'Installed on the server');
     await answerPrompt('Name (used in backup file names)', 'shop');
     await answerPrompt('Database host, as seen from the server', '127.0.0.1');
-    await answerPrompt('Database port', String(await closedPort()));
+    await answerPrompt('Database port', String(await freePort()));
     await answerPrompt('Database user', w.postgres.user);
     await answerPrompt('Database name on the server', 'shop');
     await answerPrompt('Password (leave blank', '');

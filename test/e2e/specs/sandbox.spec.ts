@@ -9,10 +9,9 @@ import * as assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../codeServer';
+import { freePort, httpStatus } from '../codeServer';
 import { ROOT, onTeardown, recordTiming, waitFor } from '../world';
 
 const MARKER_VAR = 'INFRAKT_SANDBOX_TEST_RUN';
@@ -42,17 +41,6 @@ function processesOf(run: { marker: string; dir: string }): Proc[] {
     }
   }
   return found;
-}
-
-function httpStatus(url: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = http.get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on('error', () => resolve(undefined));
-    req.setTimeout(2000, () => req.destroy());
-  });
 }
 
 interface SandboxRun {

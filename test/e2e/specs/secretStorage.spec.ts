@@ -2,19 +2,8 @@
 // browser's storage in code-server) and survives a reload: Edit Server then
 // offers to keep the stored one — without ever showing it.
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
+import { freePort } from '../codeServer';
 import { useWorkbench } from '../workbench';
-
-/** A port on 127.0.0.1 that nothing listens on (taken from the system, then let go). */
-const closedPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 describe('Server password in SecretStorage', function () {
   this.timeout(90_000);
@@ -25,7 +14,7 @@ describe('Server password in SecretStorage', function () {
     await wb().runCommand('Infrakt: Add Server');
     await wb().answer('Add Server (1/6)', 'e2e-pw');
     await wb().answer('Add Server (2/6)', '127.0.0.1');
-    await wb().answer('Add Server (3/6)', String(await closedPort()));
+    await wb().answer('Add Server (3/6)', String(await freePort()));
     await wb().accept('Add Server (4/6)');
     await wb().pick('Add Server (5/6)', 'Password');
     await wb().waitForQuickInput('Add Server: password');

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { backUpNow, forServer } from '../../src/core/backup';
 import { type RetentionCandidate, selectRetention } from '../../src/core/backup/retention';
-import { runRetentionNow } from '../../src/core/backup/retentionNow';
+import { deletionsOf, runRetentionNow } from '../../src/core/backup/retentionNow';
 import type { RetentionPolicy, Server } from '../../src/core/model';
 import { shellQuote as q } from '../../src/core/remote/script';
 import type { RunStatus } from '../../src/core/schedule/cron';
@@ -283,7 +283,7 @@ describe('GFS retention over real SSH and S3 (sshd + s3rver + PostgreSQL): 60 ba
     const before = s3Keys().sort();
     const bad: S3Credentials = { ...creds, settings: { ...creds.settings, accessKey: 'WRONGKEY' } };
     const database = { name: 'shop', engine: 'postgres' as const, retention: POLICY };
-    const all = preview(await runRetentionNow(forServer(pool, server), server, database, bad));
+    const all = deletionsOf(await runRetentionNow(forServer(pool, server), server, database, bad));
     const done = await runRetentionNow(forServer(pool, server), server, database, bad, all);
     assert.match(done.outcome.error ?? '', /^S3: cannot list infrakt\/backups\/shop\/: .*InvalidAccessKeyId/);
     assert.deepEqual(done.outcome.deletedS3, []);
@@ -291,11 +291,3 @@ describe('GFS retention over real SSH and S3 (sshd + s3rver + PostgreSQL): 60 ba
     assert.equal(done.outcome.deletedLocal.length, 51 - 5, 'the local rule ran');
   });
 });
-
-/** Every deletion a plan proposes, as the confirmation of Apply Retention Now. */
-function preview(p: { local: { name: string; keep: boolean }[]; s3: { name: string; keep: boolean }[] }) {
-  return {
-    local: p.local.filter((d) => !d.keep).map((d) => d.name),
-    s3: p.s3.filter((d) => !d.keep).map((d) => d.name),
-  };
-}

@@ -3,6 +3,8 @@
 // encrypt with no secret on the server; the identity (the private key,
 // `AGE-SECRET-KEY-1…`) stays on this computer and travels only inside a
 // restore's script (remote/sh/restore.sh reads it through a FIFO).
+import * as fs from 'node:fs';
+import { Readable, Writable } from 'node:stream';
 import { BackupError } from './errors';
 
 // Bech32 (lower case, no 1 b i o in the data part), as age prints them.
@@ -83,8 +85,6 @@ export async function recipientOf(identity: string): Promise<string> {
  * every chunk: a tampered or truncated file fails, and nothing is kept.
  */
 export async function decryptFile(src: string, dest: string, identities: readonly string[]): Promise<void> {
-  const { Readable, Writable } = await import('node:stream');
-  const fs = await import('node:fs');
   const age = await ageLib();
   if (!identities.length)
     throw new BackupError(

@@ -114,22 +114,25 @@ function tails(engine: Engine): string {
     .join(' ');
 }
 
+/** Each side's rule and the engine's name endings, as the shell reads them. */
+function policyVars(policy: RetentionPolicy, engine: Engine): ShellVars {
+  const p = parseReadable(retentionPolicy, policy, 'Retention');
+  return {
+    infrakt_ret_local: ruleVar(p.local),
+    infrakt_ret_s3: ruleVar(p.s3),
+    infrakt_ret_tails: tails(engine),
+  };
+}
+
 /** The retention module and its variables for a backup of this engine, or nothing when the policy keeps all. */
 export function retentionParts(
   policy: RetentionPolicy | undefined,
   engine: Engine,
 ): { vars: ShellVars; modules: ShellModule[] } | undefined {
   if (!policy) return undefined;
-  const p = parseReadable(retentionPolicy, policy, 'Retention');
-  if (keepsAll(p.local) && keepsAll(p.s3)) return undefined;
-  return {
-    vars: {
-      infrakt_ret_local: ruleVar(p.local),
-      infrakt_ret_s3: ruleVar(p.s3),
-      infrakt_ret_tails: tails(engine),
-    },
-    modules: [SH.retention],
-  };
+  const vars = policyVars(policy, engine);
+  if (!vars.infrakt_ret_local && !vars.infrakt_ret_s3) return undefined;
+  return { vars, modules: [SH.retention] };
 }
 
 /**
@@ -142,11 +145,8 @@ export function retentionNowVars(
   engine: Engine,
   confirmed?: { local: readonly string[]; s3: readonly string[] },
 ): ShellVars {
-  const p = parseReadable(retentionPolicy, policy, 'Retention');
   return {
-    infrakt_ret_local: ruleVar(p.local),
-    infrakt_ret_s3: ruleVar(p.s3),
-    infrakt_ret_tails: tails(engine),
+    ...policyVars(policy, engine),
     infrakt_ret_apply: confirmed ? 'confirmed' : 'none',
     infrakt_ret_confirmed: confirmed
       ? [...confirmed.local, ...confirmed.s3.map((k) => `s3:${k}`)].join(' ')

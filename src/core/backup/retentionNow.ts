@@ -49,6 +49,12 @@ export function retentionNowScript(
   return remoteScript({ vars, modules, call: 'infrakt_retention_now' });
 }
 
+/** What a plan deletes, per side: the confirmation Apply Retention Now… sends back. */
+export function deletionsOf(plan: Pick<RetentionRun, 'local' | 's3'>): { local: string[]; s3: string[] } {
+  const names = (ds: readonly RetentionDecision[]) => ds.filter((d) => !d.keep).map((d) => d.name);
+  return { local: names(plan.local), s3: names(plan.s3) };
+}
+
 /** Runs it; the plan per side and what was deleted (nothing in a preview). */
 export async function runRetentionNow(
   runner: ScriptRunner,

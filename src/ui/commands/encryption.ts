@@ -15,7 +15,7 @@ import {
 import { secretKeys } from '../../core/secrets';
 import { askText, confirmModal, pickOne } from '../input';
 import type { Services } from '../services';
-import { syncSchedulesWithS3 } from './schedule';
+import { syncSchedules } from './schedule';
 import { recoveryKeys } from '../credentials';
 
 async function addRecoveryKeys(services: Services, ids: readonly string[]): Promise<number> {
@@ -60,7 +60,7 @@ export async function setUpEncryption(services: Services): Promise<void> {
     void vscode.window.showInformationMessage(
       'Backup encryption is off for new backups. Encrypted backups keep restoring with the keys on this computer.',
     );
-    await syncSchedulesWithS3(services, 'encryption off');
+    await syncSchedules(services, 'encryption off');
     return;
   }
   if (picked.choice === 'own') {
@@ -74,7 +74,7 @@ export async function setUpEncryption(services: Services): Promise<void> {
     void vscode.window.showInformationMessage(
       `New backups are encrypted to ${recipient}. To restore them, import its identity here (Infrakt: Import Recovery Key).`,
     );
-    await syncSchedulesWithS3(services, 'the new encryption key');
+    await syncSchedules(services, 'the new encryption key');
     return;
   }
   await confirmModal(
@@ -87,7 +87,7 @@ export async function setUpEncryption(services: Services): Promise<void> {
   services.store.setEncryption({ recipient: key.recipient, own: true });
   services.log.info(`Backup encryption: new backups are encrypted to ${key.recipient}`);
   await exportRecoveryKey(services);
-  await syncSchedulesWithS3(services, 'the new encryption key');
+  await syncSchedules(services, 'the new encryption key');
 }
 
 export async function exportRecoveryKey(services: Services): Promise<void> {

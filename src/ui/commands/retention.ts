@@ -16,7 +16,7 @@ import {
   selectRetention,
   summariseRetention,
 } from '../../core/backup/retention';
-import { runRetentionNow } from '../../core/backup/retentionNow';
+import { deletionsOf, runRetentionNow } from '../../core/backup/retentionNow';
 import { parseBackupName } from '../../core/backup/naming';
 import { s3Access } from '../credentials';
 import { UserCancelled } from '../errors';
@@ -248,10 +248,7 @@ export async function applyRetentionNow(services: Services, arg?: unknown): Prom
         );
   };
   logPlan(preview);
-  const gone = {
-    local: preview.local.filter((d) => !d.keep).map((d) => d.name),
-    s3: preview.s3.filter((d) => !d.keep).map((d) => d.name),
-  };
+  const gone = deletionsOf(preview);
   const count = gone.local.length + gone.s3.length;
   const notes = [
     preview.outcome.error ? `Not applied: ${preview.outcome.error}.` : '',

@@ -208,7 +208,7 @@ export async function unscheduleBackups(services: Services, arg?: unknown): Prom
  * under one progress notification. Servers that cannot be reached are named
  * and marked with the error in the tree; the others are done anyway.
  */
-export async function syncSchedulesWithS3(services: Services, what = 'the new S3 settings'): Promise<void> {
+export async function syncSchedules(services: Services, what = 'the new S3 settings'): Promise<void> {
   const byServer = new Map<string, { server: Server; items: { database: Database; schedule: Schedule }[] }>();
   for (const schedule of services.store.listSchedules()) {
     const database = services.store.getDatabase(schedule.databaseId);

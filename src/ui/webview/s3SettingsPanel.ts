@@ -22,7 +22,7 @@ import {
   toWebview,
 } from '../../shared/protocol';
 import { runS3Test } from '../commands/s3Test';
-import { syncSchedulesWithS3 } from '../commands/schedule';
+import { syncSchedules } from '../commands/schedule';
 import { resolveServer } from '../commands/targets';
 import { isCancellation, messageOf } from '../errors';
 import { s3SettingsService } from '../s3TestLog';
@@ -208,7 +208,7 @@ export class S3SettingsPanel implements vscode.Disposable {
         // What the tree showed of S3 (listed with the old settings, or not at all) is out of date.
         this.services.tree.reload();
         // Schedules carry the S3 settings on their servers: bring them up to date.
-        void syncSchedulesWithS3(this.services);
+        void syncSchedules(this.services);
         return;
       }
       case 'remove': {
@@ -227,7 +227,7 @@ export class S3SettingsPanel implements vscode.Disposable {
         await this.post({ type: 'removed', message: r.message });
         void vscode.window.showInformationMessage(r.message);
         this.services.tree.reload();
-        void syncSchedulesWithS3(this.services);
+        void syncSchedules(this.services);
         return;
       }
       case 'test': {

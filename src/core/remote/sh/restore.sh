@@ -82,6 +82,14 @@ infrakt_decrypted() {
   $infrakt_age -d -i "$infrakt_work/id" <"$infrakt_file" || echo "$?" >"$infrakt_work/dec_rc"
 }
 
+# After infrakt_decrypted: the restore stops when age failed on the way.
+infrakt_decrypt_ok() {
+  if [ -s "$infrakt_work/dec_rc" ]; then
+    echo "infrakt: age failed while decrypting (exit $(cat "$infrakt_work/dec_rc"))" >&2
+    exit "$infrakt_exit_restore_failed"
+  fi
+}
+
 # The decompressed dump into the engine's restore command. The decompressor's
 # status is kept in a file: without pipefail (dash) a pipeline's status is only
 # its last command's. An engine whose tool reads the file as it is (mongorestore
@@ -100,10 +108,7 @@ infrakt_restore_stream() {
     echo "infrakt: $infrakt_db_restore_tool failed (exit $infrakt_restore_rc)" >&2
     exit "$infrakt_exit_restore_failed"
   fi
-  if [ -s "$infrakt_work/dec_rc" ]; then
-    echo "infrakt: age failed while decrypting (exit $(cat "$infrakt_work/dec_rc"))" >&2
-    exit "$infrakt_exit_restore_failed"
-  fi
+  infrakt_decrypt_ok
   if [ -s "$infrakt_work/decomp_rc" ]; then
     echo "infrakt: $infrakt_decomp failed (exit $(cat "$infrakt_work/decomp_rc"))" >&2
     exit "$infrakt_exit_restore_failed"
@@ -127,10 +132,7 @@ infrakt_restore() {
     if [ "${infrakt_db_restore_raw:-0}" = 1 ] || infrakt_has_fn infrakt_db_restore; then
       infrakt_plain="$infrakt_work/${infrakt_name%.age}"
       infrakt_decrypted >"$infrakt_plain"
-      if [ -s "$infrakt_work/dec_rc" ]; then
-        echo "infrakt: age failed while decrypting (exit $(cat "$infrakt_work/dec_rc"))" >&2
-        exit "$infrakt_exit_restore_failed"
-      fi
+      infrakt_decrypt_ok
       infrakt_file=$infrakt_plain infrakt_encrypted=0
     fi
   fi

@@ -10,8 +10,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as age from 'age-encryption';
-import { type BackupTarget, BackupError, backUpNow, forServer, restoreBackup } from '../../src/core/backup';
-import { checkIdentities, recipientProblem } from '../../src/core/backup/encryption';
+import {
+  type BackupTarget,
+  BackupError,
+  backUpNow,
+  checksumScript,
+  forServer,
+  parseChecksum,
+  restoreBackup,
+  shortKey,
+} from '../../src/core/backup';
+import { checkIdentities, recipientProblem, sshIdentity } from '../../src/core/backup/encryption';
 import type { Server } from '../../src/core/model';
 import { shellQuote as q } from '../../src/core/remote/script';
 import { scheduledBackupScript, passwordFileScript } from '../../src/core/schedule/script';
@@ -101,10 +110,21 @@ describe('encrypted backups with age (sshd + age + s3rver + PostgreSQL)', functi
     pg.sql("UPDATE items SET name = 'changed' WHERE id <= 10", 'shop');
     const changed = rows();
     const other = await age.generateIdentity();
+    // The .sha256 names the key (sha256sum -c skips the comment); a refusal names it too.
+    const sum = fs.readFileSync(`${file}.sha256`, 'utf8');
+    assert.equal(sum, `${b.sha256}  ${b.file}\n# age recipient: ${recipient}\n`);
+    assert.equal(spawnSync('sha256sum', ['-c', `${b.file}.sha256`], { cwd: server.backupDir }).status, 0);
+    const marker = path.join(s3.directory, s3.bucket, `infrakt/backups/shop/${b.file}.sha256._S3rver_object`);
+    assert.equal(fs.readFileSync(marker, 'utf8'), sum, 'the commit mark in S3 says the same');
+    const recorded = parseChecksum((await pool.run(server, checksumScript(server, b.file))).stdout);
+    assert.deepEqual(recorded, { sha256: b.sha256, recipient });
     await assert.rejects(
       restoreBackup(forServer(pool, server), target(), b.file, { identities: [other] }),
       (e: BackupError) =>
-        e.kind === 'decrypt' && /none of the recovery keys on this computer opens it/.test(e.message),
+        e.kind === 'decrypt' &&
+        e.details.recipient === recipient &&
+        e.message.includes(`was encrypted for key ${shortKey(recipient)}, which is not on this computer`) &&
+        /import its recovery key/.test(e.message),
     );
     await assert.rejects(
       restoreBackup(forServer(pool, server), target(), b.file),
@@ -166,6 +186,48 @@ describe('encrypted backups with age (sshd + age + s3rver + PostgreSQL)', functi
     pg.sql('DELETE FROM items WHERE id > 1000', 'shop');
     await restoreBackup(forServer(pool, server), target(), b.file, { identities: [identity] });
     assert.equal(rows(), before);
+  });
+
+  it('a backup encrypted to an ssh-ed25519 key restores on the server with that private key, checked first', async () => {
+    const keyFile = path.join(work, 'id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'me@laptop', '-f', keyFile]);
+    const sshRecipient = fs.readFileSync(`${keyFile}.pub`, 'utf8').trim();
+    assert.equal(recipientProblem(sshRecipient), undefined);
+    const b = await backUpNow(forServer(pool, server), target(), { encryptTo: sshRecipient });
+    const before = rows();
+    pg.sql('DELETE FROM items WHERE id > 1500', 'shop');
+    const changed = rows();
+    // No key here opens it: the refusal names the SSH key, and says what to do.
+    await assert.rejects(
+      restoreBackup(forServer(pool, server), target(), b.file, { identities: [identity] }),
+      (e: BackupError) =>
+        e.kind === 'decrypt' &&
+        e.details.recipient === sshRecipient &&
+        /ssh-ed25519 AAAAC3Nz…\S+ me@laptop.*private key file/.test(e.message),
+    );
+    assert.equal(rows(), changed, 'untouched');
+    // The key file is checked before it is sent: the right key, no passphrase.
+    const protectedCopy = path.join(work, 'id_protected');
+    fs.copyFileSync(keyFile, protectedCopy);
+    execFileSync('ssh-keygen', ['-q', '-p', '-N', 'pass phrase', '-f', protectedCopy]);
+    assert.throws(() => sshIdentity(fs.readFileSync(protectedCopy, 'utf8'), sshRecipient), /passphrase/);
+    const otherKey = path.join(work, 'id_other');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
+    assert.throws(
+      () => sshIdentity(fs.readFileSync(otherKey, 'utf8'), sshRecipient),
+      /not the one for ssh-ed25519/,
+    );
+    assert.throws(() => sshIdentity(sshRecipient, sshRecipient), /not an OpenSSH private key/);
+    const key = sshIdentity(fs.readFileSync(keyFile, 'utf8'), sshRecipient);
+    const r = await restoreBackup(forServer(pool, server), target(), b.file, { identities: [key] });
+    assert.equal(r.verified, true);
+    assert.equal(rows(), before, 'restored');
+    const secretPart = key.split('\n')[3];
+    assert.equal(
+      filesWith(server.backupDir, secretPart),
+      '',
+      'the private key is on no file under the backup dir',
+    );
   });
 
   it('the scheduled script encrypts with only the recipient on the server', async () => {

@@ -310,7 +310,7 @@ describe('listing and S3 functions, run with a stub awscli (bash, dash, busybox 
 
     it(`${name}: a local backup's checksum is read, and Delete removes the file and its checksum`, () => {
       const sum = run(cmd, checksumScript(server(), F1), false);
-      assert.equal(parseChecksum(sum.stdout), 'a'.repeat(64));
+      assert.deepEqual(parseChecksum(sum.stdout), { sha256: 'a'.repeat(64), recipient: '' });
       const none = run(cmd, checksumScript(server(), F2), false);
       assert.equal(none.status, EXIT.noChecksum);
       assert.equal(parseChecksum(none.stdout), undefined);

@@ -5,7 +5,7 @@
 // restore's script (remote/sh/restore.sh reads it through a FIFO).
 import * as fs from 'node:fs';
 import { Readable, Writable } from 'node:stream';
-import { BackupError } from './errors';
+import { BackupError, shortKey } from './errors';
 
 // Bech32 (lower case, no 1 b i o in the data part), as age prints them.
 const AGE_RECIPIENT_RE = /^age1[02-9ac-hj-np-z]{58}$/;
@@ -28,16 +28,66 @@ export function checkRecipient(text: string): string {
   return text.trim();
 }
 
+// An unencrypted OpenSSH private key file, as ssh-keygen writes it.
+const SSH_IDENTITY_RE =
+  /^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]{40,4000}\n-----END OPENSSH PRIVATE KEY-----$/;
+
 /** The identities, checked (one per line in the script); throws before any script exists. */
 export function checkIdentities(ids: readonly string[]): string[] {
   return ids.map((id) => {
-    if (!AGE_IDENTITY_RE.test(id))
+    if (!AGE_IDENTITY_RE.test(id) && !SSH_IDENTITY_RE.test(id))
       throw new BackupError(
         'invalid-input',
         'A recovery key must be an age identity (AGE-SECRET-KEY-1 followed by 58 letters and digits)',
       );
     return id;
   });
+}
+
+/**
+ * The private key for a backup encrypted to an ssh-ed25519 recipient, read
+ * from the key file the user picked: an OpenSSH private key without a
+ * passphrase (age on the server cannot ask for one) whose public key is that
+ * recipient. Returns the key text for the restore's script; throws the
+ * sentence that says what is wrong otherwise.
+ */
+export function sshIdentity(text: string, recipient: string): string {
+  const key = text.replace(/\r\n/g, '\n').trim();
+  if (!SSH_IDENTITY_RE.test(key))
+    throw new BackupError(
+      'invalid-input',
+      'That file is not an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----): pick the private key, not the .pub file',
+    );
+  const blob = Buffer.from(key.split('\n').slice(1, -1).join(''), 'base64');
+  const magic = 'openssh-key-v1\0';
+  let at = magic.length;
+  const str = (): Buffer => {
+    if (at + 4 > blob.length)
+      throw new BackupError('invalid-input', 'That OpenSSH private key file is damaged');
+    const n = blob.readUInt32BE(at);
+    const v = blob.subarray(at + 4, at + 4 + n);
+    at += 4 + n;
+    return v;
+  };
+  if (blob.subarray(0, magic.length).toString('latin1') !== magic)
+    throw new BackupError('invalid-input', 'That OpenSSH private key file is damaged');
+  const cipher = str().toString('latin1');
+  str(); // kdf name
+  str(); // kdf options
+  at += 4; // number of keys
+  const pub = str();
+  const want = recipient.split(' ')[1];
+  if (pub.toString('base64') !== want)
+    throw new BackupError(
+      'invalid-input',
+      `That private key is not the one for ${shortKey(recipient)}, the key this backup was encrypted for: pick its private key file`,
+    );
+  if (cipher !== 'none')
+    throw new BackupError(
+      'invalid-input',
+      "That SSH key is protected by a passphrase, which age on the server cannot ask for: make an unprotected copy for the restore (cp key copy && ssh-keygen -p -N '' -f copy) and pick the copy",
+    );
+  return key;
 }
 
 /** The identities in an age identity file (age-keygen's format: comments, blank lines, one key per line). */
@@ -84,12 +134,22 @@ export async function recipientOf(identity: string): Promise<string> {
  * written as `<dest>.partial` and renamed when complete). age authenticates
  * every chunk: a tampered or truncated file fails, and nothing is kept.
  */
-export async function decryptFile(src: string, dest: string, identities: readonly string[]): Promise<void> {
+export async function decryptFile(
+  src: string,
+  dest: string,
+  identities: readonly string[],
+  /** The key it was encrypted for (its .sha256 says), to name in a refusal. */
+  recipient?: string,
+): Promise<void> {
   const age = await ageLib();
+  const notHere = recipient
+    ? `This backup was encrypted for key ${shortKey(recipient)}, which is not on this computer — import its recovery key (Infrakt: Import Recovery Key)`
+    : undefined;
   if (!identities.length)
     throw new BackupError(
       'decrypt',
-      'This backup is encrypted and there is no recovery key on this computer — import it (Infrakt: Import Recovery Key)',
+      notHere ??
+        'This backup is encrypted and there is no recovery key on this computer — import it (Infrakt: Import Recovery Key)',
     );
   const d = new age.Decrypter();
   for (const id of checkIdentities(identities)) d.addIdentity(id);
@@ -102,7 +162,8 @@ export async function decryptFile(src: string, dest: string, identities: readonl
     } catch (err) {
       throw new BackupError(
         'decrypt',
-        `None of the recovery keys on this computer opens this backup (${err instanceof Error ? err.message : String(err)}) — import the recovery key it was encrypted for (Infrakt: Import Recovery Key)`,
+        notHere ??
+          `None of the recovery keys on this computer opens this backup (${err instanceof Error ? err.message : String(err)}) — import the recovery key it was encrypted for (Infrakt: Import Recovery Key)`,
       );
     }
     await plain.pipeTo(Writable.toWeb(fs.createWriteStream(partial, { mode: 0o600 })));

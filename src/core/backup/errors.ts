@@ -26,7 +26,14 @@ export class BackupError extends Error {
   constructor(
     readonly kind: BackupErrorKind,
     message: string,
-    readonly details: { tool?: string; stage?: string; exitCode?: number; stderr?: string } = {},
+    readonly details: {
+      tool?: string;
+      stage?: string;
+      exitCode?: number;
+      stderr?: string;
+      /** decrypt: the key the backup was encrypted for, when its .sha256 says. */
+      recipient?: string;
+    } = {},
   ) {
     super(message);
   }
@@ -55,6 +62,13 @@ export interface ErrorContext {
   filename?: string;
   /** The run was aborted by the user (cancel): report cancellation, not a failure. */
   aborted?: boolean;
+}
+
+/** A public key short enough for a sentence: `age1qyqs…x7d3`, `ssh-ed25519 AAAA…x7d3 me@laptop`. */
+export function shortKey(key: string): string {
+  const [kind, body, ...rest] = key.split(' ');
+  if (!body) return kind.length > 20 ? `${kind.slice(0, 9)}…${kind.slice(-6)}` : kind;
+  return [kind, `${body.slice(0, 8)}…${body.slice(-6)}`, ...rest].join(' ');
 }
 
 /** Maps a failed script run to a typed error. */
@@ -109,14 +123,20 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
         `${ctx.filename ?? 'The backup'} has no .sha256 beside it, so it cannot be verified; restore refused, database untouched`,
         detail,
       );
-    case EXIT.decrypt:
-      return new BackupError(
-        'decrypt',
-        `${ctx.filename ?? 'The backup'} is encrypted and none of the recovery keys on this computer opens it${
-          excerpt ? ` (${excerpt})` : ''
-        } — import the recovery key it was encrypted for (Infrakt: Import Recovery Key); the database was not touched`,
-        detail,
-      );
+    case EXIT.decrypt: {
+      const recipient = markValue(r.stdout, MARKS.recipient);
+      const file = ctx.filename ?? 'The backup';
+      const why = recipient
+        ? `${file} was encrypted for key ${shortKey(recipient)}, which is not on this computer`
+        : `${file} is encrypted and none of the recovery keys on this computer opens it${excerpt ? ` (${excerpt})` : ''}`;
+      const next = recipient?.startsWith('ssh-')
+        ? 'restore it with that SSH key’s private key file'
+        : 'import its recovery key (Infrakt: Import Recovery Key)';
+      return new BackupError('decrypt', `${why} — ${next}; the database was not touched`, {
+        ...detail,
+        recipient,
+      });
+    }
     case EXIT.restoreFailed:
     case EXIT.notReady:
       return new BackupError(

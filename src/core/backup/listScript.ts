@@ -114,14 +114,18 @@ export function checksumScript(server: { name: string; backupDir: string }, file
   checkServerBackupFile(s.name, filename);
   return remoteScript({
     vars: { infrakt_file: `${s.backupDir}/${filename}` },
-    modules: [SH.list],
+    modules: [SH.common, SH.list],
     call: 'infrakt_checksum',
   });
 }
 
-const checksumResult = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+const checksumResult = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The key an encrypted backup was encrypted for ('' when its .sha256 does not say). */
+  recipient: z.string().optional(),
+});
 
 /** The checksum checksumScript read, or undefined when there is none (or it is not one). */
-export function parseChecksum(stdout: string): string | undefined {
-  return parseResultLine(stdout, checksumResult)?.sha256;
+export function parseChecksum(stdout: string): z.infer<typeof checksumResult> | undefined {
+  return parseResultLine(stdout, checksumResult);
 }

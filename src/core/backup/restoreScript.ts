@@ -52,7 +52,11 @@ export function restoreScript(target: BackupTarget, filename: string, opts: Rest
       infrakt_compression: parsed.compression,
       infrakt_format: parsed.format,
       infrakt_encrypted: parsed.encrypted,
-      infrakt_identity: { value: checkIdentities(opts.identities ?? []), field: 'Recovery key' },
+      // One line per item (an SSH private key is several); the script prints them back as the identity file.
+      infrakt_identity: {
+        value: checkIdentities(opts.identities ?? []).flatMap((id) => id.split('\n')),
+        field: 'Recovery key',
+      },
       infrakt_allow_unverified: opts.allowUnverified ?? false,
       infrakt_restore_polls: Math.ceil(timeout * 5),
     },

@@ -23,6 +23,7 @@ const MARK_NAMES = {
   docker: 'docker',
   step: 'restore-step',
   warning: 'warning',
+  recipient: 'recipient',
   s3step: 's3step',
   s3error: 's3error',
   s3prefix: 's3prefix',

@@ -16,6 +16,7 @@ import {
   restoreBackup,
   checksumScript,
   parseChecksum,
+  shortKey,
   stderrExcerpt,
   type BackupResult,
 } from '../../core/backup';
@@ -41,7 +42,7 @@ import { BackupProgressMeter } from '../../core/backup/progress';
 import { summariseRetention } from '../../core/backup/retention';
 import type { Services } from '../services';
 import { encryptionRecipient, recoveryKeys } from '../credentials';
-import { decryptFile } from '../../core/backup/encryption';
+import { decryptFile, sshIdentity } from '../../core/backup/encryption';
 import { resolveBackup, resolveDatabase } from './targets';
 
 /** A missing tool on the server: the next step is Provision Server. */
@@ -251,12 +252,23 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
         }
         progress.report({ message: `restoring ${entry.filename}…` });
         const { target, secrets } = await backupTarget(services, server, database);
-        await restoreBackup(
-          { run: (script, o) => runner.run(script, { ...o, secrets }) },
-          target,
-          entry.filename,
-          { signal: session.signal, identities: await recoveryKeys(services) },
-        );
+        const restore = (identities: readonly string[]) =>
+          restoreBackup(
+            { run: (script, o) => runner.run(script, { ...o, secrets: [...secrets, ...identities] }) },
+            target,
+            entry.filename,
+            { signal: session.signal, identities },
+          );
+        try {
+          await restore(await recoveryKeys(services));
+        } catch (err) {
+          // Encrypted for the user's own SSH key: its private key, picked now, opens it (nothing was touched).
+          const recipient = err instanceof BackupError ? err.details.recipient : undefined;
+          if (!recipient?.startsWith('ssh-')) throw err;
+          const key = await pickSshIdentity(recipient);
+          progress.report({ message: `restoring ${entry.filename} with your SSH key…` });
+          await restore([key]);
+        }
       } catch (err) {
         throw explain(err, server);
       } finally {
@@ -271,6 +283,18 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
   }${download ? ` ${describeDownload(download)}` : ''}`;
   services.log.info(msg);
   void vscode.window.showInformationMessage(msg);
+}
+
+/** Asks for the private key of an ssh-ed25519 recipient; it goes into the restore's script only. */
+async function pickSshIdentity(recipient: string): Promise<string> {
+  const picked = await vscode.window.showOpenDialog({
+    title: `This backup was encrypted for your SSH key ${shortKey(recipient)} — choose its private key file (sent in the restore's script only, never stored)`,
+    defaultUri: vscode.Uri.file(path.join(os.homedir(), '.ssh')),
+    canSelectMany: false,
+    openLabel: 'Use This Key',
+  });
+  if (!picked?.[0]) throw new BackupError('cancelled', 'Restore cancelled; the database was not touched');
+  return sshIdentity(fs.readFileSync(picked[0].fsPath, 'utf8'), recipient);
 }
 
 const downloadResult = z.object({ existed: z.boolean() });
@@ -435,13 +459,15 @@ export async function downloadBackup(services: Services, arg?: unknown): Promise
   const dest = picked.fsPath;
   const partial = `${dest}.partial`;
   const remote = `${server.backupDir}/${entry.filename}`;
+  let savedEncrypted: string | undefined;
   await withRemote(
     services,
     server,
     { title: `Downloading ${entry.filename} from ${server.name}` },
     async ({ runner, progress, signal }) => {
       const sum = await runner.run(checksumScript(server, entry.filename));
-      const expected = parseChecksum(sum.stdout);
+      const recorded = parseChecksum(sum.stdout);
+      const expected = recorded?.sha256;
       if (sum.code !== 0 || !expected)
         throw new Error(
           `${entry.filename} has no checksum on ${server.name}; not downloaded (it cannot be verified).`,
@@ -467,18 +493,24 @@ export async function downloadBackup(services: Services, arg?: unknown): Promise
           throw new Error(
             `The downloaded file does not match its checksum (sha256 ${actual}, expected ${expected}); it was not kept.`,
           );
-        if (encrypted) {
+        if (encrypted && recorded.recipient?.startsWith('ssh-')) {
+          // age's SSH keys are not in the library that decrypts here: the file is kept as it is stored.
+          savedEncrypted = `${dest}.age`;
+          fs.renameSync(partial, savedEncrypted);
+        } else if (encrypted) {
           progress.report({ message: 'decrypting…' });
-          await decryptFile(partial, dest, identities);
+          await decryptFile(partial, dest, identities, recorded.recipient || undefined);
         } else fs.renameSync(partial, dest);
       } finally {
         fs.rmSync(partial, { force: true });
       }
     },
   );
-  const msg = `Downloaded ${entry.filename} to ${dest} (sha256 verified${encrypted ? ', decrypted' : ''}).`;
+  const msg = savedEncrypted
+    ? `Downloaded ${entry.filename} to ${savedEncrypted} (sha256 verified). It is encrypted for an SSH key and stays encrypted here — decrypt it with: age -d -i ~/.ssh/id_ed25519 -o ${dest} ${savedEncrypted}`
+    : `Downloaded ${entry.filename} to ${dest} (sha256 verified${encrypted ? ', decrypted' : ''}).`;
   services.log.info(msg);
   void vscode.window.showInformationMessage(msg, 'Reveal').then((c) => {
-    if (c) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dest));
+    if (c) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(savedEncrypted ?? dest));
   });
 }

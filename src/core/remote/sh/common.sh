@@ -93,3 +93,8 @@ infrakt_tail_lines() {
     printf '%s' "$infrakt_tl"
   }
 }
+
+# The key an encrypted backup was encrypted for, from its .sha256 ($1); empty when it does not say.
+infrakt_sum_recipient() {
+  { sed -n 's/^# age recipient: //p' "$1" 2>/dev/null || :; } | head -n 1
+}

@@ -101,6 +101,6 @@ infrakt_delete_local() {
 infrakt_checksum() {
   set -u
   [ -f "$infrakt_file.sha256" ] || exit "$infrakt_exit_no_checksum"
-  infrakt_sum=$(cut -c1-64 <"$infrakt_file.sha256")
-  printf '%s {"sha256":"%s"}\n' "$infrakt_mark_result" "$infrakt_sum"
+  infrakt_sum=$(head -c 64 <"$infrakt_file.sha256")
+  printf '%s {"sha256":"%s","recipient":"%s"}\n' "$infrakt_mark_result" "$infrakt_sum" "$(infrakt_json_text "$(infrakt_sum_recipient "$infrakt_file.sha256")")"
 }

@@ -42,6 +42,15 @@
 # sha256 of "abc" (FIPS 180-2 test vector): checks a hashing tool before it is trusted.
 infrakt_sha256_abc=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
 
+# A backup's .sha256 (the file beside it and the commit mark in S3): sha256sum's
+# line, then for an encrypted backup the key it was encrypted for, as a comment
+# (sha256sum -c skips it), so a restore can name the key it needs. Readers take
+# the first 64 bytes. $1 the sha256, $2 the file name.
+infrakt_sum_lines() {
+  printf '%s  %s\n' "$1" "$2"
+  if [ -n "${infrakt_enc_recipient:-}" ]; then printf '# age recipient: %s\n' "$infrakt_enc_recipient"; fi
+}
+
 infrakt_has_fn() { command -v "$1" >/dev/null 2>&1; }
 
 # infrakt_sv <sink> <field> <value> / infrakt_sg <sink> <field> (into $infrakt_r): per-sink state.
@@ -569,7 +578,7 @@ infrakt_backup() {
   infrakt_size=$(stat -c %s -- "$infrakt_partial")
   # Commit: checksum first, then the atomic rename; a backup never exists without its .sha256.
   infrakt_sumfile="$infrakt_final.sha256"
-  printf '%s  %s\n' "$infrakt_sha256" "$infrakt_name" >"$infrakt_sumfile"
+  infrakt_sum_lines "$infrakt_sha256" "$infrakt_name" >"$infrakt_sumfile"
   infrakt_done=1
   mv -f -- "$infrakt_partial" "$infrakt_final" || {
     infrakt_done=0

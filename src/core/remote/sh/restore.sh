@@ -36,7 +36,7 @@ infrakt_verify() {
     exit "$infrakt_exit_not_found"
   }
   if [ -f "$infrakt_file.sha256" ]; then
-    infrakt_expected=$(cut -c1-64 <"$infrakt_file.sha256")
+    infrakt_expected=$(head -c 64 <"$infrakt_file.sha256")
     infrakt_actual=$($infrakt_sha <"$infrakt_file" | cut -c1-64)
     if [ "$infrakt_expected" != "$infrakt_actual" ]; then
       echo "infrakt: checksum mismatch for $infrakt_name: expected $infrakt_expected, file has $infrakt_actual" >&2
@@ -61,7 +61,10 @@ infrakt_age_identity() {
 }
 
 # Before anything is touched: the identity opens the backup (age decrypts its header and first chunk).
+# A refusal names the key the backup was encrypted for (from its .sha256) on a line of its own.
 infrakt_check_identity() {
+  infrakt_for=$(infrakt_sum_recipient "$infrakt_file.sha256")
+  if [ -n "$infrakt_for" ]; then printf '%s %s\n' "$infrakt_mark_recipient" "$infrakt_for"; fi
   if [ -z "${infrakt_identity:-}" ]; then
     echo "infrakt: $infrakt_name is encrypted and no identity was given" >&2
     exit "$infrakt_exit_decrypt"

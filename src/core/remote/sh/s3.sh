@@ -131,7 +131,7 @@ infrakt_s3_upload_file() {
     echo "infrakt: $infrakt_file has no .sha256 beside it, so a copy in S3 could never be verified — take a new backup instead" >&2
     exit "$infrakt_exit_no_checksum"
   }
-  [ "$(sha256sum <"$infrakt_file" | cut -c1-64)" = "$(cut -c1-64 <"$infrakt_file.sha256")" ] || {
+  [ "$(sha256sum <"$infrakt_file" | cut -c1-64)" = "$(head -c 64 <"$infrakt_file.sha256")" ] || {
     echo "infrakt: $infrakt_file does not match its .sha256: it is damaged and is not uploaded" >&2
     exit "$infrakt_exit_checksum_mismatch"
   }
@@ -165,7 +165,7 @@ infrakt_s3_download() {
   }
   awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_s3_key" "$infrakt_file.partial" </dev/null ||
     infrakt_s3_download_failed $?
-  infrakt_want=$(cut -c1-64 <"$infrakt_file.sha256.partial")
+  infrakt_want=$(head -c 64 <"$infrakt_file.sha256.partial")
   infrakt_got=$(sha256sum <"$infrakt_file.partial" | cut -c1-64)
   [ "$infrakt_want" = "$infrakt_got" ] || {
     echo "infrakt: downloaded file does not match its checksum (sha256 $infrakt_got, expected $infrakt_want)" >&2

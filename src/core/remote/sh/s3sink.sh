@@ -47,7 +47,7 @@ infrakt_sink_s3_after() {
     echo "infrakt: S3 holds $infrakt_s3_len bytes of $INFRAKT_NAME where $INFRAKT_SIZE were sent — the upload is not kept" >&2
     return 1
   fi
-  printf '%s  %s\n' "$INFRAKT_SHA256" "$INFRAKT_NAME" |
+  infrakt_sum_lines "$INFRAKT_SHA256" "$INFRAKT_NAME" |
     infrakt_aws_bounded s3 cp --only-show-errors - "s3://$infrakt_bucket/$infrakt_s3_key.sha256"
 }
 

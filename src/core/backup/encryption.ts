@@ -143,13 +143,13 @@ export async function decryptFile(
 ): Promise<void> {
   const age = await ageLib();
   const notHere = recipient
-    ? `This backup was encrypted for key ${shortKey(recipient)}, which is not on this computer — import its recovery key (Infrakt: Import Recovery Key)`
+    ? `This backup was encrypted for key ${shortKey(recipient)}, which is not on this computer — import its recovery key (Infrakt: Import Recovery Key…)`
     : undefined;
   if (!identities.length)
     throw new BackupError(
       'decrypt',
       notHere ??
-        'This backup is encrypted and there is no recovery key on this computer — import it (Infrakt: Import Recovery Key)',
+        'This backup is encrypted and there is no recovery key on this computer — import it (Infrakt: Import Recovery Key…)',
     );
   const d = new age.Decrypter();
   for (const id of checkIdentities(identities)) d.addIdentity(id);
@@ -163,7 +163,7 @@ export async function decryptFile(
       throw new BackupError(
         'decrypt',
         notHere ??
-          `None of the recovery keys on this computer opens this backup (${err instanceof Error ? err.message : String(err)}) — import the recovery key it was encrypted for (Infrakt: Import Recovery Key)`,
+          `None of the recovery keys on this computer opens this backup (${err instanceof Error ? err.message : String(err)}) — import the recovery key it was encrypted for (Infrakt: Import Recovery Key…)`,
       );
     }
     await plain.pipeTo(Writable.toWeb(fs.createWriteStream(partial, { mode: 0o600 })));

@@ -131,7 +131,7 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
         : `${file} is encrypted and none of the recovery keys on this computer opens it${excerpt ? ` (${excerpt})` : ''}`;
       const next = recipient?.startsWith('ssh-')
         ? 'restore it with that SSH key’s private key file'
-        : 'import its recovery key (Infrakt: Import Recovery Key)';
+        : 'import its recovery key (Infrakt: Import Recovery Key…)';
       return new BackupError('decrypt', `${why} — ${next}; the database was not touched`, {
         ...detail,
         recipient,

@@ -72,7 +72,7 @@ export async function setUpEncryption(services: Services): Promise<void> {
     });
     services.store.setEncryption({ recipient, own: false });
     void vscode.window.showInformationMessage(
-      `New backups are encrypted to ${recipient}. To restore them, import its identity here (Infrakt: Import Recovery Key).`,
+      `New backups are encrypted to ${recipient}. To restore them, import its identity here (Infrakt: Import Recovery Key…).`,
     );
     await syncSchedules(services, 'the new encryption key');
     return;

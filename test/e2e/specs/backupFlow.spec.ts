@@ -459,7 +459,77 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .waitFor({ timeout: 30_000 });
   });
 
-  it('the canary S3 secret saved on the page is in no file of the profile: not the SQLite store, not the Infrakt log, not VS Code state', () => {
+  /** The recovery key exported by the encryption step (a canary for the last check). */
+  let identity = '';
+
+  it('Set Up Backup Encryption: a key made here and exported (0600); Back Up Now encrypts (a lock on the row); Restore decrypts on the server', async function () {
+    this.timeout(240_000);
+    await wb().runCommand('Infrakt: Set Up Backup Encryption…');
+    await wb().pick('Set Up Backup Encryption', 'Make a new key on this computer');
+    await wb().dialog().filter({ hasText: 'Without the recovery key' }).waitFor({ state: 'visible' });
+    await wb().answerDialog('Make Key');
+    await wb().dialog().filter({ hasText: 'Export the recovery key' }).waitFor({ state: 'visible' });
+    await wb().answerDialog('Choose File…');
+    // VS Code's own save dialog (code-server: the quick-input one): the whole path, Enter.
+    await wb().waitForQuickInput('Export Recovery Key');
+    const input = wb().quickInput().locator('.quick-input-box input');
+    const idle = async () =>
+      (await wb().quickInput().locator('.monaco-progress-container.active').count()) === 0;
+    await waitFor('the save dialog to list its start folder', async () =>
+      (await input.inputValue()).includes('/') && (await idle()) ? true : undefined,
+    );
+    const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-e2e-key-')), 'recovery.txt');
+    onTeardown('the exported recovery key', () =>
+      fs.rmSync(path.dirname(keyFile), { recursive: true, force: true }),
+    );
+    await input.fill(keyFile);
+    await waitFor('the save dialog to settle on the path', async () => ((await idle()) ? true : undefined));
+    await input.press('Enter');
+    await wb().waitForToast(`Recovery key saved to ${keyFile} (readable only by you)`);
+    assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+    const exported = fs.readFileSync(keyFile, 'utf8');
+    identity = /^AGE-SECRET-KEY-1[0-9A-Z]{58}$/m.exec(exported)?.[0] ?? '';
+    const recipient = /^# public key: (age1\S+)$/m.exec(exported)?.[1] ?? '';
+    assert.ok(identity && recipient, exported.replace(/AGE-SECRET-KEY-1\S+/, 'AGE-SECRET-KEY-1…'));
+
+    await wb().contextMenu(wb().treeRow('shop'), 'Back Up Now');
+    const toast = await wb().waitForToast(/Backup of shop on sandbox saved: .*\.age .*and uploaded to S3/);
+    const file = /saved: (\S+) \(/.exec((await toast.innerText()).replace(/\s+/g, ' '))?.[1] ?? '';
+    assert.match(file, /^sandbox_shop_postgres_\d{8}T\d{6}Z\.dump\.(zst|gz)\.age$/);
+    assert.equal(
+      fs.readFileSync(path.join(w.backupDir, file)).subarray(0, 21).toString(),
+      'age-encryption.org/v1',
+    );
+    assert.ok(
+      fs
+        .readFileSync(path.join(w.backupDir, `${file}.sha256`), 'utf8')
+        .includes(`# age recipient: ${recipient}`),
+    );
+    const locked = wb()
+      .serversView()
+      .locator('.monaco-list-row', { has: wb().page.locator('.codicon-lock') });
+    await locked.filter({ hasText: 'S3 + Local' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await wb().shot('flow-encrypted-backup-row');
+
+    w.postgres.sql("UPDATE products SET name = 'encrypted-flow'", 'shop');
+    assert.notEqual(items(), original);
+    await wb().contextMenu(locked.filter({ hasText: 'S3 + Local' }).first(), 'Restore Backup');
+    await wb().dialog().filter({ hasText: file }).waitFor({ state: 'visible' });
+    await wb().answerDialog('Restore without safety backup');
+    await wb().waitForToast(`Restored shop on sandbox from ${file}.`);
+    assert.equal(items(), original, 'decrypted on the server and restored');
+    const onServer = spawnSync('grep', ['-rlF', '--', identity, w.backupDir, '/opt/infrakt'], {
+      encoding: 'utf8',
+    }).stdout.trim();
+    assert.equal(onServer, '', 'the identity is on no file of the server');
+
+    // Off again: new backups are plain, the key stays for the encrypted ones.
+    await wb().runCommand('Infrakt: Set Up Backup Encryption…');
+    await wb().pick('Set Up Backup Encryption', 'Turn encryption off');
+    await wb().waitForToast('Backup encryption is off for new backups');
+  });
+
+  it('the canary S3 secret saved on the page and the recovery key are in no file of the profile: not the SQLite store, not the Infrakt log, not VS Code state', () => {
     const userData = wb().server.userDataDir;
     const logs = infraktLogFiles(userData);
     assert.ok(
@@ -478,9 +548,10 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     };
     walk(userData);
     assert.ok(files.includes(store) && logs.every((l) => files.includes(l)));
+    assert.ok(identity, 'the encryption step exported a recovery key');
     const leaks = files.filter((f) => {
       const text = fs.readFileSync(f).toString('latin1');
-      return text.includes(rotated);
+      return text.includes(rotated) || text.includes(identity);
     });
     assert.deepEqual(leaks, [], `secret found in ${leaks.join(', ')}`);
   });

@@ -1,13 +1,18 @@
-// The bundle's entry (dist/extension.js). VS Code loads this file before it calls activate();
-// everything else — the modules of src/extension.ts and the packages they use — is evaluated
-// inside activate(), so the time the extension logs for its activation includes them.
-// ssh2 is not among them: it loads on the first SSH connection (src/ssh/connectionPool.ts).
+// The bundle VS Code loads (dist/extension.js): activate() registers what VS Code asks for
+// (commands, the Servers view's provider, the settings page's serializer; src/ui/deferred.ts)
+// and returns. The extension itself (src/extension.ts, dist/main.js) is loaded right after, and
+// those registrations wait for it: the store opens without holding the workbench.
 import type * as vscode from 'vscode';
+import { registerDeferred } from './ui/deferred';
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
-  const extension = await import('./extension');
-  await extension.activate(context, started);
+  let returned = started;
+  const ready = Promise.resolve().then(async () =>
+    (await import('./extension')).start(context, { started, returned: () => returned }),
+  );
+  registerDeferred(context, ready);
+  returned = performance.now();
 }
 
 export function deactivate(): void {}

@@ -6,15 +6,22 @@ import { createSshEnvironment } from './platform/sshEnvironment';
 import { ConnectionPool } from './ssh/connectionPool';
 import { ConfigStore } from './store/configStore';
 import { COMMANDS } from './ui/commands';
-import { registerCommands } from './ui/commands/registry';
+import { commandRunner } from './ui/commands/registry';
 import { migrateKeepNewestSetting } from './ui/commands/retention';
-import { registerS3SettingsSerializer } from './ui/commands/s3Settings';
+import type { Started } from './ui/deferred';
+import { S3SettingsPanel } from './ui/webview/s3SettingsPanel';
 import type { Services } from './ui/services';
 import { BackupCatalog } from './ui/tree/backupCatalog';
 import { ServersTree } from './ui/tree/serversTree';
 
-/** `started`: when VS Code called the bundle's activate(), before this module was loaded (src/entry.ts). */
-export async function activate(context: vscode.ExtensionContext, started = performance.now()): Promise<void> {
+/**
+ * Opens the store and builds the services; src/entry.ts hands VS Code's requests over once this
+ * resolves. `started`: when VS Code called activate(); `returned`: when activate() returned.
+ */
+export async function start(
+  context: vscode.ExtensionContext,
+  times: { started: number; returned: () => number },
+): Promise<Started> {
   const loaded = performance.now();
   const log = createLog();
   context.subscriptions.push(log);
@@ -39,13 +46,18 @@ export async function activate(context: vscode.ExtensionContext, started = perfo
   const catalog = new BackupCatalog(() => services);
   const tree = new ServersTree(store, catalog);
   const services: Services = { context, store, secrets, log, tree, runner, catalog };
-  context.subscriptions.push(catalog, tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
-  registerCommands(context, services, COMMANDS);
-  context.subscriptions.push(registerS3SettingsSerializer(services));
+  context.subscriptions.push(catalog, tree);
   await migrateKeepNewestSetting(services);
 
   const now = performance.now();
+  const since = (t: number) => Math.round(t - times.started);
   log.info(
-    `infrakt activated in ${Math.round(now - started)} ms (loading its code ${Math.round(loaded - started)} ms, opening the store ${Math.round(storeOpened - loaded)} ms; store: ${file})`,
+    `infrakt activated in ${since(times.returned())} ms, ready in ${since(now)} ms (loading its code ${Math.round(loaded - times.started)} ms, opening the store ${Math.round(storeOpened - loaded)} ms; store: ${file})`,
   );
+  return {
+    tree,
+    run: commandRunner(services, COMMANDS),
+    ids: Object.keys(COMMANDS),
+    revive: (panel) => void S3SettingsPanel.revive(panel, services),
+  };
 }

@@ -18,6 +18,7 @@ describe('packaged VSIX', () => {
   it('contains the extension bundle, ssh2 (loaded on the first connection), age (loaded for a key or a decryption), the webview bundle and the sql.js wasm', () => {
     for (const f of [
       'extension/dist/extension.js',
+      'extension/dist/main.js',
       'extension/dist/ssh2.js',
       'extension/dist/age.js',
       'extension/dist/webview.js',

@@ -7,36 +7,34 @@ import { commandTarget } from './rowArgument';
 
 export type Handler = (services: Services, ...args: unknown[]) => unknown;
 
-export function registerCommands(
-  context: vscode.ExtensionContext,
+/** Runs a command by its id with the arguments VS Code passed (registered in src/ui/deferred.ts). */
+export function commandRunner(
   services: Services,
   handlers: Readonly<Record<string, Handler>>,
-): void {
-  for (const [id, handler] of Object.entries(handlers)) {
-    context.subscriptions.push(
-      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-        try {
-          const [, ...rest] = args;
-          return await handler(services, commandTarget(args), ...rest);
-        } catch (err) {
-          if (isCancellation(err)) {
-            services.log.info(`${id}: cancelled`);
-            return undefined;
-          }
-          const message = messageOf(err);
-          services.log.error(`${id}: ${message}`);
-          const actions = err instanceof ActionableError ? err.actions : [];
-          const choice = await vscode.window.showErrorMessage(
-            message,
-            ...actions.map((a) => a.title),
-            'Show Log',
-          );
-          if (choice === 'Show Log') services.log.show(true);
-          const action = actions.find((a) => a.title === choice);
-          if (action) await vscode.commands.executeCommand(action.command, ...(action.args ?? []));
-          return undefined;
-        }
-      }),
-    );
-  }
+): (id: string, args: unknown[]) => Promise<unknown> {
+  return async (id, args) => {
+    const handler = handlers[id];
+    if (!handler) throw new Error(`infrakt has no command ${id}`);
+    try {
+      const [, ...rest] = args;
+      return await handler(services, commandTarget(args), ...rest);
+    } catch (err) {
+      if (isCancellation(err)) {
+        services.log.info(`${id}: cancelled`);
+        return undefined;
+      }
+      const message = messageOf(err);
+      services.log.error(`${id}: ${message}`);
+      const actions = err instanceof ActionableError ? err.actions : [];
+      const choice = await vscode.window.showErrorMessage(
+        message,
+        ...actions.map((a) => a.title),
+        'Show Log',
+      );
+      if (choice === 'Show Log') services.log.show(true);
+      const action = actions.find((a) => a.title === choice);
+      if (action) await vscode.commands.executeCommand(action.command, ...(action.args ?? []));
+      return undefined;
+    }
+  };
 }

@@ -5,6 +5,7 @@
 // No retainContextWhenHidden: the page is rebuilt when shown again and keeps
 // unsaved input (never the secret) in its webview state.
 import * as vscode from 'vscode';
+import { S3_SETTINGS_VIEW_TYPE } from '../deferred';
 import { S3_PRESETS } from '../../core/s3/presets';
 import type { S3SettingsService } from '../../core/s3/settingsService';
 import type { FieldErrors } from '../../core/s3/settings';
@@ -29,7 +30,6 @@ import { s3SettingsService } from '../s3TestLog';
 import type { Services } from '../services';
 import { makeNonce, s3SettingsHtml } from './s3SettingsHtml';
 
-export const S3_SETTINGS_VIEW_TYPE = 'infrakt.s3Settings';
 const TITLE = 'S3 Settings';
 
 /** One open panel per activation (keyed by the extension context, not a global). */

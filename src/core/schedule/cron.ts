@@ -145,6 +145,8 @@ export const runStatus = z.object({
   /** Backups this run removed by local retention / S3 keep-newest. */
   deletedLocal: z.number().optional(),
   deletedS3: z.number().optional(),
+  /** Alerts of this run that could not be sent (the run's result is unchanged by them). */
+  alertError: z.string().optional(),
 });
 export type RunStatus = z.infer<typeof runStatus>;
 

@@ -7,6 +7,7 @@ import { ConnectionPool } from './ssh/connectionPool';
 import { ConfigStore } from './store/configStore';
 import { COMMANDS } from './ui/commands';
 import { registerCommands } from './ui/commands/registry';
+import { ScheduleProblemsItem } from './ui/tree/scheduleProblems';
 import { migrateKeepNewestSetting } from './ui/commands/retention';
 import { registerS3SettingsSerializer } from './ui/commands/s3Settings';
 import type { Services } from './ui/services';
@@ -40,6 +41,7 @@ export async function activate(context: vscode.ExtensionContext, started = perfo
   const tree = new ServersTree(store, catalog);
   const services: Services = { context, store, secrets, log, tree, runner, catalog };
   context.subscriptions.push(catalog, tree, vscode.window.registerTreeDataProvider('infrakt.servers', tree));
+  context.subscriptions.push(new ScheduleProblemsItem(tree, store, catalog));
   registerCommands(context, services, COMMANDS);
   context.subscriptions.push(registerS3SettingsSerializer(services));
   await migrateKeepNewestSetting(services);

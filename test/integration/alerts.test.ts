@@ -66,7 +66,11 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
   let destinations: AlertTarget[];
   const plan = (alerts: AlertTarget[]): SchedulePlan => ({
     databaseId,
-    target: { server, database: hostDatabase(pg, 'shop'), password: { kind: 'inline', password: pg.password } },
+    target: {
+      server,
+      database: hostDatabase(pg, 'shop'),
+      password: { kind: 'inline', password: pg.password },
+    },
     expression: '0 0 31 2 *',
     retention: { local: { last: 5 }, s3: {} },
     s3: { creds: { settings: s3rverSettings(s3, { prefix: 'alerts/' }), secretKey: S3RVER_KEY } },
@@ -81,7 +85,12 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
 
   before(async () => {
     savedCrontab = readCrontab();
-    [sshd, s3, pg, rx] = await Promise.all([startSshServer(), startS3(), startPostgres(), startHttpReceiver()]);
+    [sshd, s3, pg, rx] = await Promise.all([
+      startSshServer(),
+      startS3(),
+      startPostgres(),
+      startHttpReceiver(),
+    ]);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-alerts-'));
     files = {
       credentialsPath: path.join(work, 'opt', '.aws', 'credentials'),
@@ -166,7 +175,8 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
   it('S3 down: every kind gets the failure with the status record’s cause in its own shape; the canary is in no ps sample, script or log', async () => {
     rx.clear();
     // Each receiver answers after 400 ms, so the sampler sees curl while it sends.
-    for (const p of ['/hook/', '/slack/', '/discord/', '/mm/', '/ntfy/', '/hc/']) rx.respond(p, 200, 'ok', 400);
+    for (const p of ['/hook/', '/slack/', '/discord/', '/mm/', '/ntfy/', '/hc/'])
+      rx.respond(p, 200, 'ok', 400);
     const samples: string[] = [];
     let sampling = true;
     const sampler = (async () => {
@@ -247,8 +257,14 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
     assert.equal(s.exitCode, 75);
     assert.match(s.error ?? '', /upload to S3 failed/);
     assert.doesNotMatch(s.error ?? '', /alert to/, 'the backup’s cause is not mixed with the alerts');
-    assert.match(s.alertError ?? '', /alert to Team Slack \(slack\) failed: HTTP 410: the webhook was revoked/);
-    assert.match(s.alertError ?? '', /alert to Gone \(webhook\) failed: not sent: curl: \(7\) .*127\.0\.0\.1 port 1/);
+    assert.match(
+      s.alertError ?? '',
+      /alert to Team Slack \(slack\) failed: HTTP 410: the webhook was revoked/,
+    );
+    assert.match(
+      s.alertError ?? '',
+      /alert to Gone \(webhook\) failed: not sent: curl: \(7\) .*127\.0\.0\.1 port 1/,
+    );
     assert.ok(!(s.alertError ?? '').includes(canary));
     assert.match(log(), /alert Gone \(webhook, failed\): not sent: curl: \(7\)/);
     assert.ok(rx.to('/hook/').length === 1, 'the others were still sent');
@@ -292,7 +308,10 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
     );
     assert.match(d[2].detail, /not sent: curl: \(7\) Failed to connect to 127\.0\.0\.1 port 1/);
     const hook = json(rx.to('/hook/')[0]);
-    assert.equal(hook.cause, `it's "quoted" \\ back new line $(touch ${marker}) \`touch ${marker}\`; rm -rf / & echo`);
+    assert.equal(
+      hook.cause,
+      `it's "quoted" \\ back new line $(touch ${marker}) \`touch ${marker}\`; rm -rf / & echo`,
+    );
     assert.equal(hook.trigger, 'test');
     assert.ok(String(json(rx.to('/slack/')[0]).text).includes('"quoted"'));
     assert.ok(!fs.existsSync(marker), 'nothing in the cause ran');

@@ -30,7 +30,10 @@ export const alertName = z
   .trim()
   .min(1, 'Name is required, e.g. Team channel')
   .max(60, 'Name must be at most 60 characters')
-  .refine((v) => !/[\x00-\x1f\x7f]/.test(v), 'Name must be one line without tabs');
+  .refine(
+    (v) => ![...v].some((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127),
+    'Name must be one line without tabs',
+  );
 
 export const alertUrl = z
   .string()

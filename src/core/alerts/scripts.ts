@@ -13,7 +13,10 @@ import { type AlertTarget, destinationLines } from './destinations';
 export const DEFAULT_ALERTS_PATH = '/opt/infrakt/.alerts/destinations';
 
 /** Writes the destinations file (replaced atomically; unchanged when equal). */
-export function alertsFileScript(targets: readonly AlertTarget[], path: string = DEFAULT_ALERTS_PATH): string {
+export function alertsFileScript(
+  targets: readonly AlertTarget[],
+  path: string = DEFAULT_ALERTS_PATH,
+): string {
   return secretFileScript(path, 'Alert destinations file', {
     infrakt_secret_text: { value: `${destinationLines(targets)}\n`, field: 'Alert destinations' },
   });

@@ -246,6 +246,7 @@ export function scheduleView(
           s.file ? ` — ${s.file}${s.uploaded ? ', uploaded to S3' : ''}` : ''
         }`,
         ...(s.error ? [`Error: ${s.error}`] : []),
+        ...(s.alertError ? [`Alerts not delivered: ${s.alertError}`] : []),
       ]
     : [];
   switch (health.kind) {

@@ -21,6 +21,9 @@ import {
 import { fieldValidator } from '../../core/model';
 import { secretKeys } from '../../core/secrets';
 import { sendAlerts } from './alertDelivery';
+import type { AlertDelivery } from '../../core/alerts/scripts';
+import type { Server } from '../../core/model';
+import type { AlertFormFields, AlertKindView, AlertView } from '../../shared/protocol';
 import { alertTargets } from '../credentials';
 import { askText, confirmModal, pickOne } from '../input';
 import { withRemote } from '../remote';
@@ -129,6 +132,14 @@ export async function removeAlertDestination(services: Services): Promise<void> 
     'Scheduled backups stop sending to it; its URL is removed from secret storage and from the servers.',
     'Remove',
   );
+  await removeAlertTarget(services, d);
+}
+
+/** Forgets a destination (store and SecretStorage) and updates the schedules. */
+export async function removeAlertTarget(
+  services: Services,
+  d: Pick<AlertDestination, 'id' | 'name'>,
+): Promise<void> {
   services.store.removeAlertDestination(d.id);
   await services.secrets.delete(secretKeys.alert(d.id));
   services.log.info(`alert destination "${d.name}" removed`);
@@ -138,21 +149,26 @@ export async function removeAlertDestination(services: Services): Promise<void> 
 /** Send Test Alert: one destination, from a server the user picks; shows the HTTP status or the network error. */
 export async function sendTestAlert(services: Services, arg?: unknown): Promise<void> {
   const id = typeof arg === 'string' ? arg : (await pickDestination(services, 'Send Test Alert')).id;
+  const name = services.store.listAlertDestinations().find((d) => d.id === id)?.name ?? 'the destination';
+  const server = await resolveServer(services, undefined, `Send Test Alert to ${name}: from which server?`);
+  const delivery = await runTestAlert(services, id, server);
+  const text = `Test alert to ${delivery.name} from ${server.name}: ${delivery.detail}.`;
+  if (delivery.ok) void vscode.window.showInformationMessage(text);
+  else void vscode.window.showErrorMessage(text);
+}
+
+/** Sends a test event to one destination from this server, exactly as a scheduled run sends. */
+export async function runTestAlert(services: Services, id: string, server: Server): Promise<AlertDelivery> {
   const { targets, missing } = await alertTargets(services);
   const target = targets.find((t) => t.id === id);
   if (!target) {
-    const name = services.store.listAlertDestinations().find((d) => d.id === id)?.name ?? 'that destination';
+    const name = services.store.listAlertDestinations().find((d) => d.id === id)?.name;
     throw new Error(
-      missing.includes(name)
+      name && missing.includes(name)
         ? `The URL of "${name}" is not stored on this computer — remove the destination and add it again.`
         : 'That alert destination no longer exists.',
     );
   }
-  const server = await resolveServer(
-    services,
-    undefined,
-    `Send Test Alert to ${target.name}: from which server?`,
-  );
   const [delivery] = await withRemote(
     services,
     server,
@@ -172,12 +188,48 @@ export async function sendTestAlert(services: Services, arg?: unknown): Promise<
   );
   if (!delivery) throw new Error(`The server did not report sending to ${target.name}.`);
   services.log.info(`[${server.name}] test alert to "${target.name}": ${delivery.detail}`);
-  if (delivery.ok)
-    void vscode.window.showInformationMessage(
-      `Test alert to ${target.name} from ${server.name}: ${delivery.detail}.`,
-    );
-  else
-    void vscode.window.showErrorMessage(
-      `Test alert to ${target.name} from ${server.name}: ${delivery.detail}.`,
-    );
+  return delivery;
+}
+
+/** The destinations and kinds as the settings page shows them (never a URL or token). */
+export async function alertsView(
+  services: Services,
+): Promise<{ destinations: AlertView[]; kinds: AlertKindView[] }> {
+  const { missing } = await alertTargets(services);
+  return {
+    destinations: services.store.listAlertDestinations().map((d) => ({
+      id: d.id,
+      name: d.name,
+      kind: d.kind,
+      kindLabel: ALERT_KIND_LABELS[d.kind],
+      when:
+        d.kind === 'healthchecks'
+          ? 'start, success and failure'
+          : d.when === 'always'
+            ? 'failures and successes'
+            : 'failures only',
+      hasSecret: !missing.includes(d.name),
+    })),
+    kinds: ALERT_KINDS.map((k) => ({
+      id: k,
+      label: ALERT_KIND_LABELS[k],
+      takesToken: takesToken(k),
+      hint: URL_HINT[k],
+    })),
+  };
+}
+
+/** A destination from the settings page's form: checked (one sentence per problem), saved, schedules updated. */
+export async function addAlertFromForm(services: Services, f: AlertFormFields): Promise<AlertTarget> {
+  const kind = f.kind as AlertKind;
+  const target = checkAlertTarget({
+    id: randomUUID(),
+    name: f.name,
+    kind,
+    when: f.always || kind === 'healthchecks' ? 'always' : 'failure',
+    url: f.url,
+    token: f.token.trim() ? f.token : undefined,
+  });
+  await saveAlertTarget(services, target);
+  return target;
 }

@@ -317,6 +317,67 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
     assert.ok(!fs.existsSync(marker), 'nothing in the cause ran');
   });
 
+  it('without curl, GNU wget sends the same bodies and headers (token in a 0600 config file, URL on stdin), and names a network error', async () => {
+    // A PATH with every tool of /usr/bin but curl.
+    const bin = path.join(work, 'no-curl-bin');
+    fs.mkdirSync(bin);
+    for (const f of fs.readdirSync('/usr/bin'))
+      if (f !== 'curl') fs.symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+    rx.clear();
+    rx.respond('/ntfy/', 200, 'ok', 400);
+    const down = { ...dest('Gone', 'webhook', 'failure', 'gone'), url: `http://127.0.0.1:1/gone/${canary}` };
+    const targets = [destinations[4], destinations[0], down];
+    const samples: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push(spawnSync('ps', ['-eww', '-o', 'args='], { encoding: 'utf8' }).stdout);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
+    let r;
+    try {
+      r = await pool.run(
+        server,
+        `PATH=${q(bin)}; export PATH\n${sendAlertScript(targets, {
+          event: 'failed',
+          server: server.name,
+          database: 'shop',
+          engine: 'postgres',
+          cause: 'dump failed: "x"',
+          trigger: 'manual',
+        })}`,
+        { secrets: [canary] },
+      );
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /curl/);
+    const d = parseAlertDeliveries(r.stdout, targets);
+    assert.deepEqual(
+      d.map((x) => [x.name, x.httpStatus]),
+      [
+        ['ntfy', 200],
+        ['Ops webhook', 200],
+        ['Gone', undefined],
+      ],
+    );
+    assert.match(d[2].detail, /not sent: .*(refused|failed)/i);
+    const ntfy = rx.to('/ntfy/')[0];
+    assert.equal(ntfy.method, 'POST');
+    assert.equal(ntfy.headers.priority, 'high');
+    assert.equal(ntfy.headers.authorization, `Bearer tk_${canary}`);
+    assert.ok(ntfy.body.endsWith('FAILED: dump failed: "x"'));
+    assert.equal(json(rx.to('/hook/')[0]).cause, 'dump failed: "x"');
+    assert.ok(
+      samples.some((x) => /^wget --config=\S+ -S -q -T 20 -t 1 -O \S+ -i -$/m.test(x)),
+      `the sampler saw wget sending (${samples.length} samples)`,
+    );
+    assert.ok(!samples.some((x) => x.includes(canary)), 'no URL or token in any process list');
+  });
+
   it('removing the last schedule removes the destinations file', async () => {
     await removeSchedule(forServer(pool, server), {
       databaseId,

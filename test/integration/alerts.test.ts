@@ -317,6 +317,35 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
     assert.ok(!fs.existsSync(marker), 'nothing in the cause ran');
   });
 
+  it('an Uptime Kuma push URL gets the outcome in its query (status=down on failure, up otherwise)', async () => {
+    rx.clear();
+    const kuma: AlertTarget = {
+      id: 'kuma',
+      name: 'Kuma',
+      kind: 'healthchecks',
+      when: 'always',
+      url: `${rx.url}/api/push/${canary}?status=up&msg=OK&ping=`,
+    };
+    const send = (event: 'failed' | 'test') =>
+      pool.run(
+        server,
+        sendAlertScript([kuma], {
+          event,
+          server: server.name,
+          database: 'shop',
+          engine: 'postgres',
+          trigger: 'test',
+        }),
+        { secrets: [canary] },
+      );
+    assert.equal((await send('failed')).code, 0);
+    assert.equal((await send('test')).code, 0);
+    assert.deepEqual(
+      rx.requests.map((x) => x.path),
+      [`/api/push/${canary}?status=down&msg=backup%20failed`, `/api/push/${canary}?status=up&msg=OK`],
+    );
+  });
+
   it('without curl, GNU wget sends the same bodies and headers (token in a 0600 config file, URL on stdin), and names a network error', async () => {
     // A PATH with every tool of /usr/bin but curl.
     const bin = path.join(work, 'no-curl-bin');

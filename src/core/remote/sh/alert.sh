@@ -71,11 +71,23 @@ infrakt_alert_body() {
   esac >"$2"
 }
 
-# The URL a healthchecks-style ping goes to: <url>/start, <url>, <url>/fail (a query string stays at the end).
+# The URL a healthchecks-style ping goes to: <url>/start, <url>, <url>/fail (a
+# query string stays at the end). Uptime Kuma's push URLs (/api/push/<token>)
+# take the outcome in the query instead, and have no start (empty: not sent).
 infrakt_alert_ping_url() {
   infrakt_pu_base=${1%%\?*}
   infrakt_pu_query=${1#"$infrakt_pu_base"}
   infrakt_pu_base=${infrakt_pu_base%/}
+  case "$infrakt_pu_base" in
+    */api/push/*)
+      case "$infrakt_alert_event" in
+        start) ;;
+        failed) printf '%s?status=down&msg=backup%%20failed' "$infrakt_pu_base" ;;
+        *) printf '%s?status=up&msg=OK' "$infrakt_pu_base" ;;
+      esac
+      return 0
+      ;;
+  esac
   case "$infrakt_alert_event" in
     start) printf '%s/start%s' "$infrakt_pu_base" "$infrakt_pu_query" ;;
     failed) printf '%s/fail%s' "$infrakt_pu_base" "$infrakt_pu_query" ;;
@@ -179,6 +191,7 @@ infrakt_alert_send_all() {
     esac
     if [ "$infrakt_as_kind" = healthchecks ]; then
       infrakt_as_url=$(infrakt_alert_ping_url "$infrakt_as_url")
+      [ -n "$infrakt_as_url" ] || continue
     fi
     infrakt_alert_body "$infrakt_as_kind" "$infrakt_alert_dir/body"
     infrakt_alert_post "$infrakt_as_url" "${infrakt_as_token:--}" "$infrakt_as_kind" "$infrakt_alert_dir/body"

@@ -88,6 +88,28 @@ describe('Alerts on the settings page (sandbox sshd + a real HTTP receiver)', fu
     await wb().shot('alerts-test-sent');
   });
 
+  it('an ntfy topic with an access token: the kind shows the token field; the test carries the token as a bearer header', async () => {
+    const frame = await wb().webviewFrame('S3 Backup Storage');
+    assert.equal(
+      await frame.locator('vscode-textfield#alert-token').isVisible(),
+      false,
+      'a webhook URL carries its key',
+    );
+    await frame.locator('vscode-single-select#alert-kind .select-face').click();
+    await frame.getByRole('option', { name: 'ntfy topic' }).click();
+    await frame.locator('vscode-textfield#alert-token').waitFor({ state: 'visible' });
+    await field(frame, 'alert-token').fill(`tk_${canary}`);
+    await addDestination(frame, 'Phone', `${rx.url}/ntfy/${canary}`);
+    const item = frame.locator('.alert-item', { hasText: 'Phone' });
+    assert.match(await item.innerText(), /ntfy topic, failures only/);
+    await item.getByRole('button', { name: 'Send Test Alert', exact: true }).click();
+    await item.locator('.alert-result', { hasText: 'HTTP 200' }).waitFor({ timeout: 60_000 });
+    const got = await waitFor('the ntfy test', () => rx.to('/ntfy/')[0]);
+    assert.equal(got.headers.authorization, `Bearer tk_${canary}`);
+    assert.equal(got.headers.title, 'infrakt: test on sandbox');
+    assert.match(got.body, /^infrakt: test alert from sandbox — no backup ran/);
+  });
+
   it('a destination that is down shows the network error on its row', async () => {
     const frame = await wb().webviewFrame('S3 Backup Storage');
     await addDestination(frame, 'Down', `http://127.0.0.1:1/hook/${canary}`);

@@ -37,7 +37,7 @@ infrakt_alert_message() {
   case "$infrakt_alert_event" in
     failed) printf 'infrakt: backup of %s FAILED: %s' "$infrakt_am_what" "${infrakt_alert_cause:-no cause recorded}" ;;
     ok) printf 'infrakt: backup of %s ok: %s (%s bytes, %ss)' "$infrakt_am_what" "$infrakt_alert_file" "${infrakt_alert_size:-0}" "${infrakt_alert_duration:-0}" ;;
-    test) printf 'infrakt: test alert for %s from %s — no backup ran' "$infrakt_am_what" "$infrakt_alert_server" ;;
+    test) printf 'infrakt: test alert from %s — no backup ran; scheduled backups report here' "$infrakt_alert_server" ;;
     *) printf 'infrakt: backup of %s started' "$infrakt_am_what" ;;
   esac
 }

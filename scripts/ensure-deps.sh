@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(openssh-server awscli postgresql mariadb-server redis-server cron zstd ripgrep libkrb5-dev chromium unzip busybox shellcheck sqlite3 radosgw ceph-mon ceph-osd uuid-runtime faketime age)
+DEBIAN_PACKAGES=(openssh-server awscli postgresql mariadb-server redis-server cron zstd ripgrep libkrb5-dev chromium unzip busybox shellcheck sqlite3 radosgw ceph-mon ceph-osd uuid-runtime faketime age curl wget)
 
 # Runs an apt-get command; while another apt or dpkg process holds the package
 # lock (usual on a fresh VM: unattended upgrades), says so and waits for it —

@@ -7,6 +7,7 @@ import { ConnectionPool } from './ssh/connectionPool';
 import { ConfigStore } from './store/configStore';
 import { COMMANDS } from './ui/commands';
 import { commandRunner } from './ui/commands/registry';
+import { ScheduleProblemsItem } from './ui/tree/scheduleProblems';
 import { migrateKeepNewestSetting } from './ui/commands/retention';
 import type { Started } from './ui/deferred';
 import { S3SettingsPanel } from './ui/webview/s3SettingsPanel';
@@ -46,7 +47,7 @@ export async function start(
   const catalog = new BackupCatalog(() => services);
   const tree = new ServersTree(store, catalog);
   const services: Services = { context, store, secrets, log, tree, runner, catalog };
-  context.subscriptions.push(catalog, tree);
+  context.subscriptions.push(catalog, tree, new ScheduleProblemsItem(tree, store, catalog));
   await migrateKeepNewestSetting(services);
 
   const now = performance.now();

@@ -28,6 +28,7 @@ import {
   secretRequired,
   statusBadge,
 } from '../src/shared/s3Form';
+import { buildAlerts } from './alerts';
 import { el } from './dom';
 import { FLAGS, type FlagField, TEXT_FIELDS, type TextField, buildForm } from './form';
 
@@ -81,6 +82,8 @@ const {
   statusLine,
 } = buildForm(app);
 let testing = false;
+const alerts = buildAlerts((m) => vscode.postMessage(m));
+app.append(alerts.element);
 
 // ---- reading and writing the form -------------------------------------------
 
@@ -301,6 +304,10 @@ function receive(message: ToWebview): void {
       }
       return;
     }
+    case 'alerts':
+    case 'alertResult':
+      alerts.receive(message);
+      return;
     case 'result': {
       saving = false;
       testing = false;

@@ -14,6 +14,8 @@ export const secretKeys = {
   s3Secret: () => 'infrakt.s3.secretKey',
   /** Every age identity this computer holds (one per line): new and old keys, for old backups. */
   ageIdentities: () => 'infrakt.age.identities',
+  /** An alert destination's URL and token (JSON): they authorize posting. */
+  alert: (destinationId: string) => `infrakt.alert.${destinationId}`,
 };
 
 export class Secrets {

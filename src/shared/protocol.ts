@@ -64,6 +64,19 @@ export type S3FormFields = z.infer<typeof s3FormFields>;
 export const s3Draft = z.omit(s3FormFields, { secretKey: true });
 export type S3Draft = z.infer<typeof s3Draft>;
 
+/**
+ * A new alert destination as typed. The URL and token travel only page →
+ * extension (SecretStorage); the page-bound view has no field for them.
+ */
+export const alertFormFields = z.strictObject({
+  kind: text(32),
+  name: text(200),
+  url: text(4096),
+  token: text(1024),
+  always: z.boolean(),
+});
+export type AlertFormFields = z.infer<typeof alertFormFields>;
+
 // ---- page → extension ------------------------------------------------------
 
 export const toExtension = z.discriminatedUnion('type', [
@@ -76,6 +89,10 @@ export const toExtension = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('remove') }),
   /** Test Connection from a server (the extension asks which one when there are several); answered by `tested`. */
   z.strictObject({ type: z.literal('test'), serverId: z.optional(text(100)) }),
+  /** Alerts: add a destination (answered by `alerts` or `alertResult`), remove one (after a modal), test one from a server. */
+  z.strictObject({ type: z.literal('alertAdd'), destination: alertFormFields }),
+  z.strictObject({ type: z.literal('alertRemove'), id: text(100) }),
+  z.strictObject({ type: z.literal('alertTest'), id: text(100) }),
 ]);
 export type ToExtension = z.infer<typeof toExtension>;
 
@@ -132,6 +149,26 @@ export const presetView = z.strictObject({
 });
 export type PresetView = z.infer<typeof presetView>;
 
+/** A saved alert destination as the page shows it: never its URL or token. */
+export const alertView = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  kind: z.string(),
+  kindLabel: z.string(),
+  when: z.string(),
+  /** Whether this computer holds its URL (another computer may have saved it). */
+  hasSecret: z.boolean(),
+});
+export type AlertView = z.infer<typeof alertView>;
+
+export const alertKindView = z.strictObject({
+  id: z.string(),
+  label: z.string(),
+  takesToken: z.boolean(),
+  hint: z.string(),
+});
+export type AlertKindView = z.infer<typeof alertKindView>;
+
 export const toWebview = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('init'), settings: settingsView, presets: z.array(presetView) }),
   z.strictObject({ type: z.literal('saved'), settings: configuredSettings, message: z.string() }),
@@ -151,6 +188,21 @@ export const toWebview = z.discriminatedUnion('type', [
     /** ISO time of the test. */
     at: z.string(),
     steps: z.array(z.strictObject({ step: z.string(), ok: z.boolean(), detail: z.string() })),
+  }),
+  /** The saved alert destinations (after `ready`, and after every change). */
+  z.strictObject({
+    type: z.literal('alerts'),
+    destinations: z.array(alertView),
+    kinds: z.array(alertKindView),
+  }),
+  /** An alert action's outcome: `id` for a destination's test, none for the add form. */
+  z.strictObject({
+    type: z.literal('alertResult'),
+    id: z.optional(z.string()),
+    ok: z.boolean(),
+    message: z.string(),
+    /** The add form's values were taken (the form may be cleared). */
+    added: z.optional(z.boolean()),
   }),
 ]);
 export type ToWebview = z.infer<typeof toWebview>;

@@ -31,6 +31,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { missingColumns } from './schemaCheck';
 import { keepsAll } from '../core/backup/retention';
 import { checkRecipient, recipientProblem } from '../core/backup/encryption';
+import { type AlertDestination, alertDestination } from '../core/alerts/destinations';
 import { type Row, toBackup, toDatabase, toKnownHost, toRetention, toS3, toSchedule, toServer } from './rows';
 
 export class StoreError extends Error {
@@ -512,6 +513,56 @@ export class ConfigStore {
           now(),
         ]);
     });
+  }
+
+  /** The alert destinations (without their URLs and tokens), in the user's order; unreadable rows are skipped. */
+  listAlertDestinations(): AlertDestination[] {
+    return this.read((db) =>
+      ConfigStore.all(db, 'SELECT * FROM alert_destinations ORDER BY position, created_at').flatMap((row) => {
+        const r = alertDestination.safeParse({
+          id: row.id,
+          name: row.name,
+          kind: row.kind,
+          when: row.send_when,
+        });
+        return r.success ? [r.data] : [];
+      }),
+    );
+  }
+
+  /** Adds a destination, or updates the one with its id; names are unique. */
+  saveAlertDestination(input: AlertDestination): AlertDestination {
+    const d = parseOrThrow(alertDestination, input);
+    return this.write((db) => {
+      const clash = ConfigStore.all(db, 'SELECT id FROM alert_destinations WHERE name = ? AND id <> ?', [
+        d.name,
+        d.id,
+      ]);
+      if (clash.length)
+        throw new StoreError(`An alert destination named "${d.name}" already exists — choose another name.`);
+      if (ConfigStore.all(db, 'SELECT id FROM alert_destinations WHERE id = ?', [d.id]).length)
+        db.run('UPDATE alert_destinations SET name = ?, kind = ?, send_when = ? WHERE id = ?', [
+          d.name,
+          d.kind,
+          d.when,
+          d.id,
+        ]);
+      else {
+        const pos = ConfigStore.all(
+          db,
+          'SELECT COALESCE(MAX(position), 0) + 1 AS p FROM alert_destinations',
+        )[0];
+        db.run(
+          'INSERT INTO alert_destinations (id, name, kind, send_when, position, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          [d.id, d.name, d.kind, d.when, Number(pos?.p ?? 1), now()],
+        );
+      }
+      return d;
+    });
+  }
+
+  removeAlertDestination(id: string): void {
+    this.write((db) => db.run('DELETE FROM alert_destinations WHERE id = ?', [id]));
   }
 
   /** The policy a new database starts with ({}: keep all). */

@@ -1,7 +1,8 @@
 // Secrets assembled for one remote action, straight from SecretStorage: the S3
-// credentials (settings row + secret), a database's backup target, and the
-// encryption recipient and recovery keys.
+// credentials (settings row + secret), a database's backup target, the
+// encryption recipient and recovery keys, and the alert destinations.
 import type { BackupTarget } from '../core/backup';
+import { type AlertSecret, type AlertTarget, alertSecret } from '../core/alerts/destinations';
 import type { Database, Server } from '../core/model';
 import type { S3Credentials } from '../core/s3/scripts';
 import { secretKeys } from '../core/secrets';
@@ -51,4 +52,29 @@ export async function recoveryKeys(services: Services): Promise<string[]> {
 /** The recipient backups are encrypted to now; undefined when encryption is off. */
 export function encryptionRecipient(services: Services): string | undefined {
   return services.store.getEncryption()?.recipient;
+}
+
+/**
+ * The alert destinations with their URLs and tokens, from SecretStorage.
+ * A destination whose secret is not on this computer (saved on another one)
+ * is named in `missing` and left out.
+ */
+export async function alertTargets(
+  services: Services,
+): Promise<{ targets: AlertTarget[]; missing: string[] }> {
+  const targets: AlertTarget[] = [];
+  const missing: string[] = [];
+  for (const d of services.store.listAlertDestinations()) {
+    const raw = await services.secrets.get(secretKeys.alert(d.id));
+    let secret: AlertSecret | undefined;
+    try {
+      const r = alertSecret.safeParse(raw ? JSON.parse(raw) : undefined);
+      secret = r.success ? r.data : undefined;
+    } catch {
+      secret = undefined;
+    }
+    if (secret) targets.push({ ...d, ...secret });
+    else missing.push(d.name);
+  }
+  return { targets, missing };
 }

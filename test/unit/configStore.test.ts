@@ -341,6 +341,21 @@ describe('ConfigStore', () => {
       assert.throws(() => store.setEncryption({ recipient: 'AGE-SECRET-KEY-1X', own: true }), /private key/);
       store.setEncryption(undefined);
       assert.equal(store.getEncryption(), undefined);
+      // Alert destinations: kind, name and when only (the URL is a secret), in the order added.
+      assert.deepEqual(store.listAlertDestinations(), []);
+      const slack = { id: 'a1', name: 'Team', kind: 'slack', when: 'failure' } as const;
+      const hc = { id: 'a2', name: 'Dead man', kind: 'healthchecks', when: 'always' } as const;
+      store.saveAlertDestination(slack);
+      store.saveAlertDestination(hc);
+      store.saveAlertDestination({ ...slack, when: 'always' });
+      assert.deepEqual(store.listAlertDestinations(), [{ ...slack, when: 'always' }, hc]);
+      assert.throws(() => store.saveAlertDestination({ ...hc, id: 'a3' }), /named "Dead man" already exists/);
+      assert.throws(
+        () => store.saveAlertDestination({ ...hc, id: 'a3', kind: 'email' as 'slack' }),
+        /Kind must be one of/,
+      );
+      store.removeAlertDestination('a1');
+      assert.deepEqual(store.listAlertDestinations(), [hc]);
       store.removeDatabase(dbC.id);
       store.saveSchedule(dbB.id, { cron: '0 3 * * *' });
       store.removeDatabase(dbA.id);

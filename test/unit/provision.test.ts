@@ -52,6 +52,7 @@ printf '%s' "\${PGPASSWORD-<unset>}" > "$STUB_LOG/psql.pw"
 [ -n "\${STUB_SV:-}" ] || { echo 'psql: error: connection to server failed' >&2; exit 2; }
 echo "$STUB_SV"`,
   mysqldump: 'exit 0',
+  curl: 'exit 0',
 };
 
 const STUBS: Record<string, string> = {
@@ -166,7 +167,11 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
         fs.mkdirSync(run.backupDir, { mode: 0o700 });
         const r = provision(shell, {
           databases: [pg, mysql],
-          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql', 'mysqldump'])],
+          path: [
+            base,
+            apt,
+            has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'pg_dump', 'psql', 'mysqldump']),
+          ],
           env: { STUB_SV: '160002' },
           run,
         });
@@ -177,6 +182,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           `awscli done ${AWS_VERSION}`,
           'gzip done present',
           'zstd done present',
+          'http-client done curl present',
           'cron done present',
           `backup-dir done ${run.backupDir} exists (0700)`,
           'tool-pg_dump done pg_dump present',
@@ -206,6 +212,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           `awscli changed installed ${AWS_VERSION}`,
           'gzip changed installed',
           'zstd warn zstd not available from apt-get: backups use gzip (slower, larger)',
+          'http-client changed installed curl (alerts are sent with it)',
           'cron changed installed cron',
           `backup-dir changed ${run.backupDir} ready (0700)`,
           'docker warn docker not found: container-mode databases need it',
@@ -225,7 +232,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
         let run = runDir();
         let r = provision(shell, {
           databases: [pg],
-          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'pg_dump', 'psql'])],
           run,
           encryption: true,
         });
@@ -237,7 +244,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
         run = runDir();
         r = provision(shell, {
           databases: [pg],
-          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'pg_dump', 'psql'])],
           env: { STUB_UNAVAILABLE: 'age' },
           run,
           encryption: true,
@@ -249,7 +256,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
         run = runDir();
         r = provision(shell, {
           databases: [pg],
-          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+          path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'pg_dump', 'psql'])],
           env: { STUB_UNAVAILABLE: 'age' },
           run,
         });
@@ -262,7 +269,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
         const r = provision(shell, {
           databases: [],
           path: [base, apt],
-          env: { STUB_UNAVAILABLE: 'awscli pipx gzip zstd cron' },
+          env: { STUB_UNAVAILABLE: 'awscli pipx gzip zstd curl cron' },
           run: { ...run, backupDir: path.join(run.dir, 'a-file', 'backups') },
         });
         assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
@@ -272,6 +279,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           'awscli failed could not install awscli with apt-get or pipx: install it by hand (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html)',
           'gzip failed could not install gzip',
           'zstd warn zstd not available from apt-get: backups use gzip (slower, larger)',
+          'http-client warn could not install curl with apt-get: alerts from scheduled backups cannot be sent (install curl or wget)',
           'cron failed could not install cron: scheduled backups need cron',
           `backup-dir failed could not create ${path.join(run.dir, 'a-file', 'backups')}`,
         ]);
@@ -335,7 +343,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
             const run = runDir();
             const r = provision(shell, {
               databases: [pg],
-              path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+              path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'pg_dump', 'psql'])],
               env,
               run,
             });
@@ -353,7 +361,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           const r = provision(shell, {
             databases: [pg],
             passwords: new Map([[pg.id, pw]]),
-            path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql'])],
+            path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'pg_dump', 'psql'])],
             env: { STUB_SV: '160002' },
             run,
           });
@@ -381,7 +389,11 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           const run = runDir();
           const r = provision(shell, {
             databases: [pg, pgInContainer],
-            path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'pg_dump', 'psql', 'docker'])],
+            path: [
+              base,
+              apt,
+              has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'pg_dump', 'psql', 'docker']),
+            ],
             env: { STUB_SV: '160002' },
             run,
           });
@@ -400,7 +412,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           const run = runDir();
           const r = provision(shell, {
             databases: [pg],
-            path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'psql'])],
+            path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl', 'psql'])],
             env: { STUB_SV: '160002' },
             run,
           });
@@ -436,7 +448,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           const run = runDir();
           const r = provision(shell, {
             databases: [],
-            path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab']), ...extra],
+            path: [base, apt, has(run.dir, ['aws', 'gzip', 'zstd', 'crontab', 'curl']), ...extra],
             run,
           });
           assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);

@@ -1,6 +1,7 @@
 // The shell library's modules (sh/*.sh), as text. Engine modules live with
 // their engine (core/engines).
 import type { ShellModule } from './script';
+import alert from './sh/alert.sh';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
 import dbcheck from './sh/dbcheck.sh';
@@ -35,4 +36,5 @@ export const SH = {
   dbcheck: m('dbcheck', dbcheck),
   provision: m('provision', provision),
   step: m('step', step),
+  alert: m('alert', alert),
 } as const;

@@ -41,6 +41,7 @@ const MARK_NAMES = {
   schedCron: 'schedcron',
   probe: 'probe',
   provisionStep: 'step',
+  alert: 'alert',
 } as const;
 
 type MarkName = keyof typeof MARK_NAMES;

@@ -10,6 +10,8 @@ import type { ScriptRunner } from '../backup/run';
 import type { BackupTarget } from '../backup/target';
 import type { RetentionPolicy } from '../model';
 import type { S3Credentials } from '../s3/scripts';
+import { type AlertTarget, alertSecrets } from '../alerts/destinations';
+import { DEFAULT_ALERTS_PATH, alertsFileScript, removeAlertsFileScript } from '../alerts/scripts';
 import {
   type InstallResult,
   credentialsFileScript,
@@ -34,6 +36,8 @@ export interface SchedulePlan {
   encryptTo?: string;
   /** Upload to S3 (credentials file written first); off when unset. */
   s3?: { creds: S3Credentials; stallSeconds?: number };
+  /** Alert destinations (their file written first); no alerts when unset or empty. */
+  alerts?: readonly AlertTarget[];
   /** Where the root-only files go (tests use their own dir); the defaults of scheduleScript otherwise. */
   files?: ScheduleFiles;
 }
@@ -41,6 +45,7 @@ export interface SchedulePlan {
 export interface ScheduleFiles {
   credentialsPath?: string;
   passwordFile?: string;
+  alertsPath?: string;
 }
 
 async function must(runner: ScriptRunner, script: string, what: string, secrets: string[]): Promise<string> {
@@ -65,6 +70,13 @@ export function installPlanScript(plan: SchedulePlan): string {
       ),
     });
   }
+  const alerts = plan.alerts?.length ? plan.alerts : undefined;
+  if (alerts) {
+    parts.push({
+      what: 'Writing the alert destinations file',
+      script: alertsFileScript(alerts, plan.files?.alertsPath),
+    });
+  }
   let target = plan.target;
   if (target.password?.kind === 'inline') {
     const path = plan.files?.passwordFile ?? defaultPasswordFilePath(target.database.name);
@@ -82,6 +94,7 @@ export function installPlanScript(plan: SchedulePlan): string {
       target,
       retention: plan.retention,
       encryptTo: plan.encryptTo,
+      alertsPath: alerts ? (plan.files?.alertsPath ?? DEFAULT_ALERTS_PATH) : undefined,
       s3: plan.s3
         ? {
             settings: plan.s3.creds.settings,
@@ -98,6 +111,7 @@ function planSecrets(plan: SchedulePlan): string[] {
   const out: string[] = [];
   if (plan.s3) out.push(plan.s3.creds.secretKey);
   if (plan.target.password?.kind === 'inline') out.push(plan.target.password.password);
+  out.push(...alertSecrets(plan.alerts ?? []));
   return out;
 }
 
@@ -136,10 +150,16 @@ export async function removeSchedule(runner: ScriptRunner, plan: UnschedulePlan)
     },
   ];
   if (plan.lastOnServer)
-    parts.push({
-      what: 'Removing the S3 credentials file',
-      script: removeCredentialsFileScript(plan.files?.credentialsPath),
-    });
+    parts.push(
+      {
+        what: 'Removing the S3 credentials file',
+        script: removeCredentialsFileScript(plan.files?.credentialsPath),
+      },
+      {
+        what: 'Removing the alert destinations file',
+        script: removeAlertsFileScript(plan.files?.alertsPath),
+      },
+    );
   await must(runner, sequenceScripts(parts), 'Removing the schedule', []);
 }
 
@@ -151,7 +171,7 @@ export interface SyncOutcome {
 }
 
 /**
- * After S3 settings changed: every schedule of one server is reinstalled with
+ * After S3 settings (or the alert destinations) changed: every schedule of one server is reinstalled with
  * the new settings (they are baked into its script), and the credentials file
  * is rewritten — or removed when S3 is off — so a 3 a.m. upload never runs on
  * stale credentials. One script run per server.
@@ -166,6 +186,11 @@ export async function syncServerSchedules(
     parts.push({
       what: 'Removing the S3 credentials file',
       script: removeCredentialsFileScript(plans[0].files?.credentialsPath),
+    });
+  if (!plans.some((p) => p.alerts?.length))
+    parts.push({
+      what: 'Removing the alert destinations file',
+      script: removeAlertsFileScript(plans[0].files?.alertsPath),
     });
   for (const plan of plans)
     parts.push({

@@ -145,6 +145,8 @@ export const runStatus = z.object({
   /** Backups this run removed by local retention / S3 keep-newest. */
   deletedLocal: z.number().optional(),
   deletedS3: z.number().optional(),
+  /** Alerts of this run that could not be sent (the run's result is unchanged by them). */
+  alertError: z.string().optional(),
 });
 export type RunStatus = z.infer<typeof runStatus>;
 
@@ -244,6 +246,7 @@ export function scheduleView(
           s.file ? ` — ${s.file}${s.uploaded ? ', uploaded to S3' : ''}` : ''
         }`,
         ...(s.error ? [`Error: ${s.error}`] : []),
+        ...(s.alertError ? [`Alerts not delivered: ${s.alertError}`] : []),
       ]
     : [];
   switch (health.kind) {

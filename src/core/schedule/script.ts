@@ -83,6 +83,8 @@ export interface ScheduledBackupOptions {
   s3?: ScheduleS3;
   /** Encrypt to this age recipient (the public key only: no secret in the script). */
   encryptTo?: string;
+  /** Send alerts to the destinations in this root-only file (alerts/scripts.ts); none when unset. */
+  alertsPath?: string;
   logCapBytes?: number;
 }
 
@@ -133,7 +135,9 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
     // Unattended and at most a few times a day: every run sweeps.
     sweepEverySeconds: 0,
   });
+  const alertsPath = o.alertsPath ? check(remoteDir, o.alertsPath, 'Alert destinations file') : '';
   const sources = [
+    alertsPath ? `alert destinations from ${alertsPath}` : '',
     s3 ? `S3 credentials are read from ${credentialsPath} (profile ${SCHEDULE_AWS_PROFILE})` : '',
     t.password.kind === 'file' ? `the database password from ${t.password.path}` : '',
   ].filter(Boolean);
@@ -155,14 +159,18 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
       infrakt_s_cap: cap,
       infrakt_s_title: `${t.name} (${t.engine}) on ${t.serverName}`,
       infrakt_s_s3: s3 !== undefined,
+      infrakt_s_alerts: alertsPath,
+      infrakt_alert_server: t.serverName,
+      infrakt_alert_database: t.name,
+      infrakt_alert_engine: t.engine,
     },
-    modules: [...modules, SH.aws, SH.schedule],
+    modules: [...modules, SH.aws, SH.alert, SH.schedule],
     call: 'infrakt_scheduled',
   });
 }
 
 /** A root-only secret file's script (remote/sh/schedule-admin.sh): its path, and its text or variable. */
-function fileScript(path: string, label: string, content: ShellVars): string {
+export function secretFileScript(path: string, label: string, content: ShellVars): string {
   const p = check(remoteDir, path, label);
   const dir = p.slice(0, p.lastIndexOf('/')) || '/';
   if (dir === '/')
@@ -187,7 +195,7 @@ export function credentialsFileScript(
   const key = check(accessKey, settings.accessKey, 'Access key');
   const sec = check(secretKey, secret, 'Secret key');
   if (!sec) throw new BackupError('invalid-input', 'Secret key is required for scheduled uploads');
-  return fileScript(path, 'S3 credentials file', {
+  return secretFileScript(path, 'S3 credentials file', {
     infrakt_secret_text: {
       value: `[${SCHEDULE_AWS_PROFILE}]\naws_access_key_id = ${key}\naws_secret_access_key = ${sec}\n`,
       field: 'Secret key',
@@ -212,7 +220,7 @@ export function removeCredentialsFileScript(path: string = DEFAULT_AWS_CREDENTIA
 export function passwordFileScript(engine: Engine, password: string, path: string): string {
   const v = isEngine(engine) ? engineSpec(engine).passwordEnv : '';
   if (!v) throw new BackupError('invalid-input', `Unknown engine "${String(engine)}"`);
-  return fileScript(path, 'Password file', {
+  return secretFileScript(path, 'Password file', {
     infrakt_secret_env: v,
     infrakt_secret_value: { value: password, field: 'Database password' },
   });
@@ -256,6 +264,7 @@ export function installScheduleScript(o: InstallScheduleOptions): string {
       infrakt_cron_expression: cron.expression,
       infrakt_need_credentials: credentials,
       infrakt_need_aws: o.s3 !== undefined,
+      infrakt_need_http: o.alertsPath !== undefined,
       infrakt_need_password: t.password.kind === 'file' ? t.password.path : '',
     },
     modules: [SH.scheduleAdmin],

@@ -37,6 +37,7 @@ import type { TreeNode } from '../../core/treeRows';
 import { backupTarget, s3Access } from '../credentials';
 import { ActionableError, OPEN_S3_SETTINGS, provisionStep } from '../errors';
 import { confirmModal } from '../input';
+import { alertAfterBackUpNow } from './alertDelivery';
 import { type RemoteSession, withRemote } from '../remote';
 import { BackupProgressMeter } from '../../core/backup/progress';
 import { summariseRetention } from '../../core/backup/retention';
@@ -72,13 +73,24 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
     server,
     { title: `Backing up ${database.name} on ${server.name}` },
     async (session) => {
+      const started = Date.now();
+      const seconds = () => (Date.now() - started) / 1000;
       try {
-        return await backUp(services, session, server, database, creds, {
+        const r = await backUp(services, session, server, database, creds, {
           retention: database.retention,
           onStderr: (c) => {
             stderr = (stderr + c).slice(-4000);
           },
         });
+        const uploadFailed = creds !== undefined && r.failedSinks.includes('s3');
+        await alertAfterBackUpNow(services, session.runner, server, database, {
+          ok: !uploadFailed,
+          cause: uploadFailed ? `saved locally; upload to S3 failed: ${stderrExcerpt(stderr)}` : undefined,
+          file: r.file,
+          size: r.size,
+          durationSeconds: seconds(),
+        });
+        return r;
       } catch (err) {
         services.store.recordBackup({
           databaseId: database.id,
@@ -88,7 +100,14 @@ export async function backUpDatabase(services: Services, arg?: unknown): Promise
           ok: false,
           error: err instanceof Error ? err.message.slice(0, 500) : String(err),
         });
-        throw explain(err, server);
+        const explained = explain(err, server);
+        if (!session.signal.aborted)
+          await alertAfterBackUpNow(services, session.runner, server, database, {
+            ok: false,
+            cause: explained instanceof Error ? explained.message : String(explained),
+            durationSeconds: seconds(),
+          });
+        throw explained;
       }
     },
   );

@@ -17,6 +17,7 @@ import { scheduleBackups, setRetention, unscheduleBackups } from './schedule';
 import { applyRetentionNow } from './retention';
 import { exportRecoveryKey, importRecoveryKey, setUpEncryption } from './encryption';
 import { testS3Connection } from './s3Test';
+import { addAlertDestination, removeAlertDestination, sendTestAlert } from './alerts';
 import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
 export const COMMANDS: Readonly<Record<string, Handler>> = {
@@ -37,6 +38,9 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.database.unschedule': unscheduleBackups,
   'infrakt.database.retention': setRetention,
   'infrakt.database.applyRetention': applyRetentionNow,
+  'infrakt.alerts.add': addAlertDestination,
+  'infrakt.alerts.remove': removeAlertDestination,
+  'infrakt.alerts.test': sendTestAlert,
   'infrakt.encryption.setup': setUpEncryption,
   'infrakt.encryption.exportKey': exportRecoveryKey,
   'infrakt.encryption.importKey': importRecoveryKey,

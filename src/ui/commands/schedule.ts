@@ -13,7 +13,8 @@ import {
 } from '../../core/schedule/actions';
 import { limiter } from '../../core/limit';
 import type { S3Credentials } from '../../core/s3/scripts';
-import { backupTarget, s3Access, type S3Access } from '../credentials';
+import { alertTargets, backupTarget, s3Access, type S3Access } from '../credentials';
+import { alertSecrets } from '../../core/alerts/destinations';
 import { REFRESH_CONCURRENCY } from '../tree/backupCatalog';
 import { ActionableError, OPEN_S3_SETTINGS, messageOf, provisionStep } from '../errors';
 import { uploadStallSeconds } from './backup';
@@ -41,6 +42,7 @@ async function planFor(
   creds: S3Credentials | undefined,
 ): Promise<{ plan: SchedulePlan; secrets: string[] }> {
   const { target, secrets } = await backupTarget(services, server, database);
+  const { targets: alerts } = await alertTargets(services);
   return {
     plan: {
       databaseId: database.id,
@@ -49,8 +51,9 @@ async function planFor(
       retention: database.retention,
       encryptTo: encryptionRecipient(services),
       s3: creds ? { creds, stallSeconds: uploadStallSeconds() } : undefined,
+      alerts,
     },
-    secrets: creds ? [...secrets, creds.secretKey] : secrets,
+    secrets: [...secrets, ...(creds ? [creds.secretKey] : []), ...alertSecrets(alerts)],
   };
 }
 
@@ -208,6 +211,9 @@ export async function unscheduleBackups(services: Services, arg?: unknown): Prom
  * under one progress notification. Servers that cannot be reached are named
  * and marked with the error in the tree; the others are done anyway.
  */
+/** syncSchedules' `what` after the alert destinations changed. */
+export const ALERTS_CHANGED = 'the new alert destinations';
+
 export async function syncSchedules(services: Services, what = 'the new S3 settings'): Promise<void> {
   const byServer = new Map<string, { server: Server; items: { database: Database; schedule: Schedule }[] }>();
   for (const schedule of services.store.listSchedules()) {
@@ -261,7 +267,7 @@ export async function syncSchedules(services: Services, what = 'the new S3 setti
               services.log.error(`[${server.name}] scheduled backups not updated: ${message}`);
               services.tree.setServerState(server.id, {
                 kind: 'error',
-                message: `Scheduled backups still use the old S3 settings: ${message}. Fix the connection, then save the S3 settings again.`,
+                message: `Scheduled backups still use the old settings (${what}): ${message}. Fix the connection, then save again.`,
               });
             }
             progress.report({ increment: 100 / groups.length, message: server.name });
@@ -272,7 +278,7 @@ export async function syncSchedules(services: Services, what = 'the new S3 setti
   );
   if (failed.length) {
     const choice = await vscode.window.showErrorMessage(
-      `Scheduled backups were not updated on ${failed.join(', ')} — they still use the old S3 settings. Save the S3 settings again once the server is reachable.`,
+      `Scheduled backups were not updated with ${what} on ${failed.join(', ')} — they still use the old settings. Save again once the server is reachable.`,
       'Show Log',
     );
     if (choice) services.log.show(true);
@@ -281,9 +287,11 @@ export async function syncSchedules(services: Services, what = 'the new S3 setti
   } else {
     const names = [...byServer.values()].map((g) => g.server.name).join(', ');
     void vscode.window.showInformationMessage(
-      creds
-        ? `Scheduled backups on ${names} now upload with the new S3 settings.`
-        : `Scheduled backups on ${names} no longer upload to S3 (credentials removed from the server).`,
+      what === ALERTS_CHANGED
+        ? `Scheduled backups on ${names} now send alerts to the saved destinations.`
+        : creds
+          ? `Scheduled backups on ${names} now upload with the new S3 settings.`
+          : `Scheduled backups on ${names} no longer upload to S3 (credentials removed from the server).`,
     );
   }
 }

@@ -139,6 +139,18 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     return rows;
   }
 
+  /** Schedules the listed servers show as failed, stale or broken ("shop on web-1"), for the status bar. */
+  scheduleProblems(): string[] {
+    const out: string[] = [];
+    for (const server of this.store.listServers()) {
+      const entry = this.catalog.peek(server.id);
+      if (entry?.state !== 'ok') continue;
+      for (const database of this.store.listDatabases(server.id))
+        if (this.scheduleOf(database, entry)?.problem) out.push(`${database.name} on ${server.name}`);
+    }
+    return out;
+  }
+
   private scheduleOf(database: Database, entry: CatalogEntry | undefined): ScheduleView | undefined {
     const schedule = this.store.getSchedule(database.id);
     if (!schedule) return undefined;

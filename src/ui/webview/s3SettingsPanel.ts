@@ -23,6 +23,9 @@ import {
   toWebview,
 } from '../../shared/protocol';
 import { runS3Test } from '../commands/s3Test';
+import { addAlertFromForm, alertsView, removeAlertTarget, runTestAlert } from '../commands/alerts';
+import { AlertInputError } from '../../core/alerts/destinations';
+import { StoreError } from '../../store/configStore';
 import { syncSchedules } from '../commands/schedule';
 import { resolveServer } from '../commands/targets';
 import { isCancellation, messageOf } from '../errors';
@@ -142,7 +145,10 @@ export class S3SettingsPanel implements vscode.Disposable {
       panel.onDidDispose(() => this.dispose()),
       webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw)),
       // Another window (or a command) changed the settings: show the new ones.
-      services.store.onDidChange(() => void this.sendInit(false)),
+      services.store.onDidChange(() => {
+        void this.sendInit(false);
+        void this.sendAlerts();
+      }),
     );
   }
 
@@ -187,7 +193,67 @@ export class S3SettingsPanel implements vscode.Disposable {
     switch (msg.type) {
       case 'ready':
         await this.sendInit(true);
+        await this.sendAlerts();
         return;
+      case 'alertAdd': {
+        try {
+          const t = await addAlertFromForm(this.services, msg.destination);
+          await this.sendAlerts();
+          await this.post({
+            type: 'alertResult',
+            ok: true,
+            added: true,
+            message: `Alert destination "${t.name}" saved. Use Send Test Alert to check it from a server.`,
+          });
+        } catch (err) {
+          if (!(err instanceof AlertInputError || err instanceof StoreError)) throw err;
+          await this.post({ type: 'alertResult', ok: false, message: `Not saved: ${err.message}` });
+        }
+        return;
+      }
+      case 'alertRemove': {
+        const d = this.services.store.listAlertDestinations().find((x) => x.id === msg.id);
+        if (!d) return;
+        const answer = await vscode.window.showWarningMessage(
+          `Remove the alert destination "${d.name}"?`,
+          {
+            modal: true,
+            detail:
+              'Scheduled backups stop sending to it; its URL is removed from secret storage and from the servers.',
+          },
+          'Remove',
+        );
+        if (answer !== 'Remove') return;
+        await removeAlertTarget(this.services, d);
+        await this.sendAlerts();
+        return;
+      }
+      case 'alertTest': {
+        const d = this.services.store.listAlertDestinations().find((x) => x.id === msg.id);
+        if (!d) return;
+        let server;
+        try {
+          server = await resolveServer(this.services, undefined, `Send Test Alert to ${d.name} from`);
+        } catch (err) {
+          if (!isCancellation(err)) throw err;
+          await this.post({ type: 'alertResult', id: d.id, ok: false, message: 'Test cancelled.' });
+          return;
+        }
+        try {
+          const r = await runTestAlert(this.services, d.id, server);
+          await this.post({
+            type: 'alertResult',
+            id: d.id,
+            ok: r.ok,
+            message: `From ${server.name}: ${r.detail}`,
+          });
+        } catch (err) {
+          const message = `From ${server.name}: ${messageOf(err)}`;
+          this.services.log.error(`Send Test Alert to "${d.name}": ${message}`);
+          await this.post({ type: 'alertResult', id: d.id, ok: false, message });
+        }
+        return;
+      }
       case 'validate': {
         const v = await this.service.validate(msg.fields);
         await this.post({ type: 'errors', seq: msg.seq, errors: errorMap(v.errors) });
@@ -247,6 +313,10 @@ export class S3SettingsPanel implements vscode.Disposable {
         return;
       }
     }
+  }
+
+  private async sendAlerts(): Promise<void> {
+    await this.post({ type: 'alerts', ...(await alertsView(this.services)) });
   }
 
   /** The first `init`, for the page's HTML: checked like every message the page gets. */

@@ -136,7 +136,8 @@ describe('The sandbox as `npm run sandbox` seeds it (sshd + s3rver + PostgreSQL;
     const other = S3_PRESETS.find((p) => p.id === 'other');
     assert.ok(other);
     assert.deepEqual(await provider(frame), { shown: other.label, hint: other.hint });
-    // The tallest state of the page (the missing-secret notice shown), not scrolled.
+    // The tallest state of the page (the missing-secret notice shown), not scrolled: the S3 form's
+    // buttons (the Alerts section below it is reached by scrolling).
     const boxes = await frame.evaluate(() => {
       const g = globalThis as unknown as {
         innerHeight: number;
@@ -144,7 +145,7 @@ describe('The sandbox as `npm run sandbox` seeds it (sshd + s3rver + PostgreSQL;
         document: { querySelectorAll(s: string): ArrayLike<unknown> };
       };
       const out: { text: string; top: number; bottom: number }[] = [];
-      for (const b of Array.from(g.document.querySelectorAll('vscode-button')) as {
+      for (const b of Array.from(g.document.querySelectorAll('form vscode-button')) as {
         textContent: string;
         hidden: boolean;
         getBoundingClientRect(): { top: number; bottom: number };

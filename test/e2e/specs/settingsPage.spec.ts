@@ -136,7 +136,7 @@ describe('The S3 settings page bundle on its own (Chromium, messages in either o
     await send({ type: 'init', settings: { ...configured, bucket: 'elsewhere' }, presets: PRESETS });
     await page.locator('vscode-badge.s3-state', { hasText: 'Saved — not tested' }).waitFor();
     assert.equal(await page.locator('.test-steps li').filter({ visible: true }).count(), 0);
-    assert.equal((await page.getByRole('status').innerText()).trim(), '');
+    assert.equal((await page.locator('form').getByRole('status').innerText()).trim(), '');
 
     // Tested again, then saved here: the same.
     await send({
@@ -153,6 +153,9 @@ describe('The S3 settings page bundle on its own (Chromium, messages in either o
     await send({ type: 'saved', settings: configured, message: 'S3 configuration saved' });
     await page.locator('vscode-badge.s3-state', { hasText: 'Saved — not tested' }).waitFor();
     assert.equal(await page.locator('.test-steps li').filter({ visible: true }).count(), 0);
-    assert.equal((await page.getByRole('status').innerText()).trim(), 'S3 configuration saved');
+    assert.equal(
+      (await page.locator('form').getByRole('status').innerText()).trim(),
+      'S3 configuration saved',
+    );
   });
 });

@@ -113,6 +113,20 @@ infrakt_pv_age() {
   fi
 }
 
+# curl, for alerts (webhooks, chat, ntfy, healthchecks pings) sent by the
+# scheduled runs: installed only when the server has neither curl nor wget.
+infrakt_pv_http_client() {
+  if command -v curl >/dev/null 2>&1; then
+    infrakt_step http-client 'done' 'curl present'
+  elif command -v wget >/dev/null 2>&1; then
+    infrakt_step http-client 'done' 'wget present (curl is preferred for alerts)'
+  elif infrakt_pkg_install curl && command -v curl >/dev/null 2>&1; then
+    infrakt_step http-client changed 'installed curl (alerts are sent with it)'
+  else
+    infrakt_step http-client warn "could not install curl with $infrakt_pv_pm: alerts from scheduled backups cannot be sent (install curl or wget)"
+  fi
+}
+
 infrakt_pv_cron() {
   if command -v crontab >/dev/null 2>&1; then
     infrakt_step cron 'done' present
@@ -219,6 +233,7 @@ infrakt_provision() {
   infrakt_pv_awscli
   infrakt_pv_compressors
   infrakt_pv_age
+  infrakt_pv_http_client
   infrakt_pv_cron
   infrakt_pv_crond
   infrakt_pv_backup_dir

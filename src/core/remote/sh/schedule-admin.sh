@@ -87,7 +87,8 @@ infrakt_crond_running() {
 # Installs (or replaces) the schedule: infrakt_script_text into infrakt_script
 # (in infrakt_dir), then the crontab line. Warns about what would make it fail
 # at 3 a.m.: a missing credentials or password file (infrakt_need_credentials,
-# infrakt_need_password), no awscli (infrakt_need_aws=1), no cron daemon.
+# infrakt_need_password), no awscli (infrakt_need_aws=1), no curl or wget for
+# the alerts (infrakt_need_http=1), no cron daemon.
 infrakt_install_schedule() {
   set -u
   umask 077
@@ -130,6 +131,9 @@ infrakt_install_schedule() {
   fi
   if [ "$infrakt_need_aws" = 1 ] && ! command -v aws >/dev/null 2>&1; then
     infrakt_warn 'awscli (aws) is not installed: scheduled uploads will fail — run Provision Server'
+  fi
+  if [ -n "${infrakt_need_http:-}" ] && ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
+    infrakt_warn 'neither curl nor wget is installed: alerts cannot be sent — run Provision Server'
   fi
   if [ -n "$infrakt_need_password" ] && [ ! -r "$infrakt_need_password" ]; then
     infrakt_warn "the password file $infrakt_need_password is missing: scheduled backups will fail until it is written"

@@ -9,7 +9,9 @@
 #
 # Input (besides the pipeline's): infrakt_s_status_dir, infrakt_s_status,
 # infrakt_s_log, infrakt_s_lock, infrakt_s_cap (log bytes), infrakt_s_title,
-# infrakt_s_s3 (1: upload).
+# infrakt_s_s3 (1: upload), infrakt_s_alerts (the root-only alert destinations
+# file; empty: no alerts) and the event's infrakt_alert_server,
+# infrakt_alert_database, infrakt_alert_engine (alert.sh).
 
 infrakt_s_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -26,6 +28,7 @@ infrakt_s_write_status() {
     printf ',"deletedLocal":%s,"deletedS3":%s' "$infrakt_s_deleted_local" "$infrakt_s_deleted_s3"
     if [ -n "$infrakt_s_last_success" ]; then printf ',"lastSuccess":"%s"' "$infrakt_s_last_success"; fi
     if [ -n "$infrakt_s_error" ]; then printf ',"error":"%s"' "$(infrakt_json_text "$infrakt_s_error")"; fi
+    if [ -n "$infrakt_s_alert_error" ]; then printf ',"alertError":"%s"' "$(infrakt_json_text "$infrakt_s_alert_error")"; fi
     printf '}\n'
   } >"$infrakt_s_status.tmp.$$" || infrakt_s_wrote=no
   if [ "${infrakt_s_wrote:-}" = no ] || ! mv -f -- "$infrakt_s_status.tmp.$$" "$infrakt_s_status"; then
@@ -48,11 +51,45 @@ infrakt_s_finish() {
   trap '' INT TERM HUP
   if [ "$1" = true ]; then infrakt_s_write_status true 0 || set -- false 1; fi
   if [ "$1" != true ]; then infrakt_s_write_status false "$2"; fi
+  # The alerts say what the status record says; one that fails is recorded, the result stays.
+  if infrakt_s_alert "$1"; then infrakt_s_write_status "$1" "$2" || :; fi
   if [ "$1" = true ]; then infrakt_s_msg="ok: $infrakt_s_file (${infrakt_s_size:-0} bytes)"; else infrakt_s_msg="FAILED (exit $2): $infrakt_s_error"; fi
   echo "== $(infrakt_s_now) infrakt: scheduled backup $infrakt_s_msg"
   if [ -n "${infrakt_s_stderr_fd:-}" ]; then echo "infrakt: scheduled backup $infrakt_s_msg (log: $infrakt_s_log)" >&3; fi
   infrakt_s_trim_log
   exit "$2"
+}
+
+# The destinations, read once per run from the root-only file (never exported, never in argv).
+infrakt_s_alert_load() {
+  [ -n "$infrakt_s_alerts" ] || return 0
+  if [ -r "$infrakt_s_alerts" ]; then
+    infrakt_alert_dests=$(cat -- "$infrakt_s_alerts")
+  else
+    infrakt_s_alert_missing="the alert destinations file $infrakt_s_alerts is missing or unreadable — save the alert destinations again to re-create it"
+    echo "infrakt: $infrakt_s_alert_missing"
+  fi
+}
+
+# infrakt_s_alert <start|true|false>: sends the event; status 0 when an alert
+# failed (so the status record is written again with alertError).
+infrakt_s_alert() {
+  [ -n "$infrakt_s_alerts" ] || return 1
+  case "$1" in
+    start) infrakt_alert_event=start ;;
+    true) infrakt_alert_event=ok ;;
+    *) infrakt_alert_event=failed ;;
+  esac
+  infrakt_alert_trigger=scheduled
+  infrakt_alert_cause=$infrakt_s_error
+  infrakt_alert_file=$infrakt_s_file
+  infrakt_alert_size=$infrakt_s_size
+  infrakt_alert_duration=$(($(date +%s) - infrakt_s_t0))
+  infrakt_alert_failures=
+  if [ -n "$infrakt_alert_dests" ]; then infrakt_alert_send_all; fi
+  infrakt_s_alert_error=${infrakt_s_alert_missing:-}
+  if [ -n "$infrakt_alert_failures" ]; then infrakt_s_alert_error="${infrakt_s_alert_error:+$infrakt_s_alert_error; }$infrakt_alert_failures"; fi
+  [ -n "$infrakt_s_alert_error" ]
 }
 
 infrakt_s_setup_failed() {
@@ -172,6 +209,8 @@ infrakt_scheduled() {
   infrakt_s_work='' infrakt_s_pid='' infrakt_s_file='' infrakt_s_size='' infrakt_s_sha=''
   infrakt_s_uploaded='' infrakt_s_error='' infrakt_s_rc=0 infrakt_s_cred_missing=0
   infrakt_s_deleted_local=0 infrakt_s_deleted_s3=0 infrakt_tmpdirs=''
+  infrakt_s_alert_error='' infrakt_s_alert_missing='' infrakt_alert_dests='' infrakt_alert_dir=''
+  infrakt_s_t0=$(date +%s)
   infrakt_s_started=$(infrakt_s_now)
   infrakt_s_last_success=$(sed -n 's/.*"lastSuccess":"\([^"]*\)".*/\1/p' "$infrakt_s_status" 2>/dev/null | head -n 1)
   trap 'infrakt_s_cleanup' EXIT
@@ -209,6 +248,10 @@ infrakt_scheduled() {
       exit "$infrakt_exit_busy"
     fi
   fi
+  infrakt_s_alert_load
+  # healthchecks-style pings get /start (the others ignore it); its failure is logged only.
+  infrakt_s_alert start || :
+  infrakt_s_alert_error=''
   infrakt_s_work=$(mktemp -d "${TMPDIR:-/tmp}/infrakt-sched.XXXXXX") || infrakt_s_setup_failed "cannot create a temp dir"
   # The pipeline needs pipefail (bash, busybox ash); dash alone cannot run it.
   # shellcheck disable=SC3040 # that is the test

@@ -57,6 +57,9 @@ export interface SandboxWorld {
     accessKey: string;
     secretKey: string;
     directory: string;
+    /** Stops s3rver (an outage), and starts it again on the same port with the same data. */
+    stop(): Promise<void>;
+    restart(): Promise<void>;
   };
   postgres: {
     host: '127.0.0.1';
@@ -219,6 +222,8 @@ export async function startSandboxWorld(opts: SandboxWorldOptions): Promise<Sand
         accessKey: S3RVER_KEY,
         secretKey: SANDBOX_S3_SECRET,
         directory: s3.directory,
+        stop: () => s3.stop(),
+        restart: () => s3.restart(),
       },
       postgres: {
         host: '127.0.0.1',

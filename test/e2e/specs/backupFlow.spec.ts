@@ -423,6 +423,24 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     assert.equal((JSON.parse(record) as { uploaded?: boolean }).uploaded, true, record);
     await wb().runCommand('Infrakt: Refresh');
     await description().filter({ hasText: 'daily 02:00 · ok just now' }).waitFor({ timeout: 30_000 });
+    const problems = wb().page.locator('.statusbar-item', { hasText: /backup schedules? failing/ });
+    assert.equal(await problems.count(), 0, 'no status-bar count while every schedule is ok');
+
+    // An S3 outage at 02:00: the run fails, and the status bar counts it without expanding anything.
+    await w.s3.stop();
+    const restartS3 = onTeardown('s3rver after the outage', () => w.s3.restart());
+    const failedRun = await runScript(script);
+    await restartS3();
+    assert.notEqual(failedRun.code, 0, failedRun.output);
+    await wb().runCommand('Infrakt: Refresh');
+    await description().filter({ hasText: 'daily 02:00 · failed' }).waitFor({ timeout: 30_000 });
+    await problems.filter({ hasText: '1 backup schedule failing' }).waitFor({ timeout: 30_000 });
+    await wb().shot('flow-schedule-failed-status-bar');
+    const again = await runScript(script);
+    assert.equal(again.code, 0, again.output);
+    await wb().runCommand('Infrakt: Refresh');
+    await description().filter({ hasText: 'daily 02:00 · ok just now' }).waitFor({ timeout: 30_000 });
+    await problems.waitFor({ state: 'detached', timeout: 30_000 });
 
     // Saving new S3 settings rewrites the credentials file the scheduled script reads.
     await wb().runCommand('Infrakt: Open S3 Settings');

@@ -16,6 +16,7 @@ export type BackupErrorKind =
   | 'decrypt'
   | 'sink-failed'
   | 'restore-failed'
+  | 'database-exists'
   | 'backup-dir'
   | 'no-space'
   | 'cancelled'
@@ -115,6 +116,12 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
         `${ctx.filename ?? 'The backup'} is encrypted and none of the recovery keys on this computer opens it${
           excerpt ? ` (${excerpt})` : ''
         } — import the recovery key it was encrypted for (Infrakt: Import Recovery Key); the database was not touched`,
+        detail,
+      );
+    case EXIT.databaseExists:
+      return new BackupError(
+        'database-exists',
+        `A database of that name already exists on ${ctx.serverName} — choose another name; nothing was restored`,
         detail,
       );
     case EXIT.restoreFailed:

@@ -57,6 +57,21 @@ function s3Failure(stderr: string, server: Server, what: string): ActionableErro
   return new ActionableError(`${what}: ${d.cause} — ${d.next}.`, actions);
 }
 
+/** A restore's error with its next step (Restore To… shows them as Restore does). */
+export function explainBackupError(err: unknown, server: Server): unknown {
+  return explain(err, server);
+}
+
+/** The safety backup before a restore: the one pipeline, local only, no retention. */
+export function takeSafetyBackup(
+  services: Services,
+  session: RemoteSession,
+  server: Server,
+  database: Database,
+): Promise<BackupResult> {
+  return backUp(services, session, server, database, undefined);
+}
+
 function afterChange(services: Services, server: Server): void {
   services.tree.reload(server.id);
 }

@@ -13,6 +13,7 @@ import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
 import { resolveServer } from './targets';
+import { restoreBackupTo } from './restoreTo';
 import { scheduleBackups, setRetention, unscheduleBackups } from './schedule';
 import { applyRetentionNow } from './retention';
 import { exportRecoveryKey, importRecoveryKey, setUpEncryption } from './encryption';
@@ -41,6 +42,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.encryption.exportKey': exportRecoveryKey,
   'infrakt.encryption.importKey': importRecoveryKey,
   'infrakt.backup.restore': restoreFromBackup,
+  'infrakt.backup.restoreTo': restoreBackupTo,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,
   'infrakt.backup.deleteS3': deleteBackupFromS3,

@@ -9,9 +9,11 @@
 //   - a tampered S3 object: the streamed restore is stopped before pg_restore
 //     could commit, and the target database is unchanged.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import * as age from 'age-encryption';
 import {
   type BackupTarget,
@@ -23,6 +25,8 @@ import {
   restoreRelayed,
 } from '../../src/core/backup';
 import type { Server } from '../../src/core/model';
+import { parseBackupName } from '../../src/core/backup';
+import { findOnPath, localRestoreTools, runLocalRestore } from '../../src/core/backup/localRestore';
 import { type S3Credentials, s3UploadSink } from '../../src/core/s3/scripts';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
@@ -136,10 +140,15 @@ describe('Restore To… (sshd + two PostgreSQL servers + s3rver)', function () {
     const before = rows(pg2, 'shop');
     const object = path.join(s3.directory, s3.bucket, `infrakt/backups/shop/${plain.file}._S3rver_object`);
     const original = fs.readFileSync(object);
-    const bytes = Buffer.from(original);
-    // The last byte: zstd (and so pg_restore) sees every other byte before anything could notice.
-    bytes[bytes.length - 1] ^= 0xff;
-    fs.writeFileSync(object, bytes);
+    // Other bytes that decompress to the same dump (recompressed, no frame checksum): zstd and
+    // pg_restore would take them whole; only the sha256 tells them apart.
+    const dump = execFileSync('zstd', ['-dc'], { input: original, maxBuffer: 256 << 20 });
+    const other = execFileSync('zstd', ['-q', '-c', '-3', '--no-check'], {
+      input: dump,
+      maxBuffer: 256 << 20,
+    });
+    assert.ok(!other.equals(original));
+    fs.writeFileSync(object, other);
     try {
       await assert.rejects(
         restoreBackup(forServer(pool, web2), on(web2, pg2, 'shop'), plain.file, {
@@ -188,5 +197,55 @@ describe('Restore To… (sshd + two PostgreSQL servers + s3rver)', function () {
       (e: BackupError) => e.kind === 'checksum-mismatch',
     );
     assert.deepEqual(databases(pg2), before);
+  });
+
+  it('Restore to This Computer: downloaded over SFTP, sha256 checked, restored with the local pg_restore into a local database', async () => {
+    const here = fs.mkdtempSync(path.join(work, 'here-'));
+    const local = path.join(here, plain.file);
+    await pool.download(web1, path.join(web1.backupDir, plain.file), local);
+    const sha256 = fs.readFileSync(path.join(web1.backupDir, `${plain.file}.sha256`), 'utf8').slice(0, 64);
+    assert.equal(createHash('sha256').update(fs.readFileSync(local)).digest('hex'), sha256);
+    pg2.createDatabase('shop_local');
+    const parsed = parseBackupName(plain.file);
+    assert.ok(parsed);
+    const tools = localRestoreTools(parsed).map((g) => g.map((t) => findOnPath(t)).find(Boolean) ?? '');
+    assert.ok(tools.every(Boolean), `the local tools are here: ${tools.join(', ')}`);
+    const target = {
+      host: '127.0.0.1',
+      port: pg2.port,
+      user: 'postgres',
+      database: 'shop_local',
+      password: pg2.password,
+    };
+    let progress = 0;
+    await runLocalRestore(
+      local,
+      parsed,
+      target,
+      { restore: tools[0], zstd: tools[1] },
+      {
+        workDir: here,
+        onProgress: (read) => (progress = read),
+      },
+    );
+    assert.equal(progress, plain.size, 'progress counts the whole file');
+    assert.equal(rows(pg2, 'shop_local'), source);
+
+    // A wrong password: the tool's own words, and the database is as it was.
+    pg2.sql('DELETE FROM items WHERE id > 10', 'shop_local');
+    const before = rows(pg2, 'shop_local');
+    await assert.rejects(
+      runLocalRestore(
+        local,
+        parsed,
+        { ...target, password: 'not-the-password' },
+        { restore: tools[0], zstd: tools[1] },
+        {
+          workDir: here,
+        },
+      ),
+      (e: BackupError) => e.kind === 'restore-failed' && /pg_restore failed/.test(e.message),
+    );
+    assert.equal(rows(pg2, 'shop_local'), before);
   });
 });

@@ -14,6 +14,7 @@ import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
 import { resolveServer } from './targets';
 import { restoreBackupTo } from './restoreTo';
+import { restoreToThisComputer } from './restoreLocal';
 import { scheduleBackups, setRetention, unscheduleBackups } from './schedule';
 import { applyRetentionNow } from './retention';
 import { exportRecoveryKey, importRecoveryKey, setUpEncryption } from './encryption';
@@ -43,6 +44,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.encryption.importKey': importRecoveryKey,
   'infrakt.backup.restore': restoreFromBackup,
   'infrakt.backup.restoreTo': restoreBackupTo,
+  'infrakt.backup.restoreLocal': restoreToThisComputer,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,
   'infrakt.backup.deleteS3': deleteBackupFromS3,

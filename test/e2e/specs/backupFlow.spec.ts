@@ -271,7 +271,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().shot('flow-deleted');
   });
 
-  it('Restore of an S3-only backup: the copy it downloads is removed again, the row stays "S3"', async () => {
+  it('Restore of an S3-only backup: streamed from S3 into the restore, nothing kept on the server, the row stays "S3"', async () => {
     // Delete the server's copy of the uploaded backup: its row becomes "S3".
     const both = wb().treeRows().filter({ hasText: 'S3 + Local' }).first();
     await both.waitFor({ state: 'visible', timeout: 30_000 });
@@ -291,12 +291,12 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await dialog.waitFor({ state: 'visible' });
     assert.match(
       (await dialog.innerText()).replace(/\s+/g, ' '),
-      /downloaded from S3 to the server first, and that copy is removed from the server after the restore/,
+      /streams it from S3 into the restore and hashes it on the way.*Nothing is kept on the server/,
     );
     await wb().shot('flow-restore-s3-dialog');
     await wb().answerDialog('Restore without safety backup');
     await wb().waitForToast(
-      /Restored shop on sandbox from .*The copy downloaded from S3 was removed from the server again/,
+      /Restored shop on sandbox from .*streamed from S3; nothing was kept on the server/,
     );
     assert.equal(items(), original);
     assert.ok(!fs.existsSync(path.join(w.backupDir, file)), `${file} not kept on the server`);

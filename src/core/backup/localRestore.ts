@@ -144,10 +144,14 @@ export async function runLocalRestore(
   opts.signal?.addEventListener('abort', abort, { once: true });
   try {
     let plain: NodeJS.ReadableStream;
+    let decompressed: Promise<number | null> = Promise.resolve(0);
     if (b.compression === 'zst') {
       if (!tools.zstd) throw new BackupError('tool-missing', 'zstd is needed to decompress this backup here');
       const z = spawn(tools.zstd, ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
       children.push(z);
+      z.stdin.on('error', () => undefined); // zstd stopped early: its status or the tool's says why
+      z.stderr.resume();
+      decompressed = new Promise((resolve) => z.once('close', resolve));
       source.pipe(z.stdin);
       plain = z.stdout;
     } else plain = source.pipe(createGunzip());
@@ -178,6 +182,11 @@ export async function runLocalRestore(
       child.once('close', resolve);
     });
     if (opts.signal?.aborted) throw new BackupError('cancelled', 'Restore to This Computer was cancelled');
+    if (code === 0) {
+      const zstdCode = await decompressed;
+      if (zstdCode !== 0)
+        throw new BackupError('restore-failed', `zstd failed to decompress the backup (exit ${zstdCode})`);
+    }
     if (code !== 0) {
       const said = stderr.trim().split('\n').slice(-3).join(' | ');
       throw new BackupError(
@@ -187,5 +196,8 @@ export async function runLocalRestore(
     }
   } finally {
     opts.signal?.removeEventListener('abort', abort);
+    // A tool that stopped early leaves the decompressor blocked on its output: it goes too.
+    source.destroy();
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }
 }

@@ -311,6 +311,43 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().shot('flow-restored-from-s3');
   });
 
+  it('Restore To… a new database from the row’s menu: created on the server and filled from S3, the source untouched', async () => {
+    const row = wb().treeRows().filter({ hasText: 'S3 · ' }).filter({ hasNotText: 'S3 + Local' }).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    const source = items();
+    await wb().contextMenu(row, 'Restore To…');
+    await wb().pick('Restore To…', 'A new database on sandbox');
+    // A name no database takes is refused with what is wrong, as typed.
+    const title = 'Restore To… a new database on sandbox';
+    await wb().waitForQuickInput(title);
+    const input = wb().quickInput().locator('.quick-input-box input');
+    await input.fill('shop copy');
+    await wb()
+      .quickInput()
+      .filter({ hasText: 'Database name may use letters' })
+      .waitFor({ state: 'visible' });
+    await wb().shot('flow-restore-to-name');
+    await wb().answer(title, 'shop_copy');
+    const dialog = wb().dialog();
+    await dialog
+      .filter({ hasText: 'into a new database shop_copy on sandbox' })
+      .waitFor({ state: 'visible' });
+    assert.match(
+      (await dialog.innerText()).replace(/\s+/g, ' '),
+      /streams it from S3 straight into the restore/,
+    );
+    await wb().shot('flow-restore-to-dialog');
+    await wb().answerDialog('Create and Restore');
+    await wb().waitForToast(/Restored .* into a new database shop_copy on sandbox/);
+    const copy = w.postgres.sql(
+      "SELECT count(*), md5(string_agg(name || price || stock, ',' ORDER BY id)) FROM products",
+      'shop_copy',
+    );
+    assert.equal(copy, items(), 'the copy has the data of the backup (the same as the restored source)');
+    assert.equal(items(), source, 'the source is untouched');
+    await wb().shot('flow-restored-to-new-database');
+  });
+
   /** The sshd of this world and every process under it (its sessions), for SIGSTOP/SIGCONT. */
   function sshdTree(): number[] {
     const root = Number(fs.readFileSync(path.join(w.ssh.dir, 'sshd.pid'), 'utf8').trim());

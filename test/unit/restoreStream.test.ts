@@ -102,7 +102,7 @@ describe('streamed restore: the restore tool gets the whole dump only after the 
       child.stdin.end(script);
     });
 
-  for (const [label, shell] of SHELLS.filter(([l]) => l !== 'busybox ash')) {
+  for (const [label, shell] of SHELLS) {
     it(`${label}: a matching stream is restored whole`, async () => {
       const sha = createHash('sha256').update(compressed).digest('hex');
       const r = await run(shell, sha, compressed);

@@ -182,6 +182,8 @@ infrakt_spool_space() {
 # $infrakt_work/b, and with $1 = tail also into $infrakt_work/t (the held-back
 # tail's reader). Sets infrakt_hash_pid, infrakt_tee_pid.
 infrakt_stream_start() {
+  # busybox tee has no -p; it ignores SIGPIPE and writes on to the others by itself.
+  if tee -p </dev/null >/dev/null 2>&1; then infrakt_teep='tee -p'; else infrakt_teep='tee'; fi
   mkfifo -m 600 "$infrakt_work/h" "$infrakt_work/b"
   $infrakt_sha <"$infrakt_work/h" >"$infrakt_work/sum" &
   infrakt_hash_pid=$!
@@ -196,10 +198,10 @@ infrakt_stream_start() {
     infrakt_tail_pid=$!
     infrakt_pids="$infrakt_pids $infrakt_tail_pid"
     { (infrakt_source_bytes) 2>"$infrakt_work/src.err" || echo "$?" >"$infrakt_work/src_rc"; } |
-      tee -p "$infrakt_work/h" "$infrakt_work/t" >"$infrakt_work/b" &
+      $infrakt_teep "$infrakt_work/h" "$infrakt_work/t" >"$infrakt_work/b" &
   else
     { (infrakt_source_bytes) 2>"$infrakt_work/src.err" || echo "$?" >"$infrakt_work/src_rc"; } |
-      tee -p "$infrakt_work/h" >"$infrakt_work/b" &
+      $infrakt_teep "$infrakt_work/h" >"$infrakt_work/b" &
   fi
   infrakt_tee_pid=$!
   infrakt_pids="$infrakt_pids $infrakt_tee_pid"

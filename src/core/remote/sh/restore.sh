@@ -161,6 +161,10 @@ infrakt_stream_expect() {
     exit "$infrakt_exit_restore_failed"
   fi
   infrakt_expected=$(cut -c1-64 <"$infrakt_work/sha256")
+}
+
+# The S3 object's size (for a spool's free-space check; every awscli start costs up to a second).
+infrakt_s3_size() {
   infrakt_stream_size=$(awsx s3api head-object --bucket "$infrakt_bucket" --key="$infrakt_s3_key" \
     --query ContentLength --output text </dev/null 2>/dev/null) || infrakt_stream_size=''
 }
@@ -227,6 +231,7 @@ infrakt_stream_verdict() {
 # Spool: the stream into a private file in the backup dir (removed by the
 # clean-up), checked, then restored from as a local backup is.
 infrakt_stream_spool() {
+  if [ "$infrakt_source" = s3 ]; then infrakt_s3_size; fi
   infrakt_spool_space
   infrakt_spool="$infrakt_dir/.restore-$$-$infrakt_name.partial"
   infrakt_stream_start

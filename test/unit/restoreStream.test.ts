@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { restoreScript } from '../../src/core/backup';
 import { MARKS } from '../../src/core/remote/protocol';
 import { EXIT } from '../../src/core/backup/errors';
-import { SHELLS, makeBin } from '../support/stubBin';
+import { SHELLS, makeBin, toolPath } from '../support/stubBin';
 
 const REAL = [
   'sha256sum',
@@ -133,4 +133,58 @@ describe('streamed restore: the restore tool gets the whole dump only after the 
       );
     });
   }
+
+  // An engine that cannot roll back (here SQLite, with the real sqlite3): the stream is spooled
+  // into the backup dir, checked, restored from there, and the spool goes.
+  it('bash: SQLite gets the stream spooled and checked first; the spool is removed, a mismatch leaves the file untouched', async function () {
+    const sqlite3 = spawnSync('sh', ['-c', 'command -v sqlite3'], { encoding: 'utf8' }).stdout.trim();
+    if (!sqlite3) this.skip();
+    const spoolBin = makeBin(path.join(dir, 'bin-sqlite'), { real: [...REAL, 'sqlite3'] });
+    const backups = path.join(dir, 'sq-backups');
+    fs.mkdirSync(backups, { recursive: true });
+    const source = path.join(dir, 'source.sqlite');
+    const live = path.join(dir, 'live.sqlite');
+    spawnSync(sqlite3, [source, "CREATE TABLE t (v text); INSERT INTO t VALUES ('from backup');"]);
+    spawnSync(sqlite3, [live, "CREATE TABLE t (v text); INSERT INTO t VALUES ('live');"]);
+    const stored = spawnSync('zstd', ['-q', '-c'], { input: fs.readFileSync(source) }).stdout;
+    const runSqlite = (sha256: string) =>
+      new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+        const script = restoreScript(
+          {
+            server: { name: 'web-2', backupDir: backups },
+            database: { name: 'app', engine: 'sqlite', mode: 'host', dbPath: live },
+          },
+          'web-1_app_sqlite_20260101T000000Z.sqlite.zst',
+          { source: { kind: 'stream', sha256, sizeBytes: stored.length } },
+        );
+        const child = spawn(toolPath('bash'), ['-s'], {
+          env: { PATH: spoolBin, TMPDIR: dir },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        let fed = false;
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          const m = new RegExp(`^${MARKS.streamIn} (.+)$`, 'm').exec(stdout);
+          if (m && !fed) {
+            fed = true;
+            fs.createWriteStream(m[1]).end(stored);
+          }
+        });
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.once('error', reject);
+        child.once('close', (code) => resolve({ code: code ?? -1, stderr }));
+        child.stdin.end(script);
+      });
+    const value = () => spawnSync(sqlite3, [live, 'SELECT v FROM t'], { encoding: 'utf8' }).stdout.trim();
+    const bad = await runSqlite('0'.repeat(64));
+    assert.equal(bad.code, EXIT.checksumMismatch, bad.stderr);
+    assert.equal(value(), 'live');
+    assert.deepEqual(fs.readdirSync(backups), [], 'the spool is removed');
+    const ok = await runSqlite(createHash('sha256').update(stored).digest('hex'));
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(value(), 'from backup');
+    assert.deepEqual(fs.readdirSync(backups), [], 'the spool is removed');
+  });
 });

@@ -163,6 +163,28 @@ describe('Restore To… (sshd + two PostgreSQL servers + s3rver)', function () {
     assert.equal(pg2.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'shop'").trim(), '0');
   });
 
+  it('an S3 object without its .sha256 mark (an unfinished upload) is refused, the database unchanged', async () => {
+    const before = rows(pg2, 'shop');
+    const mark = path.join(
+      s3.directory,
+      s3.bucket,
+      `infrakt/backups/shop/${plain.file}.sha256._S3rver_object`,
+    );
+    const saved = fs.readFileSync(mark);
+    fs.rmSync(mark);
+    try {
+      await assert.rejects(
+        restoreBackup(forServer(pool, web2), on(web2, pg2, 'shop'), plain.file, {
+          source: { kind: 's3', access: creds, databaseName: 'shop' },
+        }),
+        (e: BackupError) => e.kind === 'no-checksum',
+      );
+    } finally {
+      fs.writeFileSync(mark, saved);
+    }
+    assert.equal(rows(pg2, 'shop'), before);
+  });
+
   it('streams an encrypted backup from the source server through this computer into a new database on the other server', async () => {
     const recipient = await age.identityToRecipient(identity);
     const enc = await backUpNow(forServer(pool, web1), on(web1, pg, 'shop'), { encryptTo: recipient });

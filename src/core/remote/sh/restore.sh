@@ -141,7 +141,9 @@ infrakt_source_bytes() {
   exec cat "$infrakt_work/in"
 }
 
-# The expected sha256 of a streamed restore, and the stream's size when known.
+# The expected sha256 of a streamed restore. From S3 its .sha256 object is
+# fetched beside the stream (an awscli start costs about a second); the
+# verdict waits for it (infrakt_expected_ready).
 infrakt_stream_expect() {
   if [ "$infrakt_source" = stream ]; then
     infrakt_expected=$infrakt_expected_sha256
@@ -151,14 +153,28 @@ infrakt_stream_expect() {
     echo "infrakt: cannot create a temp dir for awscli's config" >&2
     exit "$infrakt_exit_setup"
   }
-  if ! awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_s3_key.sha256" "$infrakt_work/sha256" </dev/null 2>"$infrakt_work/aws.err"; then
+  if ! infrakt_streams_atomically; then infrakt_s3_size; fi
+  {
+    awsx s3 cp --only-show-errors "s3://$infrakt_bucket/$infrakt_s3_key.sha256" "$infrakt_work/sha256" </dev/null 2>"$infrakt_work/aws.err" ||
+      echo "$?" >"$infrakt_work/sha_rc"
+  } &
+  infrakt_sha_pid=$!
+  infrakt_pids="$infrakt_pids $infrakt_sha_pid"
+}
+
+# 0 with infrakt_expected set; 3 when S3 has no checksum object, 2 when it could not be read.
+infrakt_expected_ready() {
+  [ -n "${infrakt_sha_pid:-}" ] || return 0
+  wait "$infrakt_sha_pid" || :
+  infrakt_sha_pid=''
+  if [ -s "$infrakt_work/sha_rc" ]; then
     cat "$infrakt_work/aws.err" >&2
     if grep -Eq '\((404|NoSuchKey)\)|Not Found|does not exist' "$infrakt_work/aws.err"; then
       echo "infrakt: no checksum object $infrakt_s3_key.sha256 in S3 — refusing to restore an unverifiable file" >&2
-      exit "$infrakt_exit_no_checksum"
+      return 3
     fi
     echo "infrakt: cannot read the checksum object $infrakt_s3_key.sha256 from S3" >&2
-    exit "$infrakt_exit_restore_failed"
+    return 2
   fi
   infrakt_expected=$(cut -c1-64 <"$infrakt_work/sha256")
 }
@@ -212,10 +228,12 @@ infrakt_stream_start() {
 }
 
 # After the stream ended: 0 when its sha256 is the expected one, 1 on a
-# mismatch, 2 when reading it failed.
+# mismatch, 2 when reading it (or its checksum object) failed, 3 when S3 has
+# no checksum object.
 infrakt_stream_verdict() {
   wait "$infrakt_tee_pid" || :
   wait "$infrakt_hash_pid" || :
+  infrakt_expected_ready || return $?
   infrakt_actual=$(cut -c1-64 <"$infrakt_work/sum")
   if [ -s "$infrakt_work/src_rc" ]; then
     echo "infrakt: reading the backup failed (exit $(cat "$infrakt_work/src_rc")): $(infrakt_tail_lines "$infrakt_work/src.err")" >&2
@@ -228,18 +246,26 @@ infrakt_stream_verdict() {
   printf '%s verified %s\n' "$infrakt_mark_step" "$infrakt_actual"
 }
 
+# Exits with the protocol's code for a verdict other than 0.
+infrakt_verdict_exit() {
+  case "$1" in
+    0) return 0 ;;
+    1) exit "$infrakt_exit_checksum_mismatch" ;;
+    3) exit "$infrakt_exit_no_checksum" ;;
+    *) exit "$infrakt_exit_restore_failed" ;;
+  esac
+}
+
 # Spool: the stream into a private file in the backup dir (removed by the
 # clean-up), checked, then restored from as a local backup is.
 infrakt_stream_spool() {
-  if [ "$infrakt_source" = s3 ]; then infrakt_s3_size; fi
   infrakt_spool_space
   infrakt_spool="$infrakt_dir/.restore-$$-$infrakt_name.partial"
   infrakt_stream_start
   cat "$infrakt_work/b" >"$infrakt_spool"
   infrakt_spool_rc=0
   infrakt_stream_verdict || infrakt_spool_rc=$?
-  if [ "$infrakt_spool_rc" = 1 ]; then exit "$infrakt_exit_checksum_mismatch"; fi
-  if [ "$infrakt_spool_rc" != 0 ]; then exit "$infrakt_exit_restore_failed"; fi
+  infrakt_verdict_exit "$infrakt_spool_rc"
   infrakt_file=$infrakt_spool
 }
 
@@ -281,8 +307,7 @@ infrakt_stream_restore() {
     kill -TERM "$infrakt_restore_pid" 2>/dev/null || :
     wait "$infrakt_restore_pid" 2>/dev/null || :
     : >"$infrakt_work/stop"
-    if [ "$infrakt_verdict" = 1 ]; then exit "$infrakt_exit_checksum_mismatch"; fi
-    exit "$infrakt_exit_restore_failed"
+    infrakt_verdict_exit "$infrakt_verdict"
   fi
   : >"$infrakt_work/go"
   infrakt_restore_rc=0
@@ -299,6 +324,11 @@ infrakt_stream_restore() {
     echo "infrakt: $infrakt_decomp failed (exit $(cat "$infrakt_work/decomp_rc"))" >&2
     exit "$infrakt_exit_restore_failed"
   fi
+}
+
+# Whether the engine's restore tool reads the stream and rolls back when stopped (else: spool).
+infrakt_streams_atomically() {
+  [ "${infrakt_db_restore_atomic:-0}" = 1 ] && [ "${infrakt_db_restore_raw:-0}" != 1 ] && ! infrakt_has_fn infrakt_db_restore
 }
 
 # A new database: created first (the engine's infrakt_db_create), dropped again by the clean-up unless the restore finished.
@@ -328,7 +358,7 @@ infrakt_restore() {
     if [ "$infrakt_source" = s3 ]; then infrakt_aws_found || exit 127; fi
     infrakt_stream_expect
     if [ "${infrakt_create_db:-0}" = 1 ]; then infrakt_restore_create; fi
-    if [ "${infrakt_db_restore_atomic:-0}" = 1 ] && [ "${infrakt_db_restore_raw:-0}" != 1 ] && ! infrakt_has_fn infrakt_db_restore; then
+    if infrakt_streams_atomically; then
       # Decrypted on the way; a wrong key makes age fail on the header, before any data reaches the tool.
       infrakt_db_prestart
       infrakt_stream_restore

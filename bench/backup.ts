@@ -73,7 +73,7 @@ async function pgbenchPath(): Promise<string> {
 }
 
 /** ~`megabytes` MB of random bytes: 1 KiB rows, stored as they are (no TOAST compression attempt). */
-async function fillIncompressible(pg: Postgres, db: string, megabytes: number): Promise<string> {
+export async function fillIncompressible(pg: Postgres, db: string, megabytes: number): Promise<string> {
   pg.createDatabase(db);
   const rows = megabytes * 1024;
   let how: string;
@@ -106,7 +106,7 @@ async function fillIncompressible(pg: Postgres, db: string, megabytes: number): 
 }
 
 /** pgbench -i at a scale of about `megabytes` MB on disk (scale 1 ≈ 15 MB). */
-async function fillCompressible(pg: Postgres, db: string, megabytes: number): Promise<string> {
+export async function fillCompressible(pg: Postgres, db: string, megabytes: number): Promise<string> {
   pg.createDatabase(db);
   const scale = Math.max(1, Math.round(megabytes / 15));
   const pgbench = await pgbenchPath();

@@ -1,4 +1,4 @@
-// Entry point: node out/bench/index.js [ssh|backup|listing|cron|activation]... (all when none given).
+// Entry point: node out/bench/index.js [ssh|backup|restore|listing|cron|activation]... (all when none given).
 // Prints numbers and, for each target, whether it is met; never fails on a
 // missed target (exit 1 only when the bench itself could not run). Everything
 // it starts is torn down on exit, on failure and on Ctrl-C / SIGTERM.
@@ -8,11 +8,13 @@ import { runBackupBench } from './backup';
 import { heading, loadNote, targetSummary, teardownAll } from './common';
 import { runCronBench } from './cron';
 import { runListingBench } from './listing';
+import { runRestoreBench } from './restore';
 import { runSshBench } from './ssh';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   ssh: runSshBench,
   backup: runBackupBench,
+  restore: runRestoreBench,
   listing: runListingBench,
   cron: runCronBench,
   activation: runActivationBench,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles and runs the benchmarks: bench/run.sh [ssh|backup|listing|cron|activation]...
+# Compiles and runs the benchmarks: bench/run.sh [ssh|backup|restore|listing|cron|activation]...
 #   INFRAKT_BENCH_MB=50      size of each test database (default 500)
 #   INFRAKT_BENCH_REPEAT=3   timed runs of each dump method (median shown)
 #   INFRAKT_BENCH_RUNS=20    warm calls per SSH session / listing

@@ -4,9 +4,11 @@
 // Remote work is one script on stdin of one channel.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
 import type { ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { Server } from '../core/model';
 import { type RemoteRunner, type RunOptions, type RunResult, redact } from '../core/remote/runner';
+import { shellQuote } from '../core/remote/script';
 import { type ClientError, SshError, cancelled, mapSshError } from './errors';
 import { type ExecChannel, REMOTE_SHELL, type SshClientLike, driveScript } from './scriptChannel';
 
@@ -65,6 +67,15 @@ interface Entry {
   /** Dropped, closed or forgotten: never reused, never given an idle timer. */
   dead: boolean;
 }
+
+export interface RelayOptions {
+  signal?: AbortSignal;
+  onProgress?(copied: number): void;
+}
+
+/** What relay() accepts: an absolute path of plain name characters, and a restore's stream-in FIFO. */
+const RELAY_PATH = /^\/[A-Za-z0-9._@+=,/-]+$/;
+const RELAY_FIFO = /^\/[A-Za-z0-9._/-]+\/infrakt\.[A-Za-z0-9]+\/in$/;
 
 export interface DownloadOptions {
   signal?: AbortSignal;
@@ -220,6 +231,118 @@ export class ConnectionPool implements RemoteRunner {
     } finally {
       entry.busy--;
       this.scheduleIdle(entry);
+    }
+  }
+
+  /**
+   * Copies a file from one server into a FIFO on another through this
+   * computer: `cat` of the file on the source's pooled connection piped into
+   * `cat >` the FIFO on the target's (flow-controlled by the two SSH windows; no
+   * file here). Both paths are checked, then single-quoted. Resolves with the
+   * bytes copied; an abort closes both channels.
+   */
+  async relay(
+    from: Server,
+    fromPath: string,
+    to: Server,
+    toFifo: string,
+    opts: RelayOptions = {},
+  ): Promise<number> {
+    const signal = opts.signal;
+    if (signal?.aborted) throw cancelled();
+    if (!RELAY_PATH.test(fromPath) || fromPath.includes('/../'))
+      throw new SshError('other', `Not a backup path to send: ${fromPath}`);
+    if (!RELAY_FIFO.test(toFifo)) throw new SshError('other', `Not a restore's input: ${toFifo}`);
+    const entries = [this.acquire(from), this.acquire(to)];
+    for (const e of entries) {
+      e.busy++;
+      this.clearIdle(e);
+    }
+    const opened: ExecChannel[] = [];
+    try {
+      const [src, dst] = await Promise.all(entries.map((e) => abortable(e.ready, signal)));
+      const open = (client: SshClientLike, server: Server, command: string) =>
+        abortable(
+          new Promise<ExecChannel>((resolve, reject) => {
+            try {
+              client.exec(command, (err, ch) => {
+                if (err)
+                  reject(
+                    new SshError('dropped', `Could not open a channel to ${server.name}: ${err.message}`),
+                  );
+                else {
+                  this.stats.channels++;
+                  opened.push(ch);
+                  resolve(ch);
+                }
+              });
+            } catch (e) {
+              reject(
+                new SshError(
+                  'dropped',
+                  `Could not open a channel to ${server.name}: ${(e as Error).message}`,
+                ),
+              );
+            }
+          }),
+          signal,
+        );
+      const sink = await open(dst, to, `exec cat > ${shellQuote(toFifo)}`);
+      const source = await open(src, from, `exec cat -- ${shellQuote(fromPath)}`);
+      return await new Promise<number>((resolve, reject) => {
+        const input = source as unknown as Readable;
+        const output = sink as unknown as Writable;
+        let copied = 0;
+        let sourceErr = '';
+        let sourceCode: number | null | undefined;
+        let settled = false;
+        const fail = (e: Error) => {
+          if (settled) return;
+          settled = true;
+          input.unpipe(output);
+          for (const ch of opened) ch.close();
+          reject(e);
+        };
+        const onAbort = () => fail(cancelled());
+        signal?.addEventListener('abort', onAbort, { once: true });
+        source.stderr.on('data', (d: Buffer) => {
+          sourceErr = (sourceErr + d.toString('utf8')).slice(-400);
+        });
+        // Read to its end (nothing comes), or the channel never closes.
+        sink.resume();
+        sink.stderr.resume();
+        input.on('data', (d: Buffer) => {
+          copied += d.length;
+          opts.onProgress?.(copied);
+        });
+        source.on('close', (code: number | null) => {
+          sourceCode = code;
+          if (code !== 0)
+            fail(
+              new SshError(
+                'other',
+                `Reading ${fromPath} on ${from.name} failed${sourceErr ? `: ${sourceErr.trim()}` : ''}`,
+              ),
+            );
+        });
+        sink.on('close', (code: number | null) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (settled) return;
+          if (code === 0 && sourceCode === 0) {
+            settled = true;
+            resolve(copied);
+          } else
+            fail(
+              new SshError('other', `${to.name} stopped taking the backup's bytes (the restore there ended)`),
+            );
+        });
+        input.pipe(output);
+      });
+    } finally {
+      for (const e of entries) {
+        e.busy--;
+        this.scheduleIdle(e);
+      }
     }
   }
 

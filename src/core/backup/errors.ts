@@ -16,6 +16,7 @@ export type BackupErrorKind =
   | 'decrypt'
   | 'sink-failed'
   | 'restore-failed'
+  | 'database-exists'
   | 'backup-dir'
   | 'no-space'
   | 'cancelled'
@@ -137,6 +138,12 @@ export function errorFromOutcome(r: ScriptOutcome, ctx: ErrorContext): BackupErr
         recipient,
       });
     }
+    case EXIT.databaseExists:
+      return new BackupError(
+        'database-exists',
+        `A database of that name already exists on ${ctx.serverName} — choose another name; nothing was restored`,
+        detail,
+      );
     case EXIT.restoreFailed:
     case EXIT.notReady:
       return new BackupError(

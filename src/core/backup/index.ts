@@ -4,7 +4,7 @@ export * from './naming';
 export * from './target';
 export * from './errors';
 export { backupScript } from './backupScript';
-export { restoreScript } from './restoreScript';
+export { restoreScript, type RestoreSource } from './restoreScript';
 export * from './listScript';
 export * from './discover';
 export * from './run';

@@ -140,12 +140,21 @@ export async function restoreBackup(
   runner: ScriptRunner,
   target: BackupTarget,
   filename: string,
-  opts: RestoreOptions & { signal?: AbortSignal; onStderr?(chunk: string): void } = {},
+  opts: RestoreOptions & {
+    signal?: AbortSignal;
+    onStderr?(chunk: string): void;
+    /** A streamed restore's input (source `stream`): the FIFO to fill, once it exists. */
+    onStreamIn?(fifo: string): void;
+  } = {},
 ): Promise<RestoreResult> {
   const script = restoreScript(target, filename, opts);
+  const streamIn = `${MARKS.streamIn} `;
   const r = await runner.run(script, {
     signal: opts.signal,
     onStderr: opts.onStderr,
+    onStdout: lineSplitter((line) => {
+      if (line.startsWith(streamIn)) opts.onStreamIn?.(line.slice(streamIn.length));
+    }),
     // The recovery keys are secrets like a password: redacted from everything the run returns.
     secrets: [...secretsOf(target), ...(opts.identities ?? [])],
   });
@@ -169,6 +178,53 @@ export async function restoreBackup(
     verified: steps.some(([kind]) => kind === 'verified'),
     method: how ? (how[0] === 'replicate' ? 'replicate' : how.slice(1).join(' ')) : undefined,
   };
+}
+
+/**
+ * A restore whose bytes another server sends (source `stream`): once the
+ * target's restore has made its input FIFO, `relay` fills it (the SSH pool's
+ * relay: from the source server through this computer). When the relay fails,
+ * the restore is stopped (it has not committed: its input never ended) and the
+ * relay's error is the one thrown.
+ */
+export async function restoreRelayed(
+  runner: ScriptRunner,
+  target: BackupTarget,
+  filename: string,
+  relay: (fifo: string, signal: AbortSignal) => Promise<number>,
+  opts: RestoreOptions & { signal?: AbortSignal; onStderr?(chunk: string): void },
+): Promise<RestoreResult & { relayed: number }> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let relayed: Promise<number> | undefined;
+  let relayError: unknown;
+  let ended = false; // the restore ended: the relay's own failure is no longer the cause
+  try {
+    const result = await restoreBackup(runner, target, filename, {
+      ...opts,
+      signal: stop.signal,
+      onStreamIn: (fifo) => {
+        relayed ??= relay(fifo, stop.signal).catch((e: unknown) => {
+          if (!ended) relayError ??= e;
+          stop.abort();
+          return -1;
+        });
+      },
+    }).catch(async (e: unknown) => {
+      ended = true;
+      stop.abort();
+      await relayed;
+      if (relayError !== undefined && !opts.signal?.aborted) throw relayError;
+      throw e;
+    });
+    ended = true;
+    const n = relayed ? await relayed : -1;
+    if (relayError !== undefined) throw relayError;
+    return { ...result, relayed: n };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 export async function deleteBackup(

@@ -40,6 +40,8 @@ export interface EngineSpec {
    * step lines (`infrakt_step`) — warnings, never a failure.
    */
   readonly provisionCheck?: boolean;
+  /** Its shell module defines `infrakt_db_create` and `infrakt_db_drop`: Restore To… can restore into a new database. */
+  readonly createsDatabases?: boolean;
   /** The shell module (infrakt_db_plan, infrakt_db_prestart, infrakt_db_dump, …). */
   readonly shell: ShellModule;
 }

@@ -42,6 +42,7 @@ const MARK_NAMES = {
   probe: 'probe',
   provisionStep: 'step',
   alert: 'alert',
+  streamIn: 'stream-in',
 } as const;
 
 type MarkName = keyof typeof MARK_NAMES;
@@ -96,6 +97,8 @@ export const EXIT = {
   provision: 89,
   /** An encrypted backup: no identity given, or none of them opens it; nothing was touched. */
   decrypt: 90,
+  /** Restore To… a new database: a database of that name is already there. */
+  databaseExists: 91,
   interrupted: 130,
   terminated: 143,
   hangup: 129,

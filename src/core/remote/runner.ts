@@ -29,6 +29,18 @@ export interface RemoteRunner {
     localPath: string,
     opts?: { signal?: AbortSignal; onProgress?(transferred: number, total: number): void },
   ): Promise<number>;
+  /**
+   * Copies a backup file from one server into a restore's input FIFO on
+   * another, through this computer (two SSH channels, no file here); resolves
+   * with the bytes copied.
+   */
+  relay?(
+    from: Server,
+    fromPath: string,
+    to: Server,
+    toFifo: string,
+    opts?: { signal?: AbortSignal; onProgress?(copied: number): void },
+  ): Promise<number>;
 }
 
 /** Shorter than this, a value is not redacted: it would mangle ordinary text. */

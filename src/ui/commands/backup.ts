@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { z } from 'zod';
 import {
   BackupError,
   backUpNow,
@@ -21,7 +20,7 @@ import {
   type BackupResult,
 } from '../../core/backup';
 import { humanSize } from '../../core/format';
-import { EXIT, parseResultLine } from '../../core/remote/protocol';
+import { EXIT } from '../../core/remote/protocol';
 import type { Database, RetentionPolicy, Server } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3/layout';
 import {
@@ -29,7 +28,6 @@ import {
   DEFAULT_UPLOAD_STALL_SECONDS,
   diagnoseS3Error,
   s3DeleteScript,
-  s3DownloadScript,
   s3UploadFileScript,
   s3UploadSink,
 } from '../../core/s3/scripts';
@@ -57,6 +55,21 @@ function s3Failure(stderr: string, server: Server, what: string): ActionableErro
   const d = diagnoseS3Error(stderr, server.name);
   const actions = /awscli not found/.test(d.cause) ? [provisionStep(server)] : [OPEN_S3_SETTINGS];
   return new ActionableError(`${what}: ${d.cause} — ${d.next}.`, actions);
+}
+
+/** A restore's error with its next step (Restore To… shows them as Restore does). */
+export function explainBackupError(err: unknown, server: Server): unknown {
+  return explain(err, server);
+}
+
+/** The safety backup before a restore: the one pipeline, local only, no retention. */
+export function takeSafetyBackup(
+  services: Services,
+  session: RemoteSession,
+  server: Server,
+  database: Database,
+): Promise<BackupResult> {
+  return backUp(services, session, server, database, undefined);
 }
 
 function afterChange(services: Services, server: Server): void {
@@ -223,13 +236,10 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
   const detail = [
     `${database.name} on ${server.name} is replaced with the backup ${entry.filename} (${humanSize(entry.sizeBytes)}, ${LOCATION_LABELS[entry.location]}).`,
     fromS3
-      ? 'It is downloaded from S3 to the server first, and that copy is removed from the server after the restore (the backup stays in S3).'
-      : '',
-    'Its sha256 is checked before anything is touched; a mismatch stops the restore.',
+      ? 'The server streams it from S3 into the restore and hashes it on the way; when its sha256 does not match, the restore is stopped before it finishes. Nothing is kept on the server (the backup stays in S3).'
+      : 'Its sha256 is checked before anything is touched; a mismatch stops the restore.',
     'A safety backup of the current data is taken first unless you choose otherwise.',
-  ]
-    .filter(Boolean)
-    .join('\n\n');
+  ].join('\n\n');
   const withSafety = 'Restore (safety backup first)';
   const without = 'Restore without safety backup';
   const answer = await vscode.window.showWarningMessage(
@@ -248,7 +258,6 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
       [OPEN_S3_SETTINGS],
     );
   let safety: BackupResult | undefined;
-  let download: DownloadOutcome | undefined;
   await withRemote(
     services,
     server,
@@ -256,27 +265,33 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
     async (session) => {
       const { runner, progress } = session;
       try {
-        if (fromS3 && creds) {
-          progress.report({ message: 'downloading from S3 and checking its sha256…' });
-          const r = await runner.run(s3DownloadScript(creds, server, database.name, entry.filename), {
-            secrets: [creds.secretKey],
-          });
-          if (r.code !== 0) throw s3Failure(r.stderr, server, `Downloading ${entry.filename} from S3 failed`);
-          // A copy that was already on the server stays; the one fetched for this restore goes again.
-          download = parseResultLine(r.stdout, downloadResult)?.existed ? { kept: true } : { kept: false };
-        }
         if (answer === withSafety) {
           progress.report({ message: 'taking a safety backup of the current data…' });
           safety = await backUp(services, session, server, database, undefined);
         }
-        progress.report({ message: `restoring ${entry.filename}…` });
+        progress.report({
+          message: fromS3
+            ? `streaming ${entry.filename} from S3 into the restore…`
+            : `restoring ${entry.filename}…`,
+        });
         const { target, secrets } = await backupTarget(services, server, database);
         const restore = (identities: readonly string[]) =>
           restoreBackup(
-            { run: (script, o) => runner.run(script, { ...o, secrets: [...secrets, ...identities] }) },
+            {
+              run: (script, o) =>
+                runner.run(script, {
+                  ...o,
+                  secrets: [...secrets, ...identities, ...(creds ? [creds.secretKey] : [])],
+                }),
+            },
             target,
             entry.filename,
-            { signal: session.signal, identities },
+            {
+              signal: session.signal,
+              identities,
+              source:
+                fromS3 && creds ? { kind: 's3', access: creds, databaseName: database.name } : undefined,
+            },
           );
         try {
           await restore(await recoveryKeys(services));
@@ -291,15 +306,13 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
       } catch (err) {
         throw explain(err, server);
       } finally {
-        if (download && !download.kept)
-          download = await removeDownload(services, session, server, entry.filename);
         afterChange(services, server);
       }
     },
   );
-  const msg = `Restored ${database.name} on ${server.name} from ${entry.filename}.${
-    safety ? ` Safety backup of the previous data: ${safety.file}.` : ''
-  }${download ? ` ${describeDownload(download)}` : ''}`;
+  const msg = `Restored ${database.name} on ${server.name} from ${entry.filename}${
+    fromS3 ? ' (streamed from S3; nothing was kept on the server)' : ''
+  }.${safety ? ` Safety backup of the previous data: ${safety.file}.` : ''}`;
   services.log.info(msg);
   void vscode.window.showInformationMessage(msg);
 }
@@ -314,40 +327,6 @@ async function pickSshIdentity(recipient: string): Promise<string> {
   });
   if (!picked?.[0]) throw new BackupError('cancelled', 'Restore cancelled; the database was not touched');
   return sshIdentity(fs.readFileSync(picked[0].fsPath, 'utf8'), recipient);
-}
-
-const downloadResult = z.object({ existed: z.boolean() });
-
-/** What became of the copy of an S3-only backup that a restore downloaded to the server. */
-type DownloadOutcome = { kept: true } | { kept: false; removeError?: string };
-
-/**
- * Removes the copy a restore downloaded (the user had deleted the local one, so
- * its space is theirs again) — after a failed or cancelled restore too, so it
- * runs on a signal of its own.
- */
-async function removeDownload(
-  services: Services,
-  { runner }: RemoteSession,
-  server: Server,
-  filename: string,
-): Promise<DownloadOutcome> {
-  try {
-    await deleteBackup(runner, server, filename, new AbortController().signal);
-    services.log.info(`[${server.name}] removed ${filename}, downloaded from S3 for the restore`);
-    return { kept: false };
-  } catch (err) {
-    const removeError = err instanceof Error ? err.message : String(err);
-    services.log.warn(`[${server.name}] could not remove ${filename} after the restore: ${removeError}`);
-    return { kept: false, removeError };
-  }
-}
-
-function describeDownload(d: DownloadOutcome): string {
-  if (d.kept) return 'The copy that was already on the server stays there.';
-  if (d.removeError)
-    return `The copy downloaded from S3 could not be removed from the server (${d.removeError}) — delete it with Delete Backup.`;
-  return 'The copy downloaded from S3 was removed from the server again; the backup stays in S3.';
 }
 
 export async function deleteBackupFile(services: Services, arg?: unknown): Promise<void> {
@@ -458,11 +437,66 @@ function sha256OfFile(file: string): Promise<string> {
   });
 }
 
+/**
+ * SFTP of a backup to a file here: written as .partial, checked against the
+ * server's sha256, then renamed — or, with identities, decrypted into `dest`
+ * (an encrypted backup). Download Backup and Restore to This Computer.
+ * Returns where it was kept still encrypted (`<dest>.age`) when it was
+ * encrypted for an SSH key, which the age library here cannot open.
+ */
+export async function fetchVerified(
+  services: Services,
+  { runner, progress, signal }: RemoteSession,
+  server: Server,
+  filename: string,
+  dest: string,
+  identities?: readonly string[],
+): Promise<string | undefined> {
+  const download = services.runner.download?.bind(services.runner);
+  if (!download) throw new Error('Downloading needs the SSH transport.');
+  const partial = `${dest}.partial`;
+  const remote = `${server.backupDir}/${filename}`;
+  const sum = await runner.run(checksumScript(server, filename));
+  const recorded = parseChecksum(sum.stdout);
+  const expected = recorded?.sha256;
+  if (sum.code !== 0 || !expected)
+    throw new Error(`${filename} has no checksum on ${server.name}; not downloaded (it cannot be verified).`);
+  let shown = 0;
+  try {
+    await download(server, remote, partial, {
+      signal,
+      onProgress: (done, total) => {
+        const pct = total ? Math.floor((done / total) * 100) : 0;
+        if (pct > shown) {
+          progress.report({ increment: pct - shown, message: `${humanSize(done)} of ${humanSize(total)}` });
+          shown = pct;
+        }
+      },
+    });
+    progress.report({ message: 'checking sha256…' });
+    const actual = await sha256OfFile(partial);
+    if (actual !== expected)
+      throw new Error(
+        `The downloaded file does not match its checksum (sha256 ${actual}, expected ${expected}); it was not kept.`,
+      );
+    if (identities && recorded.recipient?.startsWith('ssh-')) {
+      // age's SSH keys are not in the library that decrypts here: the file is kept as it is stored.
+      fs.renameSync(partial, `${dest}.age`);
+      return `${dest}.age`;
+    }
+    if (identities) {
+      progress.report({ message: 'decrypting…' });
+      await decryptFile(partial, dest, identities, recorded.recipient || undefined);
+    } else fs.renameSync(partial, dest);
+    return undefined;
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+}
+
 /** SFTP to a file the user picks; written as .partial, checked against the server's sha256, then renamed. */
 export async function downloadBackup(services: Services, arg?: unknown): Promise<void> {
   const { server, entry } = await resolveBackup(services, arg, 'Download Backup', ['local', 'both']);
-  const download = services.runner.download?.bind(services.runner);
-  if (!download) throw new Error('Downloading needs the SSH transport.');
   checkServerBackupFile(server.name, entry.filename);
   // An encrypted backup is decrypted here, after its sha256 was checked: the file saved is the plain dump.
   const encrypted = parseBackupName(entry.filename)?.encrypted === true;
@@ -476,53 +510,20 @@ export async function downloadBackup(services: Services, arg?: unknown): Promise
   });
   if (!picked) return;
   const dest = picked.fsPath;
-  const partial = `${dest}.partial`;
-  const remote = `${server.backupDir}/${entry.filename}`;
   let savedEncrypted: string | undefined;
   await withRemote(
     services,
     server,
     { title: `Downloading ${entry.filename} from ${server.name}` },
-    async ({ runner, progress, signal }) => {
-      const sum = await runner.run(checksumScript(server, entry.filename));
-      const recorded = parseChecksum(sum.stdout);
-      const expected = recorded?.sha256;
-      if (sum.code !== 0 || !expected)
-        throw new Error(
-          `${entry.filename} has no checksum on ${server.name}; not downloaded (it cannot be verified).`,
-        );
-      let shown = 0;
-      try {
-        await download(server, remote, partial, {
-          signal,
-          onProgress: (done, total) => {
-            const pct = total ? Math.floor((done / total) * 100) : 0;
-            if (pct > shown) {
-              progress.report({
-                increment: pct - shown,
-                message: `${humanSize(done)} of ${humanSize(total)}`,
-              });
-              shown = pct;
-            }
-          },
-        });
-        progress.report({ message: 'checking sha256…' });
-        const actual = await sha256OfFile(partial);
-        if (actual !== expected)
-          throw new Error(
-            `The downloaded file does not match its checksum (sha256 ${actual}, expected ${expected}); it was not kept.`,
-          );
-        if (encrypted && recorded.recipient?.startsWith('ssh-')) {
-          // age's SSH keys are not in the library that decrypts here: the file is kept as it is stored.
-          savedEncrypted = `${dest}.age`;
-          fs.renameSync(partial, savedEncrypted);
-        } else if (encrypted) {
-          progress.report({ message: 'decrypting…' });
-          await decryptFile(partial, dest, identities, recorded.recipient || undefined);
-        } else fs.renameSync(partial, dest);
-      } finally {
-        fs.rmSync(partial, { force: true });
-      }
+    async (session) => {
+      savedEncrypted = await fetchVerified(
+        services,
+        session,
+        server,
+        entry.filename,
+        dest,
+        encrypted ? identities : undefined,
+      );
     },
   );
   const msg = savedEncrypted

@@ -13,6 +13,8 @@ import { importSshConfig } from './importSshConfig';
 import { openS3Settings } from './s3Settings';
 import { provisionServer } from './provision';
 import { resolveServer } from './targets';
+import { restoreBackupTo } from './restoreTo';
+import { restoreToThisComputer } from './restoreLocal';
 import { scheduleBackups, setRetention, unscheduleBackups } from './schedule';
 import { applyRetentionNow } from './retention';
 import { exportRecoveryKey, importRecoveryKey, setUpEncryption } from './encryption';
@@ -45,6 +47,8 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.encryption.exportKey': exportRecoveryKey,
   'infrakt.encryption.importKey': importRecoveryKey,
   'infrakt.backup.restore': restoreFromBackup,
+  'infrakt.backup.restoreTo': restoreBackupTo,
+  'infrakt.backup.restoreLocal': restoreToThisComputer,
   'infrakt.backup.upload': uploadBackupToS3,
   'infrakt.backup.delete': deleteBackupFile,
   'infrakt.backup.deleteS3': deleteBackupFromS3,

@@ -271,7 +271,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().shot('flow-deleted');
   });
 
-  it('Restore of an S3-only backup: the copy it downloads is removed again, the row stays "S3"', async () => {
+  it('Restore of an S3-only backup: streamed from S3 into the restore, nothing kept on the server, the row stays "S3"', async () => {
     // Delete the server's copy of the uploaded backup: its row becomes "S3".
     const both = wb().treeRows().filter({ hasText: 'S3 + Local' }).first();
     await both.waitFor({ state: 'visible', timeout: 30_000 });
@@ -291,12 +291,12 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await dialog.waitFor({ state: 'visible' });
     assert.match(
       (await dialog.innerText()).replace(/\s+/g, ' '),
-      /downloaded from S3 to the server first, and that copy is removed from the server after the restore/,
+      /streams it from S3 into the restore and hashes it on the way.*Nothing is kept on the server/,
     );
     await wb().shot('flow-restore-s3-dialog');
     await wb().answerDialog('Restore without safety backup');
     await wb().waitForToast(
-      /Restored shop on sandbox from .*The copy downloaded from S3 was removed from the server again/,
+      /Restored shop on sandbox from .*streamed from S3; nothing was kept on the server/,
     );
     assert.equal(items(), original);
     assert.ok(!fs.existsSync(path.join(w.backupDir, file)), `${file} not kept on the server`);
@@ -309,6 +309,43 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       'not "S3 + Local" again',
     );
     await wb().shot('flow-restored-from-s3');
+  });
+
+  it('Restore To… a new database from the row’s menu: created on the server and filled from S3, the source untouched', async () => {
+    const row = wb().treeRows().filter({ hasText: 'S3 · ' }).filter({ hasNotText: 'S3 + Local' }).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    const source = items();
+    await wb().contextMenu(row, 'Restore To…');
+    await wb().pick('Restore To…', 'A new database on sandbox');
+    // A name no database takes is refused with what is wrong, as typed.
+    const title = 'Restore To… a new database on sandbox';
+    await wb().waitForQuickInput(title);
+    const input = wb().quickInput().locator('.quick-input-box input');
+    await input.fill('shop copy');
+    await wb()
+      .quickInput()
+      .filter({ hasText: 'Database name may use letters' })
+      .waitFor({ state: 'visible' });
+    await wb().shot('flow-restore-to-name');
+    await wb().answer(title, 'shop_copy');
+    const dialog = wb().dialog();
+    await dialog
+      .filter({ hasText: 'into a new database shop_copy on sandbox' })
+      .waitFor({ state: 'visible' });
+    assert.match(
+      (await dialog.innerText()).replace(/\s+/g, ' '),
+      /streams it from S3 straight into the restore/,
+    );
+    await wb().shot('flow-restore-to-dialog');
+    await wb().answerDialog('Create and Restore');
+    await wb().waitForToast(/Restored .* into a new database shop_copy on sandbox/);
+    const copy = w.postgres.sql(
+      "SELECT count(*), md5(string_agg(name || price || stock, ',' ORDER BY id)) FROM products",
+      'shop_copy',
+    );
+    assert.equal(copy, items(), 'the copy has the data of the backup (the same as the restored source)');
+    assert.equal(items(), source, 'the source is untouched');
+    await wb().shot('flow-restored-to-new-database');
   });
 
   /** The sshd of this world and every process under it (its sessions), for SIGSTOP/SIGCONT. */

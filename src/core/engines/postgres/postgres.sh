@@ -59,6 +59,8 @@ export PGPASSWORD="${POSTGRES_PASSWORD:-}"
 exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U "${2:-${POSTGRES_USER:-postgres}}" -d "${3:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}"'
 
 infrakt_db_restore_plan() {
+  # One transaction: a streamed restore that is stopped before its end leaves the database as it was.
+  infrakt_db_restore_atomic=1
   if [ "$infrakt_format" = sql ]; then infrakt_db_restore_tool=psql; else infrakt_db_restore_tool=pg_restore; fi
   if [ "$infrakt_db_mode" = container ]; then
     infrakt_db_restore_tool="restore in container $infrakt_db_container"
@@ -76,6 +78,39 @@ infrakt_db_restore_cmd() {
   if [ "$infrakt_format" = sql ]; then exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction "$@"; fi
   exec pg_restore --clean --if-exists --no-owner --single-transaction "$@"
 }
+
+# Restore To… a new database: createdb (it quotes the name itself; it fails
+# when the database exists), and dropdb --force when that restore does not finish.
+# shellcheck disable=SC2016 # expanded in the container
+infrakt_pg_container_admin='command -v "$2" >/dev/null 2>&1 || { echo "infrakt: $2 not found in the container" >&2; exit "$1"; }
+export PGPASSWORD="${POSTGRES_PASSWORD:-}"
+tool=$2 user=${3:-${POSTGRES_USER:-postgres}} db=$4
+shift 4
+exec "$tool" -U "$user" ${1:+"$1"} -- "$db"'
+
+infrakt_pg_admin() {
+  if [ "$infrakt_db_mode" = container ]; then
+    (infrakt_in_container "$infrakt_pg_container_admin" "$1" "$infrakt_db_user" "$infrakt_db_name" "${2:-}")
+    return
+  fi
+  # shellcheck disable=SC2086 # $2: one fixed option or none
+  "$1" -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" ${2:-} -- "$infrakt_db_name" </dev/null
+}
+
+infrakt_db_create() {
+  if [ "$infrakt_db_mode" != container ]; then infrakt_resolve infrakt_createdb createdb; fi
+  infrakt_pg_admin createdb 2>"$infrakt_work/create.err" || {
+    cat "$infrakt_work/create.err" >&2
+    if grep -q 'already exists' "$infrakt_work/create.err"; then
+      echo "infrakt: the database $infrakt_db_name already exists on this server — choose another name" >&2
+      exit "$infrakt_exit_database_exists"
+    fi
+    echo "infrakt: could not create the database $infrakt_db_name" >&2
+    exit "$infrakt_exit_restore_failed"
+  }
+}
+
+infrakt_db_drop() { infrakt_pg_admin dropdb --force; }
 
 # Provision Server, host mode (infrakt_db_check <name>): pg_dump refuses to dump
 # a server newer than itself, so warn before the first backup fails. Asks the

@@ -94,6 +94,11 @@ infrakt_cleanup() {
   infrakt_abort_sinks
   # An engine's own clean-up (Redis: stop replicating from a temporary server).
   if infrakt_has_fn infrakt_db_cleanup; then infrakt_db_cleanup || :; fi
+  # A restore's spooled copy of a streamed backup, and a database it created and did not fill.
+  if [ -n "${infrakt_spool:-}" ]; then rm -f -- "$infrakt_spool"; fi
+  if [ "${infrakt_created_db:-0}" = 1 ] && [ "$infrakt_done" != 1 ] && infrakt_has_fn infrakt_db_drop; then
+    infrakt_db_drop </dev/null >/dev/null 2>&1 || :
+  fi
   if [ "$infrakt_done" != 1 ]; then
     for infrakt_f in "$infrakt_partial" "$infrakt_raw" "$infrakt_sumfile"; do
       if [ -n "$infrakt_f" ]; then rm -f -- "$infrakt_f"; fi

@@ -188,6 +188,28 @@ describe('encrypted backups with age (sshd + age + s3rver + PostgreSQL)', functi
     assert.equal(rows(), before);
   });
 
+  it('an S3-only encrypted backup streams from S3 into the restore: a wrong key is named and changes nothing, the right one restores', async () => {
+    const b = await backUpNow(forServer(pool, server), target(), {
+      extraSinks: [s3UploadSink(creds, 'shop')],
+      encryptTo: recipient,
+    });
+    const before = rows();
+    for (const f of [b.file, `${b.file}.sha256`]) fs.rmSync(path.join(server.backupDir, f));
+    pg.sql('DELETE FROM items WHERE id > 500', 'shop');
+    const changed = rows();
+    const fromS3 = { kind: 's3' as const, access: creds, databaseName: 'shop' };
+    const run = forServer(pool, server);
+    await assert.rejects(
+      restoreBackup(run, target(), b.file, { identities: [await age.generateIdentity()], source: fromS3 }),
+      (e: BackupError) => e.kind === 'decrypt' && e.details.recipient === recipient,
+    );
+    assert.equal(rows(), changed, 'untouched');
+    const r = await restoreBackup(run, target(), b.file, { identities: [identity], source: fromS3 });
+    assert.equal(r.verified, true);
+    assert.equal(rows(), before, 'restored from the stream');
+    assert.ok(!fs.existsSync(path.join(server.backupDir, b.file)), 'no copy left on the server');
+  });
+
   it('a backup encrypted to an ssh-ed25519 key restores on the server with that private key, checked first', async () => {
     const keyFile = path.join(work, 'id_ed25519');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'me@laptop', '-f', keyFile]);

@@ -179,7 +179,7 @@ infrakt_expected_ready() {
     echo "infrakt: cannot read the checksum object $infrakt_s3_key.sha256 from S3" >&2
     return 2
   fi
-  infrakt_expected=$(cut -c1-64 <"$infrakt_work/sha256")
+  infrakt_expected=$(head -c 64 <"$infrakt_work/sha256")
 }
 
 # The S3 object's size (for a spool's free-space check; every awscli start costs up to a second).
@@ -316,6 +316,8 @@ infrakt_stream_restore() {
   infrakt_restore_rc=0
   wait "$infrakt_restore_pid" || infrakt_restore_rc=$?
   if [ -s "$infrakt_work/dec_rc" ]; then
+    infrakt_for=$(infrakt_sum_recipient "$infrakt_work/sha256")
+    if [ -n "$infrakt_for" ]; then printf '%s %s\n' "$infrakt_mark_recipient" "$infrakt_for"; fi
     echo "infrakt: cannot decrypt $infrakt_name: $(infrakt_tail_lines "$infrakt_work/age.err")" >&2
     exit "$infrakt_exit_decrypt"
   fi

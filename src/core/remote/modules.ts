@@ -16,6 +16,7 @@ import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
 import scheduleAdmin from './sh/schedule-admin.sh';
 import step from './sh/step.sh';
+import verify from './sh/verify.sh';
 
 const m = (name: string, text: string): ShellModule => ({ name, text });
 
@@ -35,4 +36,5 @@ export const SH = {
   dbcheck: m('dbcheck', dbcheck),
   provision: m('provision', provision),
   step: m('step', step),
+  verify: m('verify', verify),
 } as const;

@@ -40,6 +40,8 @@ const MARK_NAMES = {
   schedCron: 'schedcron',
   probe: 'probe',
   provisionStep: 'step',
+  vtable: 'vtable',
+  verified: 'verified',
 } as const;
 
 type MarkName = keyof typeof MARK_NAMES;
@@ -94,6 +96,8 @@ export const EXIT = {
   provision: 89,
   /** An encrypted backup: no identity given, or none of them opens it; nothing was touched. */
   decrypt: 90,
+  /** Verify Backup: the backup restored into the scratch copy incompletely or not at all (the result line says what). */
+  verifyFailed: 91,
   interrupted: 130,
   terminated: 143,
   hangup: 129,

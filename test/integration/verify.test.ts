@@ -19,12 +19,8 @@ import {
   forServer,
   parseBackupName,
 } from '../../src/core/backup';
-import {
-  type VerifyResult,
-  parseVerifications,
-  verificationText,
-  verifyBackup,
-} from '../../src/core/backup/verify';
+import { type VerifyResult, verifyBackup } from '../../src/core/backup/verify';
+import { parseVerifications, verificationText } from '../../src/core/backup/verification';
 import { localListingScript } from '../../src/core/backup/serverListing';
 import type { Server } from '../../src/core/model';
 import { ConnectionPool } from '../../src/ssh/connectionPool';

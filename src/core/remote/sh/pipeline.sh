@@ -120,7 +120,7 @@ infrakt_sweep_local() {
 # Fails before the dump when the disk cannot hold it: the newest backup of this
 # database is the estimate (a first backup has none, and is not checked).
 infrakt_free_space_check() {
-  infrakt_last_size=$(find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.$infrakt_format.*" ! -name '*.sha256' ! -name '*.partial*' \
+  infrakt_last_size=$(find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.$infrakt_format.*" ! -name '*.sha256' ! -name '*.counts' ! -name '*.verify' ! -name '*.partial*' \
     -exec stat -c '%Y %s' {} + 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2) || infrakt_last_size=
   if [ -n "$infrakt_last_size" ]; then
     infrakt_free=$(df -Pk -- "$infrakt_dir" 2>/dev/null | awk 'NR == 2 { print $4 }') || infrakt_free=

@@ -393,7 +393,7 @@ describe('Verify Backup (sshd + PostgreSQL + MariaDB + Redis + SQLite)', functio
 
     for (const [label, delays] of [
       ['at 0 ms', [0, 0, 0]],
-      ['mid-run', [300, 700, 1200, 1800]],
+      ['mid-run', [100, 150, 300, 700, 1200, 1800]],
     ] as const) {
       it(`PostgreSQL ${label}, several times`, async () => {
         for (const ms of delays) {
@@ -416,7 +416,7 @@ describe('Verify Backup (sshd + PostgreSQL + MariaDB + Redis + SQLite)', functio
     it('Redis and MariaDB mid-run', async () => {
       for (const target of [rdTarget(), myTarget()]) {
         const b = await backUpNow(run(), target);
-        for (const ms of [0, 150, 400]) {
+        for (const ms of [0, 50, 100, 150, 250, 400]) {
           const ac = new AbortController();
           const started = verifyBackup(run(), target, b.file, { signal: ac.signal });
           if (ms === 0) ac.abort();

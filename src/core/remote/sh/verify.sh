@@ -133,7 +133,12 @@ infrakt_verify_backup() {
   if [ "${infrakt_db_restore_raw:-0}" != 1 ]; then infrakt_pick_decompressor; fi
   if [ "$infrakt_encrypted" = 1 ]; then infrakt_resolve infrakt_age age; fi
   infrakt_verify
-  infrakt_work=$(mktemp -d "${TMPDIR:-/tmp}/infrakt.XXXXXX")
+  # Made with TERM ignored: a cancel that lands here is handled once the name is
+  # assigned, so the exit trap knows the dir it must remove.
+  infrakt_work=$(
+    trap '' TERM HUP INT
+    mktemp -d "${TMPDIR:-/tmp}/infrakt.XXXXXX"
+  )
   if [ "$infrakt_encrypted" = 1 ]; then
     infrakt_check_identity
     if [ "${infrakt_db_restore_raw:-0}" = 1 ] || infrakt_has_fn infrakt_db_verify_load; then

@@ -75,7 +75,6 @@ infrakt_verify_end() {
   if [ "$infrakt_ve_rc" != 0 ] && [ "$infrakt_verify_recorded" = 0 ]; then
     case "$infrakt_ve_rc" in
       "$infrakt_exit_interrupted" | "$infrakt_exit_terminated" | "$infrakt_exit_hangup" | "$infrakt_exit_tool_missing" | "$infrakt_exit_decrypt" | "$infrakt_exit_not_found") ;;
-      "$infrakt_exit_checksum_mismatch") infrakt_verify_verdict false "the file does not match its sha256" ;;
       *)
         if [ "$infrakt_verify_phase" = restore ]; then
           infrakt_verify_verdict false "the backup did not restore: $(infrakt_tail_lines "$infrakt_work/restore.err")"
@@ -114,6 +113,32 @@ infrakt_verify_compare() {
     }' "$infrakt_work/got"
 }
 
+# The sha256 first, as a restore checks it — but a hash cut short (a cancel
+# killing sha256sum) is no mismatch: only a whole digest that differs is
+# recorded as a failed verification.
+infrakt_verify_checksum() {
+  [ -f "$infrakt_file" ] || {
+    echo "infrakt: $infrakt_file not found" >&2
+    exit "$infrakt_exit_not_found"
+  }
+  [ -f "$infrakt_file.sha256" ] || {
+    echo "infrakt: $infrakt_name has no .sha256" >&2
+    exit "$infrakt_exit_no_checksum"
+  }
+  infrakt_expected=$(cut -c1-64 <"$infrakt_file.sha256")
+  infrakt_actual=$($infrakt_sha <"$infrakt_file" | cut -c1-64) || exit "$infrakt_exit_terminated"
+  case "$infrakt_actual" in
+    *[!0-9a-f]* | '') exit "$infrakt_exit_terminated" ;;
+  esac
+  [ "${#infrakt_actual}" = 64 ] || exit "$infrakt_exit_terminated"
+  if [ "$infrakt_expected" != "$infrakt_actual" ]; then
+    echo "infrakt: checksum mismatch for $infrakt_name: expected $infrakt_expected, file has $infrakt_actual" >&2
+    infrakt_verify_verdict false "the file does not match its sha256"
+    exit "$infrakt_exit_checksum_mismatch"
+  fi
+  printf '%s verified %s\n' "$infrakt_mark_step" "$infrakt_actual"
+}
+
 infrakt_verify_backup() {
   infrakt_pipeline_init
   infrakt_verify_ended=0 infrakt_verify_recorded=0 infrakt_verify_phase=check
@@ -132,7 +157,7 @@ infrakt_verify_backup() {
   infrakt_db_restore_plan
   if [ "${infrakt_db_restore_raw:-0}" != 1 ]; then infrakt_pick_decompressor; fi
   if [ "$infrakt_encrypted" = 1 ]; then infrakt_resolve infrakt_age age; fi
-  infrakt_verify
+  infrakt_verify_checksum
   # Made with TERM ignored: a cancel that lands here is handled once the name is
   # assigned, so the exit trap knows the dir it must remove.
   infrakt_work=$(

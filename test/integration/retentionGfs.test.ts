@@ -54,7 +54,10 @@ describe('GFS retention over real SSH and S3 (sshd + s3rver + PostgreSQL): 60 ba
   ];
   const run = (script: string, secrets: string[] = []) => pool.run(server, script, { secrets });
   const localFiles = () =>
-    fs.readdirSync(server.backupDir).filter((f) => !f.startsWith('.') && !f.startsWith('backup-'));
+    // A run's row counts (<backup>.counts, for Verify Backup) go with their backup: verify.test.ts checks them.
+    fs
+      .readdirSync(server.backupDir)
+      .filter((f) => !f.startsWith('.') && !f.startsWith('backup-') && !f.endsWith('.counts'));
   const s3Keys = () => s3.listKeys().filter((k) => k.startsWith(prefix));
 
   /**

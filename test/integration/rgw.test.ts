@@ -355,8 +355,8 @@ describe('a signature-checking S3 server (Ceph RGW): failures named, multipart u
       );
 
       // Only in S3 now. A wrong secret: the restore's download names it, and leaves nothing.
-      fs.rmSync(path.join(server.backupDir, b.file));
-      fs.rmSync(path.join(server.backupDir, `${b.file}.sha256`));
+      for (const f of [b.file, `${b.file}.sha256`, `${b.file}.counts`])
+        fs.rmSync(path.join(server.backupDir, f));
       const wrong = creds({}, 'not-the-secret-key');
       const denied = await pool.run(server, s3DownloadScript(wrong, server, 'shop', b.file), {
         secrets: [wrong.secretKey],

@@ -65,6 +65,8 @@ export interface SshServerOptions {
   dir?: string;
   /** Listen on this port instead of a free one. */
   port?: number;
+  /** Environment of every session (sshd's SetEnv), e.g. a TMPDIR of the test's own. */
+  env?: Record<string, string>;
 }
 
 /** A local account with a password (the test machine runs as root; CI machines are throwaway). */
@@ -117,6 +119,7 @@ export async function startSshServer(opts: SshServerOptions = {}): Promise<SshSe
       'LogLevel VERBOSE',
       'MaxSessions 50',
       'Subsystem sftp internal-sftp',
+      ...Object.entries(opts.env ?? {}).map(([k, v]) => `SetEnv ${k}=${v}`),
       '',
     ].join('\n'),
   );

@@ -6,6 +6,7 @@
 // and reaches the endpoint, serves all of them (awscli costs seconds to start;
 // thirty servers each running their own listing was most of a refresh). An S3
 // failure is reported beside a listing that still shows the local files.
+import { type Verification, parseVerifications } from './verification';
 import { engineSpec } from '../engines';
 import type { Database, Engine, Server } from '../model';
 import { listVars, parseListing, type ServerListing } from './listScript';
@@ -84,6 +85,8 @@ export interface LocalPart {
   awscli?: boolean;
   /** Each tool of ListingOptions.tools the script answered for. */
   tools: ServerTool[];
+  /** The verification records beside the backups, by file name. */
+  verifications: Map<string, Verification>;
 }
 
 function markLine(stdout: string, mark: string): string | undefined {
@@ -124,6 +127,7 @@ export function parseLocalPart(
     localError,
     awscli: aws === 'yes' ? true : aws === 'no' ? false : undefined,
     tools,
+    verifications: parseVerifications(stdout),
   };
 }
 
@@ -206,7 +210,14 @@ export function mergeServerBackups(
   const byDatabase = new Map<string, BackupEntry[]>();
   for (const d of databases) {
     const mine = s3?.state === 'ok' ? s3.index.objects(server.name, d.name, d.engine) : [];
-    byDatabase.set(d.name, mergeBackupLocations(part.local.byDatabase.get(d.name) ?? [], mine));
+    const merged = mergeBackupLocations(part.local.byDatabase.get(d.name) ?? [], mine);
+    byDatabase.set(
+      d.name,
+      merged.map((e) => {
+        const verification = part.verifications.get(e.filename);
+        return verification ? { ...e, verification } : e;
+      }),
+    );
   }
   const s3State: ServerBackups['s3'] = !s3
     ? { state: 'off' }

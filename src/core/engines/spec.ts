@@ -42,6 +42,13 @@ export interface EngineSpec {
   readonly provisionCheck?: boolean;
   /** Its shell module defines `infrakt_db_create` and `infrakt_db_drop`: Restore To… can restore into a new database. */
   readonly createsDatabases?: boolean;
+  /**
+   * Verify Backup can restore a backup of it into a throwaway target on the
+   * server: its shell module defines `infrakt_db_counts`, `infrakt_db_verify_open`,
+   * `infrakt_db_verify_close` and optionally `infrakt_db_verify_load`
+   * (remote/sh/verify.sh). `counts` names what its counts are of.
+   */
+  readonly verify?: { readonly counts: 'tables' | 'keys' };
   /** The shell module (infrakt_db_plan, infrakt_db_prestart, infrakt_db_dump, …). */
   readonly shell: ShellModule;
 }

@@ -17,6 +17,7 @@ import s3sink from './sh/s3sink.sh';
 import schedule from './sh/schedule.sh';
 import scheduleAdmin from './sh/schedule-admin.sh';
 import step from './sh/step.sh';
+import verify from './sh/verify.sh';
 
 const m = (name: string, text: string): ShellModule => ({ name, text });
 
@@ -37,4 +38,5 @@ export const SH = {
   provision: m('provision', provision),
   step: m('step', step),
   alert: m('alert', alert),
+  verify: m('verify', verify),
 } as const;

@@ -43,6 +43,8 @@ const MARK_NAMES = {
   provisionStep: 'step',
   alert: 'alert',
   streamIn: 'stream-in',
+  vtable: 'vtable',
+  verified: 'verified',
 } as const;
 
 type MarkName = keyof typeof MARK_NAMES;
@@ -99,6 +101,8 @@ export const EXIT = {
   decrypt: 90,
   /** Restore To… a new database: a database of that name is already there. */
   databaseExists: 91,
+  /** Verify Backup: the backup restored into the scratch copy incompletely or not at all (the result line says what). */
+  verifyFailed: 92,
   interrupted: 130,
   terminated: 143,
   hangup: 129,

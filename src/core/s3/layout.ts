@@ -1,5 +1,6 @@
 // Where backups live on S3 (the seed's key layout) and how a server's local
 // listing and its S3 listing merge into one list with a location per backup.
+import type { Verification } from '../backup/verification';
 import type { BackupLocation } from '../model';
 
 /** s3://<bucket>/<prefix><db>/<filename> — prefix is already normalised ("" or ending in "/"). */
@@ -31,6 +32,8 @@ export interface BackupEntry {
   modified: Date;
   location: BackupLocation;
   hasChecksum: boolean;
+  /** Its newest verification (Verify Backup's record beside it on the server), when there is one. */
+  verification?: Verification;
 }
 
 const CHECKSUM_SUFFIX = '.sha256';

@@ -20,6 +20,7 @@ import { applyRetentionNow } from './retention';
 import { exportRecoveryKey, importRecoveryKey, setUpEncryption } from './encryption';
 import { testS3Connection } from './s3Test';
 import { addAlertDestination, removeAlertDestination, sendTestAlert } from './alerts';
+import { verifyBackupFile } from './verify';
 import { addServer, editServer, forgetHostKey, removeServer, testServerConnection } from './server';
 
 export const COMMANDS: Readonly<Record<string, Handler>> = {
@@ -53,6 +54,7 @@ export const COMMANDS: Readonly<Record<string, Handler>> = {
   'infrakt.backup.delete': deleteBackupFile,
   'infrakt.backup.deleteS3': deleteBackupFromS3,
   'infrakt.backup.download': downloadBackup,
+  'infrakt.backup.verify': verifyBackupFile,
   'infrakt.refresh': (services) => services.tree.reload(),
   'infrakt.server.refresh': async (services, arg) =>
     services.tree.reload((await resolveServer(services, arg, 'Refresh Server')).id),

@@ -1,3 +1,4 @@
+import { newestVerification } from '../../core/backup/verification';
 import * as vscode from 'vscode';
 import type { ConfigStore } from '../../store/configStore';
 import type { Database, Server } from '../../core/model';
@@ -132,7 +133,12 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
       let backups: DatabaseSummary = { state: 'loading' };
       if (entry?.state === 'ok') {
         const list = entry.listing.byDatabase.get(database.name) ?? [];
-        backups = { state: 'listed', count: list.length, newest: list[0]?.modified };
+        backups = {
+          state: 'listed',
+          count: list.length,
+          newest: list[0]?.modified,
+          verified: newestVerification(list.map((b) => b.verification)),
+        };
       } else if (entry?.state === 'error') backups = { state: 'listed', count: 0 };
       rows.push({ kind: 'database', server, database, backups, schedule: this.scheduleOf(database, entry) });
     }

@@ -18,5 +18,6 @@ export const mysql = {
     image: /^(mysql|mariadb|percona(-server)?|mysql-server)/,
     tools: ['mariadb-dump', 'mysqldump', 'mariadb', 'mysql'],
   },
+  verify: { counts: 'tables' },
   shell: { name: 'engine-mysql', text },
 } as const satisfies EngineSpec;

@@ -88,3 +88,48 @@ infrakt_db_restore_cmd() {
   fi
   exec "$infrakt_restore" -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user" "$infrakt_db_name"
 }
+
+# Row counts of the database infrakt_db_name names, one line per table:
+# "<rows> <table>", exact (count(*)), in one statement (one read view). The
+# table names come from the server; each is quoted as an identifier (` doubled).
+infrakt_db_counts() {
+  [ "$infrakt_db_mode" = host ] || return 1
+  infrakt_my_client=$(command -v mariadb || command -v mysql) || return 1
+  set -- "$infrakt_my_client" -N -B -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user"
+  infrakt_my_tables=$("$@" -e "select table_name from information_schema.tables where table_schema = database() and table_type = 'BASE TABLE' order by table_name" "$infrakt_db_name" </dev/null) || return 1
+  [ -n "$infrakt_my_tables" ] || return 0
+  infrakt_my_sql=$(printf '%s\n' "$infrakt_my_tables" | awk '{ gsub(/`/, "``"); printf "%sselect %d as i, count(*) from `%s`", (NR > 1 ? " union all " : ""), NR, $0 } END { print " order by i" }')
+  # The counts in table order, each with its name (from the environment: awk -v would unescape it).
+  "$@" -e "$infrakt_my_sql" "$infrakt_db_name" </dev/null |
+    INFRAKT_MY_T=$infrakt_my_tables awk -F '\t' 'BEGIN { split(ENVIRON["INFRAKT_MY_T"], t, "\n") } { print $2 " " t[$1] }'
+}
+
+# Verify Backup (verify.sh): a scratch database infrakt_verify_scratch (ours:
+# lowercase letters, digits and _) on the same server, created and dropped by
+# the database's user (who needs CREATE and DROP on infrakt_verify_%), restored
+# with the restore's own command.
+# The CREATE and DROP run to their end (TERM ignored, a cancel then drops what
+# was created), as PostgreSQL's do.
+infrakt_my_admin() {
+  infrakt_my_client=$(command -v mariadb || command -v mysql) || return 1
+  (
+    trap '' TERM HUP
+    exec "$infrakt_my_client" -N -B -h "$infrakt_db_host" -P "$infrakt_db_port" -u "$infrakt_db_user" -e "$1" </dev/null
+  )
+}
+
+infrakt_db_verify_open() {
+  # Marked first: a cancel may land after the server created it, before the client returned.
+  infrakt_verify_made=1
+  infrakt_my_admin "create database \`$infrakt_verify_scratch\`" >&2 || {
+    echo "infrakt: could not create the scratch database $infrakt_verify_scratch as $infrakt_db_user — grant it CREATE and DROP on \`infrakt_verify_%\`.*" >&2
+    exit "$infrakt_exit_restore_failed"
+  }
+  infrakt_db_name=$infrakt_verify_scratch
+}
+
+infrakt_db_verify_close() {
+  [ "${infrakt_verify_made:-0}" = 1 ] || return 0
+  infrakt_my_admin "drop database if exists \`$infrakt_verify_scratch\`" >&2 || return 1
+  infrakt_verify_made=0
+}

@@ -22,5 +22,6 @@ export const postgres = {
   // pg_dump refuses to dump a newer server: provisioning compares the versions.
   provisionCheck: true,
   createsDatabases: true,
+  verify: { counts: 'tables' },
   shell: { name: 'engine-postgres', text },
 } as const satisfies EngineSpec;

@@ -135,3 +135,48 @@ infrakt_db_check() {
     infrakt_step "pgversion-$1" 'done' "pg_dump $infrakt_pg_cv can dump server $infrakt_pg_major"
   fi
 }
+
+# Row counts of the database infrakt_db_name names, one line per table:
+# "<rows> <schema>.<table>", exact (count(*)), all in one repeatable-read
+# snapshot. Run beside a backup (the live database: read only) and by Verify
+# Backup (its scratch copy). The SQL is constant; query_to_xml runs each count.
+infrakt_pg_counts_sql="select (xpath('/row/n/text()', query_to_xml(format('select count(*) as n from %I.%I', table_schema, table_name), false, true, '')))[1]::text || ' ' || table_schema || '.' || table_name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') and position(chr(10) in table_schema || table_name) = 0 order by table_schema, table_name"
+
+infrakt_db_counts() {
+  [ "$infrakt_db_mode" = host ] || return 1
+  psql -X -w -q -At -v ON_ERROR_STOP=1 -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_db_name" \
+    -c 'begin transaction isolation level repeatable read read only' -c "$infrakt_pg_counts_sql" -c commit </dev/null
+}
+
+# Verify Backup (verify.sh): a scratch database named infrakt_verify_scratch
+# (ours: lowercase letters, digits and _), created by the database's user
+# (who needs CREATEDB) on its server, restored with the restore's own command,
+# dropped after — WITH (FORCE) where the server has it (13+), so a restore
+# that was killed half-way cannot keep it open.
+# The CREATE and DROP run to their end (TERM ignored, a cancel then drops what
+# was created): a client killed mid-CREATE would leave the server finishing it
+# after our DROP.
+infrakt_pg_admin() {
+  (
+    trap '' TERM HUP
+    exec psql -X -w -q -At -v ON_ERROR_STOP=1 -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_verify_live" -c "$1" </dev/null
+  )
+}
+
+infrakt_db_verify_open() {
+  infrakt_verify_live=$infrakt_db_name
+  # Marked first: a cancel may land after the server created it, before the client returned.
+  infrakt_verify_made=1
+  infrakt_pg_admin "create database $infrakt_verify_scratch" >&2 || {
+    echo "infrakt: could not create the scratch database $infrakt_verify_scratch as $infrakt_db_user — the user needs CREATEDB (ALTER ROLE $infrakt_db_user CREATEDB)" >&2
+    exit "$infrakt_exit_restore_failed"
+  }
+  infrakt_db_name=$infrakt_verify_scratch
+}
+
+infrakt_db_verify_close() {
+  [ "${infrakt_verify_made:-0}" = 1 ] || return 0
+  infrakt_pg_admin "drop database if exists $infrakt_verify_scratch with (force)" >/dev/null 2>&1 ||
+    infrakt_pg_admin "drop database if exists $infrakt_verify_scratch" >&2 || return 1
+  infrakt_verify_made=0
+}

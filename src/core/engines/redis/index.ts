@@ -20,5 +20,6 @@ export const redis = {
     t.mode === 'host' && !['127.0.0.1', 'localhost', '::1'].includes(t.host)
       ? `Redis restore needs the Redis server on this server itself (host ${t.host} is not 127.0.0.1/localhost)`
       : undefined,
+  verify: { counts: 'keys' },
   shell: { name: 'engine-redis', text },
 } as const satisfies EngineSpec;

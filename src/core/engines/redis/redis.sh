@@ -187,3 +187,33 @@ infrakt_wait_pong() {
     sleep 0.2
   done
 }
+
+# Key counts of the server infrakt_db_host/_port name, one line per logical
+# database: "<keys> db<n>" (INFO keyspace). Run beside a backup (after its
+# snapshot) and by Verify Backup (on its spare server).
+infrakt_db_counts() {
+  [ "$infrakt_db_mode" = host ] || return 1
+  infrakt_rk=$(infrakt_rc --raw INFO keyspace) || return 1
+  printf '%s\n' "$infrakt_rk" | tr -d '\r' | sed -n 's/^\(db[0-9]*\):keys=\([0-9]*\),.*$/\2 \1/p'
+}
+
+# Verify Backup (verify.sh): the RDB is served by a spare redis-server on a
+# free 127.0.0.1 port in the run's private dir (the restore's own temporary
+# server), counted there and stopped; the live server is never asked.
+infrakt_db_verify_open() { :; }
+
+infrakt_db_verify_load() {
+  infrakt_redis_temp_server
+  printf '%s spare-server %s\n' "$infrakt_mark_step" "$infrakt_tport"
+  # The spare server has no password, no ACL user.
+  unset REDISCLI_AUTH
+  infrakt_db_host=127.0.0.1 infrakt_db_port=$infrakt_tport infrakt_db_user=
+}
+
+infrakt_db_verify_close() {
+  if [ -n "${infrakt_tpid:-}" ]; then
+    kill "$infrakt_tpid" 2>/dev/null || :
+    wait "$infrakt_tpid" 2>/dev/null || :
+    infrakt_tpid=
+  fi
+}

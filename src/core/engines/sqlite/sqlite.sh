@@ -63,3 +63,37 @@ infrakt_db_restore() {
   sqlite3 -bail -cmd '.timeout 30000' "$infrakt_db_path" ".restore '$infrakt_raw'" </dev/null >&2 ||
     infrakt_sqlite_restore_fail "sqlite3 could not load the backup into $infrakt_db_path (is a long write transaction holding it?)"
 }
+
+# Row counts, one line per table: "<rows> <table>", exact, in one statement
+# (one read transaction). Beside a backup they count its snapshot (the VACUUM
+# INTO copy, so exactly what the backup holds); in Verify Backup the restored
+# copy. Table names come from the file; each is quoted as an identifier.
+infrakt_db_counts() {
+  infrakt_sq_f=${infrakt_raw:-$infrakt_db_path}
+  [ -f "$infrakt_sq_f" ] || return 1
+  infrakt_sq_tables=$(sqlite3 -bail -readonly -cmd '.timeout 30000' "$infrakt_sq_f" \
+    "select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\' and instr(name, char(10)) = 0 order by name" </dev/null) || return 1
+  [ -n "$infrakt_sq_tables" ] || return 0
+  infrakt_sq_sql=$(printf '%s\n' "$infrakt_sq_tables" | awk '{ gsub(/"/, "\"\""); printf "%sselect %d, count(*) from \"%s\"", (NR > 1 ? " union all " : ""), NR, $0 } END { print " order by 1" }')
+  sqlite3 -bail -readonly -separator ' ' -cmd '.timeout 30000' "$infrakt_sq_f" "$infrakt_sq_sql" </dev/null |
+    INFRAKT_SQ_T=$infrakt_sq_tables awk '{ split(ENVIRON["INFRAKT_SQ_T"], t, "\n"); print $2 " " t[$1] }'
+}
+
+# Verify Backup (verify.sh): the backup decompressed into a temp file in the
+# run's private dir, checked with PRAGMA integrity_check, counted, removed.
+infrakt_db_verify_open() {
+  infrakt_db_path="$infrakt_work/verify.sqlite"
+}
+
+infrakt_db_verify_load() {
+  $infrakt_decomp <"$infrakt_file" >"$infrakt_db_path" || infrakt_stage_failed decompress $?
+  printf '%s restore sqlite3\n' "$infrakt_mark_step"
+  infrakt_sq_check=$(sqlite3 -bail "$infrakt_db_path" 'PRAGMA integrity_check' </dev/null 2>&1) || infrakt_sq_check="$infrakt_sq_check (sqlite3 failed)"
+  if [ "$infrakt_sq_check" != ok ]; then
+    infrakt_sqlite_restore_fail "the backup does not pass PRAGMA integrity_check: $(printf '%s' "$infrakt_sq_check" | head -n 3)"
+  fi
+}
+
+infrakt_db_verify_close() {
+  rm -f -- "$infrakt_work/verify.sqlite"
+}

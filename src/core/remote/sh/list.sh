@@ -85,15 +85,29 @@ infrakt_listing() {
 $infrakt_listing_tools
 EOF
   if [ "$infrakt_listing_schedules" = 1 ]; then infrakt_sched_status; fi
+  infrakt_list_verified
   exit 0
 }
 
-# Deletes one backup (infrakt_file) and its checksum; a file already gone is not an error.
+# Each backup's newest verification (Verify Backup's <backup>.verify, one JSON
+# line): "<mark> <backup name> <json>".
+infrakt_list_verified() {
+  [ -d "$infrakt_list_dir" ] || return 0
+  for infrakt_lv_f in "$infrakt_list_dir"/$infrakt_list_pattern.verify; do
+    [ -f "$infrakt_lv_f" ] || continue
+    infrakt_lv_n=${infrakt_lv_f##*/}
+    printf '%s %s ' "$infrakt_mark_verified" "${infrakt_lv_n%.verify}"
+    head -n 1 "$infrakt_lv_f" | tr -d '\n'
+    printf '\n'
+  done
+}
+
+# Deletes one backup (infrakt_file), its checksum, counts and verification record; a file already gone is not an error.
 infrakt_delete_local() {
   set -eu
   infrakt_existed=false
   if [ -e "$infrakt_file" ]; then infrakt_existed=true; fi
-  rm -f -- "$infrakt_file" "$infrakt_file.sha256"
+  rm -f -- "$infrakt_file" "$infrakt_file.sha256" "$infrakt_file.counts" "$infrakt_file.verify"
   printf '%s {"deleted":"%s","existed":%s}\n' "$infrakt_mark_result" "$infrakt_name" "$infrakt_existed"
 }
 

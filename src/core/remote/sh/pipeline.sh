@@ -134,7 +134,7 @@ infrakt_sweep_local() {
 # Fails before the dump when the disk cannot hold it: the newest backup of this
 # database is the estimate (a first backup has none, and is not checked).
 infrakt_free_space_check() {
-  infrakt_last_size=$(find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.$infrakt_format.*" ! -name '*.sha256' ! -name '*.partial*' \
+  infrakt_last_size=$(find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.$infrakt_format.*" ! -name '*.sha256' ! -name '*.counts' ! -name '*.verify' ! -name '*.partial*' \
     -exec stat -c '%Y %s' {} + 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2) || infrakt_last_size=
   if [ -n "$infrakt_last_size" ]; then
     infrakt_free=$(df -Pk -- "$infrakt_dir" 2>/dev/null | awk 'NR == 2 { print $4 }') || infrakt_free=
@@ -474,6 +474,32 @@ infrakt_start_source() {
   infrakt_db_prestart
 }
 
+# The live database's tables (or keys) and their row counts, taken beside the
+# dump by the engine's infrakt_db_counts (in the background, read only) and
+# kept as <name>.counts once the backup is committed: what Verify Backup
+# compares a restored copy with. Counting never fails a backup.
+infrakt_start_counts() {
+  infrakt_counts_pid=
+  [ "$infrakt_db_mode" = host ] && infrakt_has_fn infrakt_db_counts || return 0
+  (infrakt_db_counts) </dev/null >"$infrakt_work/counts" 2>"$infrakt_work/counts.err" &
+  infrakt_counts_pid=$!
+  infrakt_pids="$infrakt_pids $infrakt_counts_pid"
+}
+
+infrakt_wait_counts() {
+  [ -n "$infrakt_counts_pid" ] || return 0
+  wait "$infrakt_counts_pid" || {
+    echo "infrakt: warning: the database's rows could not be counted (Verify Backup will not compare them): $(infrakt_tail_lines "$infrakt_work/counts.err")" >&2
+    infrakt_counts_pid=
+  }
+}
+
+# After the commit: the counts beside the backup (a failure costs only the comparison).
+infrakt_keep_counts() {
+  [ -n "$infrakt_counts_pid" ] || return 0
+  cat -- "$infrakt_work/counts" >"$infrakt_final.counts" 2>/dev/null || rm -f -- "$infrakt_final.counts"
+}
+
 infrakt_result_line() {
   infrakt_js=''
   for infrakt_s in $infrakt_sinks; do
@@ -519,6 +545,7 @@ infrakt_backup() {
   read -r infrakt_self <"$infrakt_work/self"
   infrakt_start_sweeps
   infrakt_start_source
+  infrakt_start_counts
   infrakt_estimate_size
   for infrakt_s in $infrakt_sinks; do infrakt_start_sink "$infrakt_s"; done
   $infrakt_sha <"$infrakt_work/sum" >"$infrakt_work/sha" &
@@ -581,6 +608,7 @@ infrakt_backup() {
     [ "$($infrakt_sha <"$infrakt_partial" | cut -c1-64)" = "$infrakt_sha256" ] || infrakt_stage_failed write "$infrakt_tee_rc"
   fi
   infrakt_size=$(stat -c %s -- "$infrakt_partial")
+  infrakt_wait_counts
   # Commit: checksum first, then the atomic rename; a backup never exists without its .sha256.
   infrakt_sumfile="$infrakt_final.sha256"
   infrakt_sum_lines "$infrakt_sha256" "$infrakt_name" >"$infrakt_sumfile"
@@ -590,6 +618,7 @@ infrakt_backup() {
     infrakt_stage_failed rename 1
   }
   if [ -n "$infrakt_raw" ]; then rm -f -- "$infrakt_raw"; fi
+  infrakt_keep_counts
   for infrakt_s in $infrakt_sinks; do infrakt_release_sink "$infrakt_s"; done
   INFRAKT_FILE=$infrakt_final INFRAKT_NAME=$infrakt_name INFRAKT_SHA256=$infrakt_sha256 INFRAKT_SIZE=$infrakt_size
   export INFRAKT_FILE INFRAKT_NAME INFRAKT_SHA256 INFRAKT_SIZE

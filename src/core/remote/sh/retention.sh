@@ -162,7 +162,7 @@ infrakt_ret_local_run() {
     if [ "$infrakt_ret_a" = delete ]; then
       if ! infrakt_ret_may_delete "$infrakt_ret_n"; then
         if [ "${infrakt_ret_apply:-all}" = confirmed ]; then infrakt_ret_a=keep infrakt_ret_why='not confirmed'; fi
-      elif rm -f -- "$infrakt_dir/$infrakt_ret_n" && rm -f -- "$infrakt_dir/$infrakt_ret_n.sha256"; then
+      elif rm -f -- "$infrakt_dir/$infrakt_ret_n" && rm -f -- "$infrakt_dir/$infrakt_ret_n.sha256" "$infrakt_dir/$infrakt_ret_n.counts" "$infrakt_dir/$infrakt_ret_n.verify"; then
         printf '%s local %s\n' "$infrakt_mark_deleted" "$infrakt_ret_n"
         infrakt_ret_deleted_local=$((infrakt_ret_deleted_local + 1))
       else
@@ -172,12 +172,13 @@ infrakt_ret_local_run() {
     fi
     printf '%s local %s %s %s\n' "$infrakt_mark_retain" "$infrakt_ret_a" "$infrakt_ret_n" "$infrakt_ret_why"
   done <"$infrakt_ret_w/local.plan"
-  # A checksum whose backup is gone (deleted by hand) goes after an hour (a
-  # running backup writes its .sha256 just before the rename).
+  # A checksum (or a backup's counts or verification record) whose backup is
+  # gone (deleted by hand) goes after an hour (a running backup writes its
+  # .sha256 just before the rename).
   [ "${infrakt_ret_apply:-all}" = none ] ||
-    find "$infrakt_dir" -maxdepth 1 -type f -name "$infrakt_base*.sha256" -mmin +60 2>/dev/null |
+    find "$infrakt_dir" -maxdepth 1 -type f \( -name "$infrakt_base*.sha256" -o -name "$infrakt_base*.counts" -o -name "$infrakt_base*.verify" \) -mmin +60 2>/dev/null |
     while IFS= read -r infrakt_ret_f; do
-      [ -e "${infrakt_ret_f%.sha256}" ] || rm -f -- "$infrakt_ret_f"
+      [ -e "${infrakt_ret_f%.*}" ] || rm -f -- "$infrakt_ret_f"
     done
 }
 

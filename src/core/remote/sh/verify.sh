@@ -125,7 +125,7 @@ infrakt_verify_checksum() {
     echo "infrakt: $infrakt_name has no .sha256" >&2
     exit "$infrakt_exit_no_checksum"
   }
-  infrakt_expected=$(cut -c1-64 <"$infrakt_file.sha256")
+  infrakt_expected=$(head -c 64 <"$infrakt_file.sha256")
   infrakt_actual=$($infrakt_sha <"$infrakt_file" | cut -c1-64) || exit "$infrakt_exit_terminated"
   case "$infrakt_actual" in
     *[!0-9a-f]* | '') exit "$infrakt_exit_terminated" ;;

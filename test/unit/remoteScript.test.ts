@@ -5,6 +5,8 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { EXIT, MARKS, PROTOCOL_VARS, SINK_STATUS } from '../../src/core/remote/protocol';
 import { ShellValueError, preamble, remoteScript } from '../../src/core/remote/script';
+import { SH } from '../../src/core/remote/modules';
+import { ENGINE_SPECS } from '../../src/core/engines';
 
 const have = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
 const shells = [['bash'], ['dash'], ['busybox', 'ash']].filter((s) => have(s[0]));
@@ -48,6 +50,27 @@ describe('remote scripts: the preamble', () => {
       (e: unknown) => e instanceof ShellValueError && /^Database user contains a NUL byte/.test(e.message),
     );
   });
+
+  it('refuses modules that define one function twice, naming both (the later would replace the earlier)', () => {
+    const a = { name: 'a', text: 'f() {\n  :\n}\ng() { :; }' };
+    const b = { name: 'b', text: '# g() { is not a definition here\ng() {\n  echo b\n}' };
+    assert.throws(
+      () => remoteScript({ vars: {}, modules: [a, b], call: 'f' }),
+      /shell function g is defined twice in one script: in a and in b/,
+    );
+    assert.doesNotThrow(
+      () => remoteScript({ vars: {}, modules: [a, a], call: 'f' }),
+      'one module listed twice is loaded once',
+    );
+  });
+
+  for (const spec of ENGINE_SPECS) {
+    it(`the whole shell library with the ${spec.id} module defines each function once`, () => {
+      assert.doesNotThrow(() =>
+        remoteScript({ vars: {}, modules: [...Object.values(SH), spec.shell], call: 'true' }),
+      );
+    });
+  }
 
   it('refuses a variable name, a function name or a header that could carry code', () => {
     assert.throws(() => preamble({ 'x;id': 'a' }), ShellValueError);

@@ -4,6 +4,7 @@ import type { ShellModule } from './script';
 import alert from './sh/alert.sh';
 import aws from './sh/aws.sh';
 import common from './sh/common.sh';
+import crond from './sh/crond.sh';
 import dbcheck from './sh/dbcheck.sh';
 import discover from './sh/discover.sh';
 import list from './sh/list.sh';
@@ -32,6 +33,7 @@ export const SH = {
   list: m('list', list),
   schedule: m('schedule', schedule),
   scheduleAdmin: m('schedule-admin', scheduleAdmin),
+  crond: m('crond', crond),
   probe: m('probe', probe),
   discover: m('discover', discover),
   dbcheck: m('dbcheck', dbcheck),

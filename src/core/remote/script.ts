@@ -92,11 +92,30 @@ export function remoteScript(p: ScriptParts): string {
   if (!NAME_RE.test(p.call)) throw new ShellValueError(`"${p.call}" is not a function name`);
   const seen = new Set<string>();
   const modules = p.modules.filter((m) => !seen.has(m.name) && seen.add(m.name));
+  definedOnce(modules);
   const body = [...preamble(p.vars), ...modules.map((m) => m.text.trimEnd()), p.call];
   for (const h of p.header ?? []) {
     if (!h.startsWith('#') || h.includes('\n')) throw new ShellValueError('header lines must be comments');
   }
   return [...(p.header ?? []), '{', ...body, '}', ''].join('\n');
+}
+
+const DEFINITION_RE = /^([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{/gm;
+
+/**
+ * A function the modules of one script define twice is a bug whatever the
+ * order: the later definition silently replaces the earlier for every caller.
+ */
+function definedOnce(modules: readonly ShellModule[]): void {
+  const where = new Map<string, string>();
+  for (const m of modules) {
+    for (const [, fn] of m.text.matchAll(DEFINITION_RE)) {
+      const first = where.get(fn);
+      if (first !== undefined)
+        throw new Error(`shell function ${fn} is defined twice in one script: in ${first} and in ${m.name}`);
+      where.set(fn, m.name);
+    }
+  }
 }
 
 /**

@@ -177,7 +177,7 @@ export function secretFileScript(path: string, label: string, content: ShellVars
     throw new BackupError('invalid-input', `${label}: use a file inside a directory of its own`);
   return remoteScript({
     vars: { infrakt_path: p, ...content },
-    modules: [SH.scheduleAdmin],
+    modules: [SH.crond, SH.scheduleAdmin],
     call: 'infrakt_write_secret_file',
   });
 }
@@ -208,7 +208,7 @@ export function removeCredentialsFileScript(path: string = DEFAULT_AWS_CREDENTIA
   const p = check(remoteDir, path, 'Credentials file');
   return remoteScript({
     vars: { infrakt_path: p },
-    modules: [SH.scheduleAdmin],
+    modules: [SH.crond, SH.scheduleAdmin],
     call: 'infrakt_remove_secret_file',
   });
 }
@@ -267,7 +267,7 @@ export function installScheduleScript(o: InstallScheduleOptions): string {
       infrakt_need_http: o.alertsPath !== undefined,
       infrakt_need_password: t.password.kind === 'file' ? t.password.path : '',
     },
-    modules: [SH.scheduleAdmin],
+    modules: [SH.crond, SH.scheduleAdmin],
     call: 'infrakt_install_schedule',
   });
 }
@@ -293,7 +293,7 @@ export function unscheduleScript(o: UnscheduleOptions): string {
       infrakt_script: paths.script,
       infrakt_remove: [paths.script, paths.status, paths.lock, ...(pw ? [pw] : [])],
     },
-    modules: [SH.scheduleAdmin],
+    modules: [SH.crond, SH.scheduleAdmin],
     call: 'infrakt_unschedule',
   });
 }

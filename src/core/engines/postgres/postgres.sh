@@ -156,7 +156,7 @@ infrakt_db_counts() {
 # The CREATE and DROP run to their end (TERM ignored, a cancel then drops what
 # was created): a client killed mid-CREATE would leave the server finishing it
 # after our DROP.
-infrakt_pg_admin() {
+infrakt_pg_scratch_sql() {
   (
     trap '' TERM HUP
     exec psql -X -w -q -At -v ON_ERROR_STOP=1 -h "$infrakt_db_host" -p "$infrakt_db_port" -U "$infrakt_db_user" -d "$infrakt_verify_live" -c "$1" </dev/null
@@ -167,7 +167,7 @@ infrakt_db_verify_open() {
   infrakt_verify_live=$infrakt_db_name
   # Marked first: a cancel may land after the server created it, before the client returned.
   infrakt_verify_made=1
-  infrakt_pg_admin "create database $infrakt_verify_scratch" >&2 || {
+  infrakt_pg_scratch_sql "create database $infrakt_verify_scratch" >&2 || {
     echo "infrakt: could not create the scratch database $infrakt_verify_scratch as $infrakt_db_user — the user needs CREATEDB (ALTER ROLE $infrakt_db_user CREATEDB)" >&2
     exit "$infrakt_exit_restore_failed"
   }
@@ -176,7 +176,7 @@ infrakt_db_verify_open() {
 
 infrakt_db_verify_close() {
   [ "${infrakt_verify_made:-0}" = 1 ] || return 0
-  infrakt_pg_admin "drop database if exists $infrakt_verify_scratch with (force)" >/dev/null 2>&1 ||
-    infrakt_pg_admin "drop database if exists $infrakt_verify_scratch" >&2 || return 1
+  infrakt_pg_scratch_sql "drop database if exists $infrakt_verify_scratch with (force)" >/dev/null 2>&1 ||
+    infrakt_pg_scratch_sql "drop database if exists $infrakt_verify_scratch" >&2 || return 1
   infrakt_verify_made=0
 }

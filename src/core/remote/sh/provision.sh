@@ -140,15 +140,6 @@ infrakt_pv_cron() {
   fi
 }
 
-# Whether a cron daemon runs (by the process names in /proc).
-infrakt_crond_running() {
-  for infrakt_cr_f in /proc/[0-9]*/comm; do
-    read -r infrakt_cr_comm 2>/dev/null <"$infrakt_cr_f" || continue
-    case "$infrakt_cr_comm" in cron | crond | busybox-crond) return 0 ;; esac
-  done
-  return 1
-}
-
 # An installed cron whose daemon does not run never runs a schedule: start it
 # (and enable it at boot), then wait up to 5 s for it.
 infrakt_pv_crond() {

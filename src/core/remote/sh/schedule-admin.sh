@@ -76,14 +76,6 @@ infrakt_put_file() {
 
 infrakt_warn() { printf '%s %s\n' "$infrakt_mark_warning" "$1"; }
 
-infrakt_crond_running() {
-  for infrakt_c in /proc/[0-9]*/comm; do
-    read -r infrakt_cn 2>/dev/null <"$infrakt_c" || continue
-    case "$infrakt_cn" in cron | crond | busybox-crond) return 0 ;; esac
-  done
-  return 1
-}
-
 # Installs (or replaces) the schedule: infrakt_script_text into infrakt_script
 # (in infrakt_dir), then the crontab line. Warns about what would make it fail
 # at 3 a.m.: a missing credentials or password file (infrakt_need_credentials,

@@ -54,6 +54,8 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
     );
     // Reads a little, then never reads again (an endpoint that hangs).
     stub('hanging-uploader', 'head -c 100000 > /dev/null; exec sleep 600');
+    // Takes all of its input at once, then "completes the upload" for 3 s.
+    stub('slow-uploader', 'cat > "$1.part"; sleep 3; mv "$1.part" "$1"');
   });
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -177,6 +179,24 @@ describe('the upload gate: a streaming sink commits only a complete, committed b
         const r = await backUpNow(w.runner, w.target, { extraSinks: [w.sink({ stallSeconds: 2 })] });
         assert.deepEqual(r.failedSinks, []);
         assert.ok(fs.existsSync(path.join(w.marks, 'committed')));
+      });
+
+      it('the watchdog outlives the dump: progress goes on while a sink is still uploading after the compressor has exited', async () => {
+        const w = setup(shell);
+        const ticks: number[] = [];
+        let stderr = '';
+        const r = await backUpNow(w.runner, w.target, {
+          extraSinks: [w.sink({ run: `slow-uploader ${w.uploaded} ${w.token}` })],
+          onProgress: () => ticks.push(Date.now()),
+          onStderr: (c) => (stderr += c),
+        });
+        const dumpEnded = fs.statSync(path.join(w.target.server.backupDir, r.file)).mtimeMs;
+        assert.deepEqual(r.failedSinks, []);
+        assert.doesNotMatch(stderr, /unbound variable|parameter not set|not set/);
+        assert.ok(
+          ticks.filter((t) => t > dumpEnded).length >= 2,
+          `progress lines after the file was complete: ${ticks.map((t) => t - dumpEnded).join(', ')} ms`,
+        );
       });
 
       it('the script killed with SIGKILL mid-stream: the watchdog kills the sink before its input ends', async () => {

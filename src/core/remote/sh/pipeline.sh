@@ -415,6 +415,9 @@ infrakt_watchdog() {
       # or once it has exited): what the estimate of the database's size is compared with.
       infrakt_cr=
       if [ -n "${infrakt_comp_pid:-}" ]; then
+        # Once the compressor has exited its /proc entry is gone and read sets nothing:
+        # under set -u an unset name would end the watchdog (and the heartbeat with it).
+        infrakt_k=
         read -r infrakt_k infrakt_cr 2>/dev/null <"/proc/$infrakt_comp_pid/io" || infrakt_cr=
         [ "$infrakt_k" = rchar: ] || infrakt_cr=
         case "$infrakt_cr" in *[!0-9]*) infrakt_cr= ;; esac

@@ -242,7 +242,16 @@ export class Workbench {
   /** The visible toast containing `text`. */
   async waitForToast(text: string | RegExp): Promise<Locator> {
     const toast = this.toasts().filter({ hasText: text }).first();
-    await toast.waitFor({ state: 'visible', timeout: 30_000 });
+    try {
+      await toast.waitFor({ state: 'visible', timeout: 30_000 });
+    } catch (e) {
+      // What was shown instead (an error toast names the cause): in the failure itself, for a CI log.
+      const shown = await this.toastTexts().catch(() => []);
+      throw new Error(
+        `no toast matching ${String(text)} within 30 s; shown instead: ${shown.length ? shown.map((t) => JSON.stringify(t)).join(', ') : 'none'}`,
+        { cause: e },
+      );
+    }
     return toast;
   }
 

@@ -286,7 +286,7 @@ export function rowFor(node: TreeNode, now: Date = new Date()): TreeRow {
           `Started ${utcLabel(started)}`,
           e.filename,
           `Size: ${humanSize(e.sizeBytes)} (${e.sizeBytes} bytes)`,
-          `Stored: ${where}${e.location === 's3' ? ' (a restore downloads it to the server and removes it afterwards)' : ''}`,
+          `Stored: ${where}${e.location === 's3' ? ' (a restore reads it from S3; no copy is kept on the server)' : ''}`,
           `Checksum: ${e.hasChecksum ? 'sha256 kept beside it' : 'missing — restore will refuse it'}`,
           ...(parseBackupName(e.filename)?.encrypted
             ? ['Encrypted with age: restores with a recovery key on this computer']

@@ -231,6 +231,35 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().shot('flow-backup-row');
   });
 
+  it('Verify Backup from the row’s menu: restored into a scratch database on the server; the backup row and the database row say "verified"', async () => {
+    const row = wb().treeRows().filter({ hasText: 'S3 + Local' }).first();
+    await wb().contextMenu(row, 'Verify Backup');
+    const toast = await wb().waitForToast(
+      /Verified sandbox_shop_postgres_.*: restored into a scratch copy on sandbox/,
+    );
+    const message = (await toast.innerText()).replace(/\s+/g, ' ');
+    // The counts of the live database, which the backup recorded beside it.
+    const tables = Number(
+      w.postgres.sql(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        'shop',
+      ),
+    );
+    const products = Number(w.postgres.sql('SELECT count(*) FROM products', 'shop'));
+    assert.ok(tables >= 1 && products >= 1, 'the sandbox shop has data');
+    assert.match(message, new RegExp(`— ${tables} tables?, [\\d.]+(?: [kMG])? rows?, as at backup time`));
+    assert.equal(
+      w.postgres.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'infrakt_verify_%'", 'shop').trim(),
+      '0',
+      'the scratch database is gone',
+    );
+    await row
+      .filter({ hasText: /verified (just now|1 min ago) · \d+ tables?/ })
+      .waitFor({ state: 'visible', timeout: 30_000 });
+    await wb().treeRow('shop').filter({ hasText: `verified` }).waitFor({ state: 'visible' });
+    await wb().shot('flow-verified');
+  });
+
   it('Restore from the row’s menu after changing the data → the data is back in PostgreSQL', async () => {
     w.postgres.sql('UPDATE products SET stock = 0; DELETE FROM products WHERE id % 2 = 0', 'shop');
     assert.notEqual(items(), original);
@@ -537,9 +566,29 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     onTeardown('the exported recovery key', () =>
       fs.rmSync(path.dirname(keyFile), { recursive: true, force: true }),
     );
+    // The dialog accepts a path only once it lists the file's folder: an Enter before
+    // that merely opens the folder. So the folder first (its only row is ".."), then
+    // the whole path (no row active: the name is new), then Enter.
+    const rows = wb().quickInput().locator('.monaco-list-row');
+    await input.fill(`${path.dirname(keyFile)}/`);
+    let listed: string[] = [];
+    let value = '';
+    await waitFor('the save dialog to list the key’s (empty) folder', async () => {
+      listed = (await rows.allInnerTexts()).map((t) => t.trim());
+      value = await input.inputValue();
+      return listed.length === 1 && listed[0] === '..' && (await idle()) ? true : undefined;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}; it lists ${JSON.stringify(listed)}, its value ${JSON.stringify(value)}`);
+    });
     await input.fill(keyFile);
-    await waitFor('the save dialog to settle on the path', async () => ((await idle()) ? true : undefined));
+    await waitFor('the save dialog to take the file name (no row active)', async () =>
+      (await wb().quickInput().locator('.monaco-list-row.focused').count()) === 0 &&
+      (await input.inputValue()) === keyFile
+        ? true
+        : undefined,
+    );
     await input.press('Enter');
+    await wb().quickInput().waitFor({ state: 'hidden', timeout: 15_000 });
     await wb().waitForToast(`Recovery key saved to ${keyFile} (readable only by you)`);
     assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
     const exported = fs.readFileSync(keyFile, 'utf8');

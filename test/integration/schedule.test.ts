@@ -41,23 +41,7 @@ import { keyServer, testEnv } from '../support/sshEnv';
 import { type Postgres, hostDatabase, startPostgres, until } from '../world/databases';
 import { S3RVER_KEY, s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { startSshServer, type SshServer } from '../world/sshServer';
-
-/** Root's crontab as it was (null: none), so the suite can put it back exactly. */
-function readCrontab(): string | null {
-  const r = spawnSync('crontab', ['-l'], { encoding: 'utf8' });
-  if (r.status === 0) return r.stdout;
-  if (/no crontab/i.test(r.stderr)) return null;
-  throw new Error(`cannot read the crontab: ${r.stderr || r.error?.message}`);
-}
-
-function writeCrontab(content: string | null): void {
-  const r =
-    content === null
-      ? spawnSync('crontab', ['-r'], { encoding: 'utf8' })
-      : spawnSync('crontab', ['-'], { input: content, encoding: 'utf8' });
-  if (r.status !== 0 && !(content === null && /no crontab/i.test(r.stderr)))
-    throw new Error(`cannot restore the crontab: ${r.stderr}`);
-}
+import { readCrontab, writeCrontab } from '../world/crontab';
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const DAY = 86_400_000;

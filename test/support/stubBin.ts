@@ -4,20 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { findOnPath } from '../../src/core/backup/localRestore';
 
 /** The path of a program on this machine's PATH ('' when it has none; shell builtins do not count). */
-export function toolPath(tool: string): string {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    const p = path.join(dir, tool);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
-    } catch {
-      // not here
-    }
-  }
-  return '';
-}
+export const toolPath = (tool: string): string => findOnPath(tool);
 
 /** bash, dash and busybox ash — those installed here — as [label, absolute argv reading a script on stdin]. */
 export const SHELLS: [string, string[]][] = (

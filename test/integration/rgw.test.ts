@@ -29,6 +29,7 @@ import { listBackups } from '../support/listing';
 import { runLocalScript } from '../support/localShell';
 import { keyServer, testEnv } from '../support/sshEnv';
 import { toolPath } from '../support/stubBin';
+import { findOnPath } from '../../src/core/backup/localRestore';
 import { type Postgres, startPostgres } from '../world/databases';
 import { RGW_SECRET_KEY, type RgwWorld, rgwSettings, startRgw } from '../world/rgw';
 import { localRunner } from '../world/localRunner';
@@ -226,12 +227,22 @@ describe('a signature-checking S3 server (Ceph RGW): failures named, multipart u
 
       it(`awscli v${major}: a server clock an hour behind is named, with the offset`, async function () {
         if (!fs.existsSync(FAKETIME_LIB)) assert.fail(`faketime is not installed (${FAKETIME_LIB})`);
-        const skewed = {
-          ...env(),
-          LD_PRELOAD: FAKETIME_LIB,
-          FAKETIME: '-1h',
-          FAKETIME_DONT_FAKE_MONOTONIC: '1',
-        };
+        // A server an hour behind: its awscli and its `date` (which the offset is taken
+        // from). Each process loads libfaketime itself; loaded into the shell, its shared
+        // semaphore would be the shell's, and a subshell that exits runs the library's
+        // clean-up too, removing it under the tools started after.
+        const base = env();
+        const bin = fs.mkdtempSync(path.join(work, 'skewed-'));
+        for (const tool of ['aws', 'date']) {
+          const real = findOnPath(tool, base.PATH);
+          assert.ok(real, `${tool} on the PATH of this awscli`);
+          fs.writeFileSync(
+            path.join(bin, tool),
+            `#!/bin/sh\nLD_PRELOAD=${FAKETIME_LIB} FAKETIME=-1h FAKETIME_DONT_FAKE_MONOTONIC=1 exec ${real} "$@"\n`,
+            { mode: 0o755 },
+          );
+        }
+        const skewed = { ...base, PATH: `${bin}:${base.PATH ?? ''}` };
         const { failed, said } = await testConnection(creds(), skewed);
         assert.match(
           said?.cause ?? '',

@@ -3,6 +3,7 @@
 // authorize posting, so they are secrets (SecretStorage here, and on a server
 // only in the root-only file scheduled runs read).
 import { z } from 'zod';
+import { isHttpUrl } from '../url';
 import { firstIssue } from '../model';
 
 export const ALERT_KINDS = ['webhook', 'slack', 'discord', 'mattermost', 'ntfy', 'healthchecks'] as const;
@@ -44,14 +45,10 @@ export const alertUrl = z
     (v) => !/[\s'"`\\<>]/.test(v),
     'URL must not contain spaces, line breaks, quotes or backslashes — paste the URL exactly as the service gave it',
   )
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname.length > 0;
-    } catch {
-      return false;
-    }
-  }, 'URL must start with https:// (or http://) and name a host, e.g. https://ntfy.sh/my-topic');
+  .refine(
+    isHttpUrl,
+    'URL must start with https:// (or http://) and name a host, e.g. https://ntfy.sh/my-topic',
+  );
 
 export const alertToken = z
   .string()

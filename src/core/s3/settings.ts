@@ -1,6 +1,7 @@
 // S3 settings: one row (save creates or updates it,
 // a blank secret on update keeps the stored one) with validation per field.
 import { z } from 'zod';
+import { isHttpUrl } from '../url';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
@@ -8,14 +9,10 @@ export const endpointUrl = z
   .string()
   .trim()
   .min(1, 'Endpoint URL is required, e.g. https://s3.amazonaws.com')
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname.length > 0;
-    } catch {
-      return false;
-    }
-  }, 'Endpoint URL must start with https:// (or http://) and name a host, e.g. https://s3.amazonaws.com')
+  .refine(
+    isHttpUrl,
+    'Endpoint URL must start with https:// (or http://) and name a host, e.g. https://s3.amazonaws.com',
+  )
   .refine((v) => !/[\s'"`$\\]/.test(v), 'Endpoint URL must not contain spaces, quotes, $ or backslashes')
   .transform((v) => v.replace(/\/+$/, ''));
 

@@ -352,7 +352,7 @@ infrakt_restore() {
   infrakt_load_password
   infrakt_file="$infrakt_dir/$infrakt_name"
   infrakt_source=${infrakt_source:-file}
-  infrakt_resolve infrakt_sha sha256sum
+  infrakt_pick_sha
   if [ "$infrakt_db_mode" = container ]; then infrakt_resolve infrakt_docker docker; fi
   infrakt_db_restore_plan
   if [ "${infrakt_db_restore_raw:-0}" != 1 ]; then infrakt_pick_decompressor; fi

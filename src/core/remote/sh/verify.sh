@@ -153,7 +153,7 @@ infrakt_verify_backup() {
     echo "infrakt: Verify Backup restores into a scratch copy on the server; it is not available for this database (container mode, or an engine without a scratch target)" >&2
     exit "$infrakt_exit_restore_failed"
   fi
-  infrakt_resolve infrakt_sha sha256sum
+  infrakt_pick_sha
   infrakt_db_restore_plan
   if [ "${infrakt_db_restore_raw:-0}" != 1 ]; then infrakt_pick_decompressor; fi
   if [ "$infrakt_encrypted" = 1 ]; then infrakt_resolve infrakt_age age; fi

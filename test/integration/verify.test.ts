@@ -18,6 +18,7 @@ import {
   backupFilename,
   forServer,
   parseBackupName,
+  restoreBackup,
 } from '../../src/core/backup';
 import { type VerifyResult, verifyBackup } from '../../src/core/backup/verify';
 import { parseVerifications, verificationText } from '../../src/core/backup/verification';
@@ -263,6 +264,30 @@ describe('Verify Backup (sshd + PostgreSQL + MariaDB + Redis + SQLite)', functio
       assert.equal(v.rows, 4502);
       assert.deepEqual(tableOf(v, 'back`tick'), { name: 'back`tick', rows: 2, expected: 2 });
       await nothingLeft('after a successful MariaDB verification');
+    });
+
+    it('MariaDB: Restore To… a new database creates it first and fills it; an existing name is refused untouched', async () => {
+      const root = (sql: string) =>
+        execFileSync('mariadb', ['--no-defaults', `--socket=${my.socket}`, '-uroot', '-N', '-B', '-e', sql], {
+          encoding: 'utf8',
+        }).trim();
+      root(`GRANT ALL ON \`orders\\_copy\`.* TO '${my.user}'@'%'`);
+      const b = await backUpNow(run(), myTarget());
+      const r = await restoreBackup(run(), myTarget('orders_copy'), b.file, { createDatabase: true });
+      assert.equal(r.verified, true);
+      const rows = (db: string) =>
+        root(
+          `SELECT (SELECT count(*) FROM \`${db}\`.customers), (SELECT count(*) FROM \`${db}\`.order_lines)`,
+        );
+      assert.equal(rows('orders_copy'), '500\t4000');
+      root('DELETE FROM orders_copy.customers WHERE id > 10');
+      await assert.rejects(
+        restoreBackup(run(), myTarget('orders_copy'), b.file, { createDatabase: true }),
+        (e: BackupError) => e.kind === 'database-exists' && /already exists on web-1/.test(e.message),
+      );
+      assert.equal(rows('orders_copy'), '10\t4000', 'the existing database is left as it was');
+      assert.equal(rows('orders'), '500\t4000', 'the source is untouched');
+      root('DROP DATABASE orders_copy');
     });
 
     it('Redis: keys per logical database, loaded by a spare redis-server that is stopped after', async () => {

@@ -88,6 +88,14 @@ describe('backup scripts (text)', () => {
         () => restoreScript(target('postgres', 'host'), `${fileFor('postgres')}.partial`),
       ],
       [
+        'a new MariaDB database in a container',
+        () => restoreScript(target('mysql', 'container'), fileFor('mysql'), { createDatabase: true }),
+      ],
+      [
+        'a new Redis database',
+        () => restoreScript(target('redis', 'host'), fileFor('redis'), { createDatabase: true }),
+      ],
+      [
         'delete of another server',
         () => deleteScript({ name: 'web-2', backupDir: '/b' }, fileFor('postgres')),
       ],

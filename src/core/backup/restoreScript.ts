@@ -65,8 +65,11 @@ export function restoreScript(target: BackupTarget, filename: string, opts: Rest
   const refusal = spec.restoreRefusal?.({ mode: t.mode, host: t.host });
   if (refusal) throw new BackupError('invalid-input', refusal);
   const source = opts.source ?? { kind: 'file' };
-  if (opts.createDatabase && !spec.createsDatabases)
-    throw new BackupError('invalid-input', `Restoring into a new ${spec.label} database is not supported`);
+  if (opts.createDatabase && !spec.createsDatabases?.includes(t.mode))
+    throw new BackupError(
+      'invalid-input',
+      `Restoring into a new ${spec.label} database${t.mode === 'container' ? ' in a container' : ''} is not supported: create it, add it to the tree, and restore into it`,
+    );
   const sourceVars =
     source.kind === 's3'
       ? {

@@ -40,8 +40,11 @@ export interface EngineSpec {
    * step lines (`infrakt_step`) — warnings, never a failure.
    */
   readonly provisionCheck?: boolean;
-  /** Its shell module defines `infrakt_db_create` and `infrakt_db_drop`: Restore To… can restore into a new database. */
-  readonly createsDatabases?: boolean;
+  /**
+   * The modes in which Restore To… can restore into a new database: its shell
+   * module defines `infrakt_db_create` and `infrakt_db_drop` for them.
+   */
+  readonly createsDatabases?: readonly ('host' | 'container')[];
   /**
    * Verify Backup can restore a backup of it into a throwaway target on the
    * server: its shell module defines `infrakt_db_counts`, `infrakt_db_verify_open`,

@@ -56,7 +56,7 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
         description: 'the same database (replaced)',
         choice: { kind: 'same' },
       },
-      ...(spec.createsDatabases
+      ...(spec.createsDatabases?.includes(database.mode)
         ? [
             {
               label: `$(add) A new database on ${server.name}…`,

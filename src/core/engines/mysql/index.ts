@@ -18,6 +18,7 @@ export const mysql = {
     image: /^(mysql|mariadb|percona(-server)?|mysql-server)/,
     tools: ['mariadb-dump', 'mysqldump', 'mariadb', 'mysql'],
   },
+  createsDatabases: ['host'],
   verify: { counts: 'tables' },
   shell: { name: 'engine-mysql', text },
 } as const satisfies EngineSpec;

@@ -118,6 +118,24 @@ infrakt_my_admin() {
   )
 }
 
+# Restore To… a new database (restore.sh infrakt_restore_create), host mode:
+# created by the database's user (who needs CREATE), dropped again when the
+# restore does not finish. The name passed the model's name check (letters,
+# digits, . _ -: no backtick).
+infrakt_db_create() {
+  infrakt_my_admin "create database \`$infrakt_db_name\`" 2>"$infrakt_work/create.err" || {
+    cat "$infrakt_work/create.err" >&2
+    if grep -q 'database exists' "$infrakt_work/create.err"; then
+      echo "infrakt: the database $infrakt_db_name already exists on this server — choose another name" >&2
+      exit "$infrakt_exit_database_exists"
+    fi
+    echo "infrakt: could not create the database $infrakt_db_name as $infrakt_db_user — grant it CREATE, or create the database and restore into it" >&2
+    exit "$infrakt_exit_restore_failed"
+  }
+}
+
+infrakt_db_drop() { infrakt_my_admin "drop database if exists \`$infrakt_db_name\`"; }
+
 infrakt_db_verify_open() {
   # Marked first: a cancel may land after the server created it, before the client returned.
   infrakt_verify_made=1

@@ -21,7 +21,7 @@ export const postgres = {
   },
   // pg_dump refuses to dump a newer server: provisioning compares the versions.
   provisionCheck: true,
-  createsDatabases: true,
+  createsDatabases: ['host', 'container'],
   verify: { counts: 'tables' },
   shell: { name: 'engine-postgres', text },
 } as const satisfies EngineSpec;

@@ -307,15 +307,24 @@ export function fieldValidator<T>(schema: z.ZodType<T>): (value: string) => stri
   };
 }
 
+/** When a scheduled run also restores its backup into a scratch copy (a verification restore). */
+export const SCHEDULE_VERIFY = ['off', 'each', 'weekly'] as const;
+export type ScheduleVerify = (typeof SCHEDULE_VERIFY)[number];
+
 /** A schedule as the user enters it (the cron expression is checked by core/schedule). */
 export const scheduleInput = z.object({
   cron: z.string().trim().min(1, 'Enter a cron expression, e.g. 0 2 * * * (daily at 02:00)'),
+  verify: z
+    .enum(SCHEDULE_VERIFY, { message: 'Verification must be off, each (after every run) or weekly' })
+    .default('off'),
 });
 export type ScheduleInput = z.input<typeof scheduleInput>;
 
 export interface Schedule {
   databaseId: string;
   cron: string;
+  /** The verification restore after a run's backup. */
+  verify: ScheduleVerify;
   installedAt: string;
   updatedAt: string;
 }

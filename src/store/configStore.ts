@@ -466,10 +466,10 @@ export class ConfigStore {
         throw new StoreError('That database no longer exists (it may have been removed in another window).');
       const t = now();
       db.run(
-        `INSERT INTO schedules (database_id, cron, installed_at, updated_at)
-         VALUES (?, ?, ?, ?)
-         ON CONFLICT (database_id) DO UPDATE SET cron = excluded.cron, updated_at = excluded.updated_at`,
-        [databaseId, sc.cron, t, t],
+        `INSERT INTO schedules (database_id, cron, verify, installed_at, updated_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (database_id) DO UPDATE SET cron = excluded.cron, verify = excluded.verify, updated_at = excluded.updated_at`,
+        [databaseId, sc.cron, sc.verify, t, t],
       );
       return toSchedule(
         ConfigStore.all(db, 'SELECT * FROM schedules WHERE database_id = ?', [databaseId])[0],

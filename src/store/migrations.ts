@@ -159,6 +159,10 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // A schedule's verification restore after its runs: off, each or weekly.
+  `
+  ALTER TABLE schedules ADD COLUMN verify TEXT NOT NULL DEFAULT 'off';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

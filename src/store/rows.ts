@@ -12,7 +12,9 @@ import {
   type RetentionPolicy,
   type RetentionRule,
   type S3Settings,
+  SCHEDULE_VERIFY,
   type Schedule,
+  type ScheduleVerify,
   type Server,
   databaseInput,
   firstIssue,
@@ -152,10 +154,16 @@ function storedRule(v: unknown): RetentionRule | undefined {
   }
 }
 
+/** A stored verification setting; one this version does not know reads as off. */
+function scheduleVerify(v: unknown): ScheduleVerify {
+  return SCHEDULE_VERIFY.find((s) => s === v) ?? 'off';
+}
+
 export function toSchedule(r: Row): Schedule {
   return {
     databaseId: String(r.database_id),
     cron: String(r.cron),
+    verify: scheduleVerify(r.verify),
     installedAt: String(r.installed_at),
     updatedAt: String(r.updated_at),
   };

@@ -214,16 +214,17 @@ describe('ConfigStore', () => {
       assert.deepEqual(store.getDatabase('d2')?.retention, { local: { within: 7 } });
       assert.deepEqual(store.getDatabase('d3')?.retention, {}, 'no schedule: every backup kept, as before');
       assert.deepEqual(
-        store.listSchedules().map((x) => [x.databaseId, x.cron, x.installedAt, x.updatedAt]),
+        store.listSchedules().map((x) => [x.databaseId, x.cron, x.installedAt, x.updatedAt, x.verify]),
         [
-          ['d1', '0 2 * * *', 'i', 'u'],
-          ['d2', '0 4 * * *', 'i', 'u'],
+          ['d1', '0 2 * * *', 'i', 'u', 'off'],
+          ['d2', '0 4 * * *', 'i', 'u', 'off'],
         ],
       );
       store.dispose();
       const check = new SQL.Database(fs.readFileSync(file));
       const cols = check.exec('PRAGMA table_info(schedules)')[0].values.map((r) => r[1]);
-      assert.deepEqual(cols, ['database_id', 'cron', 'installed_at', 'updated_at']);
+      // The old retention columns are gone; a later migration added the verification setting.
+      assert.deepEqual(cols, ['database_id', 'cron', 'installed_at', 'updated_at', 'verify']);
       check.close();
     });
 
@@ -311,8 +312,14 @@ describe('ConfigStore', () => {
       });
       const dbB = store.addDatabase({ serverId: server.id, name: 'b', engine: 'redis', mode: 'container' });
       store.saveSchedule(dbA.id, { cron: '0 2 * * *' });
-      const updated = store.saveSchedule(dbA.id, { cron: '0 */6 * * *' });
+      assert.equal(store.getSchedule(dbA.id)?.verify, 'off', 'no verification unless asked');
+      const updated = store.saveSchedule(dbA.id, { cron: '0 */6 * * *', verify: 'weekly' });
       assert.equal(updated.cron, '0 */6 * * *');
+      assert.equal(store.getSchedule(dbA.id)?.verify, 'weekly');
+      assert.throws(
+        () => store.saveSchedule(dbA.id, { cron: '0 2 * * *', verify: 'daily' as 'each' }),
+        /Verification must be off, each \(after every run\) or weekly/,
+      );
       assert.deepEqual(dbA.retention, {}, 'a new database keeps every backup');
       const kept = store.setRetention(dbA.id, { local: { within: 14 }, s3: { last: 5 } });
       assert.deepEqual(kept.retention, { local: { within: 14 }, s3: { last: 5 } });

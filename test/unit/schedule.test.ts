@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { sequenceScripts } from '../../src/core/remote/script';
+import { effectiveScheduleVerify } from '../../src/core/schedule/script';
 import {
   CRON_PRESETS,
   cronExpression,
@@ -121,6 +122,28 @@ describe('schedule on a database row', () => {
       ['daily 02:00 · not run yet', false],
     );
     assert.equal(scheduleView(daily, undefined, now).text, 'daily 02:00 · …', 'not listed yet');
+  });
+
+  it('a schedule that verifies says when, and a run whose backup passed its verification restore says so', () => {
+    const v = scheduleView(
+      { ...daily, verify: 'each' },
+      { installed: true, status: { ...ok, verified: true } },
+      now,
+    );
+    assert.match(v.detail.join('\n'), /Verification restore: after every backup/);
+    assert.match(v.detail.join('\n'), /f\.dump\.zst, uploaded to S3, verified by a restore/);
+    const weekly = scheduleView({ ...daily, verify: 'weekly' }, { installed: true, status: ok }, now);
+    assert.match(weekly.detail.join('\n'), /Verification restore: weekly/);
+    assert.doesNotMatch(weekly.detail.join('\n'), /verified by a restore/);
+    assert.doesNotMatch(
+      scheduleView(daily, { installed: true, status: ok }, now).detail.join('\n'),
+      /Verification/,
+    );
+    // Where it cannot run, the setting is off whatever was stored.
+    const pg = { engine: 'postgres', mode: 'host' } as const;
+    assert.equal(effectiveScheduleVerify('each', pg, false), 'each');
+    assert.equal(effectiveScheduleVerify('each', pg, true), 'off', 'encrypted: the key is not on the server');
+    assert.equal(effectiveScheduleVerify('weekly', { ...pg, mode: 'container' }, false), 'off');
   });
 
   it('failed: the cause, shortened, as a problem', () => {

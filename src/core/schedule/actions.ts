@@ -8,7 +8,7 @@ import { BackupError, stderrExcerpt } from '../backup/errors';
 import { sequenceScripts } from '../remote/script';
 import type { ScriptRunner } from '../backup/run';
 import type { BackupTarget } from '../backup/target';
-import type { RetentionPolicy } from '../model';
+import type { RetentionPolicy, ScheduleVerify } from '../model';
 import type { S3Credentials } from '../s3/scripts';
 import { type AlertTarget, alertSecrets } from '../alerts/destinations';
 import { DEFAULT_ALERTS_PATH, alertsFileScript, removeAlertsFileScript } from '../alerts/scripts';
@@ -38,6 +38,8 @@ export interface SchedulePlan {
   s3?: { creds: S3Credentials; stallSeconds?: number };
   /** Alert destinations (their file written first); no alerts when unset or empty. */
   alerts?: readonly AlertTarget[];
+  /** The verification restore after a good backup; off when unset. */
+  verify?: ScheduleVerify;
   /** Where the root-only files go (tests use their own dir); the defaults of scheduleScript otherwise. */
   files?: ScheduleFiles;
 }
@@ -94,6 +96,7 @@ export function installPlanScript(plan: SchedulePlan): string {
       target,
       retention: plan.retention,
       encryptTo: plan.encryptTo,
+      verify: plan.verify,
       alertsPath: alerts ? (plan.files?.alertsPath ?? DEFAULT_ALERTS_PATH) : undefined,
       s3: plan.s3
         ? {

@@ -4,7 +4,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { humanAge } from '../format';
-import { type RetentionPolicy, parseReadable, remoteDir } from '../model';
+import { type RetentionPolicy, type ScheduleVerify, parseReadable, remoteDir } from '../model';
 import { describeRetention } from '../backup/retention';
 import { diagnoseS3Error } from '../s3/scripts';
 
@@ -147,6 +147,8 @@ export const runStatus = z.object({
   deletedS3: z.number().optional(),
   /** Alerts of this run that could not be sent (the run's result is unchanged by them). */
   alertError: z.string().optional(),
+  /** The verification restore of this run's backup passed (false: it did not); absent when none ran. */
+  verified: z.boolean().optional(),
 });
 export type RunStatus = z.infer<typeof runStatus>;
 
@@ -211,14 +213,26 @@ function readableRunError(error: string): { text: string; next?: string } {
   return { text: `${m[1]}${d.cause}`, next: d.next };
 }
 
+/** "after every backup", "weekly": when a schedule's verification restore runs. */
+export function describeScheduleVerify(v: ScheduleVerify): string {
+  return v === 'each'
+    ? 'after every backup'
+    : v === 'weekly'
+      ? 'weekly (after the first backup a week after the last good one)'
+      : 'off';
+}
+
 export function scheduleView(
-  schedule: { cron: string; retention: RetentionPolicy; installedAt?: string },
+  schedule: { cron: string; retention: RetentionPolicy; installedAt?: string; verify?: ScheduleVerify },
   onServer: ScheduleOnServer | undefined,
   now: Date,
 ): ScheduleView {
   const what = describeCron(schedule.cron);
   const detail = [
     `Schedule: ${what} (${schedule.cron}, the server's time); ${describeRetention(schedule.retention)}`,
+    ...(schedule.verify && schedule.verify !== 'off'
+      ? [`Verification restore: ${describeScheduleVerify(schedule.verify)}`]
+      : []),
   ];
   const view = (state: string, problem: boolean, more: string[] = []): ScheduleView => ({
     text: `${what} · ${state}`,
@@ -243,7 +257,9 @@ export function scheduleView(
   const last = s
     ? [
         `Last run: ${s.ok ? 'ok' : 'failed'} at ${new Date(s.finished ?? s.started).toISOString().replace('T', ' ').slice(0, 19)} UTC${
-          s.file ? ` — ${s.file}${s.uploaded ? ', uploaded to S3' : ''}` : ''
+          s.file
+            ? ` — ${s.file}${s.uploaded ? ', uploaded to S3' : ''}${s.verified === true ? ', verified by a restore' : ''}`
+            : ''
         }`,
         ...(s.error ? [`Error: ${s.error}`] : []),
         ...(s.alertError ? [`Alerts not delivered: ${s.alertError}`] : []),

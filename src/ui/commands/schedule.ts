@@ -1,10 +1,11 @@
 // Schedule Backups / Remove Schedule on a database, and keeping every
 // installed schedule's S3 credentials current when the S3 settings change.
 import * as vscode from 'vscode';
-import type { Database, Schedule, Server } from '../../core/model';
+import type { Database, Schedule, ScheduleVerify, Server } from '../../core/model';
 import { fieldValidator, scheduleInput } from '../../core/model';
 import { DEFAULT_SCHEDULED_LOCAL, describeRetention, keepsAll } from '../../core/backup/retention';
-import { CRON_PRESETS, cronExpression, describeCron } from '../../core/schedule/cron';
+import { CRON_PRESETS, cronExpression, describeCron, describeScheduleVerify } from '../../core/schedule/cron';
+import { effectiveScheduleVerify, scheduledVerifyRefusal } from '../../core/schedule/script';
 import {
   type SchedulePlan,
   installSchedule,
@@ -38,18 +39,21 @@ async function planFor(
   services: Services,
   server: Server,
   database: Database,
-  schedule: Pick<Schedule, 'cron'>,
+  schedule: Pick<Schedule, 'cron' | 'verify'>,
   creds: S3Credentials | undefined,
 ): Promise<{ plan: SchedulePlan; secrets: string[] }> {
   const { target, secrets } = await backupTarget(services, server, database);
   const { targets: alerts } = await alertTargets(services);
+  const encryptTo = encryptionRecipient(services);
   return {
     plan: {
       databaseId: database.id,
       target,
       expression: schedule.cron,
       retention: database.retention,
-      encryptTo: encryptionRecipient(services),
+      // Where it cannot run (an encrypted backup: the key is not on the server) the schedule does not verify.
+      verify: effectiveScheduleVerify(schedule.verify, database, encryptTo !== undefined),
+      encryptTo,
       s3: creds ? { creds, stallSeconds: uploadStallSeconds() } : undefined,
       alerts,
     },
@@ -59,7 +63,30 @@ async function planFor(
 
 const CUSTOM = '$(edit) Custom cron expression…';
 
-async function askCron(current: string | undefined): Promise<string> {
+async function askVerify(current: ScheduleVerify | undefined, title: string): Promise<ScheduleVerify> {
+  const items: (vscode.QuickPickItem & { verify: ScheduleVerify })[] = [
+    {
+      verify: 'each',
+      label: 'After every backup',
+      detail:
+        'Restores each new backup into a scratch copy on the server, compares the tables and rows, then drops it. A backup that does not restore fails the run, alerts, and keeps every older backup.',
+    },
+    {
+      verify: 'weekly',
+      label: 'Weekly',
+      detail:
+        'The same, for the first backup a week after the last good verification (lighter on a busy server).',
+    },
+    { verify: 'off', label: 'Off', detail: 'Verify Backup on a backup row still verifies one when you ask.' },
+  ];
+  const picked = await pickOne(
+    items.map((i) => ({ ...i, picked: i.verify === current })),
+    { title, placeHolder: 'Prove the backups restore? (a verification restore into a scratch copy)' },
+  );
+  return picked.verify;
+}
+
+async function askCron(current: string | undefined, title: string): Promise<string> {
   const items: (vscode.QuickPickItem & { expression?: string })[] = CRON_PRESETS.map((p) => ({
     label: p.label,
     description: p.expression,
@@ -70,12 +97,12 @@ async function askCron(current: string | undefined): Promise<string> {
     items.unshift({ label: `Keep: ${describeCron(current)}`, description: current, expression: current });
   items.push({ label: CUSTOM, description: 'minute hour day-of-month month day-of-week' });
   const picked = await pickOne(items, {
-    title: 'Schedule Backups (1/2): when',
+    title: `${title}: when`,
     placeHolder: 'How often should this database be backed up? (the server’s local time)',
   });
   if (picked.expression) return picked.expression;
   const text = await askText({
-    title: 'Schedule Backups (1/2): cron expression',
+    title: `${title}: cron expression`,
     prompt: 'Five fields in the server’s local time: minute hour day-of-month month day-of-week',
     value: current ?? '30 3 * * *',
     placeHolder: '30 3 * * *',
@@ -90,7 +117,10 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
   const s3 = await s3Access(services);
   // Before any question: settings without a secret here cannot be scheduled.
   const creds = uploadCreds(s3, 'Cannot schedule uploads');
-  const cron = await askCron(current?.cron);
+  // The verification step is asked only where it can run (not for encrypted backups or container mode).
+  const verifiable = !scheduledVerifyRefusal(database, encryptionRecipient(services) !== undefined);
+  const steps = verifiable ? 3 : 2;
+  const cron = await askCron(current?.cron, `Schedule Backups (1/${steps})`);
   // The database's retention policy (Back Up Now applies the same one).
   const policy = keepsAll(database.retention.local)
     ? { ...database.retention, local: DEFAULT_SCHEDULED_LOCAL }
@@ -100,12 +130,15 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
     server,
     { ...database, retention: policy },
     {
-      title: (step) => `Schedule Backups (2/2): retention${step === 'policy' ? '' : ` ${step}`}`,
+      title: (step) => `Schedule Backups (2/${steps}): retention${step === 'policy' ? '' : ` ${step}`}`,
       s3: creds !== undefined,
       requireLocal: true,
     },
   );
-  const input = scheduleInput.parse({ cron });
+  const verify = verifiable
+    ? await askVerify(current?.verify, `Schedule Backups (3/${steps}): verification`)
+    : 'off';
+  const input = scheduleInput.parse({ cron, verify });
   const { plan, secrets } = await planFor(services, server, { ...database, retention }, input, creds);
   const result = await withRemote(
     services,
@@ -131,7 +164,11 @@ export async function scheduleBackups(services: Services, arg?: unknown): Promis
     if (choice) await vscode.commands.executeCommand(step.command, ...(step.args ?? []));
     return;
   }
-  void vscode.window.showInformationMessage(`${what}${upload}; ${describeRetention(retention)}.`);
+  const verified =
+    plan.verify && plan.verify !== 'off'
+      ? `; verification restore ${describeScheduleVerify(plan.verify)}`
+      : '';
+  void vscode.window.showInformationMessage(`${what}${upload}; ${describeRetention(retention)}${verified}.`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { newestVerification } from '../../core/backup/verification';
+import { effectiveScheduleVerify } from '../../core/schedule/script';
 import * as vscode from 'vscode';
 import type { ConfigStore } from '../../store/configStore';
 import type { Database, Server } from '../../core/model';
@@ -161,8 +162,13 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     const schedule = this.store.getSchedule(database.id);
     if (!schedule) return undefined;
     const listed = entry?.state === 'ok' ? entry.schedules : undefined;
+    const encrypted = this.store.getEncryption() !== undefined;
     return scheduleView(
-      { ...schedule, retention: database.retention },
+      {
+        ...schedule,
+        retention: database.retention,
+        verify: effectiveScheduleVerify(schedule.verify, database, encrypted),
+      },
       listed && {
         installed: listed.cron.has(database.id),
         status: listed.status.get(database.name),

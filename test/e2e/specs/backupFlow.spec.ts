@@ -447,11 +447,11 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       spawnSync('crontab', ['-'], { input: kept.join('\n') });
     });
     await wb().contextMenu(wb().treeRow('shop'), 'Schedule Backups…');
-    await wb().pick('Schedule Backups (1/2): when', 'Daily at 02:00');
-    await wb().pick('Schedule Backups (2/2): retention', 'Custom rules');
-    await wb().answer('Schedule Backups (2/2): retention on the server', 'within 14 days');
+    await wb().pick('Schedule Backups (1/3): when', 'Daily at 02:00');
+    await wb().pick('Schedule Backups (2/3): retention', 'Custom rules');
+    await wb().answer('Schedule Backups (2/3): retention on the server', 'within 14 days');
     // The editor previews what the typed rules keep, before anything is saved.
-    await wb().waitForQuickInput('Schedule Backups (2/2): retention in S3');
+    await wb().waitForQuickInput('Schedule Backups (2/3): retention in S3');
     const rules = wb().quickInput().locator('.quick-input-box input');
     await rules.fill('daily 7, weekly');
     await wb()
@@ -467,6 +467,8 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await kept.first().waitFor();
     await wb().page.screenshot({ path: readmeShotPath('retention-editor.png') });
     await rules.press('Enter');
+    // The verification restore after every run: the scheduled run restores its backup into a scratch database.
+    await wb().pick('Schedule Backups (3/3): verification', 'After every backup');
     // Info, or a warning when this machine runs no cron daemon: both say what was installed.
     await wb().waitForToast(/shop on sandbox is backed up daily 02:00, uploaded to S3/);
     const script = path.join(w.backupDir, 'backup-shop.sh');
@@ -487,6 +489,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     const record = fs.existsSync(statusFile) ? fs.readFileSync(statusFile, 'utf8') : '(no status record)';
     assert.equal(run.code, 0, `${run.output}\n${record}`);
     assert.equal((JSON.parse(record) as { uploaded?: boolean }).uploaded, true, record);
+    assert.equal((JSON.parse(record) as { verified?: boolean }).verified, true, record);
     await wb().runCommand('Infrakt: Refresh');
     await description().filter({ hasText: 'daily 02:00 · ok just now' }).waitFor({ timeout: 30_000 });
     const problems = wb().page.locator('.statusbar-item', { hasText: /backup schedules? failing/ });
@@ -526,6 +529,7 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb()
       .page.locator('.workbench-hover, .monaco-hover')
       .filter({ hasText: 'Schedule: daily 02:00' })
+      .filter({ hasText: 'Verification restore: after every backup' })
       .first()
       .waitFor({ state: 'visible', timeout: 15_000 });
     await wb().shot('flow-scheduled');

@@ -78,6 +78,34 @@ infrakt_kill_relays() {
   fi
 }
 
+# The processes whose parent is $1 (from /proc; none where it is not mounted).
+infrakt_children() {
+  for infrakt_cf in /proc/[0-9]*/stat; do
+    { read -r infrakt_cl <"$infrakt_cf"; } 2>/dev/null || continue
+    # pid (comm) state ppid …: comm may hold spaces and parentheses, so cut after its last ") ".
+    infrakt_cr=${infrakt_cl##*) }
+    infrakt_cr=${infrakt_cr#* }
+    if [ "${infrakt_cr%% *}" = "$1" ]; then echo "${infrakt_cl%% *}"; fi
+  done
+}
+
+# TERM to $1 and every process under it, parents first: a shell that is waiting
+# for its foreground pipeline runs its TERM trap as soon as the tools under it
+# have gone (the pipeline alone would run on; nothing else in it would stop it).
+infrakt_kill_tree() {
+  infrakt_kt_all='' infrakt_kt_todo=$1
+  while :; do
+    case "$infrakt_kt_todo" in *[0-9]*) ;; *) break ;; esac
+    infrakt_kt_next=''
+    for infrakt_kt in $infrakt_kt_todo; do
+      infrakt_kt_all="$infrakt_kt_all $infrakt_kt"
+      infrakt_kt_next="$infrakt_kt_next $(infrakt_children "$infrakt_kt")"
+    done
+    infrakt_kt_todo=$infrakt_kt_next
+  done
+  for infrakt_kt in $infrakt_kt_all; do kill -TERM "$infrakt_kt" 2>/dev/null || :; done
+}
+
 infrakt_cleanup() {
   if [ "$infrakt_cleaned" = 1 ]; then return 0; fi
   infrakt_cleaned=1
@@ -89,7 +117,9 @@ infrakt_cleanup() {
   for infrakt_p in $infrakt_pids; do kill "$infrakt_p" 2>/dev/null || :; done
   infrakt_kill_relays
   for infrakt_p in $infrakt_sweeps; do kill -TERM "$infrakt_p" 2>/dev/null || :; done
-  for infrakt_p in $infrakt_sink_pids $infrakt_sweeps; do wait "$infrakt_p" 2>/dev/null || :; done
+  # A caller's step still running (a verification restore) drops its scratch copy before it goes.
+  if [ -n "${infrakt_step_pid:-}" ]; then infrakt_kill_tree "$infrakt_step_pid"; fi
+  for infrakt_p in $infrakt_sink_pids $infrakt_sweeps ${infrakt_step_pid:-}; do wait "$infrakt_p" 2>/dev/null || :; done
   for infrakt_s in ${infrakt_sinks:-}; do infrakt_sink_stderr "$infrakt_s" || :; done
   infrakt_abort_sinks
   # An engine's own clean-up (Redis: stop replicating from a temporary server).
@@ -113,7 +143,7 @@ infrakt_cleanup() {
 # State and traps of a script that may leave files behind.
 infrakt_pipeline_init() {
   infrakt_strict
-  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_last_size='' infrakt_est_size='' infrakt_est_from='' infrakt_expected_size='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids=''
+  infrakt_work='' infrakt_partial='' infrakt_raw='' infrakt_last_size='' infrakt_est_size='' infrakt_est_from='' infrakt_expected_size='' infrakt_sumfile='' infrakt_pids='' infrakt_sink_pids='' infrakt_step_pid=''
   infrakt_done=0 infrakt_cleaned=0 infrakt_sweeps='' infrakt_sweep_started='' infrakt_tmpdirs='' infrakt_cur=''
   trap 'infrakt_cleanup' EXIT
   trap 'infrakt_cleanup; exit "$infrakt_exit_interrupted"' INT
@@ -641,9 +671,16 @@ infrakt_backup() {
   if [ "$infrakt_sink_failed" != 1 ]; then infrakt_sweep_stamp; fi
   infrakt_sweeps=
   infrakt_result_line
+  # A step of the caller's between the commit and the retention (the scheduled
+  # run's verification restore); it sets infrakt_retention_hold to keep every
+  # backup this time.
+  infrakt_retention_hold=''
+  if infrakt_has_fn infrakt_after_commit; then infrakt_after_commit; fi
   # Retention (retention.sh, when the policy keeps fewer than all): after the
   # commit, in the same run; it never fails the backup.
-  if infrakt_has_fn infrakt_retention; then infrakt_retention || :; fi
+  if [ -n "$infrakt_retention_hold" ]; then
+    echo "infrakt: retention not applied this time: $infrakt_retention_hold" >&2
+  elif infrakt_has_fn infrakt_retention; then infrakt_retention || :; fi
   if [ "$infrakt_sink_failed" = 1 ]; then exit "$infrakt_exit_sink_failed"; fi
   exit 0
 }

@@ -10,8 +10,17 @@
 # Input (besides the pipeline's): infrakt_s_status_dir, infrakt_s_status,
 # infrakt_s_log, infrakt_s_lock, infrakt_s_cap (log bytes), infrakt_s_title,
 # infrakt_s_s3 (1: upload), infrakt_s_alerts (the root-only alert destinations
-# file; empty: no alerts) and the event's infrakt_alert_server,
+# file; empty: no alerts), infrakt_s_verify (off, each or weekly: the
+# verification restore after a good backup, verify.sh; with restore.sh's
+# infrakt_restore_polls) and the event's infrakt_alert_server,
 # infrakt_alert_database, infrakt_alert_engine (alert.sh).
+#
+# The verification runs inside the backup's run, after its commit and before
+# its retention: a backup that does not restore fails the run (and alerts),
+# and the retention is not applied, so no older backup goes because of it.
+# Its verdict is recorded beside the backup as Verify Backup records it;
+# "weekly" verifies when the last good verification (<status>.verified) is
+# about a week old.
 
 infrakt_s_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -25,6 +34,7 @@ infrakt_s_write_status() {
     printf '{"started":"%s","finished":"%s","ok":%s,"exitCode":%s' "$infrakt_s_started" "$infrakt_s_finished" "$1" "$2"
     if [ -n "$infrakt_s_file" ]; then printf ',"file":"%s","size":%s,"sha256":"%s"' "$infrakt_s_file" "${infrakt_s_size:-0}" "$infrakt_s_sha"; fi
     if [ -n "$infrakt_s_uploaded" ]; then printf ',"uploaded":%s' "$infrakt_s_uploaded"; fi
+    if [ -n "$infrakt_s_verified" ]; then printf ',"verified":%s' "$infrakt_s_verified"; fi
     printf ',"deletedLocal":%s,"deletedS3":%s' "$infrakt_s_deleted_local" "$infrakt_s_deleted_s3"
     if [ -n "$infrakt_s_last_success" ]; then printf ',"lastSuccess":"%s"' "$infrakt_s_last_success"; fi
     if [ -n "$infrakt_s_error" ]; then printf ',"error":"%s"' "$(infrakt_json_text "$infrakt_s_error")"; fi
@@ -108,7 +118,13 @@ infrakt_s_on_signal() {
   if [ -n "$infrakt_s_pid" ]; then
     kill -TERM "$infrakt_s_pid" 2>/dev/null
     wait "$infrakt_s_pid" 2>/dev/null
-    infrakt_s_add_error "interrupted by $1 during the backup; no backup was kept from this run"
+    if [ -f "$infrakt_s_work/verify.out" ]; then
+      # The backup was committed; its verification restore was cut short (its scratch copy dropped).
+      infrakt_s_file=$(grep "^$infrakt_mark_result " "$infrakt_s_work/out" | tail -n 1 | sed -n 's/.*"file":"\([^"]*\)".*/\1/p')
+      infrakt_s_add_error "interrupted by $1 during the verification restore; ${infrakt_s_file:-the backup} was kept, unverified, and retention was not applied"
+    else
+      infrakt_s_add_error "interrupted by $1 during the backup; no backup was kept from this run"
+    fi
   else
     infrakt_s_add_error "interrupted by $1${infrakt_s_file:+ after $infrakt_s_file was saved}"
   fi
@@ -150,6 +166,62 @@ infrakt_s_s3_setup() {
     infrakt_s_cred_missing=1
     echo "infrakt: S3 credentials file $AWS_SHARED_CREDENTIALS_FILE is missing or unreadable: the upload will fail — save the S3 settings again to re-create it"
   fi
+}
+
+# Whether this run verifies: always, or weekly when the last good one is a week old (less an hour of slack).
+infrakt_s_verify_due() {
+  case "$infrakt_s_verify" in
+    each) return 0 ;;
+    weekly) [ -z "$(find "$infrakt_s_verified_stamp" -mmin -10020 2>/dev/null)" ] ;;
+    *) return 1 ;;
+  esac
+}
+
+# The pipeline's step after the commit (in the backup's subshell): the
+# verification restore of the backup just made, as Verify Backup runs it, in
+# a child the pipeline's clean-up stops (a cancel drops the scratch copy).
+infrakt_after_commit() {
+  infrakt_s_verify_due || return 0
+  echo "infrakt: verification restore of $infrakt_name into a scratch copy" >&2
+  infrakt_vs_rc=0
+  (
+    # The backup's own sinks are done: the verification's clean-up has none to stop.
+    infrakt_sinks='' infrakt_compression=$infrakt_ext infrakt_encrypted=0 infrakt_identity='' infrakt_allow_unverified=0
+    infrakt_verify_backup
+  ) >"$infrakt_s_work/verify.out" 2>"$infrakt_s_work/verify.err" </dev/null &
+  infrakt_step_pid=$!
+  wait "$infrakt_step_pid" || infrakt_vs_rc=$?
+  infrakt_step_pid=''
+  if [ "$infrakt_vs_rc" != 0 ]; then
+    infrakt_retention_hold="the verification restore of $infrakt_name did not pass"
+  fi
+}
+
+# The verification's outcome (after the backup's subshell): status, log, error.
+infrakt_s_verification() {
+  [ -f "$infrakt_s_work/verify.out" ] || return 0
+  cat "$infrakt_s_work/verify.err"
+  infrakt_s_vres=$(grep "^$infrakt_mark_result " "$infrakt_s_work/verify.out" | tail -n 1)
+  case "$infrakt_s_vres" in
+    *'"ok":true'*)
+      infrakt_s_verified=true
+      touch -- "$infrakt_s_verified_stamp" 2>/dev/null || :
+      infrakt_s_vsum=$(printf '%s\n' "$infrakt_s_vres" | sed -n 's/.*"tables":\([0-9]*\),"rows":\([0-9]*\).*/\1 tables, \2 rows/p')
+      echo "infrakt: verified $infrakt_s_file: it restores${infrakt_s_vsum:+ ($infrakt_s_vsum)}"
+      return 0
+      ;;
+    *'"ok":false'*)
+      infrakt_s_vwhy=$(printf '%s\n' "$infrakt_s_vres" | sed -n 's/.*"problem":"\(.*\)"}$/\1/p' | sed 's/\\"/"/g; s/\\\\/\\/g')
+      infrakt_s_add_error "$infrakt_s_file was saved but did not pass its verification restore: ${infrakt_s_vwhy:-no reason given}; retention was not applied"
+      ;;
+    *)
+      infrakt_s_vwhy=$(infrakt_tail_lines "$infrakt_s_work/verify.err")
+      infrakt_s_add_error "the verification restore of $infrakt_s_file could not run: ${infrakt_s_vwhy:-no output}; retention was not applied"
+      ;;
+  esac
+  infrakt_s_verified=false
+  echo "infrakt: $infrakt_s_error"
+  [ "$infrakt_s_rc" != 0 ] || infrakt_s_rc=$infrakt_exit_verify_failed
 }
 
 # The backup itself, in a subshell (it exits), its output kept apart.
@@ -208,7 +280,8 @@ infrakt_scheduled() {
   export PATH HOME
   infrakt_s_work='' infrakt_s_pid='' infrakt_s_file='' infrakt_s_size='' infrakt_s_sha=''
   infrakt_s_uploaded='' infrakt_s_error='' infrakt_s_rc=0 infrakt_s_cred_missing=0
-  infrakt_s_deleted_local=0 infrakt_s_deleted_s3=0 infrakt_tmpdirs=''
+  infrakt_s_deleted_local=0 infrakt_s_deleted_s3=0 infrakt_tmpdirs='' infrakt_s_verified=''
+  infrakt_s_verified_stamp=${infrakt_s_status%.json}.verified
   infrakt_s_alert_error='' infrakt_s_alert_missing='' infrakt_alert_dests='' infrakt_alert_dir=''
   infrakt_s_t0=$(date +%s)
   infrakt_s_started=$(infrakt_s_now)
@@ -262,6 +335,7 @@ infrakt_scheduled() {
   fi
 
   infrakt_s_run_backup
+  infrakt_s_verification
   infrakt_s_retention
   if [ "$infrakt_s_rc" = 0 ]; then infrakt_s_finish true 0; else infrakt_s_finish false "$infrakt_s_rc"; fi
 }

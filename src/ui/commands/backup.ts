@@ -318,7 +318,7 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
 }
 
 /** Asks for the private key of an ssh-ed25519 recipient; it goes into the restore's script only. */
-async function pickSshIdentity(recipient: string): Promise<string> {
+export async function pickSshIdentity(recipient: string): Promise<string> {
   const picked = await vscode.window.showOpenDialog({
     title: `This backup was encrypted for your SSH key ${shortKey(recipient)} — choose its private key file (sent in the restore's script only, never stored)`,
     defaultUri: vscode.Uri.file(path.join(os.homedir(), '.ssh')),

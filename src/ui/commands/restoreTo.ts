@@ -8,6 +8,7 @@
 import * as vscode from 'vscode';
 import {
   type BackupResult,
+  BackupError,
   type RestoreSource,
   checksumScript,
   parseChecksum,
@@ -23,7 +24,7 @@ import { ActionableError, OPEN_S3_SETTINGS } from '../errors';
 import { askText, pickOne } from '../input';
 import { loggedRunner, withRemote } from '../remote';
 import type { Services } from '../services';
-import { explainBackupError, restoreFromBackup, takeSafetyBackup } from './backup';
+import { explainBackupError, pickSshIdentity, restoreFromBackup, takeSafetyBackup } from './backup';
 import { resolveBackup } from './targets';
 
 type Choice = { kind: 'same' } | { kind: 'new' } | { kind: 'existing'; server: Server; database: Database };
@@ -156,56 +157,72 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
           safety = await takeSafetyBackup(services, session, targetServer, targetDb);
         }
         const { target, secrets } = await backupTarget(services, targetServer, targetDb);
-        const identities = await recoveryKeys(services);
-        const base = { signal, identities, createDatabase: choice.kind === 'new' };
+        const base = { signal, createDatabase: choice.kind === 'new' };
         const targetRunner = {
+          // The restore's own secrets (the recovery keys) stay redacted beside the target's.
           run: (script: string, o: Parameters<typeof runner.run>[1]) =>
-            runner.run(script, { ...o, secrets: [...secrets, ...(creds ? [creds.secretKey] : [])] }),
+            runner.run(script, {
+              ...o,
+              secrets: [...(o?.secrets ?? []), ...secrets, ...(creds ? [creds.secretKey] : [])],
+            }),
         };
-        if (from === 'relay' && relay) {
-          progress.report({ message: `reading ${entry.filename}'s sha256 on ${server.name}…` });
-          const sum = await loggedRunner(services, server, { signal }).run(
-            checksumScript(server, entry.filename),
-          );
-          const sha256 = parseChecksum(sum.stdout)?.sha256;
-          if (sum.code !== 0 || !sha256)
-            throw new Error(
-              `${entry.filename} has no checksum on ${server.name}; not restored (it cannot be verified).`,
+        const restore = async (identities: readonly string[]) => {
+          const opts = { ...base, identities };
+          if (from === 'relay' && relay) {
+            progress.report({ message: `reading ${entry.filename}'s sha256 on ${server.name}…` });
+            const sum = await loggedRunner(services, server, { signal }).run(
+              checksumScript(server, entry.filename),
             );
-          const source: RestoreSource = { kind: 'stream', sha256, sizeBytes: entry.sizeBytes };
-          let shown = 0;
-          await restoreRelayed(
-            targetRunner,
-            target,
-            entry.filename,
-            (fifo, relaySignal) =>
-              relay(server, `${server.backupDir}/${entry.filename}`, targetServer, fifo, {
-                signal: relaySignal,
-                onProgress: (n) => {
-                  const pct = entry.sizeBytes ? Math.floor((n / entry.sizeBytes) * 100) : 0;
-                  if (pct > shown) {
-                    progress.report({
-                      increment: pct - shown,
-                      message: `${humanSize(n)} of ${humanSize(entry.sizeBytes)} from ${server.name}`,
-                    });
-                    shown = pct;
-                  }
-                },
-              }),
-            { ...base, source },
-          );
-        } else {
-          progress.report({
-            message:
-              from === 's3'
-                ? `streaming ${entry.filename} from S3 into the restore…`
-                : `restoring ${entry.filename}…`,
-          });
-          const source: RestoreSource =
-            from === 's3' && creds
-              ? { kind: 's3', access: creds, databaseName: database.name }
-              : { kind: 'file' };
-          await restoreBackup(targetRunner, target, entry.filename, { ...base, source });
+            const sha256 = parseChecksum(sum.stdout)?.sha256;
+            if (sum.code !== 0 || !sha256)
+              throw new Error(
+                `${entry.filename} has no checksum on ${server.name}; not restored (it cannot be verified).`,
+              );
+            const source: RestoreSource = { kind: 'stream', sha256, sizeBytes: entry.sizeBytes };
+            let shown = 0;
+            await restoreRelayed(
+              targetRunner,
+              target,
+              entry.filename,
+              (fifo, relaySignal) =>
+                relay(server, `${server.backupDir}/${entry.filename}`, targetServer, fifo, {
+                  signal: relaySignal,
+                  onProgress: (n) => {
+                    const pct = entry.sizeBytes ? Math.floor((n / entry.sizeBytes) * 100) : 0;
+                    if (pct > shown) {
+                      progress.report({
+                        increment: pct - shown,
+                        message: `${humanSize(n)} of ${humanSize(entry.sizeBytes)} from ${server.name}`,
+                      });
+                      shown = pct;
+                    }
+                  },
+                }),
+              { ...opts, source },
+            );
+          } else {
+            progress.report({
+              message:
+                from === 's3'
+                  ? `streaming ${entry.filename} from S3 into the restore…`
+                  : `restoring ${entry.filename}…`,
+            });
+            const source: RestoreSource =
+              from === 's3' && creds
+                ? { kind: 's3', access: creds, databaseName: database.name }
+                : { kind: 'file' };
+            await restoreBackup(targetRunner, target, entry.filename, { ...opts, source });
+          }
+        };
+        try {
+          await restore(await recoveryKeys(services));
+        } catch (err) {
+          // Encrypted for the user's own SSH key: its private key, picked now, opens it (nothing was touched).
+          const recipient = err instanceof BackupError ? err.details.recipient : undefined;
+          if (!recipient?.startsWith('ssh-')) throw err;
+          const key = await pickSshIdentity(recipient);
+          progress.report({ message: `restoring ${entry.filename} with your SSH key…` });
+          await restore([key]);
         }
       } catch (err) {
         throw explainBackupError(err, targetServer);

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AlertTarget } from '../../src/core/alerts/destinations';
 import { forServer } from '../../src/core/backup';
+import { findOnPath } from '../../src/core/backup/localRestore';
 import { parseAlertDeliveries, sendAlertScript } from '../../src/core/alerts/scripts';
 import type { Server } from '../../src/core/model';
 import { shellQuote as q } from '../../src/core/remote/script';
@@ -390,6 +391,36 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
       `the sampler saw wget sending (${samples.length} samples)`,
     );
     assert.ok(!samples.some((x) => x.includes(canary)), 'no URL or token in any process list');
+  });
+
+  it("a server whose only wget is busybox's sends nothing (its token would be on its command line) and says to run Provision Server", async () => {
+    const bin = path.join(work, 'busybox-wget-bin');
+    fs.mkdirSync(bin);
+    for (const f of fs.readdirSync('/usr/bin'))
+      if (f !== 'curl' && f !== 'wget') fs.symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+    fs.symlinkSync(findOnPath('busybox'), path.join(bin, 'wget'));
+    rx.clear();
+    const targets = [destinations[0]];
+    const r = await pool.run(
+      server,
+      `PATH=${q(bin)}; export PATH\n${sendAlertScript(targets, {
+        event: 'failed',
+        server: server.name,
+        database: 'shop',
+        engine: 'postgres',
+        cause: 'dump failed',
+        trigger: 'manual',
+      })}`,
+      { secrets: [canary] },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const d = parseAlertDeliveries(r.stdout, targets);
+    assert.equal(d[0].httpStatus, undefined);
+    assert.match(
+      d[0].detail,
+      /its wget is busybox's, which cannot send alerts .* run Provision Server \(it installs curl\)/,
+    );
+    assert.deepEqual(rx.requests, [], 'nothing was sent');
   });
 
   it('removing the last schedule removes the destinations file', async () => {

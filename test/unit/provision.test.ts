@@ -53,7 +53,12 @@ printf '%s' "\${PGPASSWORD-<unset>}" > "$STUB_LOG/psql.pw"
 echo "$STUB_SV"`,
   mysqldump: 'exit 0',
   curl: 'exit 0',
+  wget: 'echo "GNU Wget 1.21.3 built on linux-gnu."',
 };
+
+/** busybox's wget: no --version (its usage, exit 1), and no config file to keep a token off its command line. */
+const BUSYBOX_WGET =
+  "echo 'wget: unrecognized option' >&2\necho 'BusyBox v1.35.0 multi-call binary.' >&2\nexit 1";
 
 const STUBS: Record<string, string> = {
   id: 'case "$1" in -u) echo "${STUB_UID:-0}" ;; -un) echo "${STUB_USER:-root}" ;; esac',
@@ -197,6 +202,27 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
         assert.equal(r.report.awsCliVersion, 'aws-cli/2.15.0');
       });
 
+      it("alerts: GNU wget is enough; a server whose only wget is busybox's gets curl (busybox wget cannot keep a token off its command line)", () => {
+        const gnu = runDir();
+        const withGnu = provision(shell, {
+          databases: [],
+          path: [base, apt, has(gnu.dir, ['wget'])],
+          run: gnu,
+        });
+        assert.ok(
+          steps(withGnu.report).includes('http-client done GNU wget present (curl is preferred for alerts)'),
+          steps(withGnu.report).join('\n'),
+        );
+        assert.doesNotMatch(withGnu.log('apt-get') ?? '', /install .*curl/);
+        const bb = runDir();
+        const bin = makeBin(path.join(bb.dir, 'busybox-bin'), { stubs: { wget: BUSYBOX_WGET } });
+        const withBusybox = provision(shell, { databases: [], path: [base, apt, bin], run: bb });
+        assert.ok(
+          steps(withBusybox.report).includes('http-client changed installed curl (alerts are sent with it)'),
+          steps(withBusybox.report).join('\n'),
+        );
+      });
+
       it('a fresh server with passwordless sudo: installs through sudo (package lists read once), creates the backup dir 0700, warns that docker is missing for a container database', () => {
         const run = runDir();
         const r = provision(shell, {
@@ -279,7 +305,7 @@ describe('Provision Server: the shell functions, run with stub tools (bash, dash
           'awscli failed could not install awscli with apt-get or pipx: install it by hand (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html)',
           'gzip failed could not install gzip',
           'zstd warn zstd not available from apt-get: backups use gzip (slower, larger)',
-          'http-client warn could not install curl with apt-get: alerts from scheduled backups cannot be sent (install curl or wget)',
+          'http-client warn could not install curl with apt-get: alerts from scheduled backups cannot be sent (install curl or GNU wget; busybox wget cannot send them)',
           'cron failed could not install cron: scheduled backups need cron',
           `backup-dir failed could not create ${path.join(run.dir, 'a-file', 'backups')}`,
         ]);

@@ -56,7 +56,7 @@ export function sendAlertScript(targets: readonly AlertTarget[], e: AlertEventIn
       infrakt_alert_size: Math.max(0, Math.round(e.size ?? 0)),
       infrakt_alert_duration: Math.max(0, Math.round(e.durationSeconds ?? 0)),
     },
-    modules: [SH.common, SH.alert],
+    modules: [SH.common, SH.httpclient, SH.alert],
     call: 'infrakt_alert_run',
   });
 }

@@ -6,6 +6,7 @@ import aws from './sh/aws.sh';
 import common from './sh/common.sh';
 import crond from './sh/crond.sh';
 import dbcheck from './sh/dbcheck.sh';
+import httpclient from './sh/httpclient.sh';
 import discover from './sh/discover.sh';
 import list from './sh/list.sh';
 import pipeline from './sh/pipeline.sh';
@@ -34,6 +35,7 @@ export const SH = {
   schedule: m('schedule', schedule),
   scheduleAdmin: m('schedule-admin', scheduleAdmin),
   crond: m('crond', crond),
+  httpclient: m('httpclient', httpclient),
   probe: m('probe', probe),
   discover: m('discover', discover),
   dbcheck: m('dbcheck', dbcheck),

@@ -212,6 +212,7 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
     modules: [
       ...modules,
       SH.aws,
+      SH.httpclient,
       SH.alert,
       ...(verify === 'off' ? [] : [SH.restore, SH.verify]),
       SH.schedule,
@@ -318,7 +319,7 @@ export function installScheduleScript(o: InstallScheduleOptions): string {
       infrakt_need_http: o.alertsPath !== undefined,
       infrakt_need_password: t.password.kind === 'file' ? t.password.path : '',
     },
-    modules: [SH.crond, SH.scheduleAdmin],
+    modules: [SH.crond, SH.httpclient, SH.scheduleAdmin],
     call: 'infrakt_install_schedule',
   });
 }

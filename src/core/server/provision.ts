@@ -73,7 +73,7 @@ export function provisionScript(opts: {
       infrakt_provision_docker: targets.some((t) => t.mode === 'container'),
       infrakt_provision_age: opts.encryption === true,
     },
-    modules: [SH.step, SH.crond, SH.provision],
+    modules: [SH.step, SH.crond, SH.httpclient, SH.provision],
     call: 'infrakt_provision',
   });
   const checks = targets

@@ -133,7 +133,7 @@ infrakt_alert_post() {
       infrakt_ap_error=$(infrakt_tail_lines "$infrakt_alert_dir/err")
       infrakt_ap_error="${infrakt_ap_error:-curl failed (exit $infrakt_ap_rc)}"
     fi
-  elif command -v wget >/dev/null 2>&1; then
+  elif infrakt_gnu_wget; then
     # GNU wget: headers from a 0600 wgetrc (umask 077), the URL on stdin.
     infrakt_alert_headers "$3" "$2" | while IFS= read -r infrakt_ap_h; do printf 'header = %s\n' "$infrakt_ap_h"; done >"$infrakt_alert_dir/wgetrc"
     printf 'post_file = %s\n' "$4" >>"$infrakt_alert_dir/wgetrc"
@@ -145,7 +145,11 @@ infrakt_alert_post() {
       infrakt_ap_error="${infrakt_ap_error:-wget failed (exit $infrakt_ap_rc)}"
     fi
   else
-    infrakt_ap_error='neither curl nor wget is installed on this server — run Provision Server'
+    if command -v wget >/dev/null 2>&1; then
+      infrakt_ap_error='curl is not installed on this server, and its wget is busybox'"'"'s, which cannot send alerts without putting the URL and token on its command line — run Provision Server (it installs curl)'
+    else
+      infrakt_ap_error='neither curl nor wget is installed on this server — run Provision Server'
+    fi
   fi
 }
 

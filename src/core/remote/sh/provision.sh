@@ -114,16 +114,17 @@ infrakt_pv_age() {
 }
 
 # curl, for alerts (webhooks, chat, ntfy, healthchecks pings) sent by the
-# scheduled runs: installed only when the server has neither curl nor wget.
+# scheduled runs: installed unless the server has curl or GNU wget
+# (httpclient.sh: busybox's wget cannot send them).
 infrakt_pv_http_client() {
   if command -v curl >/dev/null 2>&1; then
     infrakt_step http-client 'done' 'curl present'
-  elif command -v wget >/dev/null 2>&1; then
-    infrakt_step http-client 'done' 'wget present (curl is preferred for alerts)'
+  elif infrakt_gnu_wget; then
+    infrakt_step http-client 'done' 'GNU wget present (curl is preferred for alerts)'
   elif infrakt_pkg_install curl && command -v curl >/dev/null 2>&1; then
     infrakt_step http-client changed 'installed curl (alerts are sent with it)'
   else
-    infrakt_step http-client warn "could not install curl with $infrakt_pv_pm: alerts from scheduled backups cannot be sent (install curl or wget)"
+    infrakt_step http-client warn "could not install curl with $infrakt_pv_pm: alerts from scheduled backups cannot be sent (install curl or GNU wget; busybox wget cannot send them)"
   fi
 }
 

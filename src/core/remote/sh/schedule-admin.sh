@@ -124,8 +124,8 @@ infrakt_install_schedule() {
   if [ "$infrakt_need_aws" = 1 ] && ! command -v aws >/dev/null 2>&1; then
     infrakt_warn 'awscli (aws) is not installed: scheduled uploads will fail — run Provision Server'
   fi
-  if [ -n "${infrakt_need_http:-}" ] && ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
-    infrakt_warn 'neither curl nor wget is installed: alerts cannot be sent — run Provision Server'
+  if [ -n "${infrakt_need_http:-}" ] && ! command -v curl >/dev/null 2>&1 && ! infrakt_gnu_wget; then
+    infrakt_warn 'neither curl nor GNU wget is installed: alerts cannot be sent — run Provision Server'
   fi
   if [ -n "$infrakt_need_password" ] && [ ! -r "$infrakt_need_password" ]; then
     infrakt_warn "the password file $infrakt_need_password is missing: scheduled backups will fail until it is written"

@@ -21,6 +21,9 @@ import {
   restoreBackup,
 } from '../../src/core/backup';
 import { type VerifyResult, verifyBackup } from '../../src/core/backup/verify';
+import { findOnPath, localRestoreTools, runLocalRestore } from '../../src/core/backup/localRestore';
+import { shellQuote as q } from '../../src/core/remote/script';
+import { makeBin } from '../support/stubBin';
 import { parseVerifications, verificationText } from '../../src/core/backup/verification';
 import { localListingScript } from '../../src/core/backup/serverListing';
 import type { Server } from '../../src/core/model';
@@ -299,6 +302,65 @@ describe('Verify Backup (sshd + PostgreSQL + MariaDB + Redis + SQLite)', functio
       assert.equal(v.rows, 252);
       assert.equal(verificationText(v, 'keys'), 'verified just now · 2 databases, 252 keys');
       await nothingLeft('after a successful Redis verification');
+    });
+
+    it('Redis: Restore to This Computer loads the backup into a Redis here by replication from a temporary redis-server, which is gone after', async () => {
+      const b = await backUpNow(run(), rdTarget());
+      const here = fs.mkdtempSync(path.join(work, 'here-'));
+      const local = path.join(here, b.file);
+      await pool.download(server, path.join(server.backupDir, b.file), local);
+      const parsed = parseBackupName(b.file);
+      assert.ok(parsed);
+      const groups = localRestoreTools(parsed);
+      const found = groups.map((g) => g.map((t) => findOnPath(t)).find(Boolean) ?? '');
+      assert.ok(found.every(Boolean), `the local tools are here: ${found.join(', ')}`);
+      const tools = { restore: found[0], redisServer: found[1], zstd: found[2] };
+      const rd2 = await startRedis('rd2-Secret-7c1');
+      try {
+        rd2.cli('SET', 'stale', 'x');
+        const target = { host: '127.0.0.1', port: rd2.port, user: '', database: '', password: rd2.password };
+        await assert.rejects(
+          runLocalRestore(local, parsed, { ...target, host: '10.1.2.3' }, tools, { workDir: here }),
+          (e: BackupError) => e.kind === 'invalid-input' && /must run here: use 127\.0\.0\.1/.test(e.message),
+        );
+        await assert.rejects(
+          runLocalRestore(local, parsed, { ...target, password: 'not-the-password' }, tools, {
+            workDir: here,
+          }),
+          (e: BackupError) => e.kind === 'restore-failed' && /WRONGPASS|NOAUTH|invalid/i.test(e.message),
+        );
+        assert.equal(rd2.cli('GET', 'stale'), 'x', 'a refused restore leaves the data as it was');
+        // Cancelled at 0 ms, and while the temporary server starts (it takes a second here): nothing
+        // reaches the target, nothing is left running.
+        const slowStart = makeBin(path.join(here, 'slow-bin'), {
+          stubs: { 'redis-server': `sleep 1\nexec ${q(tools.redisServer)} "$@"` },
+        });
+        for (const delay of [0, 300, 700]) {
+          const ac = new AbortController();
+          const slow = { ...tools, redisServer: path.join(slowStart, 'redis-server') };
+          const cancelled = runLocalRestore(local, parsed, target, slow, {
+            workDir: here,
+            signal: ac.signal,
+          });
+          setTimeout(() => ac.abort(), delay);
+          await assert.rejects(cancelled, (e: BackupError) => e.kind === 'cancelled');
+          assert.match(
+            rd2.cli('INFO', 'replication'),
+            /role:master/,
+            `cancel at ${delay} ms: not left a replica`,
+          );
+          assert.equal(rd2.cli('GET', 'stale'), 'x', `cancel at ${delay} ms: the data is as it was`);
+        }
+        await runLocalRestore(local, parsed, target, tools, { workDir: here });
+        assert.equal(rd2.cli('DBSIZE'), '250');
+        assert.equal(rd2.cli('GET', 'k7'), 'v7');
+        assert.equal(rd2.cli('EXISTS', 'stale'), '0', 'the whole dataset is replaced');
+        assert.equal(rd2.cli('-n', '3', 'DBSIZE'), '2');
+        assert.match(rd2.cli('INFO', 'replication'), /role:master/, 'no longer a replica');
+      } finally {
+        rd2.stop();
+      }
+      await nothingLeft('after Restore to This Computer of a Redis backup');
     });
 
     it('SQLite: rows per table of the snapshot, restored into a temp file', async () => {

@@ -16,9 +16,15 @@ describe('Restore to This Computer: tools and command lines', () => {
     assert.deepEqual(localRestoreTools({ engine: 'mysql', format: 'sql', compression: 'gz' }), [
       ['mariadb', 'mysql'],
     ]);
+    // Redis: redis-cli drives the target, a temporary redis-server here serves the RDB.
+    assert.deepEqual(localRestoreTools({ engine: 'redis', format: 'rdb', compression: 'zst' }), [
+      ['redis-cli'],
+      ['redis-server'],
+      ['zstd'],
+    ]);
     assert.throws(
-      () => localRestoreTools({ engine: 'redis', format: 'rdb', compression: 'zst' }),
-      /does not support redis backups yet — use Download Backup/,
+      () => localRestoreTools({ engine: 'mongodb', format: 'archive', compression: 'zst' }),
+      /does not support mongodb backups yet — use Download Backup/,
     );
   });
 

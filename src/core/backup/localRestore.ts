@@ -5,6 +5,7 @@
 // their environment only.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
@@ -16,8 +17,9 @@ import type { ParsedBackupName } from './naming';
 export interface LocalTarget {
   host: string;
   port: number;
+  /** Redis: an ACL user, or '' for the default user. */
   user: string;
-  /** PostgreSQL, MySQL/MariaDB: the database's name. SQLite: the database file's path. */
+  /** PostgreSQL, MySQL/MariaDB: the database's name. SQLite: the database file's path. Redis: unused (the whole dataset is replaced). */
   database: string;
   password?: string;
 }
@@ -34,6 +36,9 @@ export function localRestoreTools(
       return [['mariadb', 'mysql'], ...decompressor];
     case 'sqlite':
       return [['sqlite3'], ...decompressor];
+    case 'redis':
+      // redis-cli drives the target; a temporary redis-server here loads the RDB (see loadRedis).
+      return [['redis-cli'], ['redis-server'], ...decompressor];
     default:
       throw new BackupError(
         'invalid-input',
@@ -129,9 +134,10 @@ export async function runLocalRestore(
   file: string,
   b: Pick<ParsedBackupName, 'engine' | 'format' | 'compression'>,
   t: LocalTarget,
-  tools: { restore: string; zstd?: string },
+  tools: { restore: string; zstd?: string; redisServer?: string },
   opts: { signal?: AbortSignal; onProgress?(read: number, total: number): void; workDir: string },
 ): Promise<void> {
+  if (opts.signal?.aborted) throw new BackupError('cancelled', 'Restore to This Computer was cancelled');
   const total = fs.statSync(file).size;
   let read = 0;
   const source = fs.createReadStream(file);
@@ -156,14 +162,23 @@ export async function runLocalRestore(
       plain = z.stdout;
     } else plain = source.pipe(createGunzip());
     let plainFile: string | undefined;
-    if (b.engine === 'sqlite') {
-      plainFile = path.join(opts.workDir, 'restore.sqlite');
+    if (b.engine === 'sqlite' || b.engine === 'redis') {
+      plainFile = path.join(opts.workDir, b.engine === 'redis' ? 'load.rdb' : 'restore.sqlite');
       await new Promise<void>((resolve, reject) => {
         const out = fs.createWriteStream(plainFile as string, { mode: 0o600 });
         plain.on('error', reject);
         out.on('error', reject).on('finish', resolve);
         plain.pipe(out);
       });
+      const zstdCode = await decompressed;
+      if (opts.signal?.aborted) throw new BackupError('cancelled', 'Restore to This Computer was cancelled');
+      if (zstdCode !== 0) throw new BackupError('restore-failed', 'zstd failed to decompress the backup');
+    }
+    if (b.engine === 'redis') {
+      if (!tools.redisServer)
+        throw new BackupError('tool-missing', 'redis-server is needed here to load a Redis backup');
+      await loadRedis(t, { cli: tools.restore, server: tools.redisServer }, opts.workDir, opts.signal);
+      return;
     }
     const cmd = localRestoreCommand(b, t, tools.restore, plainFile);
     const child = spawn(cmd.command, cmd.args, {
@@ -199,5 +214,163 @@ export async function runLocalRestore(
     // A tool that stopped early leaves the decompressor blocked on its output: it goes too.
     source.destroy();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port free on 127.0.0.1 now (the OS picks it). */
+function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port: p } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+/**
+ * Loads the RDB in `dir`/load.rdb into the Redis at `t`, as the server-side
+ * restore does it without a restart: a temporary redis-server on a free
+ * 127.0.0.1 port serves the file, the target replicates from it (REPLICAOF,
+ * until the link is up and the sync done), then REPLICAOF NO ONE and SAVE.
+ * The whole dataset of the target is replaced. The target must run on this
+ * computer: it connects back to the temporary server.
+ */
+async function loadRedis(
+  t: LocalTarget,
+  tools: { cli: string; server: string },
+  dir: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const host = check(hostName, t.host, 'Host');
+  const p = check(port, t.port, 'Port');
+  if (!LOOPBACK.has(host))
+    throw new BackupError(
+      'invalid-input',
+      `A Redis backup is loaded by making the Redis replicate from a temporary redis-server on this computer, so it must run here: use 127.0.0.1 (not ${host}), or restore it on its server`,
+    );
+  if (t.user && !userName.safeParse(t.user).success)
+    throw new BackupError('invalid-input', 'User: not a valid Redis user name');
+  const env = { ...process.env, ...(t.password ? { REDISCLI_AUTH: t.password } : {}) };
+  const cli = (args: string[], on: 'target' | number = 'target'): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const conn =
+        on === 'target'
+          ? ['-h', host, '-p', String(p), ...(t.user ? ['--user', t.user] : [])]
+          : ['-h', '127.0.0.1', '-p', String(on)];
+      const c = spawn(tools.cli, [...conn, '--no-auth-warning', '--raw', ...args], {
+        env: on === 'target' ? env : process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      c.once('error', reject);
+      c.once('close', (code) => {
+        // redis-cli exits 0 on a server error reply; it is the reply text that says so.
+        const reply = out.replace(/\r/g, '').trim();
+        if (code !== 0 || /^(ERR|WRONGPASS|NOAUTH|NOPERM)\b/.test(reply))
+          reject(
+            new BackupError('restore-failed', `redis-cli ${args[0]}: ${(reply || err).trim().slice(0, 300)}`),
+          );
+        else resolve(reply);
+      });
+    });
+  const aborted = () => {
+    if (signal?.aborted) throw new BackupError('cancelled', 'Restore to This Computer was cancelled');
+  };
+  const info = await cli(['INFO', 'replication']);
+  const role = /^role:(\S+)/m.exec(info)?.[1];
+  if (role !== 'master')
+    throw new BackupError(
+      'restore-failed',
+      `this Redis is a replica (${role ?? 'unknown role'}): restore its master instead`,
+    );
+  let server: ReturnType<typeof spawn> | undefined;
+  let replicating = false;
+  try {
+    let tport = 0;
+    for (let attempt = 0; attempt < 5 && !tport; attempt++) {
+      const candidate = await freeLocalPort();
+      server = spawn(
+        tools.server,
+        [
+          '--port',
+          String(candidate),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          dir,
+          '--dbfilename',
+          'load.rdb',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--repl-diskless-sync-delay',
+          '0',
+          '--daemonize',
+          'no',
+          '--logfile',
+          path.join(dir, 'temporary-redis.log'),
+        ],
+        { stdio: 'ignore' },
+      );
+      const started = server;
+      for (let i = 0; i < 300 && started.exitCode === null; i++) {
+        aborted();
+        if ((await cli(['PING'], candidate).catch(() => '')) === 'PONG') {
+          tport = candidate;
+          break;
+        }
+        await sleep(200);
+      }
+      if (!tport) started.kill('SIGTERM');
+    }
+    if (!tport) {
+      const log = fs.existsSync(path.join(dir, 'temporary-redis.log'))
+        ? fs
+            .readFileSync(path.join(dir, 'temporary-redis.log'), 'utf8')
+            .trim()
+            .split('\n')
+            .slice(-2)
+            .join(' | ')
+        : '';
+      throw new BackupError(
+        'restore-failed',
+        `the temporary redis-server did not start${log ? `: ${log}` : ''}`,
+      );
+    }
+    aborted();
+    replicating = true;
+    await cli(['REPLICAOF', '127.0.0.1', String(tport)]);
+    for (let i = 0; ; i++) {
+      aborted();
+      const r = await cli(['INFO', 'replication']);
+      if (/master_link_status:up/.test(r) && /master_sync_in_progress:0/.test(r)) break;
+      if (i >= 3000)
+        throw new BackupError(
+          'restore-failed',
+          'Redis did not finish loading the backup (replication from the temporary server)',
+        );
+      await sleep(200);
+    }
+    await cli(['REPLICAOF', 'NO', 'ONE']);
+    replicating = false;
+    // Persist now: until the next save, a restart would bring back the old data.
+    await cli(['SAVE']).catch(() => undefined);
+  } finally {
+    if (replicating) await cli(['REPLICAOF', 'NO', 'ONE']).catch(() => undefined);
+    if (server && server.exitCode === null) {
+      const s = server;
+      const gone = new Promise((r) => s.once('close', r));
+      s.kill('SIGTERM');
+      await gone;
+    }
   }
 }

@@ -43,7 +43,7 @@ async function resolveTools(groups: string[][]): Promise<string[]> {
     const names = group.join(' or ');
     const locate = 'Locate…';
     const answer = await vscode.window.showWarningMessage(
-      `${names} is not on this computer's PATH; Restore to This Computer needs it. Install it (PostgreSQL's, MariaDB's or SQLite's client package, or zstd) or locate the program.`,
+      `${names} is not on this computer's PATH; Restore to This Computer needs it. Install it (PostgreSQL's, MariaDB's, Redis's or SQLite's client package, or zstd) or locate the program.`,
       { modal: true },
       locate,
     );
@@ -67,7 +67,11 @@ export async function restoreToThisComputer(services: Services, arg?: unknown): 
   const parsed = parseBackupName(entry.filename);
   if (!parsed) throw new Error(`${entry.filename} is not an infrakt backup file name.`);
   const spec = engineSpec(parsed.engine);
-  const [restoreTool, zstd] = await resolveTools(localRestoreTools(parsed));
+  const groups = localRestoreTools(parsed);
+  const found = await resolveTools(groups);
+  const toolFor = (name: string) => found[groups.findIndex((g) => g.includes(name))];
+  const restoreTool = found[0];
+  const tools = { restore: restoreTool, zstd: toolFor('zstd'), redisServer: toolFor('redis-server') };
   let target: LocalTarget;
   if (spec.location === 'file') {
     const file = await askText({
@@ -91,21 +95,31 @@ export async function restoreToThisComputer(services: Services, arg?: unknown): 
       value: String(spec.defaultPort),
       validate: problem(port),
     });
-    const user = await askText({
-      title,
-      prompt: 'User',
-      value: spec.defaultUser,
-      validate: problem(userName),
-    });
-    const db = await askText({
-      title,
-      prompt: `Database to restore into (it must exist; its data is replaced)`,
-      value: database.dbName ?? database.name,
-      validate: problem(databaseName),
-    });
+    const user = spec.namedDatabases
+      ? await askText({
+          title,
+          prompt: 'User',
+          value: spec.defaultUser,
+          validate: problem(userName),
+        })
+      : await askText({
+          title,
+          prompt: 'ACL user (empty: the default user)',
+          value: spec.defaultUser,
+          validate: (v) => (v === '' ? undefined : problem(userName)(v)),
+        });
+    // Redis has no named database: its whole dataset is replaced.
+    const db = spec.namedDatabases
+      ? await askText({
+          title,
+          prompt: `Database to restore into (it must exist; its data is replaced)`,
+          value: database.dbName ?? database.name,
+          validate: problem(databaseName),
+        })
+      : '';
     const password = await askText({
       title,
-      prompt: `Password of ${user} (empty: none, or your client's own settings); used for this restore only, never stored`,
+      prompt: `Password${user ? ` of ${user}` : ''} (empty: none, or your client's own settings); used for this restore only, never stored`,
       password: true,
       validate: () => undefined,
     });
@@ -114,7 +128,9 @@ export async function restoreToThisComputer(services: Services, arg?: unknown): 
   const where =
     spec.location === 'file'
       ? target.database
-      : `${target.database} on ${target.host}:${target.port} (this computer)`;
+      : spec.namedDatabases
+        ? `${target.database} on ${target.host}:${target.port} (this computer)`
+        : `the ${spec.label} at ${target.host}:${target.port} (this computer)`;
   const action = 'Restore Here';
   const answer = await vscode.window.showWarningMessage(
     `Restore ${entry.filename} into ${where}?`,
@@ -122,7 +138,11 @@ export async function restoreToThisComputer(services: Services, arg?: unknown): 
       modal: true,
       detail: `The backup (${humanSize(entry.sizeBytes)}) is downloaded from ${server.name} over SFTP into a private temp dir here, checked against its sha256${
         parsed.encrypted ? ', decrypted here' : ''
-      }, then restored with ${path.basename(restoreTool)}; the data now in ${target.database} is replaced. The temp copy is removed afterwards.`,
+      }, then ${
+        tools.redisServer
+          ? `loaded by a temporary redis-server here, which the Redis replicates from; its whole dataset is replaced`
+          : `restored with ${path.basename(restoreTool)}; the data now in ${target.database} is replaced`
+      }. The temp copy is removed afterwards.`,
     },
     action,
   );
@@ -150,25 +170,19 @@ export async function restoreToThisComputer(services: Services, arg?: unknown): 
           );
         let shown = 0;
         session.progress.report({ message: `restoring with ${path.basename(restoreTool)}…` });
-        await runLocalRestore(
-          local,
-          parsed,
-          target,
-          { restore: restoreTool, zstd },
-          {
-            signal: session.signal,
-            workDir: work,
-            onProgress: (read, total) => {
-              const pct = total ? Math.floor((read / total) * 100) : 0;
-              if (pct > shown) {
-                session.progress.report({
-                  message: `restoring: ${humanSize(read)} of ${humanSize(total)} read`,
-                });
-                shown = pct;
-              }
-            },
+        await runLocalRestore(local, parsed, target, tools, {
+          signal: session.signal,
+          workDir: work,
+          onProgress: (read, total) => {
+            const pct = total ? Math.floor((read / total) * 100) : 0;
+            if (pct > shown) {
+              session.progress.report({
+                message: `restoring: ${humanSize(read)} of ${humanSize(total)} read`,
+              });
+              shown = pct;
+            }
           },
-        );
+        });
       },
     );
   } finally {

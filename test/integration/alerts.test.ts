@@ -66,6 +66,28 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
   const paths = () => schedulePaths(server.backupDir, 'shop');
   const status = (): RunStatus => JSON.parse(fs.readFileSync(paths().status, 'utf8')) as RunStatus;
   const log = () => fs.readFileSync(paths().log, 'utf8');
+  /** A bin dir with every tool of /usr/bin but those named: a server without them. */
+  const usrBinWithout = (name: string, ...missing: string[]) => {
+    const bin = path.join(work, name);
+    fs.mkdirSync(bin);
+    for (const f of fs.readdirSync('/usr/bin'))
+      if (!missing.includes(f)) fs.symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+    return bin;
+  };
+  /** Send Test Alert's script for a failure, run on the server with only `bin` on PATH. */
+  const sendFailureWith = (bin: string, targets: AlertTarget[], cause: string) =>
+    pool.run(
+      server,
+      `PATH=${q(bin)}; export PATH\n${sendAlertScript(targets, {
+        event: 'failed',
+        server: server.name,
+        database: 'shop',
+        engine: 'postgres',
+        cause,
+        trigger: 'manual',
+      })}`,
+      { secrets: [canary] },
+    );
   const runLikeCron = () =>
     pool.run(server, `env -i PATH=/usr/bin:/bin HOME=/root SHELL=/bin/sh LOGNAME=root ${q(paths().script)}`);
 
@@ -333,11 +355,7 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
   });
 
   it('without curl, GNU wget sends the same bodies and headers (token in a 0600 config file, URL on stdin), and names a network error', async () => {
-    // A PATH with every tool of /usr/bin but curl.
-    const bin = path.join(work, 'no-curl-bin');
-    fs.mkdirSync(bin);
-    for (const f of fs.readdirSync('/usr/bin'))
-      if (f !== 'curl') fs.symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+    const bin = usrBinWithout('no-curl-bin', 'curl');
     rx.clear();
     rx.respond('/ntfy/', 200, 'ok', 400);
     const down = { ...dest('Gone', 'webhook', 'failure', 'gone'), url: `http://127.0.0.1:1/gone/${canary}` };
@@ -352,18 +370,7 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
     })();
     let r;
     try {
-      r = await pool.run(
-        server,
-        `PATH=${q(bin)}; export PATH\n${sendAlertScript(targets, {
-          event: 'failed',
-          server: server.name,
-          database: 'shop',
-          engine: 'postgres',
-          cause: 'dump failed: "x"',
-          trigger: 'manual',
-        })}`,
-        { secrets: [canary] },
-      );
+      r = await sendFailureWith(bin, targets, 'dump failed: "x"');
     } finally {
       sampling = false;
       await sampler;
@@ -394,25 +401,11 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
   });
 
   it("a server whose only wget is busybox's sends nothing (its token would be on its command line) and says to run Provision Server", async () => {
-    const bin = path.join(work, 'busybox-wget-bin');
-    fs.mkdirSync(bin);
-    for (const f of fs.readdirSync('/usr/bin'))
-      if (f !== 'curl' && f !== 'wget') fs.symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+    const bin = usrBinWithout('busybox-wget-bin', 'curl', 'wget');
     fs.symlinkSync(findOnPath('busybox'), path.join(bin, 'wget'));
     rx.clear();
     const targets = [destinations[0]];
-    const r = await pool.run(
-      server,
-      `PATH=${q(bin)}; export PATH\n${sendAlertScript(targets, {
-        event: 'failed',
-        server: server.name,
-        database: 'shop',
-        engine: 'postgres',
-        cause: 'dump failed',
-        trigger: 'manual',
-      })}`,
-      { secrets: [canary] },
-    );
+    const r = await sendFailureWith(bin, targets, 'dump failed');
     assert.equal(r.code, 0, r.stderr);
     const d = parseAlertDeliveries(r.stdout, targets);
     assert.equal(d[0].httpStatus, undefined);

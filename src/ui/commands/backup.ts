@@ -293,16 +293,7 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
                 fromS3 && creds ? { kind: 's3', access: creds, databaseName: database.name } : undefined,
             },
           );
-        try {
-          await restore(await recoveryKeys(services));
-        } catch (err) {
-          // Encrypted for the user's own SSH key: its private key, picked now, opens it (nothing was touched).
-          const recipient = err instanceof BackupError ? err.details.recipient : undefined;
-          if (!recipient?.startsWith('ssh-')) throw err;
-          const key = await pickSshIdentity(recipient);
-          progress.report({ message: `restoring ${entry.filename} with your SSH key…` });
-          await restore([key]);
-        }
+        await withRecoveryKeys(services, progress, entry.filename, restore);
       } catch (err) {
         throw explain(err, server);
       } finally {
@@ -317,8 +308,30 @@ export async function restoreFromBackup(services: Services, arg?: unknown): Prom
   void vscode.window.showInformationMessage(msg);
 }
 
+/**
+ * Runs a restore with the recovery keys on this computer; one refused because
+ * the backup is encrypted for the user's own SSH key (nothing was touched) runs
+ * again with that key's private key, picked now.
+ */
+export async function withRecoveryKeys(
+  services: Services,
+  progress: vscode.Progress<{ message?: string }>,
+  filename: string,
+  restore: (identities: readonly string[]) => Promise<unknown>,
+): Promise<void> {
+  try {
+    await restore(await recoveryKeys(services));
+  } catch (err) {
+    const recipient = err instanceof BackupError ? err.details.recipient : undefined;
+    if (!recipient?.startsWith('ssh-')) throw err;
+    const key = await pickSshIdentity(recipient);
+    progress.report({ message: `restoring ${filename} with your SSH key…` });
+    await restore([key]);
+  }
+}
+
 /** Asks for the private key of an ssh-ed25519 recipient; it goes into the restore's script only. */
-export async function pickSshIdentity(recipient: string): Promise<string> {
+async function pickSshIdentity(recipient: string): Promise<string> {
   const picked = await vscode.window.showOpenDialog({
     title: `This backup was encrypted for your SSH key ${shortKey(recipient)} — choose its private key file (sent in the restore's script only, never stored)`,
     defaultUri: vscode.Uri.file(path.join(os.homedir(), '.ssh')),

@@ -8,7 +8,6 @@
 import * as vscode from 'vscode';
 import {
   type BackupResult,
-  BackupError,
   type RestoreSource,
   checksumScript,
   parseChecksum,
@@ -19,12 +18,12 @@ import { engineSpec } from '../../core/engines';
 import { humanSize } from '../../core/format';
 import { type Database, type Server, databaseName } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3/layout';
-import { backupTarget, recoveryKeys, s3Access } from '../credentials';
+import { backupTarget, s3Access } from '../credentials';
 import { ActionableError, OPEN_S3_SETTINGS } from '../errors';
 import { askText, pickOne } from '../input';
 import { loggedRunner, withRemote } from '../remote';
 import type { Services } from '../services';
-import { explainBackupError, pickSshIdentity, restoreFromBackup, takeSafetyBackup } from './backup';
+import { explainBackupError, restoreFromBackup, takeSafetyBackup, withRecoveryKeys } from './backup';
 import { resolveBackup } from './targets';
 
 type Choice = { kind: 'same' } | { kind: 'new' } | { kind: 'existing'; server: Server; database: Database };
@@ -214,16 +213,7 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
             await restoreBackup(targetRunner, target, entry.filename, { ...opts, source });
           }
         };
-        try {
-          await restore(await recoveryKeys(services));
-        } catch (err) {
-          // Encrypted for the user's own SSH key: its private key, picked now, opens it (nothing was touched).
-          const recipient = err instanceof BackupError ? err.details.recipient : undefined;
-          if (!recipient?.startsWith('ssh-')) throw err;
-          const key = await pickSshIdentity(recipient);
-          progress.report({ message: `restoring ${entry.filename} with your SSH key…` });
-          await restore([key]);
-        }
+        await withRecoveryKeys(services, progress, entry.filename, restore);
       } catch (err) {
         throw explainBackupError(err, targetServer);
       } finally {

@@ -372,6 +372,41 @@ describe('Verify Backup (sshd + PostgreSQL + MariaDB + Redis + SQLite)', functio
       await nothingLeft('after a successful SQLite verification');
     });
 
+    it('SQLite: Restore To… a new database file creates it and fills it; an existing file is refused untouched; a backup that fails its check leaves no file', async () => {
+      const b = await backUpNow(run(), sqTarget());
+      const copy = path.join(work, 'app-restored.sqlite');
+      const into = (file: string): BackupTarget => ({
+        ...sqTarget(),
+        database: { ...sqTarget().database, dbPath: file },
+      });
+      const r = await restoreBackup(run(), into(copy), b.file, { createDatabase: true });
+      assert.equal(r.verified, true);
+      assert.equal(sqlite(copy, 'SELECT count(*) FROM t'), '777');
+      assert.equal(sqlite(sqliteFile, 'SELECT count(*) FROM t'), '777', 'the source is untouched');
+      sqlite(copy, 'DELETE FROM t WHERE rowid > 5');
+      await assert.rejects(
+        restoreBackup(run(), into(copy), b.file, { createDatabase: true }),
+        (e: BackupError) => e.kind === 'database-exists' && /already exists on web-1/.test(e.message),
+      );
+      assert.equal(sqlite(copy, 'SELECT count(*) FROM t'), '5', 'the existing file is left as it was');
+      // A backup whose file fails PRAGMA integrity_check: the new file it would have filled is removed again.
+      const bad = 'web-1_app_sqlite_20200101T000000Z.sqlite.zst';
+      const plain = path.join(work, 'bad.sqlite');
+      fs.writeFileSync(plain, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4096, 7)]));
+      execFileSync('sh', [
+        '-c',
+        `zstd -q -c ${q(plain)} > ${q(path.join(server.backupDir, bad))} && cd ${q(server.backupDir)} && sha256sum ${q(bad)} > ${q(`${bad}.sha256`)}`,
+      ]);
+      const doomed = path.join(work, 'never.sqlite');
+      await assert.rejects(
+        restoreBackup(run(), into(doomed), bad, { createDatabase: true }),
+        (e: BackupError) => /integrity_check/.test(e.message),
+      );
+      assert.ok(!fs.existsSync(doomed), 'no file is left where the restore did not finish');
+      for (const f of [bad, `${bad}.sha256`]) fs.rmSync(path.join(server.backupDir, f));
+      await nothingLeft('after the SQLite restores into new files');
+    });
+
     it('an encrypted backup (.age) is decrypted as a restore does it; without its key no verdict is recorded', async () => {
       const identity = await age.generateIdentity();
       const recipient = await age.identityToRecipient(identity);

@@ -16,7 +16,7 @@ import {
 } from '../../core/backup';
 import { engineSpec } from '../../core/engines';
 import { humanSize } from '../../core/format';
-import { type Database, type Server, databaseName } from '../../core/model';
+import { type Database, type Server, databaseName, remoteFile } from '../../core/model';
 import { LOCATION_LABELS } from '../../core/s3/layout';
 import { backupTarget, s3Access } from '../credentials';
 import { ActionableError, OPEN_S3_SETTINGS } from '../errors';
@@ -29,6 +29,15 @@ import { resolveBackup } from './targets';
 type Choice = { kind: 'same' } | { kind: 'new' } | { kind: 'existing'; server: Server; database: Database };
 
 /** Checks a new database's name: one sentence saying what is wrong (undefined when fine). */
+/** Why a path cannot be a new database file on the server (the tree's own files are taken), or undefined. */
+export function newDatabaseFileProblem(value: string, taken: readonly string[]): string | undefined {
+  const r = remoteFile.safeParse(value);
+  if (!r.success) return r.error.issues[0]?.message;
+  if (taken.includes(r.data))
+    return `${r.data} is already a database in the tree on this server — choose a file that does not exist yet`;
+  return undefined;
+}
+
 export function newDatabaseNameProblem(value: string, taken: readonly string[]): string | undefined {
   const r = databaseName.safeParse(value);
   if (!r.success) return r.error.issues[0]?.message;
@@ -80,7 +89,19 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
   }
   let targetServer = server;
   let targetDb: Database;
-  if (choice.kind === 'new') {
+  if (choice.kind === 'new' && spec.location === 'file') {
+    const taken = services.store
+      .listDatabases()
+      .filter((d) => d.serverId === server.id && d.dbPath)
+      .map((d) => d.dbPath as string);
+    const file = await askText({
+      title: `${title} a new database file on ${server.name}`,
+      prompt: `Absolute path of the new ${spec.label} database file on ${server.name} (it must not exist yet; its directory must)`,
+      value: (database.dbPath ?? '/var/lib/app/data.db').replace(/(\.[A-Za-z0-9]+)?$/, '-restored$1'),
+      validate: (v) => newDatabaseFileProblem(v, taken),
+    });
+    targetDb = { ...database, dbPath: file };
+  } else if (choice.kind === 'new') {
     const taken = services.store
       .listDatabases()
       .filter((d) => d.serverId === server.id)
@@ -116,10 +137,12 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
   const relay = services.runner.relay?.bind(services.runner);
   if (from === 'relay' && !relay) throw new Error('Streaming between servers needs the SSH transport.');
 
+  // A file-based engine's database is its file.
+  const targetName = spec.location === 'file' ? (targetDb.dbPath ?? targetDb.name) : targetDb.name;
   const targetText =
     choice.kind === 'new'
-      ? `a new database ${targetDb.name} on ${targetServer.name}`
-      : `${targetDb.name} on ${targetServer.name}`;
+      ? `a new database ${targetName} on ${targetServer.name}`
+      : `${targetName} on ${targetServer.name}`;
   const how = {
     file: `It is read from ${server.name}'s backup directory; its sha256 is checked before anything is touched.`,
     s3: `${targetServer.name} streams it from S3 straight into the restore, hashing it on the way; when the sha256 does not match, the restore is stopped before it finishes${spec.id === 'postgres' ? ' (one transaction, rolled back)' : ''}.`,
@@ -129,8 +152,8 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
     `${entry.filename} (${humanSize(entry.sizeBytes)}, ${LOCATION_LABELS[entry.location]}) of ${database.name} on ${server.name} is restored into ${targetText}.`,
     how,
     choice.kind === 'new'
-      ? `${targetDb.name} is created first; if the restore does not finish it is dropped again.`
-      : `The data now in ${targetDb.name} is replaced. A safety backup of it is taken first unless you choose otherwise.`,
+      ? `${targetName} is created first; if the restore does not finish it is removed again.`
+      : `The data now in ${targetName} is replaced. A safety backup of it is taken first unless you choose otherwise.`,
   ].join('\n\n');
   const withSafety = 'Restore (safety backup first)';
   const without = 'Restore without safety backup';

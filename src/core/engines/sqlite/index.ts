@@ -16,6 +16,7 @@ export const sqlite = {
   formats: ['sqlite'],
   // A file cannot be found reliably: it is added by its path.
   discovery: { image: /(?!)/, tools: [] },
+  createsDatabases: ['host'],
   verify: { counts: 'tables' },
   shell: { name: 'engine-sqlite', text },
 } as const satisfies EngineSpec;

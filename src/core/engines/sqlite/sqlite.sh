@@ -64,6 +64,29 @@ infrakt_db_restore() {
     infrakt_sqlite_restore_fail "sqlite3 could not load the backup into $infrakt_db_path (is a long write transaction holding it?)"
 }
 
+# Restore To… a new database (restore.sh infrakt_restore_create): a new file at
+# infrakt_db_path, made empty and exclusively (noclobber: a file that appears
+# meanwhile is never taken over), so the clean-up removes only what this run
+# made when the restore does not finish. An existing file is refused untouched.
+infrakt_db_create() {
+  if [ -e "$infrakt_db_path" ] || [ -L "$infrakt_db_path" ]; then
+    echo "infrakt: $infrakt_db_path already exists on this server — choose another file" >&2
+    exit "$infrakt_exit_database_exists"
+  fi
+  infrakt_sq_dir=${infrakt_db_path%/*}
+  [ -n "$infrakt_sq_dir" ] || infrakt_sq_dir=/
+  [ -d "$infrakt_sq_dir" ] || infrakt_sqlite_restore_fail "the directory $infrakt_sq_dir does not exist on this server — create it, or choose a file in a directory that exists"
+  (set -C && : >"$infrakt_db_path") 2>/dev/null || {
+    if [ -e "$infrakt_db_path" ]; then
+      echo "infrakt: $infrakt_db_path already exists on this server — choose another file" >&2
+      exit "$infrakt_exit_database_exists"
+    fi
+    infrakt_sqlite_restore_fail "could not create $infrakt_db_path (permissions of $infrakt_sq_dir?)"
+  }
+}
+
+infrakt_db_drop() { rm -f -- "$infrakt_db_path" "$infrakt_db_path-journal" "$infrakt_db_path-wal" "$infrakt_db_path-shm"; }
+
 # Row counts, one line per table: "<rows> <table>", exact, in one statement
 # (one read transaction). Beside a backup they count its snapshot (the VACUUM
 # INTO copy, so exactly what the backup holds); in Verify Backup the restored

@@ -187,6 +187,37 @@ describe('scheduled verification restores (real sshd + crontab + PostgreSQL + HT
     assert.match(body.cause, /did not pass its verification restore: nothing came back/);
   });
 
+  it('a verification that cannot run (no CREATEDB) fails the run and alerts, records no verdict on the backup, and the retention runs as usual', async () => {
+    // A user that may dump the database but not create the scratch one.
+    pg.sql(
+      "CREATE ROLE app LOGIN PASSWORD 'app-Pw-3c9' NOCREATEDB; GRANT CONNECT ON DATABASE shop TO app",
+      'shop',
+    );
+    pg.sql('GRANT SELECT ON ALL TABLES IN SCHEMA public TO app', 'shop');
+    const asApp = plan('each');
+    await installSchedule(forServer(pool, server), {
+      ...asApp,
+      target: {
+        ...asApp.target,
+        database: { ...asApp.target.database, dbUser: 'app' },
+        password: { kind: 'inline', password: 'app-Pw-3c9' },
+      },
+    });
+    rx.clear();
+    const r = await runLikeCron();
+    assert.equal(r.code, EXIT.verifyFailed, `${r.stderr}\n${log()}`);
+    const s = status();
+    assert.equal(s.ok, false);
+    assert.equal(s.verified, false);
+    assert.ok(s.file);
+    assert.match(s.error ?? '', /could not run: .*could not create the scratch database .* needs CREATEDB/);
+    assert.doesNotMatch(s.error ?? '', /retention was not applied/);
+    assert.ok(!fs.existsSync(path.join(server.backupDir, `${s.file}.verify`)), 'no verdict on the backup');
+    assert.deepEqual(backups(), [s.file], 'retention (last 1) ran as usual');
+    assert.equal(rx.to('/hook').length, 1, 'the failure alert');
+    assert.equal(scratch(), '');
+  });
+
   it('weekly: a run within the week of the last good verification does not verify; one a week later does', async () => {
     await install('weekly');
     // The next good run's retention (last 1) tidies up what the failed run kept.

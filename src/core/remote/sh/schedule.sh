@@ -17,7 +17,9 @@
 #
 # The verification runs inside the backup's run, after its commit and before
 # its retention: a backup that does not restore fails the run (and alerts),
-# and the retention is not applied, so no older backup goes because of it.
+# and the retention is not applied, so no older backup goes because of it. A
+# verification that could not run (no scratch database) fails the run too,
+# but holds nothing back: it said nothing about the backup.
 # Its verdict is recorded beside the backup as Verify Backup records it;
 # "weekly" verifies when the last good verification (<status>.verified) is
 # about a week old.
@@ -192,7 +194,9 @@ infrakt_after_commit() {
   infrakt_step_pid=$!
   wait "$infrakt_step_pid" || infrakt_vs_rc=$?
   infrakt_step_pid=''
-  if [ "$infrakt_vs_rc" != 0 ]; then
+  # Only a verdict against the backup holds the retention: a verification that
+  # could not run (no scratch database: a grant missing) says nothing of it.
+  if [ "$infrakt_vs_rc" != 0 ] && grep -q '"ok":false' "$infrakt_s_work/verify.out"; then
     infrakt_retention_hold="the verification restore of $infrakt_name did not pass"
   fi
 }
@@ -216,7 +220,7 @@ infrakt_s_verification() {
       ;;
     *)
       infrakt_s_vwhy=$(infrakt_tail_lines "$infrakt_s_work/verify.err")
-      infrakt_s_add_error "the verification restore of $infrakt_s_file could not run: ${infrakt_s_vwhy:-no output}; retention was not applied"
+      infrakt_s_add_error "the verification restore of $infrakt_s_file could not run: ${infrakt_s_vwhy:-no output}"
       ;;
   esac
   infrakt_s_verified=false

@@ -58,7 +58,8 @@ infrakt_verify_fail() {
 
 # The exit trap: the scratch target goes (after success, failure and cancel),
 # then the run's processes and temp files; a failure of the backup itself is
-# recorded. A cancel records nothing: it is no verdict.
+# recorded. A cancel records nothing: it is no verdict — nor does a scratch
+# target that could not be made (the backup was not tried).
 infrakt_verify_end() {
   infrakt_ve_rc=$1
   [ "$infrakt_verify_ended" = 0 ] || return 0
@@ -78,7 +79,7 @@ infrakt_verify_end() {
       *)
         if [ "$infrakt_verify_phase" = restore ]; then
           infrakt_verify_verdict false "the backup did not restore: $(infrakt_tail_lines "$infrakt_work/restore.err")"
-        else
+        elif [ "$infrakt_verify_phase" != open ]; then
           infrakt_verify_verdict false "the verification failed (exit $infrakt_ve_rc)"
         fi
         ;;

@@ -12,6 +12,8 @@ import { z } from 'zod';
 import { databaseName, hostName, port, userName } from '../model';
 import { BackupError } from './errors';
 import type { ParsedBackupName } from './naming';
+import { LOOPBACK_HOSTS } from '../url';
+import { readyPolls } from './restoreScript';
 
 /** A database on this computer (or one it reaches): where Restore to This Computer writes. */
 export interface LocalTarget {
@@ -217,7 +219,6 @@ export async function runLocalRestore(
   }
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A TCP port free on 127.0.0.1 now (the OS picks it). */
@@ -248,7 +249,7 @@ async function loadRedis(
 ): Promise<void> {
   const host = check(hostName, t.host, 'Host');
   const p = check(port, t.port, 'Port');
-  if (!LOOPBACK.has(host))
+  if (!LOOPBACK_HOSTS.has(host))
     throw new BackupError(
       'invalid-input',
       `A Redis backup is loaded by making the Redis replicate from a temporary redis-server on this computer, so it must run here: use 127.0.0.1 (not ${host}), or restore it on its server`,
@@ -353,7 +354,7 @@ async function loadRedis(
       aborted();
       const r = await cli(['INFO', 'replication']);
       if (/master_link_status:up/.test(r) && /master_sync_in_progress:0/.test(r)) break;
-      if (i >= 3000)
+      if (i >= readyPolls())
         throw new BackupError(
           'restore-failed',
           'Redis did not finish loading the backup (replication from the temporary server)',

@@ -56,11 +56,20 @@ export function checkBackupFile(t: CheckedTarget, filename: string): ParsedBacku
   return parsed;
 }
 
+/**
+ * How long a restore or verification waits for a server to answer (a spare
+ * redis-server starting, Redis loading a backup), as polls of 0.2 s:
+ * `infrakt_restore_polls`. Ten minutes unless said otherwise.
+ */
+export function readyPolls(seconds = 600): number {
+  if (!(seconds > 0 && seconds <= 86400)) throw new BackupError('invalid-input', 'readyTimeout out of range');
+  return Math.ceil(seconds * 5);
+}
+
 export function restoreScript(target: BackupTarget, filename: string, opts: RestoreOptions = {}): string {
   const t = checkTarget(target);
   const parsed = checkBackupFile(t, filename);
-  const timeout = opts.readyTimeout ?? 600;
-  if (!(timeout > 0 && timeout <= 86400)) throw new BackupError('invalid-input', 'readyTimeout out of range');
+  const polls = readyPolls(opts.readyTimeout);
   const spec = engineSpec(t.engine);
   const refusal = spec.restoreRefusal?.({ mode: t.mode, host: t.host });
   if (refusal) throw new BackupError('invalid-input', refusal);
@@ -100,7 +109,7 @@ export function restoreScript(target: BackupTarget, filename: string, opts: Rest
         field: 'Recovery key',
       },
       infrakt_allow_unverified: opts.allowUnverified ?? false,
-      infrakt_restore_polls: Math.ceil(timeout * 5),
+      infrakt_restore_polls: polls,
     },
     modules: [SH.common, spec.shell, SH.pipeline, ...(source.kind === 's3' ? [SH.aws] : []), SH.restore],
     call: 'infrakt_restore',

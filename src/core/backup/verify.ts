@@ -13,7 +13,7 @@ import { remoteScript } from '../remote/script';
 import { targetVars } from './backupScript';
 import { checkIdentities } from './encryption';
 import { BackupError, EXIT, errorFromOutcome } from './errors';
-import { checkBackupFile } from './restoreScript';
+import { checkBackupFile, readyPolls } from './restoreScript';
 import type { ScriptRunner } from './run';
 import { type BackupTarget, checkTarget } from './target';
 
@@ -39,8 +39,7 @@ export function verifyScript(target: BackupTarget, filename: string, opts: Verif
   const parsed = checkBackupFile(t, filename);
   const refusal = verifyRefusal(t);
   if (refusal) throw new BackupError('invalid-input', refusal);
-  const timeout = opts.readyTimeout ?? 600;
-  if (!(timeout > 0 && timeout <= 86400)) throw new BackupError('invalid-input', 'readyTimeout out of range');
+  const polls = readyPolls(opts.readyTimeout);
   const spec = engineSpec(t.engine);
   return remoteScript({
     vars: {
@@ -52,7 +51,7 @@ export function verifyScript(target: BackupTarget, filename: string, opts: Verif
       infrakt_encrypted: parsed.encrypted,
       infrakt_identity: { value: checkIdentities(opts.identities ?? []), field: 'Recovery key' },
       infrakt_allow_unverified: false,
-      infrakt_restore_polls: Math.ceil(timeout * 5),
+      infrakt_restore_polls: polls,
     },
     modules: [SH.common, spec.shell, SH.pipeline, SH.restore, SH.verify],
     call: 'infrakt_verify_backup',

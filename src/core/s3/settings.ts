@@ -1,9 +1,7 @@
 // S3 settings: one row (save creates or updates it,
 // a blank secret on update keeps the stored one) with validation per field.
 import { z } from 'zod';
-import { isHttpUrl } from '../url';
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+import { LOOPBACK_HOSTS, isHttpUrl } from '../url';
 
 export const endpointUrl = z
   .string()
@@ -82,7 +80,7 @@ export type S3SettingsParsed = z.output<typeof s3SettingsInput>;
 export function endpointWarning(url: string): string | undefined {
   try {
     const u = new URL(url.trim());
-    if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname)) {
+    if (u.protocol === 'http:' && !LOOPBACK_HOSTS.has(u.hostname)) {
       return 'Plain http:// sends requests unencrypted over the network; use https:// unless this endpoint is on a private network.';
     }
   } catch {

@@ -30,6 +30,7 @@ import {
   retentionPolicy,
 } from '../model';
 import { verifyRefusal } from '../backup/verify';
+import { readyPolls } from '../backup/restoreScript';
 import { accessKey, secretKey } from '../s3/settings';
 import { type S3Credentials, SCHEDULE_AWS_PROFILE, s3UploadSink } from '../s3/scripts';
 import { SH } from '../remote/modules';
@@ -203,8 +204,7 @@ export function scheduledBackupScript(o: ScheduledBackupOptions): string {
       infrakt_s_s3: s3 !== undefined,
       infrakt_s_alerts: alertsPath,
       infrakt_s_verify: verify,
-      // A spare server (Redis) gets 10 minutes to answer, as Verify Backup's default.
-      ...(verify === 'off' ? {} : { infrakt_restore_polls: 3000 }),
+      ...(verify === 'off' ? {} : { infrakt_restore_polls: readyPolls() }),
       infrakt_alert_server: t.serverName,
       infrakt_alert_database: t.name,
       infrakt_alert_engine: t.engine,
@@ -229,7 +229,7 @@ export function secretFileScript(path: string, label: string, content: ShellVars
     throw new BackupError('invalid-input', `${label}: use a file inside a directory of its own`);
   return remoteScript({
     vars: { infrakt_path: p, ...content },
-    modules: [SH.crond, SH.scheduleAdmin],
+    modules: [SH.scheduleAdmin],
     call: 'infrakt_write_secret_file',
   });
 }
@@ -260,7 +260,7 @@ export function removeCredentialsFileScript(path: string = DEFAULT_AWS_CREDENTIA
   const p = check(remoteDir, path, 'Credentials file');
   return remoteScript({
     vars: { infrakt_path: p },
-    modules: [SH.crond, SH.scheduleAdmin],
+    modules: [SH.scheduleAdmin],
     call: 'infrakt_remove_secret_file',
   });
 }
@@ -345,7 +345,7 @@ export function unscheduleScript(o: UnscheduleOptions): string {
       infrakt_script: paths.script,
       infrakt_remove: [paths.script, paths.status, paths.lock, ...(pw ? [pw] : [])],
     },
-    modules: [SH.crond, SH.scheduleAdmin],
+    modules: [SH.scheduleAdmin],
     call: 'infrakt_unschedule',
   });
 }

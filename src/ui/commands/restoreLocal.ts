@@ -95,19 +95,14 @@ export async function restoreToThisComputer(services: Services, arg?: unknown): 
       value: String(spec.defaultPort),
       validate: problem(port),
     });
-    const user = spec.namedDatabases
-      ? await askText({
-          title,
-          prompt: 'User',
-          value: spec.defaultUser,
-          validate: problem(userName),
-        })
-      : await askText({
-          title,
-          prompt: 'ACL user (empty: the default user)',
-          value: spec.defaultUser,
-          validate: (v) => (v === '' ? undefined : problem(userName)(v)),
-        });
+    // Redis: an ACL user, or none for its default user.
+    const optionalUser = !spec.namedDatabases;
+    const user = await askText({
+      title,
+      prompt: optionalUser ? 'ACL user (empty: the default user)' : 'User',
+      value: spec.defaultUser,
+      validate: (v) => (optionalUser && v === '' ? undefined : problem(userName)(v)),
+    });
     // Redis has no named database: its whole dataset is replaced.
     const db = spec.namedDatabases
       ? await askText({

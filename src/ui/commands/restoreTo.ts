@@ -6,6 +6,7 @@
 // computer's two SSH connections (no file here). A restore over an existing
 // database takes a safety backup first unless the user says otherwise.
 import * as vscode from 'vscode';
+import type { z } from 'zod';
 import {
   type BackupResult,
   type RestoreSource,
@@ -28,21 +29,21 @@ import { resolveBackup } from './targets';
 
 type Choice = { kind: 'same' } | { kind: 'new' } | { kind: 'existing'; server: Server; database: Database };
 
-/** Checks a new database's name: one sentence saying what is wrong (undefined when fine). */
-/** Why a path cannot be a new database file on the server (the tree's own files are taken), or undefined. */
-export function newDatabaseFileProblem(value: string, taken: readonly string[]): string | undefined {
-  const r = remoteFile.safeParse(value);
+/**
+ * What is wrong with a new database's name (or, file-based engines, its file)
+ * in one sentence — its form, or a database of the tree on this server has it
+ * already; undefined when fine.
+ */
+function newDatabaseProblem(
+  schema: z.ZodType<string>,
+  value: string,
+  taken: readonly string[],
+  instead: string,
+): string | undefined {
+  const r = schema.safeParse(value);
   if (!r.success) return r.error.issues[0]?.message;
   if (taken.includes(r.data))
-    return `${r.data} is already a database in the tree on this server — choose a file that does not exist yet`;
-  return undefined;
-}
-
-export function newDatabaseNameProblem(value: string, taken: readonly string[]): string | undefined {
-  const r = databaseName.safeParse(value);
-  if (!r.success) return r.error.issues[0]?.message;
-  if (taken.includes(r.data))
-    return `${r.data} is already a database in the tree on this server — choose a name that is not in use`;
+    return `${r.data} is already a database in the tree on this server — choose ${instead}`;
   return undefined;
 }
 
@@ -98,7 +99,7 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
       title: `${title} a new database file on ${server.name}`,
       prompt: `Absolute path of the new ${spec.label} database file on ${server.name} (it must not exist yet; its directory must)`,
       value: (database.dbPath ?? '/var/lib/app/data.db').replace(/(\.[A-Za-z0-9]+)?$/, '-restored$1'),
-      validate: (v) => newDatabaseFileProblem(v, taken),
+      validate: (v) => newDatabaseProblem(remoteFile, v, taken, 'a file that does not exist yet'),
     });
     targetDb = { ...database, dbPath: file };
   } else if (choice.kind === 'new') {
@@ -110,7 +111,7 @@ export async function restoreBackupTo(services: Services, arg?: unknown): Promis
       title: `${title} a new database on ${server.name}`,
       prompt: `Name of the new ${spec.label} database (it must not exist on ${server.name} yet)`,
       value: `${database.dbName ?? database.name}_restored`,
-      validate: (v) => newDatabaseNameProblem(v, taken),
+      validate: (v) => newDatabaseProblem(databaseName, v, taken, 'a name that is not in use'),
     });
     targetDb = { ...database, name, dbName: name };
   } else {

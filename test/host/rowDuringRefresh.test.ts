@@ -32,6 +32,7 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | 'still waiting'> {
 
 describe('a backup row while its server is listed again', () => {
   let dir: string;
+  let backupDir: string;
   let store: ConfigStore;
   let tree: ServersTree;
   let catalog: BackupCatalog;
@@ -46,7 +47,7 @@ describe('a backup row while its server is listed again', () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infrakt-host-refresh-'));
-    const backupDir = path.join(dir, 'backups');
+    backupDir = path.join(dir, 'backups');
     fs.mkdirSync(backupDir, { mode: 0o700 });
     fs.writeFileSync(path.join(backupDir, FILE), 'not really zstd');
     fs.writeFileSync(path.join(backupDir, `${FILE}.sha256`), `${'0'.repeat(64)}  ${FILE}\n`);
@@ -82,16 +83,36 @@ describe('a backup row while its server is listed again', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** A row's children as VS Code takes them: each is drawn (getTreeItem) as it arrives. */
+  async function children(node?: TreeNode): Promise<TreeNode[]> {
+    const rows = await tree.getChildren(node);
+    for (const row of rows) tree.getTreeItem(row);
+    return rows;
+  }
+
   async function databaseNode(): Promise<Extract<TreeNode, { kind: 'database' }>> {
-    const [root] = await tree.getChildren();
+    const [root] = await children();
     assert.equal(root.kind, 'server');
-    const db = (await tree.getChildren(root)).find((n) => n.kind === 'database');
+    const db = (await children(root)).find((n) => n.kind === 'database');
     assert.ok(db && db.kind === 'database');
     return db;
   }
 
+  /** What the tree asks VS Code to redraw until `done` settles (and 50 ms more): undefined is "all of it". */
+  async function redrawsDuring(done: () => Promise<unknown>): Promise<(TreeNode[] | undefined)[]> {
+    const events: (TreeNode[] | undefined)[] = [];
+    const sub = tree.onDidChangeTreeData((e) => events.push(e));
+    try {
+      await done();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      sub.dispose();
+    }
+    return events;
+  }
+
   it('is answered at once, with the same id, while the next listing is held — and its command acts on it', async () => {
-    const first = await tree.getChildren(await databaseNode());
+    const first = await children(await databaseNode());
     assert.deepEqual(
       first.map((n) => (n.kind === 'backup' ? n.entry.filename : `<${n.kind}>`)),
       [FILE],
@@ -104,7 +125,7 @@ describe('a backup row while its server is listed again', () => {
     hold = new Promise((resolve) => (release = resolve));
     const before = listings;
     tree.reload(server.id);
-    const during = await within(tree.getChildren(await databaseNode()), 2_000);
+    const during = await within(children(await databaseNode()), 2_000);
     assert.notEqual(during, 'still waiting', 'the backup rows wait for the new listing');
     assert.ok(Array.isArray(during));
     assert.ok(listings > before, 'the new listing is on its way');
@@ -132,11 +153,71 @@ describe('a backup row while its server is listed again', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     sub.dispose();
     assert.equal(redraws, 0, 'the same listing (and "still connected") redraw nothing');
-    const after = await tree.getChildren(await databaseNode());
+    const after = await children(await databaseNode());
     assert.deepEqual(
       after.map((n) => tree.getTreeItem(n).id),
       [id],
     );
+  });
+
+  it('a listing that finds a new backup redraws that database row — the object VS Code holds — and nothing above it', async () => {
+    const db = await databaseNode();
+    await children(db);
+    const newer = 'local_shop_postgres_20261202T020304Z.dump.zst';
+    fs.writeFileSync(path.join(backupDir, newer), 'a newer backup');
+    fs.writeFileSync(path.join(backupDir, `${newer}.sha256`), `${'1'.repeat(64)}  ${newer}\n`);
+    const events = await redrawsDuring(async () => {
+      tree.reload(server.id);
+      await catalog.load(server);
+    });
+    assert.ok(events.length > 0 && events.every((e) => e !== undefined), 'not the whole tree');
+    const redrawn = events.flat() as TreeNode[];
+    assert.ok(
+      redrawn.every((n) => n === db),
+      `only the database row: ${redrawn.map((n) => tree.getTreeItem(n).id).join(', ')}`,
+    );
+    assert.match(
+      String(tree.getTreeItem(db).description),
+      /2 backups/,
+      'the row VS Code holds says what is new',
+    );
+    const rows = await children(db);
+    assert.deepEqual(
+      rows.map((n) => (n.kind === 'backup' ? n.entry.filename : `<${n.kind}>`)),
+      [newer, FILE],
+    );
+  });
+
+  it('a backup whose size changed is redrawn alone: its database and server rows stay', async () => {
+    const db = await databaseNode();
+    const [newest] = await children(db);
+    assert.ok(newest.kind === 'backup');
+    fs.appendFileSync(path.join(backupDir, newest.entry.filename), Buffer.alloc(4096));
+    const events = await redrawsDuring(async () => {
+      tree.reload(server.id);
+      await catalog.load(server);
+    });
+    const redrawn = events.flat() as TreeNode[];
+    assert.ok(events.every((e) => e !== undefined));
+    assert.ok(redrawn.length > 0 && redrawn.every((n) => n === newest), 'only the backup row');
+    assert.match(tree.getTreeItem(newest).label as string, /4\.\d+ KB|4 KB/);
+  });
+
+  it('a server whose state changes is redrawn itself; a database added redraws its server; a server added, the whole tree', async () => {
+    const [row] = await children();
+    let events = await redrawsDuring(async () =>
+      tree.setServerState(server.id, { kind: 'error', message: 'connection refused' }),
+    );
+    assert.deepEqual(events, [[row]]);
+    await databaseNode();
+    events = await redrawsDuring(async () => {
+      store.addDatabase({ serverId: server.id, name: 'crm', engine: 'postgres', mode: 'container' });
+    });
+    assert.ok(events[0]?.length === 1 && events[0][0] === row, 'its server row');
+    events = await redrawsDuring(async () => {
+      store.addServer({ name: 'other', host: '127.0.0.2', user: 'root', auth: 'agent', backupDir });
+    });
+    assert.deepEqual(events, [undefined]);
   });
 
   it('a row VS Code could not hand over is refused with what to do, not answered with a picker', async () => {

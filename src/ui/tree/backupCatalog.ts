@@ -97,7 +97,9 @@ export class BackupCatalog implements vscode.Disposable {
    * peek(), it never drops a listing, so drawing the server rows cannot start one.
    */
   toolsOf(serverId: string): readonly ServerTool[] | undefined {
-    const entry = this.entries.get(serverId);
+    const current = this.entries.get(serverId);
+    // Until the next listing lands, what the last one found (the row stays as it was).
+    const entry = !current || current.state === 'loading' ? this.lastListed.get(serverId) : current;
     return entry?.state === 'ok' ? entry.listing.tools : undefined;
   }
 

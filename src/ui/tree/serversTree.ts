@@ -8,6 +8,7 @@ import {
   type DatabaseSummary,
   type ServerState,
   type TreeNode,
+  nodeId,
   rowFor,
   s3ProblemRow,
 } from '../../core/treeRows';
@@ -15,18 +16,33 @@ import { messageOf } from '../errors';
 import type { CatalogEntry } from '../services';
 import type { BackupCatalog } from './backupCatalog';
 
+/** The parent id of the top rows (the servers) in `given`. */
+const ROOT = '';
+
 /**
  * Servers → databases (from the store; refreshes when the store changes, in
  * any window) → backups (from the catalog: one listing per server, loaded
  * when the server is expanded).
+ *
+ * A change redraws only the rows it changed. VS Code forgets the rows below
+ * every row it redraws until they are answered again, and a menu command
+ * chosen on a forgotten row gets no row at all: so a listing that changes a
+ * database's backups redraws that database row and its backups, never its
+ * server or the whole tree. VS Code knows a row by the object it was given:
+ * each row id keeps one object, updated in place by every change.
  */
 export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
+  private readonly changed = new vscode.EventEmitter<TreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly states = new Map<string, ServerState>();
   private readonly subscription: { dispose(): void };
-
   private readonly catalogSubscription: { dispose(): void };
+  /** The one object per row id that VS Code was given. */
+  private readonly shown = new Map<string, TreeNode>();
+  /** The ids of the children VS Code was last given, by parent id (ROOT: the servers). */
+  private readonly given = new Map<string, string[]>();
+  /** Each row as VS Code last drew it. */
+  private readonly drawn = new Map<string, string>();
 
   constructor(
     private readonly store: ConfigStore,
@@ -42,14 +58,94 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     this.refresh();
   }
 
+  /** Redraws what changed since VS Code last drew it (see the class comment). */
   refresh(): void {
-    this.changed.fire(undefined);
+    let servers: TreeNode[];
+    try {
+      servers = this.serverRows();
+    } catch {
+      servers = [];
+    }
+    const top = this.given.get(ROOT);
+    if (!top || !sameIds(top, servers)) {
+      this.given.clear();
+      this.changed.fire(undefined);
+      return;
+    }
+    const redraw: TreeNode[] = [];
+    this.collect(servers, redraw);
+    if (redraw.length) this.changed.fire(redraw);
+  }
+
+  /** Adds to `redraw` each row (of `fresh`, or below) that VS Code draws otherwise than it now is. */
+  private collect(fresh: readonly TreeNode[], redraw: TreeNode[]): void {
+    for (const node of fresh) {
+      const id = nodeId(node);
+      const row = this.keep(node);
+      const below = this.given.has(id) ? this.childrenNow(row) : [];
+      if (
+        this.drawn.get(id) !== JSON.stringify(rowFor(row)) ||
+        (below && !sameIds(this.given.get(id) ?? [], below))
+      ) {
+        this.forgetBelow(id);
+        redraw.push(row);
+      } else if (below) this.collect(below, redraw);
+    }
   }
 
   /**
-   * Redraws only when the state changed: every refresh makes VS Code forget the
-   * rows until they are answered again (see backupRows), and most runs only
-   * confirm "connected".
+   * A row's children as they are now, without waiting: undefined while a
+   * database's first listing loads (its end redraws it).
+   */
+  private childrenNow(node: TreeNode): TreeNode[] | undefined {
+    if (node.kind === 'server') return this.serverChildren(node.server);
+    if (node.kind !== 'database') return [];
+    const current = this.catalog.peek(node.server.id);
+    const entry = current && current.state !== 'loading' ? current : this.catalog.previous(node.server.id);
+    return entry ? this.rowsOf(node, entry) : undefined;
+  }
+
+  /** The object VS Code knows for this row, updated to `fresh`. */
+  private keep(fresh: TreeNode): TreeNode {
+    const id = nodeId(fresh);
+    const known = this.shown.get(id);
+    if (!known) {
+      this.shown.set(id, fresh);
+      return fresh;
+    }
+    if (known !== fresh) {
+      for (const key of Object.keys(known)) delete (known as Record<string, unknown>)[key];
+      Object.assign(known, fresh);
+    }
+    return known;
+  }
+
+  /** VS Code forgets the rows below a row it redraws: so do we, until it asks again. */
+  private forgetBelow(id: string): void {
+    for (const child of this.given.get(id) ?? []) {
+      this.forgetBelow(child);
+      this.shown.delete(child);
+      this.drawn.delete(child);
+    }
+    this.given.delete(id);
+  }
+
+  /** The rows VS Code is given as `parent`'s children: the objects it knows, updated. */
+  private give(parent: TreeNode | undefined, fresh: readonly TreeNode[]): TreeNode[] {
+    const parentId = parent ? nodeId(parent) : ROOT;
+    const ids = fresh.map(nodeId);
+    for (const id of this.given.get(parentId) ?? [])
+      if (!ids.includes(id)) {
+        this.forgetBelow(id);
+        this.shown.delete(id);
+        this.drawn.delete(id);
+      }
+    this.given.set(parentId, ids);
+    return fresh.map((node) => this.keep(node));
+  }
+
+  /**
+   * Redraws only when the state changed: most runs only confirm "connected".
    */
   setServerState(serverId: string, state: ServerState): void {
     const before = this.states.get(serverId);
@@ -59,6 +155,7 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
     const row = rowFor(node);
+    this.drawn.set(row.id, JSON.stringify(row));
     const item = new vscode.TreeItem(
       row.label,
       row.collapsible === 'none'
@@ -79,25 +176,27 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
   }
 
   async getChildren(node?: TreeNode): Promise<TreeNode[]> {
+    let rows: TreeNode[];
     try {
-      if (!node) {
-        return this.store.listServers().map((server) => {
-          return {
-            kind: 'server',
-            server,
-            state: this.states.get(server.id) ?? { kind: 'idle' },
-            tools: this.catalog.toolsOf(server.id),
-          };
-        });
-      }
-      if (node.kind === 'server') return this.serverChildren(node.server);
-      if (node.kind === 'database') return await this.backupRows(node);
-      return [];
+      if (!node) rows = this.serverRows();
+      else if (node.kind === 'server') rows = this.serverChildren(node.server);
+      else if (node.kind === 'database') rows = await this.backupRows(node);
+      else rows = [];
     } catch (err) {
-      return [
+      rows = [
         { kind: 'message', id: 'load-error', text: `Could not load: ${messageOf(err)}`, isError: true },
       ];
     }
+    return this.give(node, rows);
+  }
+
+  private serverRows(): TreeNode[] {
+    return this.store.listServers().map((server) => ({
+      kind: 'server',
+      server,
+      state: this.states.get(server.id) ?? { kind: 'idle' },
+      tools: this.catalog.toolsOf(server.id),
+    }));
   }
 
   private serverChildren(server: Server): TreeNode[] {
@@ -219,4 +318,8 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
     this.catalogSubscription.dispose();
     this.changed.dispose();
   }
+}
+
+function sameIds(ids: readonly string[], nodes: readonly TreeNode[]): boolean {
+  return ids.length === nodes.length && nodes.every((n, i) => nodeId(n) === ids[i]);
 }

@@ -419,6 +419,60 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
       .waitFor({ timeout: 60_000 });
   });
 
+  it('a database row’s menu chosen just as a new listing lands acts on that row (24 rounds, the renderer slowed 6×, the click swept across the landing)', async function () {
+    this.timeout(300_000);
+    // Each round's listing differs from the last (a backup there, then not): it redraws rows.
+    const junk = path.join(w.backupDir, 'sandbox_shop_postgres_20200101T000000Z.dump.zst');
+    const removeJunk = () => {
+      fs.rmSync(junk, { force: true });
+      fs.rmSync(`${junk}.sha256`, { force: true });
+    };
+    onTeardown('the extra backup of the listing rounds', removeJunk);
+    const refresh = wb().page.locator('.part.sidebar').getByRole('button', { name: 'Refresh', exact: true });
+    const shows = (text: string) =>
+      wb()
+        .quickInputTitle()
+        .filter({ hasText: text })
+        .waitFor({ state: 'visible', timeout: 15_000 })
+        .then(() => text)
+        .catch(() => undefined);
+    const refused = () =>
+      wb()
+        .toasts()
+        .filter({ hasText: 'The tree was reloading' })
+        .first()
+        .waitFor({ state: 'visible', timeout: 15_000 })
+        .then(() => 'refused: the tree was reloading')
+        .catch(() => undefined);
+    // A slow machine (CI's): the renderer at a sixth of its speed, so each round trip between it and the extension host is longer.
+    const cdp = await wb().page.context().newCDPSession(wb().page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 6 });
+    const fullSpeed = onTeardown('the renderer at full speed', async () => {
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 }).catch(() => {});
+      await cdp.detach().catch(() => {});
+    });
+    for (let round = 0; round < 24; round++) {
+      if (round % 2 === 0) {
+        fs.writeFileSync(junk, `round ${round}`);
+        fs.writeFileSync(`${junk}.sha256`, `${'0'.repeat(64)}  ${path.basename(junk)}\n`);
+      } else removeJunk();
+      await refresh.click();
+      const delay = (round % 12) * 80;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await wb().contextMenu(wb().treeRow('shop'), 'Set Retention…');
+      const outcome = await Promise.race([shows('Set Retention of shop'), refused()]);
+      assert.equal(outcome, 'Set Retention of shop', `round ${round}, chosen ${delay} ms after Refresh`);
+      await wb().dismissQuickInput();
+    }
+    await fullSpeed();
+    removeJunk();
+    await refresh.click();
+    await wb()
+      .treeRow('shop')
+      .locator('.label-description', { hasText: '1 backup' })
+      .waitFor({ timeout: 60_000 });
+  });
+
   /** Root's crontab lines that run a script in this world's backup dir. */
   const cronLines = () =>
     (spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout ?? '')

@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { shellQuote as q } from '../../src/core/remote/script';
@@ -240,6 +241,61 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
       assert.equal(s.lastSuccess, before.lastSuccess, 'the last success is carried over');
     } finally {
       await s3.restart();
+    }
+  });
+
+  it('SIGTERM after the file is saved, while its upload hangs: exit 143, the file kept on the server and said so — each of 3 times', async () => {
+    // An S3 endpoint that takes the connection and never answers: the upload hangs once the dump is saved.
+    // Once the run is told to stop, it is refused at once: the clean-up's calls fail fast, not after their timeouts.
+    const held: net.Socket[] = [];
+    let refuse = false;
+    const silent = net.createServer((socket) => (refuse ? socket.destroy() : held.push(socket)));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const endpointUrl = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    try {
+      const o = options();
+      const hanging = { ...o, s3: { ...o.s3!, settings: { ...o.s3!.settings, endpointUrl } } };
+      assert.equal((await run(installScheduleScript(hanging))).code, 0);
+      const named = /^web-1_shop_postgres_\d{8}T\d{6}Z(-\d+)?\.dump\.(zst|gz)$/;
+      for (let round = 0; round < 3; round++) {
+        const before = fs.readdirSync(server.backupDir).filter((f) => named.test(f));
+        const logBefore = log().length;
+        const connections = held.length;
+        refuse = false;
+        const running = run(q(paths().script));
+        let saved: string | undefined;
+        await until(
+          'the backup saved on the server (its upload hanging)',
+          () =>
+            (saved = fs.readdirSync(server.backupDir).find((f) => named.test(f) && !before.includes(f))) !==
+            undefined,
+          60_000,
+        );
+        await until('the upload to reach the silent endpoint', () => held.length > connections, 30_000);
+        const pid = Number(/starts \(pid (\d+)\)/.exec(log().slice(logBefore))?.[1]);
+        assert.ok(pid > 1, 'the run logged its pid');
+        process.kill(pid, 'SIGTERM');
+        refuse = true;
+        const r = await running;
+        assert.equal(r.code, 143, log());
+        const s = status();
+        assert.equal(s.ok, false);
+        assert.equal(
+          s.error,
+          `interrupted by SIGTERM after ${saved} was saved on the server, before its uploads finished; it is kept on the server only, and retention was not applied`,
+        );
+        assert.equal(s.file, saved);
+        const file = path.join(server.backupDir, saved ?? '');
+        assert.ok(
+          fs.existsSync(file) && fs.existsSync(`${file}.sha256`),
+          `round ${round}: kept with its checksum`,
+        );
+        assert.equal(fs.readFileSync(`${file}.sha256`, 'utf8').slice(0, 64), sha256(file));
+      }
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+      assert.equal((await run(installScheduleScript(options()))).code, 0);
     }
   });
 

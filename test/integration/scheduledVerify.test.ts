@@ -270,4 +270,34 @@ describe('scheduled verification restores (real sshd + crontab + PostgreSQL + HT
       assert.deepEqual(pgrep(hang), [], `round ${i}: the hanging restore is gone`);
     }
   });
+
+  it('SIGTERM during the retention after a verification that passed: exit 143, said so, the verdict kept, nothing deleted — each of 3 times', async () => {
+    await install('each');
+    for (let i = 0; i < 3; i++) {
+      const pause = `sleep 2.${randomInt(100000, 999999)}`;
+      const marker = path.join(work, `retaining-${i}`);
+      // The retention's listing (ls: the retention's alone) takes a while; the run is told to stop meanwhile.
+      const bin = makeBin(path.join(work, `slow-ls-${i}`), {
+        stubs: { ls: `echo started > ${q(marker)}\n${pause}\nexec /bin/ls "$@"` },
+      });
+      const before = backups();
+      const logBefore = log().length;
+      const running = runLikeCron(bin);
+      await until('the retention to start', () => fs.existsSync(marker), 60_000);
+      const pid = Number(/starts \(pid (\d+)\)/.exec(log().slice(logBefore))?.[1]);
+      assert.ok(pid > 1, 'the run logged its pid');
+      process.kill(pid, 'SIGTERM');
+      const r = await running;
+      assert.equal(r.code, 143, log());
+      const file = backups().find((f) => !before.includes(f)) ?? '';
+      assert.equal(
+        status().error,
+        `interrupted by SIGTERM after ${file} was saved, during its retention; the retention may not have finished — the next run applies it`,
+      );
+      assert.deepEqual(backups(), [...before, file].sort(), `round ${i}: nothing deleted`);
+      assert.equal(verdict(file).ok, true, 'its verification passed and is recorded');
+      assert.equal(scratch(), '');
+      await until(`round ${i}: the slow listing gone`, () => pgrep(pause).length === 0, 10_000);
+    }
+  });
 });

@@ -650,6 +650,8 @@ infrakt_backup() {
   # Commit: checksum first, then the atomic rename; a backup never exists without its .sha256.
   infrakt_sumfile="$infrakt_final.sha256"
   infrakt_sum_lines "$infrakt_sha256" "$infrakt_name" >"$infrakt_sumfile"
+  # The caller's note of the file being committed: after a signal, it is there or not.
+  if infrakt_has_fn infrakt_on_commit; then infrakt_on_commit; fi
   infrakt_done=1
   mv -f -- "$infrakt_partial" "$infrakt_final" || {
     infrakt_done=0

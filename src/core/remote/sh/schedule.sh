@@ -120,10 +120,19 @@ infrakt_s_on_signal() {
   if [ -n "$infrakt_s_pid" ]; then
     kill -TERM "$infrakt_s_pid" 2>/dev/null
     wait "$infrakt_s_pid" 2>/dev/null
-    if [ -f "$infrakt_s_work/verify.out" ]; then
-      # The backup was committed; its verification restore was cut short (its scratch copy dropped).
-      infrakt_s_file=$(grep "^$infrakt_mark_result " "$infrakt_s_work/out" | tail -n 1 | sed -n 's/.*"file":"\([^"]*\)".*/\1/p')
+    # How far the backup got says what this run leaves: nothing, a file saved
+    # here only, or a backup with its copies (its verification or retention cut short).
+    infrakt_s_saved=$(cat -- "$infrakt_s_work/committing" 2>/dev/null)
+    [ -n "$infrakt_s_saved" ] && [ -f "$infrakt_s_saved" ] || infrakt_s_saved=''
+    infrakt_s_file=$(grep "^$infrakt_mark_result " "$infrakt_s_work/out" | tail -n 1 | sed -n 's/.*"file":"\([^"]*\)".*/\1/p')
+    if [ -f "$infrakt_s_work/verify.out" ] && [ ! -f "$infrakt_s_work/verify.done" ]; then
+      # Its verification restore was cut short (its scratch copy dropped).
       infrakt_s_add_error "interrupted by $1 during the verification restore; ${infrakt_s_file:-the backup} was kept, unverified, and retention was not applied"
+    elif [ -n "$infrakt_s_file" ]; then
+      infrakt_s_add_error "interrupted by $1 after $infrakt_s_file was saved, during its retention; the retention may not have finished — the next run applies it"
+    elif [ -n "$infrakt_s_saved" ]; then
+      infrakt_s_file=${infrakt_s_saved##*/}
+      infrakt_s_add_error "interrupted by $1 after $infrakt_s_file was saved on the server, before its uploads finished; it is kept on the server only, and retention was not applied"
     else
       infrakt_s_add_error "interrupted by $1 during the backup; no backup was kept from this run"
     fi
@@ -131,6 +140,12 @@ infrakt_s_on_signal() {
     infrakt_s_add_error "interrupted by $1${infrakt_s_file:+ after $infrakt_s_file was saved}"
   fi
   infrakt_s_finish false "$2"
+}
+
+# The pipeline's step just before its commit (in the backup's subshell): the
+# file's path, so a signal can tell whether the file was saved.
+infrakt_on_commit() {
+  printf '%s\n' "$infrakt_final" >"$infrakt_s_work/committing" 2>/dev/null || :
 }
 
 # What the pipeline's retention did (its mark in the backup's output): the
@@ -194,6 +209,7 @@ infrakt_after_commit() {
   infrakt_step_pid=$!
   wait "$infrakt_step_pid" || infrakt_vs_rc=$?
   infrakt_step_pid=''
+  : >"$infrakt_s_work/verify.done"
   # Only a verdict against the backup holds the retention: a verification that
   # could not run (no scratch database: a grant missing) says nothing of it.
   if [ "$infrakt_vs_rc" != 0 ] && grep -q '"ok":false' "$infrakt_s_work/verify.out"; then

@@ -283,6 +283,43 @@ describe('Backups end to end on the sandbox world (sshd + s3rver + PostgreSQL)',
     await wb().page.screenshot({ path: readmeShotPath('tree-backups.png') });
   });
 
+  it('Restore to This Computer from the row’s menu: downloaded over SFTP, its sha256 checked, restored with this computer’s pg_restore into a database here', async () => {
+    // "This computer" and the sandbox server are one machine here: a second database of the same PostgreSQL stands for the one at hand.
+    w.postgres.sql('CREATE DATABASE shop_here');
+    const here = () =>
+      w.postgres.sql(
+        "SELECT count(*), md5(string_agg(name || price || stock, ',' ORDER BY id)) FROM products",
+        'shop_here',
+      );
+    const temps = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('infrakt-local-restore-'));
+    const tempsBefore = temps();
+    const row = wb().treeRows().filter({ hasText: 'S3 + Local' }).first();
+    await wb().contextMenu(row, 'Restore to This Computer…');
+    await answerPrompt('server this computer reaches', '127.0.0.1');
+    await answerPrompt('Port', String(w.postgres.port));
+    await answerPrompt('User', 'postgres');
+    await answerPrompt('Database to restore into', 'shop_here');
+    await answerPrompt('used for this restore only, never stored', '');
+    const dialog = wb().dialog();
+    await dialog.waitFor({ state: 'visible' });
+    const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+    assert.match(
+      text,
+      /Restore sandbox_shop_postgres_\S+ into shop_here on 127\.0\.0\.1:\d+ \(this computer\)\?/,
+    );
+    assert.match(
+      text,
+      /downloaded from sandbox over SFTP .* checked against its sha256, then restored with pg_restore/,
+    );
+    await wb().shot('flow-restore-here-dialog');
+    await wb().answerDialog('Restore Here');
+    await wb().waitForToast(
+      /Restored sandbox_shop_postgres_\S+ into shop_here on 127\.0\.0\.1:\d+ \(this computer\) \(sha256 verified\)\./,
+    );
+    assert.equal(here(), original, 'the backup’s data is in the database here');
+    assert.deepEqual(temps(), tempsBefore, 'the downloaded copy is removed');
+  });
+
   it('Delete Backup removes the file and its checksum from the server (after a modal)', async () => {
     const before = fs.readdirSync(w.backupDir).filter((f) => f.endsWith('.sha256')).length;
     assert.ok(before >= 2, 'the backup and the safety backup');

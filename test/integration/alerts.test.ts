@@ -17,10 +17,9 @@ import { parseAlertDeliveries, sendAlertScript } from '../../src/core/alerts/scr
 import type { Server } from '../../src/core/model';
 import { shellQuote as q } from '../../src/core/remote/script';
 import { type SchedulePlan, installSchedule, removeSchedule } from '../../src/core/schedule/actions';
-import type { RunStatus } from '../../src/core/schedule/cron';
-import { schedulePaths } from '../../src/core/schedule/script';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
+import { scheduleFiles } from '../support/scheduleRun';
 import { type Postgres, hostDatabase, startPostgres } from '../world/databases';
 import { type HttpReceiver, type ReceivedRequest, startHttpReceiver } from '../world/httpReceiver';
 import { S3RVER_KEY, s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
@@ -63,9 +62,7 @@ describe('alerts from the server (real HTTP receiver + sshd + crontab + s3rver +
     alerts,
     files,
   });
-  const paths = () => schedulePaths(server.backupDir, 'shop');
-  const status = (): RunStatus => JSON.parse(fs.readFileSync(paths().status, 'utf8')) as RunStatus;
-  const log = () => fs.readFileSync(paths().log, 'utf8');
+  const { paths, status, log } = scheduleFiles(() => server.backupDir, 'shop');
   /** A bin dir with every tool of /usr/bin but those named: a server without them. */
   const usrBinWithout = (name: string, ...missing: string[]) => {
     const bin = path.join(work, name);

@@ -19,7 +19,7 @@ import type { Server } from '../../src/core/model';
 import { s3RetentionVictims } from '../support/retentionOracle';
 import type { BackupEntry } from '../../src/core/s3/layout';
 import type { S3Credentials } from '../../src/core/s3/scripts';
-import { type RunStatus, cronMarker } from '../../src/core/schedule/cron';
+import { cronMarker } from '../../src/core/schedule/cron';
 import {
   type InstallScheduleOptions,
   credentialsFileScript,
@@ -28,7 +28,6 @@ import {
   parseScheduleStatus,
   passwordFileScript,
   removeCredentialsFileScript,
-  schedulePaths,
   unscheduleScript,
 } from '../../src/core/schedule/script';
 import {
@@ -39,6 +38,7 @@ import {
 } from '../../src/core/schedule/actions';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { keyServer, testEnv } from '../support/sshEnv';
+import { scheduleFiles, sigtermRun } from '../support/scheduleRun';
 import { type Postgres, hostDatabase, startPostgres, until } from '../world/databases';
 import { S3RVER_KEY, s3rverSettings, startS3, stopS3AndRemove, type S3World } from '../world/s3';
 import { startSshServer, type SshServer } from '../world/sshServer';
@@ -76,10 +76,8 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
     retention: { local: { within: 7 }, s3: { last: keepNewest } },
     s3: { settings: settings(), credentialsPath: credPath },
   });
-  const paths = () => schedulePaths(server.backupDir, 'shop');
+  const { paths, status, log } = scheduleFiles(() => server.backupDir, 'shop');
   const run = async (script: string, secrets: string[] = []) => pool.run(server, script, { secrets });
-  const status = (): RunStatus => JSON.parse(fs.readFileSync(paths().status, 'utf8')) as RunStatus;
-  const log = () => (fs.existsSync(paths().log) ? fs.readFileSync(paths().log, 'utf8') : '');
   /** Runs the installed script as cron would: a bare environment and cron's PATH. */
   const runLikeCron = () =>
     run(`env -i PATH=/usr/bin:/bin HOME=/root SHELL=/bin/sh LOGNAME=root ${q(paths().script)}`);
@@ -272,9 +270,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
           60_000,
         );
         await until('the upload to reach the silent endpoint', () => held.length > connections, 30_000);
-        const pid = Number(/starts \(pid (\d+)\)/.exec(log().slice(logBefore))?.[1]);
-        assert.ok(pid > 1, 'the run logged its pid');
-        process.kill(pid, 'SIGTERM');
+        sigtermRun(log().slice(logBefore));
         refuse = true;
         const r = await running;
         assert.equal(r.code, 143, log());
@@ -405,9 +401,7 @@ describe('Schedule Backups on the test world (real sshd + crontab + s3rver + Pos
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'",
           ) === '1',
       );
-      const pid = Number(/starts \(pid (\d+)\)/.exec(log().slice(logBefore))?.[1]);
-      assert.ok(pid > 1, 'the run logged its pid');
-      process.kill(pid, 'SIGTERM');
+      sigtermRun(log().slice(logBefore));
       const r = await running;
       assert.equal(r.code, 143, log());
       const s = status();

@@ -15,11 +15,11 @@ import type { Server } from '../../src/core/model';
 import { EXIT } from '../../src/core/remote/protocol';
 import { shellQuote as q } from '../../src/core/remote/script';
 import { type SchedulePlan, installSchedule } from '../../src/core/schedule/actions';
-import type { RunStatus } from '../../src/core/schedule/cron';
-import { scheduledBackupScript, schedulePaths } from '../../src/core/schedule/script';
+import { scheduledBackupScript } from '../../src/core/schedule/script';
 import { ConnectionPool } from '../../src/ssh/connectionPool';
 import { pgrep } from '../support/processes';
 import { keyServer, testEnv } from '../support/sshEnv';
+import { scheduleFiles, sigtermRun } from '../support/scheduleRun';
 import { makeBin } from '../support/stubBin';
 import { readCrontab, writeCrontab } from '../world/crontab';
 import { type Postgres, hostDatabase, startPostgres, until } from '../world/databases';
@@ -52,9 +52,7 @@ describe('scheduled verification restores (real sshd + crontab + PostgreSQL + HT
     verify,
     files,
   });
-  const paths = () => schedulePaths(server.backupDir, 'shop');
-  const status = (): RunStatus => JSON.parse(fs.readFileSync(paths().status, 'utf8')) as RunStatus;
-  const log = () => (fs.existsSync(paths().log) ? fs.readFileSync(paths().log, 'utf8') : '');
+  const { paths, status, log } = scheduleFiles(() => server.backupDir, 'shop');
   const backups = () =>
     fs
       .readdirSync(server.backupDir)
@@ -251,9 +249,7 @@ describe('scheduled verification restores (real sshd + crontab + PostgreSQL + HT
         () => fs.existsSync(marker) && scratch() !== '',
         30_000,
       );
-      const pid = Number(/starts \(pid (\d+)\)/.exec(log().slice(logBefore))?.[1]);
-      assert.ok(pid > 1, 'the run logged its pid');
-      process.kill(pid, 'SIGTERM');
+      sigtermRun(log().slice(logBefore));
       const r = await running;
       assert.equal(r.code, 143, log());
       const s = status();
@@ -284,9 +280,7 @@ describe('scheduled verification restores (real sshd + crontab + PostgreSQL + HT
       const logBefore = log().length;
       const running = runLikeCron(bin);
       await until('the retention to start', () => fs.existsSync(marker), 60_000);
-      const pid = Number(/starts \(pid (\d+)\)/.exec(log().slice(logBefore))?.[1]);
-      assert.ok(pid > 1, 'the run logged its pid');
-      process.kill(pid, 'SIGTERM');
+      sigtermRun(log().slice(logBefore));
       const r = await running;
       assert.equal(r.code, 143, log());
       const file = backups().find((f) => !before.includes(f)) ?? '';

@@ -122,24 +122,22 @@ export class ServersTree implements vscode.TreeDataProvider<TreeNode>, vscode.Di
 
   /** VS Code forgets the rows below a row it redraws: so do we, until it asks again. */
   private forgetBelow(id: string): void {
-    for (const child of this.given.get(id) ?? []) {
-      this.forgetBelow(child);
-      this.shown.delete(child);
-      this.drawn.delete(child);
-    }
+    for (const child of this.given.get(id) ?? []) this.forget(child);
     this.given.delete(id);
+  }
+
+  /** A row VS Code no longer holds, and those below it. */
+  private forget(id: string): void {
+    this.forgetBelow(id);
+    this.shown.delete(id);
+    this.drawn.delete(id);
   }
 
   /** The rows VS Code is given as `parent`'s children: the objects it knows, updated. */
   private give(parent: TreeNode | undefined, fresh: readonly TreeNode[]): TreeNode[] {
     const parentId = parent ? nodeId(parent) : ROOT;
     const ids = fresh.map(nodeId);
-    for (const id of this.given.get(parentId) ?? [])
-      if (!ids.includes(id)) {
-        this.forgetBelow(id);
-        this.shown.delete(id);
-        this.drawn.delete(id);
-      }
+    for (const id of this.given.get(parentId) ?? []) if (!ids.includes(id)) this.forget(id);
     this.given.set(parentId, ids);
     return fresh.map((node) => this.keep(node));
   }

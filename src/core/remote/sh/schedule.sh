@@ -115,6 +115,10 @@ infrakt_s_cleanup() {
   for infrakt_s_f in ${infrakt_tmpdirs:-}; do rm -rf -- "$infrakt_s_f"; done
 }
 
+# The last result line in an output file (the backup's or its verification's), and its file name.
+infrakt_s_last_result() { grep "^$infrakt_mark_result " "$1" | tail -n 1; }
+infrakt_s_result_file() { printf '%s\n' "$1" | sed -n 's/.*"file":"\([^"]*\)".*/\1/p'; }
+
 infrakt_s_on_signal() {
   trap '' INT TERM HUP
   if [ -n "$infrakt_s_pid" ]; then
@@ -124,7 +128,7 @@ infrakt_s_on_signal() {
     # here only, or a backup with its copies (its verification or retention cut short).
     infrakt_s_saved=$(cat -- "$infrakt_s_work/committing" 2>/dev/null)
     [ -n "$infrakt_s_saved" ] && [ -f "$infrakt_s_saved" ] || infrakt_s_saved=''
-    infrakt_s_file=$(grep "^$infrakt_mark_result " "$infrakt_s_work/out" | tail -n 1 | sed -n 's/.*"file":"\([^"]*\)".*/\1/p')
+    infrakt_s_file=$(infrakt_s_result_file "$(infrakt_s_last_result "$infrakt_s_work/out")")
     if [ -f "$infrakt_s_work/verify.out" ] && [ ! -f "$infrakt_s_work/verify.done" ]; then
       # Its verification restore was cut short (its scratch copy dropped).
       infrakt_s_add_error "interrupted by $1 during the verification restore; ${infrakt_s_file:-the backup} was kept, unverified, and retention was not applied"
@@ -221,7 +225,7 @@ infrakt_after_commit() {
 infrakt_s_verification() {
   [ -f "$infrakt_s_work/verify.out" ] || return 0
   cat "$infrakt_s_work/verify.err"
-  infrakt_s_vres=$(grep "^$infrakt_mark_result " "$infrakt_s_work/verify.out" | tail -n 1)
+  infrakt_s_vres=$(infrakt_s_last_result "$infrakt_s_work/verify.out")
   case "$infrakt_s_vres" in
     *'"ok":true'*)
       infrakt_s_verified=true
@@ -254,9 +258,9 @@ infrakt_s_run_backup() {
   wait "$infrakt_s_pid" || infrakt_s_inner_rc=$?
   infrakt_s_pid=
   cat "$infrakt_s_work/err"
-  infrakt_s_result=$(grep "^$infrakt_mark_result " "$infrakt_s_work/out" | tail -n 1)
+  infrakt_s_result=$(infrakt_s_last_result "$infrakt_s_work/out")
   if [ -n "$infrakt_s_result" ] && { [ "$infrakt_s_inner_rc" = 0 ] || [ "$infrakt_s_inner_rc" = "$infrakt_exit_sink_failed" ]; }; then
-    infrakt_s_file=$(printf '%s\n' "$infrakt_s_result" | sed -n 's/.*"file":"\([^"]*\)".*/\1/p')
+    infrakt_s_file=$(infrakt_s_result_file "$infrakt_s_result")
     infrakt_s_size=$(printf '%s\n' "$infrakt_s_result" | sed -n 's/.*"size":\([0-9]*\).*/\1/p')
     infrakt_s_sha=$(printf '%s\n' "$infrakt_s_result" | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')
     echo "infrakt: saved $infrakt_s_file ($infrakt_s_size bytes, sha256 $infrakt_s_sha)"
